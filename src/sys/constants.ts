@@ -1,0 +1,145 @@
+// Linux constants (x86_64/arm64 values; identical on every Linux architecture Node ships for,
+// except where a comment says otherwise). Named as in the C headers so a reader can grep them.
+
+export const AF_UNSPEC = 0;
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const AF_VSOCK = 40;
+
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+
+export const IPPROTO_IP = 0;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_IPV6 = 41;
+export const IPPROTO_SCTP = 132;
+export const IPPROTO_UDPLITE = 136;
+export const IPPROTO_MPTCP = 262;
+
+export const SOL_SOCKET = 1;
+export const SOL_IP = 0;
+export const SOL_TCP = 6;
+export const SOL_IPV6 = 41;
+export const SOL_SCTP = 132;
+export const SOL_MPTCP = 284;
+
+// SOL_SOCKET options
+export const SO_DEBUG = 1;
+export const SO_REUSEADDR = 2;
+export const SO_TYPE = 3;
+export const SO_ERROR = 4;
+export const SO_DONTROUTE = 5;
+export const SO_BROADCAST = 6;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_KEEPALIVE = 9;
+export const SO_OOBINLINE = 10;
+export const SO_PRIORITY = 12;
+export const SO_LINGER = 13;
+export const SO_REUSEPORT = 15;
+export const SO_PASSCRED = 16;
+export const SO_PEERCRED = 17;
+export const SO_RCVLOWAT = 18;
+export const SO_BINDTODEVICE = 25;
+export const SO_TIMESTAMP = 29; // SO_TIMESTAMP_OLD on 64-bit
+export const SO_ACCEPTCONN = 30;
+export const SO_PASSSEC = 34;
+export const SO_TIMESTAMPNS = 35; // SO_TIMESTAMPNS_OLD on 64-bit
+export const SO_MARK = 36;
+export const SO_PROTOCOL = 38;
+export const SO_DOMAIN = 39;
+export const SO_SNDBUFFORCE = 32;
+export const SO_RCVBUFFORCE = 33;
+export const SO_COOKIE = 57;
+export const SO_PASSPIDFD = 76;
+export const SO_PEERPIDFD = 77;
+export const SO_PASSRIGHTS = 83;
+
+// IPPROTO_IP options
+export const IP_TOS = 1;
+export const IP_TTL = 2;
+export const IP_PKTINFO = 8;
+export const IP_FREEBIND = 15;
+export const IP_TRANSPARENT = 19;
+
+// IPPROTO_IPV6 options
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_V6ONLY = 26;
+export const IPV6_RECVPKTINFO = 49;
+export const IPV6_TRANSPARENT = 75;
+export const IPV6_FREEBIND = 78;
+
+// IPPROTO_TCP options
+export const TCP_NODELAY = 1;
+export const TCP_MAXSEG = 2;
+export const TCP_KEEPIDLE = 4;
+export const TCP_KEEPINTVL = 5;
+export const TCP_KEEPCNT = 6;
+export const TCP_DEFER_ACCEPT = 9;
+export const TCP_INFO = 11;
+export const TCP_CONGESTION = 13;
+export const TCP_IS_MPTCP = 43;
+
+export const SCTP_NODELAY = 3;
+
+// SOL_MPTCP options
+export const MPTCP_INFO = 1;
+export const MPTCP_TCPINFO = 2;
+export const MPTCP_SUBFLOW_ADDRS = 3;
+export const MPTCP_FULL_INFO = 4;
+
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+
+// fcntl
+export const F_DUPFD_CLOEXEC = 1030;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_SETPIPE_SZ = 1031;
+export const F_GETPIPE_SZ = 1032;
+export const FD_CLOEXEC = 1;
+
+// open(2) flags
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_NOCTTY = 0o400;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+
+// poll(2)
+export const POLLIN = 0x001;
+export const POLLPRI = 0x002;
+export const POLLOUT = 0x004;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+
+// Control messages
+export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
+
+export const MSG_DONTWAIT = 0x40;
+export const MSG_TRUNC = 0x20;
+export const MSG_CTRUNC = 0x08;
+export const MSG_NOSIGNAL = 0x4000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+
+// Netlink protocols (ListenNetlink= family names map onto these)
+export const NETLINK_ROUTE = 0;
+export const NETLINK_SOCK_DIAG = 4;
+
+// vsock
+export const VMADDR_CID_ANY = 0xffffffff;
+export const VMADDR_PORT_ANY = 0xffffffff;

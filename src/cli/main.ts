@@ -1,0 +1,45 @@
+// The `sockunit` command: a table of sub-commands, each a function in its own file. Modules are
+// imported on demand so `sockunit verify` does not pay for loading the manager.
+
+import type { Command, CommandIO } from './io.js';
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+const commands: Record<string, CommandEntry> = {};
+
+/** Register a sub-command. Kept as a function so each command's line below reads as a table row. */
+function command(name: string, summary: string, load: () => Promise<Command>): void {
+  commands[name] = { summary, load };
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length));
+  const rows = Object.entries(commands)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join('\n');
+  return `Usage: sockunit COMMAND [OPTIONS]\n\nsystemd socket activation and Multipath TCP for Linux.\n\nCommands:\n${rows}\n\nRun 'sockunit COMMAND --help' for a command's options.\n`;
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    io.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    io.stdout.write(`sockunit ${pkg.version}\n`);
+    return 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    io.stderr.write(`sockunit: unknown command '${name}'; run 'sockunit --help' for the list.\n`);
+    return 2;
+  }
+  const run = await entry.load();
+  return run(rest, io);
+}

@@ -1,0 +1,98 @@
+// The manager's log: systemd-like lines for people ("Listening on echo.socket (MPTCP
+// 0.0.0.0:8080).") or one JSON object a line for machines (`--log-format=json`). Service output
+// is forwarded through the same log, prefixed `unit[pid]:` as the journal shows it.
+
+import type { Writable } from 'node:stream';
+
+export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
+export type LogFormat = 'text' | 'json';
+
+export interface LogRecord {
+  time: string;
+  level: LogLevel;
+  unit?: string;
+  pid?: number;
+  message: string;
+  /** Machine-readable facts (state, result, address…) for the JSON format. */
+  fields?: Record<string, unknown>;
+}
+
+const levelRank: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4 };
+
+export interface LoggerOptions {
+  format?: LogFormat;
+  level?: LogLevel;
+  out: Writable;
+  /** Keep the last N records per unit for `status` (default 20). */
+  keepPerUnit?: number;
+}
+
+export class Logger {
+  readonly format: LogFormat;
+  private readonly minRank: number;
+  private readonly out: Writable;
+  private readonly keep: number;
+  private readonly recent = new Map<string, LogRecord[]>();
+  private readonly listeners = new Set<(record: LogRecord) => void>();
+
+  constructor(options: LoggerOptions) {
+    this.format = options.format ?? 'text';
+    this.minRank = levelRank[options.level ?? 'info'];
+    this.out = options.out;
+    this.keep = options.keepPerUnit ?? 20;
+  }
+
+  log(level: LogLevel, message: string, unit?: string, fields?: Record<string, unknown>, pid?: number): void {
+    const record: LogRecord = { time: new Date().toISOString(), level, message };
+    if (unit !== undefined) record.unit = unit;
+    if (pid !== undefined) record.pid = pid;
+    if (fields !== undefined) record.fields = fields;
+    if (unit !== undefined) {
+      const list = this.recent.get(unit) ?? [];
+      list.push(record);
+      if (list.length > this.keep) list.shift();
+      this.recent.set(unit, list);
+    }
+    for (const listener of this.listeners) listener(record);
+    if (levelRank[level] < this.minRank) return;
+    this.out.write(this.format === 'json' ? `${JSON.stringify(record)}\n` : `${formatText(record)}\n`);
+  }
+
+  info(message: string, unit?: string, fields?: Record<string, unknown>): void {
+    this.log('info', message, unit, fields);
+  }
+  notice(message: string, unit?: string, fields?: Record<string, unknown>): void {
+    this.log('notice', message, unit, fields);
+  }
+  warning(message: string, unit?: string, fields?: Record<string, unknown>): void {
+    this.log('warning', message, unit, fields);
+  }
+  error(message: string, unit?: string, fields?: Record<string, unknown>): void {
+    this.log('error', message, unit, fields);
+  }
+  debug(message: string, unit?: string, fields?: Record<string, unknown>): void {
+    this.log('debug', message, unit, fields);
+  }
+
+  /** A line a service wrote to stdout/stderr. */
+  output(unit: string, pid: number, line: string): void {
+    this.log('info', line, unit, { output: true }, pid);
+  }
+
+  recentFor(unit: string): readonly LogRecord[] {
+    return this.recent.get(unit) ?? [];
+  }
+
+  subscribe(listener: (record: LogRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+function formatText(record: LogRecord): string {
+  const isOutput = record.fields?.output === true;
+  if (isOutput) return `${record.unit}[${record.pid}]: ${record.message}`;
+  if (record.unit === undefined) return record.message;
+  // systemd prefixes unit-scoped messages with the unit name unless the message already names it
+  return record.message.includes(record.unit) ? record.message : `${record.unit}: ${record.message}`;
+}

@@ -1,0 +1,69 @@
+// systemd.service(5)'s Restart= table: whether a service that ended this way is started again.
+
+export type RestartPolicy =
+  | 'no'
+  | 'always'
+  | 'on-success'
+  | 'on-failure'
+  | 'on-abnormal'
+  | 'on-abort'
+  | 'on-watchdog';
+
+/** How a service run ended, in systemd's result vocabulary. */
+export type ServiceResult =
+  | 'success'
+  | 'exit-code'
+  | 'signal'
+  | 'core-dump'
+  | 'timeout'
+  | 'watchdog'
+  | 'resources';
+
+const table: Record<Exclude<RestartPolicy, 'no'>, ReadonlySet<ServiceResult>> = {
+  always: new Set(['success', 'exit-code', 'signal', 'core-dump', 'timeout', 'watchdog']),
+  'on-success': new Set(['success']),
+  'on-failure': new Set(['exit-code', 'signal', 'core-dump', 'timeout', 'watchdog']),
+  'on-abnormal': new Set(['signal', 'core-dump', 'timeout', 'watchdog']),
+  'on-abort': new Set(['signal', 'core-dump']),
+  'on-watchdog': new Set(['watchdog']),
+};
+
+export interface ExitFacts {
+  result: ServiceResult;
+  /** Exit status when the process exited. */
+  status?: number;
+  /** Signal name without SIG when it was killed (`TERM`). */
+  signal?: string;
+  /** A stop the user asked for never restarts. */
+  requestedStop?: boolean;
+}
+
+export interface RestartRules {
+  policy: RestartPolicy;
+  preventExitStatus?: ReadonlySet<number | string>;
+  forceExitStatus?: ReadonlySet<number | string>;
+}
+
+export function shouldRestart(rules: RestartRules, facts: ExitFacts): boolean {
+  if (facts.requestedStop) return false;
+  const code = facts.status ?? facts.signal;
+  if (code !== undefined && rules.preventExitStatus?.has(code)) return false;
+  if (code !== undefined && rules.forceExitStatus?.has(code)) return true;
+  if (rules.policy === 'no') return false;
+  return table[rules.policy].has(facts.result);
+}
+
+/** Clean exits per systemd: status 0, or HUP/INT/TERM/PIPE (not for oneshot), or a
+ * SuccessExitStatus= entry. */
+export function classifyExit(
+  exit: { status?: number; signal?: string; dumped?: boolean },
+  options: { oneshot?: boolean; successExitStatus?: ReadonlySet<number | string> } = {},
+): ServiceResult {
+  if (exit.status !== undefined) {
+    return exit.status === 0 || options.successExitStatus?.has(exit.status) ? 'success' : 'exit-code';
+  }
+  const sig = exit.signal ?? '';
+  if (options.successExitStatus?.has(sig)) return 'success';
+  if (!options.oneshot && ['HUP', 'INT', 'TERM', 'PIPE'].includes(sig)) return 'success';
+  return exit.dumped ? 'core-dump' : 'signal';
+}

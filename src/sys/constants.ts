@@ -117,6 +117,7 @@ export const O_CREAT = 0o100;
 export const O_NOCTTY = 0o400;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+export const O_NOFOLLOW = 0o400000;
 
 // poll(2)
 export const POLLIN = 0x001;
@@ -139,6 +140,8 @@ export const MSG_CMSG_CLOEXEC = 0x40000000;
 // Netlink protocols (ListenNetlink= family names map onto these)
 export const NETLINK_ROUTE = 0;
 export const NETLINK_SOCK_DIAG = 4;
+export const SOL_NETLINK = 270;
+export const NETLINK_PKTINFO = 3;
 
 // vsock
 export const VMADDR_CID_ANY = 0xffffffff;

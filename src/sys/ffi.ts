@@ -93,6 +93,8 @@ export const libcCalls = {
   posix_spawnattr_setsigmask: libc.func('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
   posix_spawnattr_setpgroup: libc.func('int posix_spawnattr_setpgroup(void *attr, int pgroup)'),
   mq_open: koffi.load('librt.so.1').func('int mq_open(const char *name, int oflag, ...)'),
+  mq_unlink: koffi.load('librt.so.1').func('int mq_unlink(const char *name)'),
+  mq_getattr: koffi.load('librt.so.1').func('int mq_getattr(int mqdes, void *attr)'),
 };
 
 /** The address of a Buffer's memory, for structs (msghdr, iovec) that hold pointers. Only valid

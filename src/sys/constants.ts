@@ -146,3 +146,35 @@ export const NETLINK_PKTINFO = 3;
 // vsock
 export const VMADDR_CID_ANY = 0xffffffff;
 export const VMADDR_PORT_ANY = 0xffffffff;
+
+// epoll(7) / eventfd(2)
+export const EPOLL_CLOEXEC = 0o2000000;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLL_CTL_MOD = 3;
+export const EPOLLIN = 0x001;
+export const EPOLLOUT = 0x004;
+export const EPOLLERR = 0x008;
+export const EPOLLHUP = 0x010;
+export const EPOLLONESHOT = 1 << 30;
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+
+// waitid(2)
+export const P_ALL = 0;
+export const P_PID = 1;
+export const P_PIDFD = 3;
+export const WNOHANG = 1;
+export const WEXITED = 4;
+export const WNOWAIT = 0x01000000;
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+export const CLD_DUMPED = 3;
+export const SYS_pidfd_open = 434; // the same number on every architecture (unified syscall table)
+
+// posix_spawnattr_setflags (glibc)
+export const POSIX_SPAWN_RESETIDS = 0x01;
+export const POSIX_SPAWN_SETPGROUP = 0x02;
+export const POSIX_SPAWN_SETSIGDEF = 0x04;
+export const POSIX_SPAWN_SETSIGMASK = 0x08;
+export const POSIX_SPAWN_SETSID = 0x80;

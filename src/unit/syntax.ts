@@ -1,0 +1,232 @@
+// The line grammar of unit files (systemd.syntax(7)), as systemd's config parser applies it:
+// sections, comments, continuation lines, `Key=value` assignments. Which sections and keys exist
+// is decided above (the key table); this layer only splits text into entries and reports the
+// lines it had to drop (warnings) or that make the whole file unusable (errors).
+
+import type { Diagnostic } from './diagnostic.js';
+import type { Entry } from './entry.js';
+
+/** systemd's LONG_LINE_MAX: a joined line longer than this makes the file unusable. */
+export const MAX_LINE_LENGTH = 1024 * 1024;
+
+export interface SectionHeader {
+  name: string;
+  /** Line of the `[Name]` header. */
+  line: number;
+}
+
+export interface ParsedUnitText {
+  /** Every assignment in file order, raw values (see Entry). */
+  entries: Entry[];
+  /** Every section header in file order (a section may appear more than once). */
+  sections: SectionHeader[];
+  diagnostics: Diagnostic[];
+  /** True when the file cannot be used at all (bad header, not UTF-8, over-long line); parsing
+   * stopped at the first such error, as systemd's does. */
+  fatal: boolean;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Lenient = new TextDecoder('utf-8');
+const BOM = '\ufeff';
+// systemd's read_line ends a line at \n, \r, \r\n or NUL.
+const LINE_BREAK = /\r\n|\r|\n|\0/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Section names may not contain control characters, quotes or backslashes.
+const UNSAFE_SECTION_CHARS = /[\p{Cc}"'\\]/u;
+
+interface PhysicalLines {
+  lines: string[];
+  /** Indexes of lines whose bytes were not valid UTF-8 (only for Buffer input). */
+  invalid: Set<number>;
+}
+
+function splitLines(text: string | Uint8Array): PhysicalLines {
+  const invalid = new Set<number>();
+  let decoded: string;
+  if (typeof text === 'string') {
+    decoded = text;
+  } else {
+    try {
+      decoded = utf8.decode(text);
+    } catch {
+      // Only lines that are read as assignments or headers need to be UTF-8 (systemd skips
+      // comments before checking), so find the bad lines one by one.
+      return splitInvalidUtf8Lines(text);
+    }
+  }
+  const lines = decoded.split(LINE_BREAK);
+  // A final line break ends the last line; it does not start an empty one.
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  if (typeof text === 'string') {
+    for (let i = 0; i < lines.length; i++) if (LONE_SURROGATE.test(lines[i]!)) invalid.add(i);
+  }
+  return { lines, invalid };
+}
+
+function splitInvalidUtf8Lines(bytes: Uint8Array): PhysicalLines {
+  const lines: string[] = [];
+  const invalid = new Set<number>();
+  let start = 0;
+  const push = (end: number): void => {
+    const chunk = bytes.subarray(start, end);
+    try {
+      lines.push(utf8.decode(chunk));
+    } catch {
+      invalid.add(lines.length);
+      lines.push(utf8Lenient.decode(chunk));
+    }
+  };
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x0a || b === 0x0d || b === 0x00) {
+      push(i);
+      if (b === 0x0d && bytes[i + 1] === 0x0a) i++;
+      start = i + 1;
+    }
+  }
+  if (start < bytes.length) push(bytes.length);
+  return { lines, invalid };
+}
+
+const isBlankChar = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+function firstNonBlank(s: string): string | undefined {
+  for (let i = 0; i < s.length; i++) if (!isBlankChar(s.charCodeAt(i))) return s[i];
+  return undefined;
+}
+
+/** Whether the line ends in a backslash that is not itself escaped (`\\` at the end does not continue). */
+function endsWithContinuation(s: string): boolean {
+  let backslashes = 0;
+  for (let i = s.length - 1; i >= 0 && s.charCodeAt(i) === 0x5c; i--) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/** UTF-8 length of `s`, computed only when it could matter (systemd's limit is in bytes). */
+function exceedsLineLimit(length: number, text: () => string): boolean {
+  if (length > MAX_LINE_LENGTH) return true;
+  if (length * 3 <= MAX_LINE_LENGTH) return false;
+  return Buffer.byteLength(text(), 'utf8') > MAX_LINE_LENGTH;
+}
+
+function trimBlanks(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isBlankChar(s.charCodeAt(start))) start++;
+  while (end > start && isBlankChar(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+/**
+ * Splits unit file text into assignments. `file` is only used to say where diagnostics come
+ * from. Buffer input is checked for UTF-8; a string is assumed to be decoded text already.
+ */
+export function parseUnitText(text: string | Uint8Array, file: string): ParsedUnitText {
+  const entries: Entry[] = [];
+  const sections: SectionHeader[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const { lines, invalid } = splitLines(text);
+  if (lines.length > 0 && lines[0]!.startsWith(BOM)) lines[0] = lines[0]!.slice(1);
+
+  let section: string | undefined;
+  let continuation: string | undefined;
+  let continuationInvalid = false;
+  let lineNo = 0;
+
+  const fail = (line: number, message: string): ParsedUnitText => {
+    diagnostics.push({ severity: 'error', file, line, message });
+    return { entries, sections, diagnostics, fatal: true };
+  };
+  const warn = (line: number, message: string): void => {
+    diagnostics.push({ severity: 'warning', file, line, message });
+  };
+
+  /** Handles one logical line; returns an error message when the file cannot be used. */
+  const parseLogicalLine = (raw: string, isInvalid: boolean, line: number): string | undefined => {
+    const l = trimBlanks(raw);
+    if (l === '') return undefined;
+    if (isInvalid) return 'line is not valid UTF-8; expected UTF-8 text (convert the file, e.g. with iconv)';
+    if (l.charCodeAt(0) === 0x5b /* [ */) {
+      if (!l.endsWith(']') || l.length < 2) {
+        return `invalid section header '${l}'; expected [Name] alone on its line`;
+      }
+      const name = l.slice(1, -1);
+      if (name === '' || UNSAFE_SECTION_CHARS.test(name)) {
+        return `invalid section name '${name}' in header '${l}'; expected a name without control characters, quotes or backslashes, such as [Socket]`;
+      }
+      section = name;
+      sections.push({ name, line });
+      return undefined;
+    }
+    if (section === undefined) {
+      warn(
+        line,
+        `assignment outside of any section, ignoring it; expected it below a header such as [Socket]`,
+      );
+      return undefined;
+    }
+    const eq = l.indexOf('=');
+    if (eq < 0) {
+      warn(line, `line '${l}' has no '=', ignoring it; expected Key=value`);
+      return undefined;
+    }
+    if (eq === 0) {
+      warn(line, `assignment '${l}' has no key before '=', ignoring it; expected Key=value`);
+      return undefined;
+    }
+    entries.push({
+      section,
+      key: trimBlanks(l.slice(0, eq)),
+      value: trimBlanks(l.slice(eq + 1)),
+      file,
+      line,
+    });
+    return undefined;
+  };
+
+  for (let index = 0; index < lines.length; index++) {
+    const physical = lines[index]!;
+    lineNo = index + 1;
+    // Comment lines are skipped even in the middle of a continued line (systemd's rule).
+    const first = firstNonBlank(physical);
+    if (first === '#' || first === ';') continue;
+
+    let joined: string;
+    if (continuation !== undefined) {
+      const head = continuation;
+      if (exceedsLineLimit(head.length + physical.length, () => head + physical)) {
+        return fail(lineNo, `continued line is longer than 1 MiB; expected shorter values (split the unit)`);
+      }
+      joined = continuation + physical;
+    } else {
+      if (exceedsLineLimit(physical.length, () => physical)) {
+        return fail(lineNo, `line is longer than 1 MiB; expected shorter values (split the unit)`);
+      }
+      joined = physical;
+    }
+    const joinedInvalid: boolean = continuationInvalid || invalid.has(index);
+
+    if (endsWithContinuation(joined)) {
+      // The trailing backslash becomes a blank and the next line is appended as it is.
+      continuation = `${joined.slice(0, -1)} `;
+      continuationInvalid = joinedInvalid;
+      continue;
+    }
+    continuation = undefined;
+    continuationInvalid = false;
+    const error = parseLogicalLine(joined, joinedInvalid, lineNo);
+    if (error !== undefined) return fail(lineNo, error);
+  }
+  // A continuation still open at the end of the file is parsed as it stands.
+  if (continuation !== undefined) {
+    const error = parseLogicalLine(continuation, continuationInvalid, lineNo);
+    if (error !== undefined) return fail(lineNo, error);
+  }
+  return { entries, sections, diagnostics, fatal: false };
+}
+
+/** The number of lines parseUnitText counts in `text` (for checking that diagnostics point at real lines). */
+export function countLines(text: string | Uint8Array): number {
+  return splitLines(text).lines.length;
+}

@@ -137,15 +137,28 @@ export interface FileStatus {
 }
 
 const S_IFMT = 0o170000;
-const fileTypes: Record<number, FileType> = {
-  26411: 'socket',
-  21609: 'symlink',
-  16807: 'file',
-  14406: 'block',
-  9604: 'directory',
-  4802: 'char',
-  2401: 'fifo',
-};
+// A switch rather than an object literal: biome's useSimpleNumberKeys fix rewrites octal keys
+// such as 0o140000 as if they were base 7 (seen with biome 2.6.8).
+function fileTypeOf(mode: number): FileType {
+  switch (mode & S_IFMT) {
+    case 0o140000:
+      return 'socket';
+    case 0o120000:
+      return 'symlink';
+    case 0o100000:
+      return 'file';
+    case 0o060000:
+      return 'block';
+    case 0o040000:
+      return 'directory';
+    case 0o020000:
+      return 'char';
+    case 0o010000:
+      return 'fifo';
+    default:
+      return 'unknown';
+  }
+}
 
 // struct stat differs between x86_64 (its own layout, 144 bytes) and the generic layout used by
 // arm64 and the other 64-bit architectures (128 bytes).
@@ -171,7 +184,7 @@ export function fstat(fd: Fd): FileStatus {
   check(c.fstat(fd, buf), 'fstat');
   const mode = buf.readUInt32LE(L.mode);
   return {
-    type: fileTypes[mode & S_IFMT] ?? 'unknown',
+    type: fileTypeOf(mode),
     permissions: mode & 0o7777,
     uid: buf.readUInt32LE(L.uid),
     gid: buf.readUInt32LE(L.gid),

@@ -51,6 +51,7 @@ export const libcCalls = {
   unlink: libc.func('int unlink(const char *path)'),
   umask: libc.func('uint32_t umask(uint32_t mask)'),
   fstat: libc.func('int fstat(int fd, void *statbuf)'),
+  fstatfs: libc.func('int fstatfs(int fd, void *statbuf)'),
   if_nametoindex: libc.func('uint32_t if_nametoindex(const char *name)'),
   if_indextoname: libc.func('char *if_indextoname(uint32_t index, void *buf)'),
   inet_pton: libc.func('int inet_pton(int af, const char *src, void *dst)'),

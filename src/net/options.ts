@@ -90,12 +90,17 @@ function targetOf(fd: Fd, spec: SocketSpec, warnings: OptionWarning[]): Target |
   return undefined;
 }
 
+/** errno 95 is ENOTSUP to Node and EOPNOTSUPP in the kernel's socket code; name both. */
+function errnoLabel(error: SystemError): string {
+  return error.errno === -95 ? 'EOPNOTSUPP/ENOTSUP' : error.code;
+}
+
 function warn(t: Target, option: string, value: unknown, sockopt: string, error: SystemError): void {
   t.warnings.push({
     option,
     sockopt,
     error,
-    message: `${option}${String(value)}: the kernel refused ${sockopt} on this ${t.family} ${t.protocol} socket (${error.code}); the port works without it`,
+    message: `${option}${String(value)}: the kernel refused ${sockopt} on this ${t.family} ${t.protocol} socket (${errnoLabel(error)}); the port works without it`,
   });
 }
 
@@ -314,7 +319,13 @@ export function applyConnectionOptions(fd: Fd, spec: SocketSpec): OptionWarning[
     );
   if (o.mark !== undefined) tryInt(t, 'Mark=', o.mark, 'SO_MARK', SOL_SOCKET, SO_MARK, o.mark);
   // systemd sets IPTOS= at IPPROTO_IP on both families; on AF_INET6 it marks IPv4-mapped traffic.
-  if (o.ipTOS !== undefined) tryInt(t, 'IPTOS=', o.ipTOS, 'IP_TOS', SOL_IP, IP_TOS, o.ipTOS);
+  if (o.ipTOS !== undefined) {
+    const tosSet = tryInt(t, 'IPTOS=', o.ipTOS, 'IP_TOS', SOL_IP, IP_TOS, o.ipTOS);
+    // Setting IP_TOS rewrites SO_PRIORITY from the TOS bits, so in systemd's order IPTOS= silently
+    // undoes Priority=. We set the priority again so both keys hold (a deliberate difference).
+    if (tosSet && o.priority !== undefined)
+      tryInt(t, 'Priority=', o.priority, 'SO_PRIORITY', SOL_SOCKET, SO_PRIORITY, o.priority);
+  }
   if (o.ipTTL !== undefined)
     tryIpInt(t, 'IPTTL=', o.ipTTL, ['IP_TTL', IP_TTL], ['IPV6_UNICAST_HOPS', IPV6_UNICAST_HOPS], o.ipTTL);
   if (o.tcpCongestion) {

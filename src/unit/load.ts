@@ -1,0 +1,476 @@
+// Finding a unit's files the way systemd does (systemd.unit(5), "Unit File Load Path"): the
+// search path (an earlier directory wins), masking, aliases, templates, and drop-ins. Reading
+// files is this layer's only I/O; it never opens sockets.
+
+import { type Dirent, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Diagnostic } from './diagnostic.js';
+import type { UnitFileText } from './entry.js';
+import { instanceName, isValidUnitName, parseUnitName, type UnitName, type UnitType } from './names.js';
+import type { ManagerKind } from './specifiers.js';
+import { parseUnitText } from './syntax.js';
+
+export type SearchPath = readonly string[];
+
+const SYSTEM_UNIT_PATH: SearchPath = [
+  '/etc/systemd/system.control',
+  '/run/systemd/system.control',
+  '/run/systemd/transient',
+  '/run/systemd/generator.early',
+  '/etc/systemd/system',
+  '/run/systemd/system',
+  '/run/systemd/generator',
+  '/usr/local/lib/systemd/system',
+  '/usr/lib/systemd/system',
+  '/run/systemd/generator.late',
+];
+
+function envDirs(value: string | undefined, fallback: string[]): string[] {
+  const dirs = (value ?? '').split(':').filter((d) => d.startsWith('/'));
+  return dirs.length > 0 ? dirs : fallback;
+}
+
+/**
+ * systemd's unit search path, highest priority first.
+ *
+ * System manager: /etc/systemd/system.control, /run/systemd/system.control,
+ * /run/systemd/transient, /run/systemd/generator.early, /etc/systemd/system, /run/systemd/system,
+ * /run/systemd/generator, /usr/local/lib/systemd/system, /usr/lib/systemd/system,
+ * /run/systemd/generator.late.
+ *
+ * User manager ($R = $XDG_RUNTIME_DIR; directories under it are left out when it is unset):
+ * $XDG_CONFIG_HOME/systemd/user.control, $R/systemd/user.control, $R/systemd/transient,
+ * $R/systemd/generator.early, $XDG_CONFIG_HOME/systemd/user, $XDG_CONFIG_DIRS/systemd/user,
+ * /etc/systemd/user, $R/systemd/user, /run/systemd/user, $R/systemd/generator,
+ * $XDG_DATA_HOME/systemd/user, $XDG_DATA_DIRS/systemd/user, /usr/local/lib/systemd/user,
+ * /usr/lib/systemd/user, $R/systemd/generator.late (XDG defaults: ~/.config, /etc/xdg,
+ * ~/.local/share, /usr/local/share:/usr/share).
+ */
+export function defaultSearchPath(manager: ManagerKind, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (manager === 'system') return [...SYSTEM_UNIT_PATH];
+  const home = env.HOME ?? '/root';
+  const configHome = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : `${home}/.config`;
+  const dataHome = env.XDG_DATA_HOME?.startsWith('/') ? env.XDG_DATA_HOME : `${home}/.local/share`;
+  const runtime = env.XDG_RUNTIME_DIR?.startsWith('/') ? env.XDG_RUNTIME_DIR : undefined;
+  const configDirs = envDirs(env.XDG_CONFIG_DIRS, ['/etc/xdg']);
+  const dataDirs = envDirs(env.XDG_DATA_DIRS, ['/usr/local/share', '/usr/share']);
+  const inRuntime = (sub: string): string[] => (runtime === undefined ? [] : [`${runtime}/systemd/${sub}`]);
+  return dedupe([
+    `${configHome}/systemd/user.control`,
+    ...inRuntime('user.control'),
+    ...inRuntime('transient'),
+    ...inRuntime('generator.early'),
+    `${configHome}/systemd/user`,
+    ...configDirs.map((d) => `${d}/systemd/user`),
+    '/etc/systemd/user',
+    ...inRuntime('user'),
+    '/run/systemd/user',
+    ...inRuntime('generator'),
+    `${dataHome}/systemd/user`,
+    ...dataDirs.map((d) => `${d}/systemd/user`),
+    '/usr/local/lib/systemd/user',
+    '/usr/lib/systemd/user',
+    ...inRuntime('generator.late'),
+  ]);
+}
+
+function dedupe(dirs: readonly string[]): string[] {
+  return [...new Set(dirs)];
+}
+
+/**
+ * The search path to use: `override` in `$SYSTEMD_UNIT_PATH` form (colon-separated; a trailing
+ * `:` appends the default path) or, when it is undefined, `$SYSTEMD_UNIT_PATH` from `env`, else
+ * the default for `manager`. Relative directories are resolved against the current directory.
+ */
+export function resolveSearchPath(
+  options: { manager?: ManagerKind; override?: string | readonly string[]; env?: NodeJS.ProcessEnv } = {},
+): string[] {
+  const env = options.env ?? process.env;
+  const manager = options.manager ?? 'system';
+  const override = options.override ?? env.SYSTEMD_UNIT_PATH;
+  if (override === undefined || override === '') return defaultSearchPath(manager, env);
+  const parts = typeof override === 'string' ? override.split(':') : [...override];
+  const appendDefaults = parts.length > 1 && parts[parts.length - 1] === '';
+  const dirs = parts.filter((p) => p !== '').map((p) => resolve(p));
+  return dedupe(appendDefaults ? [...dirs, ...defaultSearchPath(manager, env)] : dirs);
+}
+
+// ---- directory index --------------------------------------------------------------------------
+
+/**
+ * The entries of every search directory, read once (like systemd's unit path cache), so that
+ * finding many units costs one readdir per directory instead of one failed lookup per name and
+ * directory. Build one per batch of lookups; it does not see files created after it was built.
+ */
+export class UnitPathIndex {
+  readonly searchPath: readonly string[];
+  private readonly entries = new Map<string, Map<string, Dirent>>();
+  private readonly dropInDirs = new Map<string, Map<string, Dirent> | null>();
+
+  constructor(searchPath: SearchPath) {
+    this.searchPath = dedupe(searchPath.map((d) => resolve(d)));
+    for (const dir of this.searchPath) this.entries.set(dir, readDir(dir) ?? new Map());
+  }
+
+  /** The entry `name` of search directory `dir`, if there is one. */
+  entry(dir: string, name: string): Dirent | undefined {
+    return this.entries.get(dir)?.get(name);
+  }
+
+  /** Names of the entries of search directory `dir`. */
+  names(dir: string): IterableIterator<string> {
+    return (this.entries.get(dir) ?? new Map<string, Dirent>()).keys();
+  }
+
+  /** The entries of `dir/sub` when `sub` is a directory (or a link to one) of search directory `dir`. */
+  subdirectory(dir: string, sub: string): Map<string, Dirent> | undefined {
+    const e = this.entry(dir, sub);
+    if (e === undefined || !(e.isDirectory() || e.isSymbolicLink())) return undefined;
+    const path = `${dir}/${sub}`;
+    let cached = this.dropInDirs.get(path);
+    if (cached === undefined) {
+      cached = readDir(path) ?? null;
+      this.dropInDirs.set(path, cached);
+    }
+    return cached ?? undefined;
+  }
+}
+
+function readDir(dir: string): Map<string, Dirent> | undefined {
+  try {
+    const map = new Map<string, Dirent>();
+    for (const e of readdirSync(dir, { withFileTypes: true })) map.set(e.name, e);
+    return map;
+  } catch {
+    // A missing (or unreadable) directory of the search path is normal: most of them are absent.
+    return undefined;
+  }
+}
+
+function indexOf(where: SearchPath | UnitPathIndex): UnitPathIndex {
+  return where instanceof UnitPathIndex ? where : new UnitPathIndex(where);
+}
+
+// ---- finding a unit ---------------------------------------------------------------------------
+
+export interface FoundUnit {
+  /** The name asked for. */
+  name: string;
+  /** The name the unit really has: differs from `name` when `name` is an alias (a symlink to
+   * another unit file in the search path). */
+  id: string;
+  /** The unit file (for an alias: the file the link points to). Absent when not found or masked. */
+  fragmentPath?: string;
+  masked: boolean;
+  /** The file that masks the unit (a link to /dev/null or an empty file). */
+  maskedBy?: string;
+  /** Drop-in files to apply after the fragment, in order. Empty for a masked unit. */
+  dropIns: string[];
+  /** Other names the unit was reached by (the requested name when it is an alias). */
+  aliases: string[];
+  /** Problems met while looking (dangling links, unreadable directories). */
+  diagnostics: Diagnostic[];
+}
+
+interface Candidate {
+  path: string;
+  masked: boolean;
+  /** Real unit file when `path` is a link. */
+  target?: string;
+}
+
+/** What a name in a search directory is: a unit file, a mask, or nothing usable (dangling link). */
+function inspectCandidate(path: string, entry: Dirent, diagnostics: Diagnostic[]): Candidate | undefined {
+  try {
+    if (entry.isSymbolicLink()) {
+      const link = readlinkSync(path);
+      if (link === '/dev/null') return { path, masked: true };
+      const target = resolve(dirname(path), link);
+      const st = statSync(path);
+      if (st.isCharacterDevice() || (st.isFile() && st.size === 0)) return { path, masked: true };
+      if (!st.isFile()) return undefined;
+      return { path, masked: false, target };
+    }
+    const st = entry.isFile() ? statSync(path) : lstatSync(path);
+    if (st.isCharacterDevice()) return { path, masked: true };
+    if (!st.isFile()) return undefined;
+    return { path, masked: st.size === 0 };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    diagnostics.push({
+      severity: 'warning',
+      file: path,
+      line: 0,
+      message:
+        err.code === 'ENOENT'
+          ? 'unit file is a link to a file that does not exist, ignoring it; expected a link to a unit file or /dev/null'
+          : `cannot inspect the unit file (${err.code ?? err.message}), ignoring it; expected a readable file`,
+    });
+    return undefined;
+  }
+}
+
+/** The name a link makes this unit have, when the link points to another unit file of the search path. */
+function aliasTarget(
+  index: UnitPathIndex,
+  candidateName: string,
+  target: string,
+  requested: UnitName,
+): string | undefined {
+  const targetName = basename(target);
+  if (targetName === candidateName || !index.searchPath.includes(dirname(target))) return undefined;
+  if (!isValidUnitName(targetName)) return undefined;
+  const t = parseUnitName(targetName);
+  if (t.type !== requested.type) return undefined;
+  // An instance reached through a template link keeps its instance: foo@x -> foo@. -> bar@. = bar@x.
+  if (requested.instance !== undefined && t.template) return instanceName(targetName, requested.instance);
+  return targetName;
+}
+
+/** Drop-in directory names for one unit name, most specific first (systemd's order). */
+export function dropInDirectoryNames(name: string): string[] {
+  const u = parseUnitName(name);
+  const out = [`${name}.d`];
+  if (u.instance !== undefined) out.push(`${u.prefix}@.${u.type}.d`);
+  // Dash prefixes: foo-bar-baz.socket -> foo-bar-.socket, foo-.socket (a leading dash stops it).
+  let prefix = u.prefix;
+  for (;;) {
+    const dash = prefix.lastIndexOf('-', prefix.endsWith('-') ? prefix.length - 2 : prefix.length - 1);
+    if (dash <= 0) break;
+    prefix = prefix.slice(0, dash + 1);
+    if (u.instance !== undefined) {
+      out.push(`${prefix}@${u.instance}.${u.type}.d`, `${prefix}@.${u.type}.d`);
+    } else if (u.template) out.push(`${prefix}@.${u.type}.d`);
+    else out.push(`${prefix}.${u.type}.d`);
+  }
+  return out;
+}
+
+const BACKUP_SUFFIXES = [
+  '~',
+  '.rpmnew',
+  '.rpmsave',
+  '.rpmorig',
+  '.dpkg-old',
+  '.dpkg-new',
+  '.dpkg-tmp',
+  '.dpkg-dist',
+  '.dpkg-bak',
+  '.dpkg-backup',
+  '.dpkg-remove',
+  '.ucf-new',
+  '.ucf-old',
+  '.ucf-dist',
+  '.swp',
+  '.bak',
+  '.old',
+  '.new',
+];
+
+function isDropInFileName(name: string): boolean {
+  return name.endsWith('.conf') && !name.startsWith('.') && !BACKUP_SUFFIXES.some((s) => name.endsWith(s));
+}
+
+function isMaskingFile(path: string, entry: Dirent): boolean {
+  try {
+    if (entry.isSymbolicLink() && readlinkSync(path) === '/dev/null') return true;
+    const st = statSync(path);
+    return st.isCharacterDevice() || (st.isFile() && st.size === 0);
+  } catch {
+    return true; // a dangling link contributes nothing, and hides lower files of its name like a mask
+  }
+}
+
+function collectDropIns(index: UnitPathIndex, names: readonly string[], type: UnitType): string[] {
+  const dirs: string[] = [];
+  for (const name of names) {
+    const subs = dropInDirectoryNames(name);
+    for (const dir of index.searchPath) for (const sub of subs) dirs.push(`${dir}\0${sub}`);
+  }
+  // Last and most generic: `socket.d/` applies to every socket unit.
+  for (const dir of index.searchPath) dirs.push(`${dir}\0${type}.d`);
+
+  const chosen = new Map<string, { path: string; entry: Dirent }>();
+  for (const key of dedupe(dirs)) {
+    const [dir, sub] = key.split('\0') as [string, string];
+    const entries = index.subdirectory(dir, sub);
+    if (entries === undefined) continue;
+    for (const [file, entry] of entries) {
+      if (!isDropInFileName(file) || chosen.has(file)) continue;
+      chosen.set(file, { path: `${dir}/${sub}/${file}`, entry });
+    }
+  }
+  return [...chosen.keys()]
+    .sort()
+    .map((file) => chosen.get(file)!)
+    .filter(({ path, entry }) => !isMaskingFile(path, entry))
+    .map(({ path }) => path);
+}
+
+/**
+ * Where unit `name` comes from: the first search directory holding the exact name wins; an
+ * instance with no file of its own uses its template; a link to /dev/null or an empty file masks
+ * it. Throws ValueError for an invalid name.
+ */
+export function findUnit(name: string, where: SearchPath | UnitPathIndex): FoundUnit {
+  const requested = parseUnitName(name);
+  const index = indexOf(where);
+  const diagnostics: Diagnostic[] = [];
+  const candidates = [name];
+  if (requested.instance !== undefined) candidates.push(`${requested.prefix}@.${requested.type}`);
+
+  let found: { candidate: Candidate; candidateName: string } | undefined;
+  search: for (const candidateName of candidates) {
+    for (const dir of index.searchPath) {
+      const entry = index.entry(dir, candidateName);
+      if (entry === undefined) continue;
+      const candidate = inspectCandidate(`${dir}/${candidateName}`, entry, diagnostics);
+      if (candidate === undefined) continue;
+      found = { candidate, candidateName };
+      break search;
+    }
+  }
+
+  const result: FoundUnit = { name, id: name, masked: false, dropIns: [], aliases: [], diagnostics };
+  if (found?.candidate.masked === true) {
+    result.masked = true;
+    result.maskedBy = found.candidate.path;
+    return result;
+  }
+  if (found !== undefined) {
+    const { candidate, candidateName } = found;
+    const alias =
+      candidate.target === undefined
+        ? undefined
+        : aliasTarget(index, candidateName, candidate.target, requested);
+    if (alias !== undefined) {
+      result.id = alias;
+      result.aliases = [name];
+      result.fragmentPath = candidate.target;
+    } else {
+      result.fragmentPath = candidate.path;
+    }
+  }
+  result.dropIns = collectDropIns(index, dedupe([result.id, ...result.aliases]), requested.type);
+  return result;
+}
+
+// ---- reading a unit ---------------------------------------------------------------------------
+
+export type LoadState = 'loaded' | 'not-found' | 'masked' | 'error';
+
+export interface UnitSection {
+  file: string;
+  name: string;
+  line: number;
+}
+
+export interface LoadedUnitFiles {
+  name: string;
+  /** The unit's real name (see FoundUnit.id). */
+  id: string;
+  fragmentPath?: string;
+  dropIns: string[];
+  aliases: string[];
+  masked: boolean;
+  loadState: LoadState;
+  /** The fragment first, then the drop-ins in the order they apply. */
+  files: UnitFileText[];
+  /** Section headers of every file, in reading order. */
+  sections: UnitSection[];
+  diagnostics: Diagnostic[];
+}
+
+function readOne(path: string, out: LoadedUnitFiles): boolean {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    out.diagnostics.push({
+      severity: 'error',
+      file: path,
+      line: 0,
+      message: `cannot read the file (${err.code ?? err.message}); expected a readable unit file`,
+    });
+    return false;
+  }
+  const parsed = parseUnitText(bytes, path);
+  out.files.push({ path, entries: parsed.entries });
+  for (const s of parsed.sections) out.sections.push({ file: path, name: s.name, line: s.line });
+  out.diagnostics.push(...parsed.diagnostics);
+  return !parsed.fatal;
+}
+
+/** Finds unit `name` and parses its fragment and drop-ins (see findUnit); never throws for a bad file. */
+export function readUnitFiles(name: string, where: SearchPath | UnitPathIndex): LoadedUnitFiles {
+  const found = findUnit(name, where);
+  const out: LoadedUnitFiles = {
+    name,
+    id: found.id,
+    dropIns: found.dropIns,
+    aliases: found.aliases,
+    masked: found.masked,
+    loadState: 'loaded',
+    files: [],
+    sections: [],
+    diagnostics: [...found.diagnostics],
+  };
+  if (found.fragmentPath !== undefined) out.fragmentPath = found.fragmentPath;
+  if (found.masked) {
+    out.loadState = 'masked';
+    return out;
+  }
+  let ok = true;
+  if (found.fragmentPath === undefined) {
+    out.loadState = 'not-found';
+    const dirs = where instanceof UnitPathIndex ? where.searchPath : where;
+    out.diagnostics.push({
+      severity: 'error',
+      file: name,
+      line: 0,
+      message: `unit file not found; expected ${name} in one of: ${dirs.join(', ')}`,
+    });
+  } else {
+    ok = readOne(found.fragmentPath, out);
+  }
+  for (const dropIn of found.dropIns) ok = readOne(dropIn, out) && ok;
+  if (!ok) out.loadState = 'error';
+  return out;
+}
+
+// ---- listing ------------------------------------------------------------------------------------
+
+export interface ListedUnitFile {
+  name: string;
+  /** The file in the first search directory that has this name. */
+  path: string;
+}
+
+/** Every unit file name on the search path (templates included), the first directory winning, sorted by name. */
+export function listUnitFiles(
+  where: SearchPath | UnitPathIndex,
+  types?: readonly string[],
+): ListedUnitFile[] {
+  const index = indexOf(where);
+  const wanted = types === undefined ? undefined : new Set(types);
+  const seen = new Map<string, string>();
+  for (const dir of index.searchPath) {
+    for (const name of index.names(dir)) {
+      if (seen.has(name) || !isValidUnitName(name)) continue;
+      const entry = index.entry(dir, name)!;
+      if (entry.isDirectory()) continue;
+      if (wanted !== undefined && !wanted.has(parseUnitName(name).type)) continue;
+      seen.set(name, `${dir}/${name}`);
+    }
+  }
+  return [...seen.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, path]) => ({ name, path }));
+}
+
+/** The names of listUnitFiles. */
+export function listUnitNames(where: SearchPath | UnitPathIndex, types?: readonly string[]): string[] {
+  return listUnitFiles(where, types).map((u) => u.name);
+}

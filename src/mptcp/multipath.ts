@@ -1,0 +1,41 @@
+// "Is this connection really MPTCP?" — the kernel's point-in-time answer (mptcp.md §4). A green
+// connect proves nothing: a client socket keeps SO_PROTOCOL 262 after falling back to TCP.
+
+import type net from 'node:net';
+import { SOL_TCP, TCP_IS_MPTCP } from '../sys/constants.js';
+import { mptcpInfoProbe } from '../sys/mptcp-info.js';
+import { type Fd, getsockoptInt } from '../sys/socket.js';
+
+/** The fd under a net.Socket's or net.Server's libuv handle, if it has one. `_handle` is private
+ * but stable (and warning-free on net objects); Node offers no public accessor. */
+export function handleFd(target: net.Socket | net.Server): Fd | undefined {
+  const fd = (target as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/** True when the kernel says `fd` runs MPTCP right now. */
+export function fdIsMultipath(fd: Fd): boolean {
+  try {
+    // Linux 6.10+: 1 = MPTCP in use, 0 = plain TCP or fallen back.
+    return getsockoptInt(fd, SOL_TCP, TCP_IS_MPTCP, 'TCP_IS_MPTCP') === 1;
+  } catch (err) {
+    // EOPNOTSUPP: an MPTCP socket on a kernel without TCP_IS_MPTCP; MPTCP_INFO with optlen 0
+    // succeeds only while it has not fallen back (5.16+). Any other errno (ENOPROTOOPT on older
+    // kernels' plain TCP sockets) means not MPTCP.
+    if ((err as { code?: string }).code !== 'EOPNOTSUPP') return false;
+    try {
+      mptcpInfoProbe(fd);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** True only when this connection (client or server side) runs MPTCP now; false for plain TCP
+ * peers, fallen-back clients, and sockets without a handle (not yet created, or closed). For a
+ * net.Server: whether its listening socket is an MPTCP one. */
+export function isMultipath(target: net.Socket | net.Server): boolean {
+  const fd = handleFd(target);
+  return fd === undefined ? false : fdIsMultipath(fd);
+}

@@ -55,7 +55,7 @@ function splitLines(text: string | Uint8Array): PhysicalLines {
       return splitInvalidUtf8Lines(text);
     }
   }
-  const lines = decoded.split(LINE_BREAK);
+  const lines = decoded === '' ? [] : decoded.split(LINE_BREAK);
   // A final line break ends the last line; it does not start an empty one.
   if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
   if (typeof text === 'string') {

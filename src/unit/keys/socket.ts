@@ -1,0 +1,465 @@
+// [Socket] keys: every key systemd 258 knows (socket-units.md §3.4), plus sockunit's own
+// X-Sockunit-MPTCPFallback=.
+
+import { formatListen, LISTEN_KEYS, type ListenKey, listenKeyOf, parseListen } from '../listen.js';
+import { isValidUnitName } from '../names.js';
+import {
+  parseBindIPv6Only,
+  parseDeferTrigger,
+  parseFileDescriptorName,
+  parseIpTos,
+  parseSocketProtocol,
+  parseTimestamping,
+  type SocketSection,
+  type SocketUnitConfig,
+} from '../socket-config.js';
+import { parseInteger, parseUserName, ValueError } from '../values.js';
+import { splitWords } from '../words.js';
+import {
+  absolutePath,
+  bool,
+  integer,
+  type KeyDef,
+  listRow,
+  mode,
+  notEnforcedRow,
+  scalarRow,
+  size,
+  text,
+  timespan,
+  timespanZeroIsInfinity,
+  unsigned,
+  type ValueType,
+} from './define.js';
+import { execContextKeys, execRow } from './exec.js';
+import { notEnforcedExecKeys } from './not-enforced.js';
+
+const socket = (c: SocketUnitConfig): SocketSection => c.socket;
+
+const LISTEN_DOCS: Record<ListenKey, string> = {
+  ListenStream:
+    'a SOCK_STREAM port: PORT, A.B.C.D:PORT, [IPV6]:PORT[%IFACE], /path, @abstract or vsock:CID:PORT',
+  ListenDatagram: 'a SOCK_DGRAM port (same address forms as ListenStream=)',
+  ListenSequentialPacket: 'a SOCK_SEQPACKET unix socket: /path or @abstract',
+  ListenFIFO: 'a FIFO created at an absolute path',
+  ListenSpecial: 'a special file or character device opened at an absolute path',
+  ListenNetlink: 'a netlink socket: FAMILY [GROUP]',
+  ListenMessageQueue: 'a POSIX message queue: /name',
+  ListenUSBFunction: 'a FunctionFS mount directory (ep0 is opened)',
+};
+
+function listenRow(key: ListenKey): KeyDef<SocketUnitConfig> {
+  return {
+    section: 'Socket',
+    name: key,
+    doc: `${LISTEN_DOCS[key]}; an empty value clears every port so far`,
+    type: 'address',
+    default: '',
+    repetition: 'list',
+    specifiers: 'all',
+    enforcement: { enforced: true },
+    apply: (c, value, ctx) => {
+      // An empty Listen*= clears the ports of every kind, not just this key's.
+      if (value === '') {
+        c.socket.listen = [];
+        return;
+      }
+      const parsed = parseListen(key, value);
+      for (const n of parsed.notices) ctx.notice(n);
+      c.socket.listen.push(parsed.directive);
+    },
+    show: (c) => c.socket.listen.filter((l) => listenKeyOf(l.kind) === key).map(formatListen),
+  };
+}
+
+const unsignedLong: ValueType<number> = {
+  name: 'integer',
+  parse: (s) => parseInteger(s, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+  format: String,
+};
+
+const socketProtocol = {
+  name: 'udplite | sctp | mptcp',
+  parse: parseSocketProtocol,
+  format: (v: string) => v,
+};
+const userName: ValueType<string> = { name: 'user or group name', parse: parseUserName, format: (v) => v };
+const fdName: ValueType<string> = { name: 'fd name', parse: parseFileDescriptorName, format: (v) => v };
+
+const serviceName: ValueType<string> = {
+  name: 'unit name',
+  parse: (s) => {
+    if (!isValidUnitName(s) || !s.endsWith('.service')) {
+      throw new ValueError(`'${s}' is not a service unit name; expected NAME.service`);
+    }
+    if (/@\.service$/.test(s)) {
+      throw new ValueError(`'${s}' is a template; expected a plain service or an instance (foo@bar.service)`);
+    }
+    return s;
+  },
+  format: (v) => v,
+};
+
+const interfaceName: ValueType<string> = {
+  name: 'interface name',
+  parse: (s) => {
+    if (s.length > 15 || /[/:\s]/.test(s) || s === '.' || s === '..') {
+      throw new ValueError(
+        `'${s}' is not a valid interface name; expected at most 15 characters, no '/', ':' or blanks`,
+      );
+    }
+    return s;
+  },
+  format: (v) => v,
+};
+
+function parseSymlinks(value: string): string[] {
+  return splitWords(value, { unquote: true, cunescape: true }).map((p) => absolutePath.parse(p));
+}
+
+const S = 'Socket';
+
+export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
+  ...LISTEN_KEYS.map(listenRow),
+  scalarRow(
+    S,
+    'SocketProtocol',
+    socket,
+    'socketProtocol',
+    socketProtocol as ValueType<'udplite' | 'sctp' | 'mptcp'>,
+    'IPPROTO for stream/datagram ports: mptcp (v257), sctp, udplite',
+    {
+      since: 229,
+    },
+  ),
+  scalarRow(
+    S,
+    'BindIPv6Only',
+    socket,
+    'bindIPv6Only',
+    { name: 'default | both | ipv6-only', parse: parseBindIPv6Only, format: (v) => v },
+    'IPV6_V6ONLY for [::] ports',
+    {
+      default: 'default',
+    },
+  ),
+  scalarRow(
+    S,
+    'Backlog',
+    socket,
+    'backlog',
+    unsigned,
+    'listen() queue length (capped by net.core.somaxconn)',
+    {
+      default: '2147483647',
+    },
+  ),
+  scalarRow(S, 'BindToDevice', socket, 'bindToDevice', interfaceName, 'SO_BINDTODEVICE for IP ports', {
+    emptyResetsTo: { value: undefined },
+  }),
+  scalarRow(S, 'SocketUser', socket, 'socketUser', userName, 'owner of unix socket files, FIFOs and queues', {
+    specifiers: 'all',
+    default: 'root',
+    emptyResetsTo: { value: undefined },
+  }),
+  scalarRow(
+    S,
+    'SocketGroup',
+    socket,
+    'socketGroup',
+    userName,
+    'group of unix socket files, FIFOs and queues',
+    {
+      specifiers: 'all',
+      emptyResetsTo: { value: undefined },
+    },
+  ),
+  scalarRow(S, 'SocketMode', socket, 'socketMode', mode, 'mode of socket files, FIFOs and queues', {
+    default: '0666',
+  }),
+  scalarRow(S, 'DirectoryMode', socket, 'directoryMode', mode, 'mode of parent directories created', {
+    default: '0755',
+  }),
+  scalarRow(S, 'Accept', socket, 'accept', bool, 'start one service instance per connection', {
+    default: 'no',
+  }),
+  scalarRow(
+    S,
+    'FlushPending',
+    socket,
+    'flushPending',
+    bool,
+    'drop queued data when going back to listening (Accept=no)',
+    {
+      default: 'no',
+      since: 247,
+    },
+  ),
+  scalarRow(S, 'Writable', socket, 'writable', bool, 'open ListenSpecial= files read-write', {
+    default: 'no',
+  }),
+  scalarRow(
+    S,
+    'MaxConnections',
+    socket,
+    'maxConnections',
+    unsigned,
+    'concurrent connections (Accept=yes); more are closed',
+    {
+      default: '64',
+    },
+  ),
+  scalarRow(
+    S,
+    'MaxConnectionsPerSource',
+    socket,
+    'maxConnectionsPerSource',
+    unsigned,
+    'concurrent connections per peer (0 = no limit)',
+    {
+      default: '0',
+      since: 232,
+    },
+  ),
+  scalarRow(S, 'KeepAlive', socket, 'keepAlive', bool, 'SO_KEEPALIVE', { default: 'no' }),
+  scalarRow(S, 'KeepAliveTimeSec', socket, 'keepAliveTimeUsec', timespan, 'TCP_KEEPIDLE (whole seconds)'),
+  scalarRow(
+    S,
+    'KeepAliveIntervalSec',
+    socket,
+    'keepAliveIntervalUsec',
+    timespan,
+    'TCP_KEEPINTVL (whole seconds)',
+  ),
+  scalarRow(S, 'KeepAliveProbes', socket, 'keepAliveProbes', unsigned, 'TCP_KEEPCNT'),
+  scalarRow(S, 'DeferAcceptSec', socket, 'deferAcceptUsec', timespan, 'TCP_DEFER_ACCEPT (whole seconds)'),
+  scalarRow(S, 'NoDelay', socket, 'noDelay', bool, 'TCP_NODELAY (SCTP_NODELAY for SCTP)', { default: 'no' }),
+  scalarRow(S, 'Priority', socket, 'priority', integer, 'SO_PRIORITY'),
+  scalarRow(S, 'ReceiveBuffer', socket, 'receiveBuffer', size, 'SO_RCVBUF (SO_RCVBUFFORCE when privileged)'),
+  scalarRow(S, 'SendBuffer', socket, 'sendBuffer', size, 'SO_SNDBUF (SO_SNDBUFFORCE when privileged)'),
+  scalarRow(
+    S,
+    'IPTOS',
+    socket,
+    'ipTos',
+    { name: 'TOS name or 0-255', parse: parseIpTos, format: String },
+    'IP_TOS (IPv4 only)',
+  ),
+  scalarRow(S, 'IPTTL', socket, 'ipTtl', integer, 'IP_TTL / IPV6_UNICAST_HOPS'),
+  scalarRow(S, 'Mark', socket, 'mark', integer, 'SO_MARK'),
+  scalarRow(S, 'PipeSize', socket, 'pipeSize', size, 'F_SETPIPE_SZ for FIFOs'),
+  scalarRow(S, 'FreeBind', socket, 'freeBind', bool, 'IP_FREEBIND: bind to addresses not (yet) configured', {
+    default: 'no',
+  }),
+  scalarRow(S, 'Transparent', socket, 'transparent', bool, 'IP_TRANSPARENT', { default: 'no' }),
+  scalarRow(S, 'Broadcast', socket, 'broadcast', bool, 'SO_BROADCAST', { default: 'no' }),
+  scalarRow(S, 'PassCredentials', socket, 'passCredentials', bool, 'SO_PASSCRED (unix)', { default: 'no' }),
+  scalarRow(S, 'PassPIDFD', socket, 'passPIDFD', bool, 'SO_PASSPIDFD (unix)', { default: 'no', since: 258 }),
+  scalarRow(S, 'PassSecurity', socket, 'passSecurity', bool, 'SO_PASSSEC (unix)', { default: 'no' }),
+  scalarRow(
+    S,
+    'PassPacketInfo',
+    socket,
+    'passPacketInfo',
+    bool,
+    'IP_PKTINFO / IPV6_RECVPKTINFO / NETLINK_PKTINFO',
+    {
+      default: 'no',
+      since: 246,
+    },
+  ),
+  scalarRow(
+    S,
+    'AcceptFileDescriptors',
+    socket,
+    'acceptFileDescriptors',
+    bool,
+    'no: SO_PASSRIGHTS=0, peers cannot send fds (unix)',
+    {
+      default: 'yes',
+      since: 258,
+    },
+  ),
+  scalarRow(
+    S,
+    'Timestamping',
+    socket,
+    'timestamping',
+    { name: 'off | us | ns', parse: parseTimestamping, format: (v) => v },
+    'SO_TIMESTAMP / SO_TIMESTAMPNS',
+    {
+      default: 'off',
+      since: 247,
+    },
+  ),
+  scalarRow(S, 'TCPCongestion', socket, 'tcpCongestion', text, 'TCP_CONGESTION algorithm'),
+  scalarRow(S, 'ReusePort', socket, 'reusePort', bool, 'SO_REUSEPORT', { default: 'no' }),
+  scalarRow(
+    S,
+    'MessageQueueMaxMessages',
+    socket,
+    'messageQueueMaxMessages',
+    unsignedLong,
+    'mq_maxmsg (applied with MessageQueueMessageSize=)',
+  ),
+  scalarRow(
+    S,
+    'MessageQueueMessageSize',
+    socket,
+    'messageQueueMessageSize',
+    unsignedLong,
+    'mq_msgsize (applied with MessageQueueMaxMessages=)',
+  ),
+  scalarRow(
+    S,
+    'RemoveOnStop',
+    socket,
+    'removeOnStop',
+    bool,
+    'remove socket files, FIFOs, queues and Symlinks= on stop',
+    {
+      default: 'no',
+      since: 214,
+    },
+  ),
+  listRow(
+    S,
+    'Symlinks',
+    socket,
+    'symlinks',
+    parseSymlinks,
+    (v) => v.join(' '),
+    'symlinks to the one file-system socket or FIFO',
+    {
+      type: 'absolute paths',
+      specifiers: 'all',
+      since: 214,
+    },
+  ),
+  scalarRow(S, 'FileDescriptorName', socket, 'fileDescriptorName', fdName, 'name in LISTEN_FDNAMES', {
+    specifiers: 'all',
+    default: 'the unit name (Accept=no) or connection (Accept=yes)',
+    since: 227,
+    emptyResetsTo: { value: '' },
+  }),
+  scalarRow(S, 'Service', socket, 'service', serviceName, 'the service to start (Accept=no only)', {
+    specifiers: 'unit-names',
+    default: 'the service of the same name',
+  }),
+  scalarRow(
+    S,
+    'PassFileDescriptorsToExec',
+    socket,
+    'passFileDescriptorsToExec',
+    bool,
+    'pass the fds to ExecStartPost=/ExecStopPre=/ExecStopPost=',
+    {
+      default: 'no',
+      since: 256,
+    },
+  ),
+  execRow(S, 'ExecStartPre', socket, 'execStartPre', 'commands run before the ports open'),
+  execRow(S, 'ExecStartPost', socket, 'execStartPost', 'commands run after the ports listen'),
+  execRow(S, 'ExecStopPre', socket, 'execStopPre', 'commands run before the ports close'),
+  execRow(S, 'ExecStopPost', socket, 'execStopPost', 'commands run after the ports close'),
+  scalarRow(
+    S,
+    'TimeoutSec',
+    socket,
+    'timeoutUsec',
+    timespanZeroIsInfinity,
+    'time limit for each Exec*= command (0 = none)',
+    {
+      default: '1min 30s',
+    },
+  ),
+  scalarRow(
+    S,
+    'TriggerLimitIntervalSec',
+    socket,
+    'triggerLimitIntervalUsec',
+    timespan,
+    'window of the trigger rate limit (0 disables)',
+    {
+      default: '2s',
+      since: 230,
+    },
+  ),
+  scalarRow(
+    S,
+    'TriggerLimitBurst',
+    socket,
+    'triggerLimitBurst',
+    unsigned,
+    'triggers allowed per window before the socket fails',
+    {
+      default: '200 with Accept=yes, else 20',
+      since: 230,
+    },
+  ),
+  scalarRow(
+    S,
+    'PollLimitIntervalSec',
+    socket,
+    'pollLimitIntervalUsec',
+    timespan,
+    'window of the poll rate limit (0 disables)',
+    {
+      default: '2s',
+      since: 255,
+    },
+  ),
+  scalarRow(
+    S,
+    'PollLimitBurst',
+    socket,
+    'pollLimitBurst',
+    unsigned,
+    'wake-ups allowed per window before polling pauses',
+    {
+      default: '150 with Accept=yes, else 15',
+      since: 255,
+    },
+  ),
+  scalarRow(
+    S,
+    'DeferTrigger',
+    socket,
+    'deferTrigger',
+    { name: 'boolean | patient', parse: parseDeferTrigger, format: (v) => v },
+    'wait instead of stopping running units to start the service (Accept=no)',
+    {
+      default: 'no',
+      since: 258,
+    },
+  ),
+  scalarRow(
+    S,
+    'DeferTriggerMaxSec',
+    socket,
+    'deferTriggerMaxUsec',
+    timespanZeroIsInfinity,
+    'how long a deferred trigger may wait',
+    {
+      default: 'infinity',
+      since: 258,
+    },
+  ),
+  scalarRow(
+    S,
+    'X-Sockunit-MPTCPFallback',
+    socket,
+    'mptcpFallback',
+    bool,
+    'sockunit: an MPTCP port falls back to TCP where the kernel has no MPTCP',
+    {
+      default: 'no',
+    },
+  ),
+  notEnforcedRow(S, 'SmackLabel', 'SMACK labels are not applied by sockunit'),
+  notEnforcedRow(S, 'SmackLabelIPIn', 'SMACK labels are not applied by sockunit'),
+  notEnforcedRow(S, 'SmackLabelIPOut', 'SMACK labels are not applied by sockunit'),
+  notEnforcedRow(S, 'SELinuxContextFromNet', 'SELinux labels are not applied by sockunit'),
+  ...execContextKeys(S),
+  ...notEnforcedExecKeys<SocketUnitConfig>(S),
+];

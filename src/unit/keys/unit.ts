@@ -1,0 +1,225 @@
+// [Unit] keys. Dependencies and conditions are typed; the rest of systemd's [Unit] keys are
+// recognised and reported as not enforced.
+
+import { isValidUnitName } from '../names.js';
+import {
+  CONDITION_KINDS,
+  type Condition,
+  type ConditionKind,
+  formatCondition,
+  parseCondition,
+  type UnitSection,
+} from '../unit-section.js';
+import { ValueError } from '../values.js';
+import {
+  type ApplyContext,
+  type KeyDef,
+  listRow,
+  notEnforcedRow,
+  scalarRow,
+  splitBlank,
+  text,
+  timespan,
+  unsigned,
+} from './define.js';
+
+type WithUnit = { unit: UnitSection };
+const unit = (c: WithUnit): UnitSection => c.unit;
+
+/** Unit names separated by blanks; an invalid one is dropped with a warning (systemd's way). */
+export function parseUnitNames(value: string, ctx: ApplyContext): string[] {
+  const names: string[] = [];
+  for (const word of splitBlank(value)) {
+    if (isValidUnitName(word)) names.push(word);
+    else ctx.warn(`'${word}' is not a valid unit name, ignoring it; expected a name like foo.service`);
+  }
+  return names;
+}
+
+const joined = (items: readonly string[]): string => items.join(' ');
+
+function dependency(name: string, field: keyof UnitSection & string, doc: string): KeyDef<WithUnit> {
+  return listRow<WithUnit, UnitSection, typeof field>(
+    'Unit',
+    name,
+    unit,
+    field,
+    parseUnitNames,
+    (v) => joined(v as string[]),
+    doc,
+    { type: 'unit names', specifiers: 'unit-names' },
+  );
+}
+
+function conditionRow(kind: ConditionKind, list: 'conditions' | 'asserts'): KeyDef<WithUnit> {
+  const name = `${list === 'conditions' ? 'Condition' : 'Assert'}${kind}`;
+  return {
+    section: 'Unit',
+    name,
+    doc:
+      list === 'conditions'
+        ? `skip starting the unit unless ${kind} holds`
+        : `fail starting the unit unless ${kind} holds`,
+    type: '[|][!]argument',
+    default: '',
+    repetition: 'list',
+    specifiers: 'all',
+    enforcement: { enforced: true },
+    apply: (c, value) => {
+      // As systemd: an empty Condition*=/Assert*= clears every condition of that list.
+      if (value === '') {
+        c.unit[list] = [];
+        return;
+      }
+      c.unit[list].push(parseCondition(kind, value));
+    },
+    show: (c) => c.unit[list].filter((x: Condition) => x.kind === kind).map(formatCondition),
+  };
+}
+
+const NOT_A_SERVICE_MANAGER = 'sockunit has no job engine or targets';
+
+export const UNIT_KEYS: readonly KeyDef<WithUnit>[] = [
+  scalarRow('Unit', 'Description', unit, 'description', text, 'a human-readable name for the unit', {
+    specifiers: 'all',
+  }),
+  listRow<WithUnit, UnitSection, 'documentation'>(
+    'Unit',
+    'Documentation',
+    unit,
+    'documentation',
+    (value) => {
+      const uris = splitBlank(value);
+      for (const u of uris) {
+        if (!/^(https?|file|info|man):/.test(u)) {
+          throw new ValueError(
+            `'${u}' is not a documentation URI; expected http:, https:, file:, info: or man:`,
+          );
+        }
+      }
+      return uris;
+    },
+    joined,
+    'URIs of documentation for the unit',
+    { type: 'URIs', specifiers: 'all' },
+  ),
+  dependency('Requires', 'requires', 'units started with this one; if one fails to start, this one fails'),
+  dependency('Requisite', 'requisite', 'units that must already be active'),
+  dependency('Wants', 'wants', 'units started with this one; their failure is ignored'),
+  dependency('BindsTo', 'bindsTo', 'like Requires=, and stop when they stop'),
+  dependency('PartOf', 'partOf', 'stop and restart with these units'),
+  dependency('Conflicts', 'conflicts', 'units stopped when this one starts, and vice versa'),
+  dependency('Before', 'before', 'this unit starts before these'),
+  dependency('After', 'after', 'this unit starts after these'),
+  scalarRow(
+    'Unit',
+    'StartLimitIntervalSec',
+    unit,
+    'startLimitIntervalUsec',
+    timespan,
+    'window of the start rate limit (0 disables)',
+    {
+      default: '10s',
+    },
+  ),
+  scalarRow(
+    'Unit',
+    'StartLimitInterval',
+    unit,
+    'startLimitIntervalUsec',
+    timespan,
+    'old name of StartLimitIntervalSec=',
+    {
+      default: '10s',
+      aliasOf: 'StartLimitIntervalSec',
+    },
+  ),
+  scalarRow(
+    'Unit',
+    'StartLimitBurst',
+    unit,
+    'startLimitBurst',
+    unsigned,
+    'starts allowed within the window (0 disables)',
+    {
+      default: '5',
+    },
+  ),
+  ...CONDITION_KINDS.map((k) => conditionRow(k, 'conditions')),
+  ...CONDITION_KINDS.map((k) => conditionRow(k, 'asserts')),
+  ...[
+    'SourcePath',
+    'BindTo',
+    'Upholds',
+    'OnSuccess',
+    'OnFailure',
+    'PropagatesReloadTo',
+    'PropagateReloadTo',
+    'ReloadPropagatedFrom',
+    'PropagateReloadFrom',
+    'PropagatesStopTo',
+    'StopPropagatedFrom',
+    'JoinsNamespaceOf',
+    'RequiresMountsFor',
+    'WantsMountsFor',
+    'StopWhenUnneeded',
+    'RefuseManualStart',
+    'RefuseManualStop',
+    'AllowIsolate',
+    'DefaultDependencies',
+    'SurviveFinalKillSignal',
+    'OnSuccessJobMode',
+    'OnFailureJobMode',
+    'OnFailureIsolate',
+    'IgnoreOnIsolate',
+    'JobTimeoutSec',
+    'JobRunningTimeoutSec',
+    'JobTimeoutAction',
+    'JobTimeoutRebootArgument',
+    'StartLimitAction',
+    'FailureAction',
+    'SuccessAction',
+    'FailureActionExitStatus',
+    'SuccessActionExitStatus',
+    'RebootArgument',
+    'CollectMode',
+  ].map((k) => notEnforcedRow<WithUnit>('Unit', k, NOT_A_SERVICE_MANAGER)),
+  ...[
+    'PathExistsGlob',
+    'PathIsMountPoint',
+    'PathIsReadWrite',
+    'PathIsEncrypted',
+    'NeedsUpdate',
+    'FirstBoot',
+    'Architecture',
+    'Firmware',
+    'KernelVersion',
+    'Version',
+    'Credential',
+    'Security',
+    'Capability',
+    'ACPower',
+    'Memory',
+    'CPUFeature',
+    'CPUs',
+    'User',
+    'Group',
+    'ControlGroupController',
+    'OSRelease',
+    'MemoryPressure',
+    'CPUPressure',
+    'IOPressure',
+    'KernelModuleLoaded',
+  ].flatMap((k) => [
+    notEnforcedRow<WithUnit>(
+      'Unit',
+      `Condition${k}`,
+      'this condition is not evaluated by sockunit (it counts as met)',
+    ),
+    notEnforcedRow<WithUnit>(
+      'Unit',
+      `Assert${k}`,
+      'this assertion is not evaluated by sockunit (it counts as met)',
+    ),
+  ]),
+];

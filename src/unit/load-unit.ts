@@ -1,0 +1,360 @@
+// From unit files to typed config: `typeUnit` applies the key table to parsed entries (pure);
+// `loadUnit` and `loadUnitFromPaths` add finding the files, drop-ins and the checks that need
+// other units (the service a socket triggers).
+
+import { basename, dirname, resolve } from 'node:path';
+import type { Diagnostic } from './diagnostic.js';
+import type { Entry, UnitFileText } from './entry.js';
+import { defaultExecContext, defaultKillContext } from './exec-context.js';
+import { defaultInstallSection } from './install-section.js';
+import {
+  type ApplyContext,
+  findKey,
+  type KeyTable,
+  SERVICE_TABLE,
+  SOCKET_TABLE,
+  type SpecifierSet,
+} from './key-table.js';
+import { findUnit, type LoadedUnitFiles, readUnitFiles, type SearchPath, UnitPathIndex } from './load.js';
+import { instanceName, isValidUnitName, parseUnitName } from './names.js';
+import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
+import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
+import {
+  expandSpecifiers,
+  type ManagerKind,
+  type SpecifierContext,
+  specifierContext,
+  UNIT_NAME_SPECIFIERS,
+} from './specifiers.js';
+import { defaultUnitSection } from './unit-section.js';
+import { ValueError } from './values.js';
+
+export type UnitLoadState = 'loaded' | 'not-found' | 'bad-setting' | 'error' | 'masked';
+export type UnitConfig = SocketUnitConfig | ServiceUnitConfig;
+
+export interface TypedUnit {
+  loadState: 'loaded' | 'bad-setting';
+  config?: UnitConfig;
+  diagnostics: Diagnostic[];
+  /** `X-` keys and the lines of `X-` sections, for the manager (e.g. `X-Sockunit-…`). */
+  unknownXKeys: Entry[];
+}
+
+export interface LoadedUnit {
+  name: string;
+  loadState: UnitLoadState;
+  config?: UnitConfig;
+  fragmentPath?: string;
+  dropIns: string[];
+  diagnostics: Diagnostic[];
+  unknownXKeys: Entry[];
+}
+
+export interface TypeUnitOptions {
+  manager?: ManagerKind;
+  /** Section headers (file, name, line), so an unknown section is reported at its header. */
+  sections?: readonly { file: string; name: string; line: number }[];
+  /** Expansion context; built from this machine's facts when absent. */
+  specifiers?: SpecifierContext;
+}
+
+export function emptySocketConfig(name: string): SocketUnitConfig {
+  return {
+    type: 'socket',
+    name,
+    unit: defaultUnitSection(),
+    socket: defaultSocketSection(),
+    exec: defaultExecContext(),
+    kill: defaultKillContext(),
+    install: defaultInstallSection(),
+    origins: {},
+    notEnforced: [],
+    triggers: '',
+  };
+}
+
+export function emptyServiceConfig(name: string): ServiceUnitConfig {
+  return {
+    type: 'service',
+    name,
+    unit: defaultUnitSection(),
+    service: defaultServiceSection(),
+    exec: defaultExecContext(),
+    kill: defaultKillContext(),
+    install: defaultInstallSection(),
+    origins: {},
+    notEnforced: [],
+  };
+}
+
+/** Text to typed config, without touching the disk: `files` are the fragment then its drop-ins. */
+export function typeUnit(
+  name: string,
+  files: readonly UnitFileText[],
+  options: TypeUnitOptions = {},
+): TypedUnit {
+  const diagnostics: Diagnostic[] = [];
+  const unknownXKeys: Entry[] = [];
+  const fragmentPath = files[0]?.path ?? name;
+  let type: string;
+  try {
+    type = parseUnitName(name).type;
+  } catch (e) {
+    diagnostics.push({ severity: 'error', file: fragmentPath, line: 0, message: (e as Error).message });
+    return { loadState: 'bad-setting', diagnostics, unknownXKeys };
+  }
+  if (type !== 'socket' && type !== 'service') {
+    diagnostics.push({
+      severity: 'error',
+      file: fragmentPath,
+      line: 0,
+      message: `sockunit reads only .socket and .service units, not .${type}; expected a socket or service unit`,
+    });
+    return { loadState: 'bad-setting', diagnostics, unknownXKeys };
+  }
+  const specifiers =
+    options.specifiers ?? specifierContext(name, files[0]?.path, options.manager ?? 'system');
+  let bad: boolean;
+  let config: UnitConfig;
+  if (type === 'socket') {
+    const c = emptySocketConfig(name);
+    bad = applyEntries(c, SOCKET_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
+    bad = finalizeSocket(c, fragmentPath, diagnostics) || bad;
+    config = c;
+  } else {
+    const c = emptyServiceConfig(name);
+    bad = applyEntries(c, SERVICE_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
+    bad = finalizeService(c, fragmentPath, diagnostics) || bad;
+    config = c;
+  }
+  return { loadState: bad ? 'bad-setting' : 'loaded', config, diagnostics, unknownXKeys };
+}
+
+/** Applies every entry through the key table. Returns true when a line made the unit bad-setting. */
+function applyEntries<C extends UnitConfig>(
+  config: C,
+  table: KeyTable<C>,
+  files: readonly UnitFileText[],
+  specifiers: SpecifierContext,
+  sections: TypeUnitOptions['sections'],
+  diagnostics: Diagnostic[],
+  unknownXKeys: Entry[],
+): boolean {
+  let bad = false;
+  let current: Entry = { section: '', key: '', value: '', file: '', line: 0 };
+  const report = (severity: Diagnostic['severity'], message: string): void => {
+    diagnostics.push({
+      severity,
+      file: current.file,
+      line: current.line,
+      key: current.key,
+      value: current.value,
+      message,
+    });
+  };
+  const ctx: ApplyContext = {
+    unitName: config.name,
+    expand: (value: string, set: SpecifierSet) => expand(value, set, specifiers),
+    warn: (m) => report('warning', m),
+    notice: (m) => report('notice', m),
+    error: (m) => {
+      bad = true;
+      report('error', m);
+    },
+  };
+  const warnedSections = new Set<string>();
+  const known = new Set<string>(table.sections);
+  for (const file of files) {
+    for (const entry of file.entries) {
+      current = entry;
+      if (entry.section.startsWith('X-')) {
+        unknownXKeys.push(entry);
+        continue;
+      }
+      if (!known.has(entry.section)) {
+        const id = `${entry.file}\0${entry.section}`;
+        if (!warnedSections.has(id)) {
+          warnedSections.add(id);
+          const header = sections?.find((s) => s.file === entry.file && s.name === entry.section);
+          diagnostics.push({
+            severity: 'warning',
+            file: entry.file,
+            line: header?.line ?? entry.line,
+            message: `Unknown section [${entry.section}], ignoring its lines; expected ${table.sections.map((s) => `[${s}]`).join(', ')}`,
+          });
+        }
+        continue;
+      }
+      const def = findKey(table, entry.section, entry.key);
+      if (def === undefined) {
+        if (entry.key.startsWith('X-')) {
+          unknownXKeys.push(entry);
+          continue;
+        }
+        diagnostics.push({
+          severity: 'warning',
+          file: entry.file,
+          line: entry.line,
+          message: `Unknown key name '${entry.key}' in section [${entry.section}], ignoring`,
+        });
+        continue;
+      }
+      if (!def.enforcement.enforced) {
+        config.notEnforced.push({
+          section: entry.section,
+          key: entry.key,
+          value: entry.value,
+          file: entry.file,
+          line: entry.line,
+          reason: def.enforcement.reason,
+        });
+        report('notice', `not enforced by sockunit (${def.enforcement.reason}); the line has no effect`);
+        continue;
+      }
+      try {
+        let value = entry.value;
+        if (value !== '' && !def.expandsOwnSpecifiers) value = expand(value, def.specifiers, specifiers);
+        if (value === '' && def.repetition === 'list-no-reset') {
+          throw new ValueError(`an empty ${def.name}= does not reset the list; expected one or more values`);
+        }
+        def.apply(config, value, ctx);
+        config.origins[def.aliasOf ?? def.name] = { file: entry.file, line: entry.line, value: entry.value };
+      } catch (e) {
+        if (!(e instanceof ValueError)) throw e;
+        report('warning', `${e.message}; the line is ignored`);
+      }
+    }
+  }
+  return bad;
+}
+
+function expand(value: string, set: SpecifierSet, specifiers: SpecifierContext): string {
+  if (set === 'none' || !value.includes('%')) return value;
+  return expandSpecifiers(value, specifiers, set === 'unit-names' ? UNIT_NAME_SPECIFIERS : undefined);
+}
+
+/** The instance a template is typed with when it is loaded by its template name. */
+export const TEMPLATE_CHECK_INSTANCE = 'test_instance';
+
+export interface LoadUnitOptions {
+  /** Directories to search, highest priority first (or a prebuilt index for many loads). */
+  searchPath: SearchPath | UnitPathIndex;
+  manager?: ManagerKind;
+}
+
+/** Finds, reads and types unit `name`, then checks what depends on other units. */
+export function loadUnit(name: string, options: LoadUnitOptions): LoadedUnit {
+  if (!isValidUnitName(name)) {
+    return {
+      name,
+      loadState: 'error',
+      dropIns: [],
+      unknownXKeys: [],
+      diagnostics: [
+        {
+          severity: 'error',
+          file: name,
+          line: 0,
+          message: `'${name}' is not a valid unit name; expected NAME.socket or NAME.service`,
+        },
+      ],
+    };
+  }
+  const index =
+    options.searchPath instanceof UnitPathIndex ? options.searchPath : new UnitPathIndex(options.searchPath);
+  const files = readUnitFiles(name, index);
+  return typeLoadedFiles(name, files, index, options.manager);
+}
+
+function typeLoadedFiles(
+  name: string,
+  files: LoadedUnitFiles,
+  index: UnitPathIndex,
+  manager: ManagerKind | undefined,
+): LoadedUnit {
+  const base: LoadedUnit = {
+    name,
+    loadState: files.loadState,
+    dropIns: files.dropIns,
+    diagnostics: files.diagnostics,
+    unknownXKeys: [],
+  };
+  if (files.fragmentPath !== undefined) base.fragmentPath = files.fragmentPath;
+  if (files.loadState !== 'loaded') return base;
+  // As systemd-analyze verify: a template is typed as an instance, so %i and names built from
+  // it are checked with a real value.
+  const id = parseUnitName(files.id).template ? instanceName(files.id, TEMPLATE_CHECK_INSTANCE) : files.id;
+  const typed = typeUnit(id, files.files, {
+    sections: files.sections,
+    ...(manager === undefined ? {} : { manager }),
+  });
+  base.diagnostics = [...files.diagnostics, ...typed.diagnostics];
+  base.unknownXKeys = typed.unknownXKeys;
+  base.loadState = typed.loadState;
+  if (typed.config !== undefined) base.config = typed.config;
+  if (typed.config?.type === 'socket') checkTriggeredService(typed.config, base, index);
+  return base;
+}
+
+/** Accept=yes needs the template service to exist; Accept=no merely warns when its service is
+ * missing, since it may be installed later. */
+function checkTriggeredService(config: SocketUnitConfig, unit: LoadedUnit, index: UnitPathIndex): void {
+  const target = config.triggers;
+  let found: ReturnType<typeof findUnit> | undefined;
+  try {
+    found = findUnit(target, index);
+  } catch {
+    found = undefined;
+  }
+  if (found?.fragmentPath !== undefined && !found.masked) return;
+  const file = unit.fragmentPath ?? unit.name;
+  const origin = config.origins.Service ?? config.origins.Accept;
+  const where = origin === undefined ? { file, line: 0 } : { file: origin.file, line: origin.line };
+  if (config.socket.accept) {
+    unit.loadState = 'bad-setting';
+    unit.diagnostics.push({
+      severity: 'error',
+      ...where,
+      message: `Accept=yes starts an instance of ${target} per connection, but ${found?.masked ? 'it is masked' : 'no such template was found'}; expected a file ${target} next to the socket or on the unit path`,
+    });
+  } else {
+    unit.diagnostics.push({
+      severity: 'warning',
+      ...where,
+      message: `the service this socket starts, ${target}, ${found?.masked ? 'is masked' : 'was not found'}; expected ${target} next to the socket or on the unit path`,
+    });
+  }
+}
+
+export interface LoadFromPathsOptions {
+  /** Extra directories searched after each file's own directory (for Service= and templates). */
+  unitPath?: readonly string[];
+  manager?: ManagerKind;
+}
+
+/** Loads unit files given by path (verify on loose files): each file's directory comes first in
+ * the search path, so its drop-ins (`NAME.d/`) and sibling units are found. */
+export function loadUnitFromPaths(
+  paths: readonly string[],
+  options: LoadFromPathsOptions = {},
+): LoadedUnit[] {
+  const indexes = new Map<string, UnitPathIndex>();
+  const out: LoadedUnit[] = [];
+  for (const p of paths) {
+    const full = resolve(p);
+    const dir = dirname(full);
+    const name = basename(full);
+    let index = indexes.get(dir);
+    if (index === undefined) {
+      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])]);
+      indexes.set(dir, index);
+    }
+    out.push(
+      loadUnit(name, {
+        searchPath: index,
+        ...(options.manager === undefined ? {} : { manager: options.manager }),
+      }),
+    );
+  }
+  return out;
+}

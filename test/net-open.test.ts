@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type OpenedSocket, openSocket } from '../src/net/open.js';
 import type { SocketOptions, SocketSpec } from '../src/net/spec.js';
 import { VMADDR_CID_ANY, VMADDR_PORT_ANY } from '../src/sys/constants.js';
@@ -310,8 +309,4 @@ test('vsock stream socket, where the kernel allows AF_VSOCK', (t) => {
     if (!hasCode(err, 'EAFNOSUPPORT', 'ENODEV', 'EADDRNOTAVAIL', 'ESOCKTNOSUPPORT')) throw err;
     t.skip(`AF_VSOCK not usable here: ${err.message}`);
   }
-});
-
-test('test module paths resolve (sanity for the netns child)', () => {
-  assert.ok(existsSync(fileURLToPath(new URL('../src/net/open.js', import.meta.url))));
 });

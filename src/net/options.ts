@@ -241,7 +241,7 @@ export function applyConnectionOptions(fd: Fd, spec: SocketSpec): OptionWarning[
   const sctp = spec.kind === 'socket' && spec.protocol === 'sctp';
 
   if (o.keepAlive) tryInt(t, 'KeepAlive=', 'yes', 'SO_KEEPALIVE', SOL_SOCKET, SO_KEEPALIVE, 1);
-  if (o.keepAliveTimeSec !== undefined)
+  if (o.keepAliveTimeSec)
     tryInt(
       t,
       'KeepAliveTimeSec=',

@@ -38,6 +38,7 @@ describe('parseUnitText: assignments', () => {
     ['lone CR line ends', '[Socket]\rA=1\rB=2', ['Socket/A=1@2', 'Socket/B=2@3']],
     ['NUL ends a line', '[Socket]\nA=1\0B=2\n', ['Socket/A=1@2', 'Socket/B=2@3']],
     ['X- sections are kept for the key table', '[X-Mine]\nFoo=bar\n', ['X-Mine/Foo=bar@2']],
+    ['an empty section name is a section (unknown to the key table)', '[]\nA=1\n', ['/A=1@2']],
   ];
   for (const [name, text, entries] of table) {
     it(name, () => {
@@ -149,11 +150,6 @@ describe('parseUnitText: fatal errors (the file cannot be used)', () => {
       'lone bracket',
       '[Unit]\n[\n',
       "error test.socket:2: invalid section header '['; expected [Name] alone on its line",
-    ],
-    [
-      'empty section name',
-      '[]\n',
-      "error test.socket:1: invalid section name '' in header '[]'; expected a name without control characters, quotes or backslashes, such as [Socket]",
     ],
     [
       'quote in section name',

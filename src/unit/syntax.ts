@@ -32,8 +32,9 @@ const BOM = '\ufeff';
 // systemd's read_line ends a line at \n, \r, \r\n or NUL.
 const LINE_BREAK = /\r\n|\r|\n|\0/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-// Section names may not contain control characters, quotes or backslashes.
-const UNSAFE_SECTION_CHARS = /[\p{Cc}"'\\]/u;
+// Section names may not contain ASCII control characters, quotes or backslashes (systemd's
+// string_is_safe). An empty name is allowed: it is just a section nobody knows.
+const UNSAFE_SECTION_CHARS = /[\x00-\x1f\x7f"'\\]/;
 
 interface PhysicalLines {
   lines: string[];
@@ -152,7 +153,7 @@ export function parseUnitText(text: string | Uint8Array, file: string): ParsedUn
         return `invalid section header '${l}'; expected [Name] alone on its line`;
       }
       const name = l.slice(1, -1);
-      if (name === '' || UNSAFE_SECTION_CHARS.test(name)) {
+      if (UNSAFE_SECTION_CHARS.test(name)) {
         return `invalid section name '${name}' in header '${l}'; expected a name without control characters, quotes or backslashes, such as [Socket]`;
       }
       section = name;

@@ -59,6 +59,8 @@ before(() => {
     'real.socket.d/20-real.conf': unit('Socket', 'FromReal=1'),
     'foo-bar@x.socket': unit('Socket', 'ListenStream=90'),
     'foo-@x.socket.d/40-dash-instance.conf': unit('Socket', 'DashInstance=1'),
+    'foo-@x.socket.d/45-order.conf': unit('Socket', 'Order=instance-dash'),
+    'foo-@.socket.d/45-order.conf': unit('Socket', 'Order=template-dash # wins: searched before foo-@x'),
     'bad.socket': unit('Socket', 'ListenStream=1'),
     'bad.socket.d/10-broken.conf': '[Socket\nX=1\n',
     'noise.socket.d/x.conf': unit('Socket', 'X=1'),
@@ -132,12 +134,14 @@ describe('findUnit', () => {
     assert.equal(findUnit('echo@special.service', path).fragmentPath, join(low, 'echo@special.service'));
   });
 
-  it('searches instance, template and dash-prefix drop-in directories in that order', () => {
+  it('searches instance, template and dash-prefix drop-in directories in systemd’s order', () => {
+    // systemd's order (unit_file_expand_dropin_names): the template and its dash prefixes come
+    // before the instance's dash prefixes.
     assert.deepEqual(dropInDirectoryNames('foo-bar@x.socket'), [
       'foo-bar@x.socket.d',
       'foo-bar@.socket.d',
-      'foo-@x.socket.d',
       'foo-@.socket.d',
+      'foo-@x.socket.d',
     ]);
     assert.deepEqual(dropInDirectoryNames('a-b-c.service'), [
       'a-b-c.service.d',
@@ -151,6 +155,7 @@ describe('findUnit', () => {
       'lib/foo-bar@.socket.d/20-template.conf',
       'lib/foo-@.socket.d/30-dash.conf',
       'etc/foo-@x.socket.d/40-dash-instance.conf',
+      'etc/foo-@.socket.d/45-order.conf',
       'etc/socket.d/50-all.conf',
       'lib/socket.d/60-low-all.conf',
     ]);

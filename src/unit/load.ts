@@ -228,23 +228,35 @@ function aliasTarget(
   return targetName;
 }
 
-/** Drop-in directory names for one unit name, most specific first (systemd's order). */
+/**
+ * Drop-in directory names for one unit name, in systemd's order (the order of its
+ * unit_file_expand_dropin_names, which the man page does not spell out): the name, then its
+ * template expanded the same way, then the name cut at its last dash (`foo-bar@x.socket` ->
+ * `foo-@x.socket`) expanded the same way. For `foo-bar@x.socket` that gives foo-bar@x, foo-bar@,
+ * foo-@, foo-@x (each + `.socket.d`).
+ */
 export function dropInDirectoryNames(name: string): string[] {
+  const out: string[] = [];
+  expandDropInNames(name, out);
+  return dedupe(out).map((n) => `${n}.d`);
+}
+
+function expandDropInNames(name: string, out: string[]): void {
+  out.push(name);
   const u = parseUnitName(name);
-  const out = [`${name}.d`];
-  if (u.instance !== undefined) out.push(`${u.prefix}@.${u.type}.d`);
-  // Dash prefixes: foo-bar-baz.socket -> foo-bar-.socket, foo-.socket (a leading dash stops it).
+  if (u.instance !== undefined) expandDropInNames(`${u.prefix}@.${u.type}`, out);
+  // Cut the prefix after its last dash; a trailing dash is dropped first, once; a leading dash ends it.
   let prefix = u.prefix;
-  for (;;) {
-    const dash = prefix.lastIndexOf('-', prefix.endsWith('-') ? prefix.length - 2 : prefix.length - 1);
-    if (dash <= 0) break;
-    prefix = prefix.slice(0, dash + 1);
-    if (u.instance !== undefined) {
-      out.push(`${prefix}@${u.instance}.${u.type}.d`, `${prefix}@.${u.type}.d`);
-    } else if (u.template) out.push(`${prefix}@.${u.type}.d`);
-    else out.push(`${prefix}.${u.type}.d`);
+  let dash = prefix.lastIndexOf('-');
+  if (dash === prefix.length - 1 && dash > 0) {
+    prefix = prefix.slice(0, dash);
+    dash = prefix.lastIndexOf('-');
   }
-  return out;
+  if (dash <= 0) return;
+  const cut = prefix.slice(0, dash + 1);
+  const at = u.instance !== undefined ? `@${u.instance}` : u.template ? '@' : '';
+  const built = `${cut}${at}.${u.type}`;
+  if (isValidUnitName(built)) expandDropInNames(built, out);
 }
 
 const BACKUP_SUFFIXES = [

@@ -154,9 +154,9 @@ const FORMAT_UNITS: readonly (readonly [string, number])[] = [
 ];
 
 /**
- * Microseconds printed the way `systemctl show` prints them: `1min 30s`, `500ms`, `infinity`,
- * `0`. Below one minute a fractional remainder is written as a decimal (`1.5s`); unlike systemd,
- * trailing zeros of the fraction are dropped. The output parses back with parseTimespan.
+ * Microseconds printed the way `systemctl show` prints them (systemd's format_timespan at full
+ * accuracy): `1min 30s`, `500ms`, `infinity`, `0`; below one minute a remainder is written as a
+ * decimal of the largest unit (`1.500000s`, `1.500ms`). The output parses back with parseTimespan.
  */
 export function formatTimespan(usec: number): string {
   if (usec === Number.POSITIVE_INFINITY) return 'infinity';
@@ -173,7 +173,7 @@ export function formatTimespan(usec: number): string {
     const rest = t - whole * size;
     if (t < USEC_PER_MINUTE && rest > 0 && size > 1) {
       const digits = String(size).length - 1;
-      const fraction = String(rest).padStart(digits, '0').replace(/0+$/, '');
+      const fraction = String(rest).padStart(digits, '0');
       parts.push(`${whole}.${fraction}${suffix}`);
       t = 0;
       break;

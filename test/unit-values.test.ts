@@ -144,6 +144,8 @@ describe('parseSize', () => {
     ['1T', 1024 ** 4],
     ['1P', 1024 ** 5],
     ['1G 512M', 1024 ** 3 + 512 * 1024 ** 2],
+    ['1K 5', 1029],
+    ['10.M', 10 * 1024 ** 2],
   ];
   for (const [input, bytes] of good)
     it(`'${input}' is ${bytes} bytes`, () => assert.equal(parseSize(input), bytes));
@@ -156,6 +158,7 @@ describe('parseSize', () => {
     ['5 5', notASize('5 5')],
     ['1K 1M', notASize('1K 1M')],
     ['1KB', notASize('1KB')],
+    ['.5K', notASize('.5K')],
     ['-1', "'-1' is a negative size; expected 0 or more bytes, e.g. 64K"],
     ['16E', "'16E' is too large a size; expected at most 9007199254740991 bytes"],
   ];

@@ -219,7 +219,8 @@ export function parseSize(s: string): number {
     const m = SIZE_TERM.exec(rest);
     if (m === null) throw bad();
     const [all, intPart = '', fracPart, suffix = ''] = m;
-    if (intPart === '' && (fracPart ?? '') === '') throw bad();
+    // systemd wants digits before the point: `.5K` is refused, `10.M` is 10M.
+    if (intPart === '') throw bad();
     const rank = SIZE_ORDER.indexOf(suffix);
     if (rank <= lastRank) throw bad();
     lastRank = suffix === '' ? SIZE_ORDER.length : rank;

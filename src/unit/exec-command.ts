@@ -21,6 +21,8 @@ export interface ExecCommand {
   noSetCredentials: boolean;
   /** `|` (v258): run through the user's shell with `-c`. */
   viaShell: boolean;
+  /** The unit-file line the command came from (set by the loader). */
+  origin?: { file: string; line: number };
 }
 
 export interface ParsedExecLine {

@@ -154,6 +154,12 @@ function applyEntries<C extends UnitConfig>(
   };
   const ctx: ApplyContext = {
     unitName: config.name,
+    get file() {
+      return current.file;
+    },
+    get line() {
+      return current.line;
+    },
     expand: (value: string, set: SpecifierSet) => expand(value, set, specifiers),
     warn: (m) => report('warning', m),
     notice: (m) => report('notice', m),

@@ -29,6 +29,9 @@ export type Enforcement = { enforced: true } | { enforced: false; reason: string
 
 export interface ApplyContext {
   unitName: string;
+  /** Where the line being applied is. */
+  readonly file: string;
+  readonly line: number;
   /** Expands specifiers (throws ValueError naming an unknown one). */
   expand(value: string, set: SpecifierSet): string;
   warn(message: string): void;

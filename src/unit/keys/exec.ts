@@ -68,7 +68,8 @@ export function execRow<C, O>(
       try {
         const parsed = parseExecLine(ctx.expand(value, 'all'));
         for (const n of parsed.notices) ctx.notice(n);
-        o[field] = [...o[field], ...parsed.commands];
+        const origin = { file: ctx.file, line: ctx.line };
+        o[field] = [...o[field], ...parsed.commands.map((c) => ({ ...c, origin }))];
       } catch (e) {
         if (!(e instanceof ValueError)) throw e;
         if (execLineIgnoresErrors(value)) ctx.warn(`${e.message} (the line is ignored)`);
@@ -158,9 +159,9 @@ function parseEnvironmentFiles(value: string): EnvironmentFileRef[] {
 
 function parseVariableNames(value: string, ctx: ApplyContext): string[] {
   const names: string[] = [];
+  // UnsetEnvironment= also takes NAME=value (unset only that exact assignment).
   for (const word of splitBlank(value)) {
-    const name = word.includes('=') ? word : word;
-    if (isValidEnvironmentName(name.split('=')[0] ?? '')) names.push(name);
+    if (isValidEnvironmentName(word.split('=')[0] ?? '')) names.push(word);
     else ctx.warn(`'${word}' is not a valid variable name, ignoring it; expected letters, digits and '_'`);
   }
   return names;

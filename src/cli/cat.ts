@@ -1,0 +1,95 @@
+// `sockunit cat [--user] [--unit-path DIR]... UNIT...`: the unit file and its drop-ins, each
+// headed by `# PATH`, as `systemctl cat` prints them.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { findUnit } from '../unit/load.js';
+import type { CommandIO } from './io.js';
+import { unitTarget } from './unit-target.js';
+
+const USAGE = `Usage: sockunit cat [--user] [--unit-path DIR]... UNIT...
+
+Print a unit file and its drop-ins, each headed by its path. UNIT is a name (searched on the
+unit path) or a path to a unit file.
+
+  --user            search the user manager's unit path
+  --unit-path DIR   search DIR instead of the default unit path (repeatable)
+`;
+
+export async function catCommand(argv: string[], io: CommandIO): Promise<number> {
+  let parsed: ReturnType<typeof parseCatArgs>;
+  try {
+    parsed = parseCatArgs(argv);
+  } catch (e) {
+    io.stderr.write(`sockunit cat: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help === true) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) {
+    io.stderr.write(`sockunit cat: no unit given\n${USAGE}`);
+    return 2;
+  }
+  const manager = parsed.values.user === true ? 'user' : 'system';
+  let exit = 0;
+  let first = true;
+  for (const arg of parsed.positionals) {
+    const target = unitTarget(arg, parsed.values['unit-path'] ?? [], manager);
+    let found: ReturnType<typeof findUnit>;
+    try {
+      found = findUnit(target.name, target.searchPath);
+    } catch (e) {
+      io.stderr.write(`sockunit cat: ${arg}: ${(e as Error).message}\n`);
+      exit = 1;
+      continue;
+    }
+    if (found.masked) {
+      io.stdout.write(
+        `${first ? '' : '\n'}# Unit ${target.name} is masked (${found.maskedBy ?? '/dev/null'}).\n`,
+      );
+      first = false;
+      continue;
+    }
+    if (found.fragmentPath === undefined && found.dropIns.length === 0) {
+      io.stderr.write(
+        `sockunit cat: no files found for ${target.name}; searched ${target.searchPath.join(', ')}\n`,
+      );
+      exit = 1;
+      continue;
+    }
+    for (const path of [
+      ...(found.fragmentPath === undefined ? [] : [found.fragmentPath]),
+      ...found.dropIns,
+    ]) {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        io.stderr.write(
+          `sockunit cat: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
+        );
+        exit = 1;
+        continue;
+      }
+      io.stdout.write(
+        `${first ? '' : '\n'}# ${path}\n${text}${text.endsWith('\n') || text === '' ? '' : '\n'}`,
+      );
+      first = false;
+    }
+  }
+  return exit;
+}
+
+function parseCatArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      user: { type: 'boolean' },
+      'unit-path': { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

@@ -1,0 +1,260 @@
+// `sockunit verify [--json] [--strict] [--unit-path DIR]... PATH...`: load unit files (or every
+// .socket/.service in a directory) as the manager would and print every diagnostic as
+// `file:line: Key=value: message`. Exit 1 when a unit has an error (or, with --strict, a warning).
+// Commands and users missing on this machine are warnings: units are often checked on one
+// machine and deployed on another.
+
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
+import type { ExecCommand } from '../unit/exec-command.js';
+import { listUnitFiles } from '../unit/load.js';
+import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
+import type { CommandIO } from './io.js';
+
+const USAGE = `Usage: sockunit verify [--json] [--strict] [--user] [--unit-path DIR]... PATH...
+
+Check .socket and .service files (or every one in a directory) the way sockunit loads them.
+Prints each problem as FILE:LINE: Key=value: message. Exit status 1 when a unit has an error.
+
+  --json            print a JSON report instead
+  --strict          treat warnings as errors
+  --no-notices      leave out notices (keys sockunit does not enforce, rewritten paths)
+  --user            expand specifiers as the user manager would
+  --unit-path DIR   also search DIR for the services sockets start (repeatable)
+`;
+
+/** Where a bare command name is looked up (systemd's fixed list). */
+const COMMAND_SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin'];
+
+export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
+  let parsed: ReturnType<typeof parseVerifyArgs>;
+  try {
+    parsed = parseVerifyArgs(argv);
+  } catch (e) {
+    io.stderr.write(`sockunit verify: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help === true) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) {
+    io.stderr.write(`sockunit verify: no unit file or directory given\n${USAGE}`);
+    return 2;
+  }
+  const unitPath = (parsed.values['unit-path'] ?? []).map((d) => resolve(d));
+  const { files, problems } = collectUnitFiles(parsed.positionals);
+  const units = loadUnitFromPaths(files, {
+    unitPath,
+    ...(parsed.values.user === true ? { manager: 'user' as const } : {}),
+  });
+  const host = new HostLookup();
+  for (const u of units)
+    if (u.config !== undefined) u.diagnostics.push(...checkOnThisMachine(u.config, host));
+
+  const strict = parsed.values.strict === true;
+  const failed = (u: LoadedUnit): boolean =>
+    !['loaded', 'masked'].includes(u.loadState) ||
+    u.diagnostics.some((d) => d.severity === 'error' || (strict && d.severity === 'warning'));
+  const all = [...problems, ...units.flatMap((u) => u.diagnostics)];
+  const count = (s: Diagnostic['severity']): number => all.filter((d) => d.severity === s).length;
+  const exit = problems.length > 0 || units.some(failed) ? 1 : 0;
+
+  if (parsed.values.json === true) {
+    const report = {
+      units: units.map((u) => ({
+        name: u.name,
+        loadState: u.loadState,
+        fragmentPath: u.fragmentPath ?? null,
+        dropIns: u.dropIns,
+        ok: !failed(u),
+        diagnostics: u.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })),
+      })),
+      problems: problems.map((d) => ({ ...d, text: formatDiagnostic(d) })),
+      errors: count('error'),
+      warnings: count('warning'),
+      notices: count('notice'),
+      strict,
+    };
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return exit;
+  }
+  const quiet = parsed.values['no-notices'] === true;
+  for (const d of all) if (!quiet || d.severity !== 'notice') io.stdout.write(`${formatDiagnostic(d)}\n`);
+  const bad = units.filter(failed);
+  for (const u of bad)
+    io.stdout.write(`${u.name}: ${u.loadState === 'loaded' ? 'has errors' : u.loadState}\n`);
+  io.stdout.write(
+    `${units.length} unit${units.length === 1 ? '' : 's'} checked: ${count('error')} errors, ${count('warning')} warnings, ${count('notice')} notices${strict ? ' (--strict: warnings fail)' : ''}\n`,
+  );
+  return exit;
+}
+
+function parseVerifyArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' },
+      strict: { type: 'boolean' },
+      'no-notices': { type: 'boolean' },
+      user: { type: 'boolean' },
+      'unit-path': { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+/** Expands directories into their .socket/.service files; anything else is a problem. */
+function collectUnitFiles(paths: readonly string[]): { files: string[]; problems: Diagnostic[] } {
+  const files: string[] = [];
+  const problems: Diagnostic[] = [];
+  for (const p of paths) {
+    const full = resolve(p);
+    let isDir: boolean;
+    try {
+      isDir = statSync(full).isDirectory();
+    } catch (e) {
+      problems.push({
+        severity: 'error',
+        file: p,
+        line: 0,
+        message: `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a unit file or a directory`,
+      });
+      continue;
+    }
+    if (isDir) {
+      const found = listUnitFiles([full], ['socket', 'service']);
+      if (found.length === 0) {
+        problems.push({
+          severity: 'warning',
+          file: p,
+          line: 0,
+          message: 'the directory has no .socket or .service files; expected unit files in it',
+        });
+      }
+      files.push(...found.map((f) => f.path));
+    } else if (/\.(socket|service)$/.test(full)) {
+      files.push(full);
+    } else {
+      problems.push({
+        severity: 'error',
+        file: p,
+        line: 0,
+        message: 'not a .socket or .service file; expected NAME.socket or NAME.service',
+      });
+    }
+  }
+  return { files, problems };
+}
+
+/** Users, groups and executables of this machine, read once. */
+class HostLookup {
+  private users?: Set<string>;
+  private groups?: Set<string>;
+
+  hasUser(name: string): boolean {
+    this.users ??= readNames('/etc/passwd');
+    return /^[0-9]+$/.test(name) || this.users.has(name);
+  }
+
+  hasGroup(name: string): boolean {
+    this.groups ??= readNames('/etc/group');
+    return /^[0-9]+$/.test(name) || this.groups.has(name);
+  }
+
+  /** The file a command runs, or undefined when none is executable here. */
+  executable(path: string): string | undefined {
+    const candidates = path.startsWith('/') ? [path] : COMMAND_SEARCH_PATH.map((d) => `${d}/${path}`);
+    for (const c of candidates) {
+      try {
+        if (!statSync(c).isFile()) continue;
+        accessSync(c, constants.X_OK);
+        return c;
+      } catch {
+        // Not here: try the next directory.
+      }
+    }
+    return undefined;
+  }
+}
+
+function readNames(file: string): Set<string> {
+  try {
+    return new Set(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => l.split(':')[0] ?? '')
+        .filter((n) => n !== '' && !n.startsWith('#')),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] }[] {
+  if (config.type === 'socket') {
+    const s = config.socket;
+    return [
+      { key: 'ExecStartPre', commands: s.execStartPre },
+      { key: 'ExecStartPost', commands: s.execStartPost },
+      { key: 'ExecStopPre', commands: s.execStopPre },
+      { key: 'ExecStopPost', commands: s.execStopPost },
+    ];
+  }
+  const s = config.service;
+  return [
+    { key: 'ExecCondition', commands: s.execCondition },
+    { key: 'ExecStartPre', commands: s.execStartPre },
+    { key: 'ExecStart', commands: s.execStart },
+    { key: 'ExecStartPost', commands: s.execStartPost },
+    { key: 'ExecReload', commands: s.execReload },
+    { key: 'ExecStop', commands: s.execStop },
+    { key: 'ExecStopPost', commands: s.execStopPost },
+  ];
+}
+
+/** Warnings about what this machine lacks; never errors (the unit may be deployed elsewhere). */
+function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const { key, commands } of commandsOf(config)) {
+    for (const c of commands) {
+      if (c.path === '' || c.ignoreFailure || host.executable(c.path) !== undefined) continue;
+      out.push({
+        severity: 'warning',
+        file: c.origin?.file ?? config.name,
+        line: c.origin?.line ?? 0,
+        key,
+        value: c.path,
+        message: c.path.startsWith('/')
+          ? 'the command does not exist or is not executable on this machine; expected an executable file where the unit runs'
+          : `no executable of that name in ${COMMAND_SEARCH_PATH.join(':')} on this machine; expected it where the unit runs`,
+      });
+    }
+  }
+  const identities: { key: string; name: string | undefined; kind: 'user' | 'group' }[] = [
+    { key: 'User', name: config.exec.user, kind: 'user' },
+    { key: 'Group', name: config.exec.group, kind: 'group' },
+  ];
+  if (config.type === 'socket') {
+    identities.push({ key: 'SocketUser', name: config.socket.socketUser, kind: 'user' });
+    identities.push({ key: 'SocketGroup', name: config.socket.socketGroup, kind: 'group' });
+  }
+  const dynamicUser = config.notEnforced.some((n) => n.key === 'DynamicUser');
+  for (const { key, name, kind } of identities) {
+    if (name === undefined || dynamicUser) continue;
+    if (kind === 'user' ? host.hasUser(name) : host.hasGroup(name)) continue;
+    const origin = config.origins[key];
+    out.push({
+      severity: 'warning',
+      file: origin?.file ?? config.name,
+      line: origin?.line ?? 0,
+      key,
+      value: name,
+      message: `no ${kind} of that name on this machine; expected it to exist where the unit runs`,
+    });
+  }
+  return out;
+}

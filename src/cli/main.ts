@@ -15,6 +15,16 @@ function command(name: string, summary: string, load: () => Promise<Command>): v
   commands[name] = { summary, load };
 }
 
+command('verify', 'check unit files and print every problem as file:line: message', async () => {
+  return (await import('./verify.js')).verifyCommand;
+});
+command('cat', 'print a unit file with its drop-ins', async () => {
+  return (await import('./cat.js')).catCommand;
+});
+command('show', 'print the effective settings of a unit, defaults included', async () => {
+  return (await import('./show.js')).showCommand;
+});
+
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const rows = Object.entries(commands)

@@ -134,7 +134,7 @@ export function withUnitType(name: string, type: UnitType): string {
 
 const KEPT_CHARS = /^[A-Za-z0-9:_.]$/;
 const encoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * `systemd-escape STRING`: `/` -> `-`, a leading `.` and every byte outside `[A-Za-z0-9:_.]`

@@ -26,8 +26,8 @@ export interface ParsedUnitText {
   fatal: boolean;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const utf8Lenient = new TextDecoder('utf-8');
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8Lenient = new TextDecoder('utf-8', { ignoreBOM: true });
 const BOM = '\ufeff';
 // systemd's read_line ends a line at \n, \r, \r\n or NUL.
 const LINE_BREAK = /\r\n|\r|\n|\0/;
@@ -104,11 +104,8 @@ function endsWithContinuation(s: string): boolean {
   return backslashes % 2 === 1;
 }
 
-/** UTF-8 length of `s`, computed only when it could matter (systemd's limit is in bytes). */
-function exceedsLineLimit(length: number, text: () => string): boolean {
-  if (length > MAX_LINE_LENGTH) return true;
-  if (length * 3 <= MAX_LINE_LENGTH) return false;
-  return Buffer.byteLength(text(), 'utf8') > MAX_LINE_LENGTH;
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
 }
 
 function trimBlanks(s: string): string {
@@ -131,8 +128,6 @@ export function parseUnitText(text: string | Uint8Array, file: string): ParsedUn
   if (lines.length > 0 && lines[0]!.startsWith(BOM)) lines[0] = lines[0]!.slice(1);
 
   let section: string | undefined;
-  let continuation: string | undefined;
-  let continuationInvalid = false;
   let lineNo = 0;
 
   const fail = (line: number, message: string): ParsedUnitText => {
@@ -186,6 +181,11 @@ export function parseUnitText(text: string | Uint8Array, file: string): ParsedUn
     return undefined;
   };
 
+  // A continued line is kept as parts and joined once: joining as we go would copy it again for
+  // every physical line (quadratic on a long run of continuations).
+  let parts: string[] = [];
+  let partsBytes = 0;
+  let partsInvalid = false;
   for (let index = 0; index < lines.length; index++) {
     const physical = lines[index]!;
     lineNo = index + 1;
@@ -193,35 +193,36 @@ export function parseUnitText(text: string | Uint8Array, file: string): ParsedUn
     const first = firstNonBlank(physical);
     if (first === '#' || first === ';') continue;
 
-    let joined: string;
-    if (continuation !== undefined) {
-      const head = continuation;
-      if (exceedsLineLimit(head.length + physical.length, () => head + physical)) {
-        return fail(lineNo, `continued line is longer than 1 MiB; expected shorter values (split the unit)`);
-      }
-      joined = continuation + physical;
-    } else {
-      if (exceedsLineLimit(physical.length, () => physical)) {
-        return fail(lineNo, `line is longer than 1 MiB; expected shorter values (split the unit)`);
-      }
-      joined = physical;
+    const continuing = parts.length > 0;
+    const bytes =
+      continuing || physical.length * 3 > MAX_LINE_LENGTH ? utf8Length(physical) : physical.length;
+    if (partsBytes + bytes > MAX_LINE_LENGTH) {
+      return fail(
+        lineNo,
+        continuing
+          ? 'continued line is longer than 1 MiB; expected shorter values (split the unit)'
+          : 'line is longer than 1 MiB; expected shorter values (split the unit)',
+      );
     }
-    const joinedInvalid: boolean = continuationInvalid || invalid.has(index);
-
-    if (endsWithContinuation(joined)) {
+    const lineInvalid: boolean = partsInvalid || invalid.has(index);
+    // The escape state is fresh at each physical line: the previous one ended in a blank.
+    if (endsWithContinuation(physical)) {
       // The trailing backslash becomes a blank and the next line is appended as it is.
-      continuation = `${joined.slice(0, -1)} `;
-      continuationInvalid = joinedInvalid;
+      parts.push(`${physical.slice(0, -1)} `);
+      partsBytes += bytes;
+      partsInvalid = lineInvalid;
       continue;
     }
-    continuation = undefined;
-    continuationInvalid = false;
-    const error = parseLogicalLine(joined, joinedInvalid, lineNo);
+    const joined = continuing ? parts.join('') + physical : physical;
+    parts = [];
+    partsBytes = 0;
+    partsInvalid = false;
+    const error = parseLogicalLine(joined, lineInvalid, lineNo);
     if (error !== undefined) return fail(lineNo, error);
   }
   // A continuation still open at the end of the file is parsed as it stands.
-  if (continuation !== undefined) {
-    const error = parseLogicalLine(continuation, continuationInvalid, lineNo);
+  if (parts.length > 0) {
+    const error = parseLogicalLine(parts.join(''), partsInvalid, lineNo);
     if (error !== undefined) return fail(lineNo, error);
   }
   return { entries, sections, diagnostics, fatal: false };

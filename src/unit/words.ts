@@ -21,7 +21,7 @@ const SIMPLE_ESCAPES: Record<string, number> = {
 };
 const ESCAPES_EXPECTED = String.raw`\a \b \f \n \r \t \v \\ \" \' \s \xHH \nnn \uXXXX or \UXXXXXXXX`;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 /** Collects output as UTF-8 bytes, because `\xHH` and `\nnn` produce bytes, not characters. */

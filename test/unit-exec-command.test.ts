@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} is the systemd syntax under test, not a JS placeholder.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {

@@ -1,0 +1,354 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatDiagnostic } from '../src/unit/diagnostic.js';
+import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
+import type { SocketUnitConfig } from '../src/unit/socket-config.js';
+import { specifierContext } from '../src/unit/specifiers.js';
+import { parseUnitText } from '../src/unit/syntax.js';
+
+const DIR = '/fixture';
+
+function typeText(name: string, text: string): TypedUnit {
+  const file = `${DIR}/${name}`;
+  const parsed = parseUnitText(text, file);
+  return typeUnit(name, [{ path: file, entries: parsed.entries }], {
+    sections: parsed.sections.map((s) => ({ file, name: s.name, line: s.line })),
+    specifiers: specifierContext(name, file, 'system'),
+  });
+}
+
+function socketOf(t: TypedUnit): SocketUnitConfig {
+  assert.equal(t.config?.type, 'socket');
+  return t.config as SocketUnitConfig;
+}
+
+/** The diagnostics of a unit as the CLI prints them, severity first. */
+function printed(t: TypedUnit): string[] {
+  return t.diagnostics.map((d) => `${d.severity} ${formatDiagnostic(d)}`);
+}
+
+describe('socket defaults (socket-units.md §3.4)', () => {
+  it('fills every default of an Accept=no socket', () => {
+    const t = typeText('foo.socket', '[Socket]\nListenStream=8080\n');
+    assert.equal(t.loadState, 'loaded');
+    assert.deepEqual(t.diagnostics, []);
+    const s = socketOf(t).socket;
+    assert.equal(s.backlog, 2147483647);
+    assert.equal(s.bindIPv6Only, 'default');
+    assert.equal(s.socketMode, 0o666);
+    assert.equal(s.directoryMode, 0o755);
+    assert.equal(s.accept, false);
+    assert.equal(s.maxConnections, 64);
+    assert.equal(s.maxConnectionsPerSource, 0);
+    assert.equal(s.acceptFileDescriptors, true);
+    assert.equal(s.timestamping, 'off');
+    assert.equal(s.timeoutUsec, 90_000_000);
+    assert.equal(s.triggerLimitIntervalUsec, 2_000_000);
+    assert.equal(s.triggerLimitBurst, 20);
+    assert.equal(s.pollLimitIntervalUsec, 2_000_000);
+    assert.equal(s.pollLimitBurst, 15);
+    assert.equal(s.deferTrigger, 'no');
+    assert.equal(s.deferTriggerMaxUsec, Number.POSITIVE_INFINITY);
+    assert.equal(s.fileDescriptorName, 'foo.socket');
+    assert.equal(s.mptcpFallback, false);
+    assert.equal(s.socketProtocol, undefined);
+    assert.equal(socketOf(t).triggers, 'foo.service');
+  });
+
+  it('Accept=yes changes the limits, the fd name and the triggered unit', () => {
+    const t = typeText('foo.socket', '[Socket]\nListenStream=8080\nAccept=yes\n');
+    const c = socketOf(t);
+    assert.equal(c.socket.triggerLimitBurst, 200);
+    assert.equal(c.socket.pollLimitBurst, 150);
+    assert.equal(c.socket.fileDescriptorName, 'connection');
+    assert.equal(c.triggers, 'foo@.service');
+  });
+
+  it('explicit values win over the Accept-dependent defaults', () => {
+    const c = socketOf(
+      typeText(
+        'foo.socket',
+        '[Socket]\nListenStream=1\nAccept=yes\nTriggerLimitBurst=7\nPollLimitBurst=0\nFileDescriptorName=x\n',
+      ),
+    );
+    assert.equal(c.socket.triggerLimitBurst, 7);
+    assert.equal(c.socket.pollLimitBurst, 0);
+    assert.equal(c.socket.fileDescriptorName, 'x');
+  });
+
+  it('Service= names the triggered unit (Accept=no)', () => {
+    assert.equal(
+      socketOf(typeText('foo.socket', '[Socket]\nListenStream=1\nService=bar.service\n')).triggers,
+      'bar.service',
+    );
+  });
+});
+
+describe('socket values', () => {
+  it('types every key group', () => {
+    const c = socketOf(
+      typeText(
+        'v.socket',
+        [
+          '[Socket]',
+          'ListenStream=[::]:443',
+          'BindIPv6Only=yes',
+          'SocketProtocol=MPTCP',
+          'KeepAliveTimeSec=1min',
+          'ReceiveBuffer=1M',
+          'IPTOS=low-delay',
+          'Timestamping=µs',
+          'DeferTrigger=patient',
+          'DeferTriggerMaxSec=0',
+          'TimeoutSec=0',
+          'SocketMode=0600',
+          'SocketUser=nobody',
+          'BindToDevice=eth0',
+          'BindToDevice=',
+          'X-Sockunit-MPTCPFallback=yes',
+          'Symlinks=/run/a "/run/b c"',
+        ].join('\n'),
+      ),
+    );
+    const s = c.socket;
+    assert.equal(s.bindIPv6Only, 'ipv6-only');
+    assert.equal(s.socketProtocol, 'mptcp');
+    assert.equal(s.keepAliveTimeUsec, 60_000_000);
+    assert.equal(s.receiveBuffer, 1024 * 1024);
+    assert.equal(s.ipTos, 0x10);
+    assert.equal(s.timestamping, 'us');
+    assert.equal(s.deferTrigger, 'patient');
+    assert.equal(s.deferTriggerMaxUsec, Number.POSITIVE_INFINITY);
+    assert.equal(s.timeoutUsec, Number.POSITIVE_INFINITY);
+    assert.equal(s.socketMode, 0o600);
+    assert.equal(s.socketUser, 'nobody');
+    assert.equal(s.bindToDevice, undefined);
+    assert.equal(s.mptcpFallback, true);
+    assert.deepEqual(s.symlinks, ['/run/a', '/run/b c']);
+  });
+
+  it('accepts SocketProtocol= numbers and any case', () => {
+    for (const [v, p] of [
+      ['262', 'mptcp'],
+      ['Sctp', 'sctp'],
+      ['136', 'udplite'],
+    ] as const) {
+      const listen = p === 'udplite' ? 'ListenDatagram=1' : 'ListenStream=1';
+      assert.equal(
+        socketOf(typeText('p.socket', `[Socket]\n${listen}\nSocketProtocol=${v}\n`)).socket.socketProtocol,
+        p,
+      );
+    }
+  });
+
+  it('an empty Listen*= clears the ports of every kind', () => {
+    const c = socketOf(
+      typeText('e.socket', '[Socket]\nListenStream=1\nListenDatagram=2\nListenFIFO=\nListenStream=3\n'),
+    );
+    assert.deepEqual(c.socket.listen, [{ kind: 'stream', address: { family: 'any', port: 3 } }]);
+  });
+
+  it('expands specifiers in Listen*= (and %% gives the IPv6 scope)', () => {
+    const c = socketOf(
+      typeText('s.socket', '[Socket]\nListenStream=/run/%N.sock\nListenStream=[fe80::1]:80%%eth0\n'),
+    );
+    assert.deepEqual(c.socket.listen, [
+      { kind: 'stream', address: { family: 'unix', path: '/run/s.sock' } },
+      { kind: 'stream', address: { family: 'inet6', address: 'fe80::1', port: 80, scope: 'eth0' } },
+    ]);
+  });
+
+  it('keeps X- keys and X- sections for the manager, silently', () => {
+    const t = typeText('x.socket', '[Socket]\nListenStream=1\nX-Foo=bar\n[X-Extra]\nAnything=1\n');
+    assert.deepEqual(t.diagnostics, []);
+    assert.deepEqual(
+      t.unknownXKeys.map((e) => `${e.section}.${e.key}=${e.value}`),
+      ['Socket.X-Foo=bar', 'X-Extra.Anything=1'],
+    );
+  });
+
+  it('records keys it does not enforce and says so', () => {
+    const t = typeText('n.socket', '[Socket]\nListenStream=1\nPrivateTmp=yes\nMemoryMax=1G\n');
+    assert.equal(t.loadState, 'loaded');
+    assert.deepEqual(printed(t), [
+      'notice /fixture/n.socket:3: PrivateTmp=yes: not enforced by sockunit (sandboxing is not applied by sockunit); the line has no effect',
+      'notice /fixture/n.socket:4: MemoryMax=1G: not enforced by sockunit (cgroup resource control is not applied by sockunit); the line has no effect',
+    ]);
+    assert.deepEqual(
+      socketOf(t).notEnforced.map((n) => n.key),
+      ['PrivateTmp', 'MemoryMax'],
+    );
+  });
+});
+
+/** Lines that are warned about and dropped; the unit still loads. */
+const warned: [string, string[]][] = [
+  [
+    'Backlog=-1',
+    [
+      "warning /fixture/w.socket:3: Backlog=-1: '-1' is not an unsigned number; expected a decimal number of 0 or more; the line is ignored",
+    ],
+  ],
+  [
+    'Accept=maybe',
+    [
+      "warning /fixture/w.socket:3: Accept=maybe: 'maybe' is not a boolean; expected yes/no, true/false, on/off or 1/0; the line is ignored",
+    ],
+  ],
+  [
+    'ListenStream=localhost:80',
+    [
+      "warning /fixture/w.socket:3: ListenStream=localhost:80: 'localhost' is not an IPv4 address (host names are not resolved); expected A.B.C.D:PORT or [IPV6]:PORT; the line is ignored",
+    ],
+  ],
+  [
+    'SocketProtocol=tcp',
+    [
+      "warning /fixture/w.socket:3: SocketProtocol=tcp: 'tcp' is not a socket protocol; expected udplite, sctp or mptcp (or 136, 132, 262); plain TCP/UDP need no SocketProtocol=; the line is ignored",
+    ],
+  ],
+  [
+    'SocketProtocol=',
+    [
+      "warning /fixture/w.socket:3: SocketProtocol=: '' is not a socket protocol; expected udplite, sctp or mptcp (or 136, 132, 262); plain TCP/UDP need no SocketProtocol=; the line is ignored",
+    ],
+  ],
+  [
+    'FileDescriptorName=a:b',
+    [
+      "warning /fixture/w.socket:3: FileDescriptorName=a:b: 'a:b' is not a valid file descriptor name; expected at most 255 printable ASCII characters without ':'; the line is ignored",
+    ],
+  ],
+  [
+    'Service=foo.socket',
+    [
+      "warning /fixture/w.socket:3: Service=foo.socket: 'foo.socket' is not a service unit name; expected NAME.service; the line is ignored",
+    ],
+  ],
+  [
+    'ListenStream=/run/%Z',
+    [
+      'warning /fixture/w.socket:3: ListenStream=/run/%Z: unknown specifier %Z; expected one of %n %N %p %P %i %I %j %J %f %h %s %u %U %g %G %t %S %C %L %E %D %d %T %V %y %Y %H %l %q %m %b %v %a %o %M %w %W %A %B, or %% for a literal %; the line is ignored',
+    ],
+  ],
+  [
+    'Service=%t.service',
+    [
+      'warning /fixture/w.socket:3: Service=%t.service: specifier %t is not allowed here; expected one of %n %N %p %i %j %a %A %b %B %H %l %q %m %M %o %v %w %W %u %U %g %G; the line is ignored',
+    ],
+  ],
+  [
+    'Frobnicate=1',
+    ["warning /fixture/w.socket:3: Unknown key name 'Frobnicate' in section [Socket], ignoring"],
+  ],
+  [
+    'ExecStartPre=-bin/relative',
+    [
+      "warning /fixture/w.socket:3: ExecStartPre=-bin/relative: executable path 'bin/relative' is relative; expected an absolute path or a bare program name (looked up in /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin) (the line is ignored)",
+    ],
+  ],
+  [
+    'SocketProtocol=udplite',
+    [
+      'warning /fixture/w.socket:3: SocketProtocol=udplite: SocketProtocol=udplite does not apply to stream ports and is ignored for them; expected ListenDatagram= ports',
+    ],
+  ],
+];
+
+describe('lines that are warned about and ignored', () => {
+  for (const [line, expected] of warned) {
+    it(line, () => {
+      const t = typeText('w.socket', `[Socket]\nListenStream=1\n${line}\n`);
+      assert.deepEqual(printed(t), expected);
+      assert.equal(t.loadState, 'loaded');
+    });
+  }
+
+  it('warns once about an unknown section, at its header', () => {
+    const t = typeText('w.socket', '[Socket]\nListenStream=1\n[Sockt]\nA=1\nB=2\n');
+    assert.deepEqual(printed(t), [
+      'warning /fixture/w.socket:3: Unknown section [Sockt], ignoring its lines; expected [Unit], [Socket], [Install]',
+    ]);
+  });
+
+  it('warns that MPTCP on a unix socket will fail and that it does not apply to datagrams', () => {
+    const t = typeText(
+      'm.socket',
+      '[Socket]\nListenStream=/run/m.sock\nListenDatagram=53\nSocketProtocol=mptcp\n',
+    );
+    assert.deepEqual(printed(t), [
+      'warning /fixture/m.socket:4: SocketProtocol=mptcp: SocketProtocol=mptcp does not apply to datagram ports and is ignored for them; expected ListenStream= ports',
+      'warning /fixture/m.socket:4: SocketProtocol=mptcp: SocketProtocol=mptcp on a unix socket fails when the port opens (EPROTONOSUPPORT); expected an IP address or port',
+    ]);
+  });
+});
+
+/** Combinations that make the unit bad-setting (socket-units.md §3.5). */
+const refused: [string, string, string[]][] = [
+  [
+    'no Listen*=',
+    '[Socket]\nAccept=no\n',
+    [
+      'error /fixture/b.socket: the unit has no Listen*= setting; expected at least one of ListenStream=, ListenDatagram=, …',
+    ],
+  ],
+  [
+    'MaxConnections=0',
+    '[Socket]\nListenStream=1\nMaxConnections=0\n',
+    [
+      'error /fixture/b.socket:3: MaxConnections=0: MaxConnections= must be at least 1; expected a positive number',
+    ],
+  ],
+  [
+    'Accept=yes with a datagram port',
+    '[Socket]\nListenStream=1\nListenDatagram=2\nAccept=yes\n',
+    [
+      'error /fixture/b.socket:4: Accept=yes: Accept=yes needs every port to accept connections, but this unit has datagram ports; expected only ListenStream= or ListenSequentialPacket=, or Accept=no',
+    ],
+  ],
+  [
+    'Accept=yes with Service=',
+    '[Socket]\nListenStream=1\nAccept=yes\nService=x.service\n',
+    [
+      'error /fixture/b.socket:4: Service=x.service: Service= cannot be used with Accept=yes (each connection starts an instance of the template); expected Accept=no or no Service=',
+    ],
+  ],
+  [
+    'Accept=yes with DeferTrigger=',
+    '[Socket]\nListenStream=1\nAccept=yes\nDeferTrigger=yes\n',
+    [
+      'error /fixture/b.socket:4: DeferTrigger=yes: DeferTrigger= cannot be used with Accept=yes; expected Accept=no or DeferTrigger=no',
+    ],
+  ],
+  [
+    'Symlinks= with two file-system sockets',
+    '[Socket]\nListenStream=/run/a\nListenFIFO=/run/b\nSymlinks=/run/c\n',
+    [
+      'error /fixture/b.socket:4: Symlinks=/run/c: Symlinks= needs exactly one file-system socket or FIFO to point at, but the unit has 2; expected one ListenStream=/ListenDatagram=/ListenSequentialPacket=/path or ListenFIFO=',
+    ],
+  ],
+  [
+    'Exec line without "-" that cannot be parsed',
+    '[Socket]\nListenStream=1\nExecStartPre=bin/x\n',
+    [
+      "error /fixture/b.socket:3: ExecStartPre=bin/x: executable path 'bin/x' is relative; expected an absolute path or a bare program name (looked up in /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin)",
+    ],
+  ],
+  [
+    'Exec line without "-" with an unknown specifier',
+    '[Socket]\nListenStream=1\nExecStartPost=/bin/echo %Z\n',
+    [
+      'error /fixture/b.socket:3: ExecStartPost=/bin/echo %Z: unknown specifier %Z; expected one of %n %N %p %P %i %I %j %J %f %h %s %u %U %g %G %t %S %C %L %E %D %d %T %V %y %Y %H %l %q %m %b %v %a %o %M %w %W %A %B, or %% for a literal %',
+    ],
+  ],
+];
+
+describe('bad-setting refusals', () => {
+  for (const [what, text, expected] of refused) {
+    it(what, () => {
+      const t = typeText('b.socket', text);
+      assert.equal(t.loadState, 'bad-setting');
+      assert.deepEqual(printed(t), expected);
+    });
+  }
+});

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { fullInfoBytes, mptcpInfoBytes, subflowAddrsBytes, subflowTcpInfoBytes } from '../sys/mptcp-info.js';
 import { decodeSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { type Fd, getpeername, getsockname } from '../sys/socket.js';
-import { handleFd } from './multipath.js';
+import { handleFd, isOpNotSupp } from './multipath.js';
 
 /** `struct mptcp_info`, typed. Optional fields are absent when the kernel is too old to have
  * them (the kernel version that added each is in mptcp.md §3.1). Byte counters are numbers
@@ -99,7 +99,7 @@ export function decodeMptcpInfo(buf: Buffer): MptcpInfo {
 function isNotMptcp(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   // A plain TCP or fallen-back socket: EOPNOTSUPP (IPv4) or ENOPROTOOPT (IPv6), mptcp.md §4.
-  return code === 'EOPNOTSUPP' || code === 'ENOPROTOOPT';
+  return isOpNotSupp(err) || code === 'ENOPROTOOPT';
 }
 
 /** `MPTCP_INFO` for a connection, or undefined when it does not run MPTCP (plain TCP peer, fell
@@ -268,7 +268,7 @@ function fromSockname(fd: Fd): Subflow[] {
 /** The option is unknown to this kernel (too old), as opposed to "this socket is not MPTCP". */
 function isUnsupported(err: unknown): boolean {
   const code = (err as { code?: string }).code;
-  return code === 'EOPNOTSUPP' || code === 'ENOPROTOOPT' || code === 'EINVAL';
+  return isOpNotSupp(err) || code === 'ENOPROTOOPT' || code === 'EINVAL';
 }
 
 /** Each subflow of an MPTCP connection with its addresses and TCP figures: MPTCP_FULL_INFO, else

@@ -13,6 +13,12 @@ export function handleFd(target: net.Socket | net.Server): Fd | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
+/** EOPNOTSUPP (95). Node/libuv name it ENOTSUP (the same number on Linux). */
+export function isOpNotSupp(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ENOTSUP' || code === 'EOPNOTSUPP';
+}
+
 /** True when the kernel says `fd` runs MPTCP right now. */
 export function fdIsMultipath(fd: Fd): boolean {
   try {
@@ -22,7 +28,7 @@ export function fdIsMultipath(fd: Fd): boolean {
     // EOPNOTSUPP: an MPTCP socket on a kernel without TCP_IS_MPTCP; MPTCP_INFO with optlen 0
     // succeeds only while it has not fallen back (5.16+). Any other errno (ENOPROTOOPT on older
     // kernels' plain TCP sockets) means not MPTCP.
-    if ((err as { code?: string }).code !== 'EOPNOTSUPP') return false;
+    if (!isOpNotSupp(err)) return false;
     try {
       mptcpInfoProbe(fd);
       return true;

@@ -52,7 +52,8 @@ export async function catCommand(argv: string[], io: CommandIO): Promise<number>
       first = false;
       continue;
     }
-    if (found.fragmentPath === undefined && found.dropIns.length === 0) {
+    // Type-wide drop-ins (socket.d/) apply to every name; without a fragment there is no unit.
+    if (found.fragmentPath === undefined) {
       io.stderr.write(
         `sockunit cat: no files found for ${target.name}; searched ${target.searchPath.join(', ')}\n`,
       );

@@ -80,7 +80,8 @@ export function renderKeyReference(): string {
   const out: string[] = [
     '# Unit-file keys',
     '',
-    'Generated from `src/unit/key-table.ts` by `scripts/gen-keys-doc.ts`; do not edit by hand.',
+    'Generated from the key table (`src/unit/key-table.ts`, `renderKeyReference()`); do not edit by hand.',
+    'Regenerate: `npx tsc -p tsconfig.test.json && UPDATE_KEYS_DOC=1 node --test .test-build/test/unit-key-table.test.js`.',
     '',
     'Every key systemd knows in these sections is recognised. **enforced**: sockunit acts on it.',
     '**not enforced**: the line is accepted and reported by `sockunit verify` as having no effect.',

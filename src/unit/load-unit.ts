@@ -314,8 +314,12 @@ function checkTriggeredService(config: SocketUnitConfig, unit: LoadedUnit, index
   }
   if (found?.fragmentPath !== undefined && !found.masked) return;
   const file = unit.fragmentPath ?? unit.name;
-  const origin = config.origins.Service ?? config.origins.Accept;
-  const where = origin === undefined ? { file, line: 0 } : { file: origin.file, line: origin.line };
+  const key = config.origins.Service !== undefined ? 'Service' : 'Accept';
+  const origin = config.origins[key];
+  const where =
+    origin === undefined
+      ? { file, line: 0 }
+      : { file: origin.file, line: origin.line, key, value: origin.value };
   if (config.socket.accept) {
     unit.loadState = 'bad-setting';
     unit.diagnostics.push({

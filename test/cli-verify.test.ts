@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+// The compiled CLI, run as users run it.
+const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/units', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'sockunit-cli-verify-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function sockunit(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function unitDir(name: string, files: Record<string, string>): string {
+  const dir = join(scratch, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+describe('sockunit verify', () => {
+  it('passes the fixtures with notices only', () => {
+    const r = sockunit('verify', FIXTURES);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^9 units checked: 0 errors, 0 warnings, 3 notices$/m);
+    assert.match(r.stdout, /webapp\.service:17: ProtectSystem=strict: not enforced by sockunit/);
+    assert.equal(
+      sockunit('verify', '--no-notices', FIXTURES).stdout,
+      '9 units checked: 0 errors, 0 warnings, 3 notices\n',
+    );
+  });
+
+  it('fails a unit with an error, naming file:line, and keeps checking the others', () => {
+    const dir = unitDir('bad', {
+      'bad.socket': '[Socket]\nListenStream=1\nMaxConnections=0\n',
+      'bad.service': '[Service]\nExecStart=/bin/true\n',
+      'good.socket': '[Socket]\nListenStream=2\nService=bad.service\n',
+    });
+    const r = sockunit('verify', dir);
+    assert.equal(r.status, 1);
+    assert.deepEqual(r.stdout.split('\n'), [
+      `${dir}/bad.socket:3: MaxConnections=0: MaxConnections= must be at least 1; expected a positive number`,
+      'bad.socket: bad-setting',
+      '3 units checked: 1 errors, 0 warnings, 0 notices',
+      '',
+    ]);
+  });
+
+  it('warns, without failing, about commands and users this machine lacks; --strict fails', () => {
+    const dir = unitDir('elsewhere', {
+      'app.service':
+        '[Service]\nExecStart=/opt/not-here/app\nExecStartPre=no-such-tool-xyz\nUser=no-such-user-xyz\n',
+    });
+    const r = sockunit('verify', join(dir, 'app.service'));
+    assert.equal(r.status, 0, r.stdout);
+    assert.deepEqual(r.stdout.split('\n'), [
+      `${dir}/app.service:3: ExecStartPre=no-such-tool-xyz: no executable of that name in /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin on this machine; expected it where the unit runs`,
+      `${dir}/app.service:2: ExecStart=/opt/not-here/app: the command does not exist or is not executable on this machine; expected an executable file where the unit runs`,
+      `${dir}/app.service:4: User=no-such-user-xyz: no user of that name on this machine; expected it to exist where the unit runs`,
+      '1 unit checked: 0 errors, 3 warnings, 0 notices',
+      '',
+    ]);
+    const strict = sockunit('verify', '--strict', join(dir, 'app.service'));
+    assert.equal(strict.status, 1);
+    assert.match(strict.stdout, /app\.service: has errors/);
+  });
+
+  it('--json reports every unit and diagnostic', () => {
+    const r = sockunit('verify', '--json', join(FIXTURES, 'web.socket'), join(FIXTURES, 'webapp.service'));
+    assert.equal(r.status, 0);
+    const report = JSON.parse(r.stdout) as {
+      units: {
+        name: string;
+        loadState: string;
+        ok: boolean;
+        diagnostics: { severity: string; line: number; text: string }[];
+      }[];
+      errors: number;
+      warnings: number;
+      notices: number;
+    };
+    assert.deepEqual(
+      report.units.map((u) => [u.name, u.loadState, u.ok]),
+      [
+        ['web.socket', 'loaded', true],
+        ['webapp.service', 'loaded', true],
+      ],
+    );
+    assert.equal(report.errors, 0);
+    assert.equal(report.notices, 3);
+    assert.equal(report.units[1]?.diagnostics[0]?.line, 17);
+  });
+
+  it('refuses what is not a unit file, and usage errors exit 2', () => {
+    const other = join(scratch, 'notes.txt');
+    writeFileSync(other, 'x');
+    const r = sockunit('verify', other);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stdout,
+      /notes\.txt: not a \.socket or \.service file; expected NAME\.socket or NAME\.service/,
+    );
+    assert.equal(sockunit('verify').status, 2);
+    assert.equal(sockunit('verify', '--bogus', FIXTURES).status, 2);
+  });
+});

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { formatDiagnostic } from '../src/unit/diagnostic.js';
+import { formatListen } from '../src/unit/listen.js';
+import { type LoadedUnit, loadUnit, loadUnitFromPaths } from '../src/unit/load-unit.js';
+import type { ServiceUnitConfig } from '../src/unit/service-config.js';
+import type { SocketUnitConfig } from '../src/unit/socket-config.js';
+
+// Compiled to .test-build/test/, the fixtures stay in the source tree.
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/units', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'sockunit-load-unit-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function socket(u: LoadedUnit): SocketUnitConfig {
+  assert.equal(u.config?.type, 'socket', `${u.name}: ${u.diagnostics.map(formatDiagnostic).join('\n')}`);
+  return u.config as SocketUnitConfig;
+}
+function service(u: LoadedUnit): ServiceUnitConfig {
+  assert.equal(u.config?.type, 'service');
+  return u.config as ServiceUnitConfig;
+}
+const problems = (u: LoadedUnit): string[] =>
+  u.diagnostics.filter((d) => d.severity !== 'notice').map((d) => `${d.severity} ${formatDiagnostic(d)}`);
+
+/** A directory of unit files for one test. */
+function unitDir(name: string, files: Record<string, string>): string {
+  const dir = join(scratch, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(join(dir, file, '..'), { recursive: true });
+    writeFileSync(join(dir, file), text);
+  }
+  return dir;
+}
+
+describe('loadUnit on the fixtures', () => {
+  const load = (name: string): LoadedUnit => loadUnit(name, { searchPath: [FIXTURES] });
+
+  it('applies drop-ins in order, the type-wide socket.d last, and keeps X- keys', () => {
+    const u = load('web.socket');
+    assert.equal(u.loadState, 'loaded');
+    assert.deepEqual(problems(u), []);
+    assert.deepEqual(
+      u.dropIns.map((p) => p.slice(FIXTURES.length + 1)),
+      ['web.socket.d/10-tuning.conf', 'web.socket.d/20-limits.conf', 'socket.d/50-all-sockets.conf'],
+    );
+    const c = socket(u);
+    assert.deepEqual(c.socket.listen.map(formatListen), ['[::]:8080', '0.0.0.0:8080', '[::1]:8443']);
+    assert.equal(c.socket.bindIPv6Only, 'ipv6-only');
+    assert.equal(c.socket.backlog, 512);
+    assert.equal(c.socket.triggerLimitBurst, 50);
+    assert.equal(c.socket.socketMode, 0o660);
+    assert.equal(c.socket.fileDescriptorName, 'http');
+    assert.equal(c.triggers, 'webapp.service');
+    assert.equal(c.unit.description, 'Web front end (web.socket)');
+    assert.deepEqual(
+      u.unknownXKeys.map((e) => `${e.key}=${e.value}`),
+      ['X-Sockunit-Note=kept for the manager'],
+    );
+  });
+
+  it('Accept=yes with a template service, %t expanded', () => {
+    const u = load('echo.socket');
+    assert.equal(u.loadState, 'loaded');
+    assert.deepEqual(problems(u), []);
+    const c = socket(u);
+    assert.equal(c.socket.accept, true);
+    assert.equal(c.triggers, 'echo@.service');
+    assert.deepEqual(c.socket.listen.map(formatListen), ['/run/sockunit-fixture/echo.sock']);
+    assert.deepEqual(c.socket.symlinks, ['/run/sockunit-fixture/echo-link.sock']);
+    assert.equal(c.socket.maxConnections, 16);
+  });
+
+  it('abstract, netlink, special, FIFO and message-queue ports', () => {
+    assert.deepEqual(socket(load('abstract.socket')).socket.listen.map(formatListen), [
+      '@sockunit-fixture-abstract',
+      '@sockunit-fixture-seqpacket',
+      '/run/sockunit-fixture/dgram.sock',
+    ]);
+    assert.deepEqual(socket(load('uevent.socket')).socket.listen, [
+      { kind: 'netlink', family: 'kobject-uevent', protocol: 15, group: 1 },
+    ]);
+    assert.deepEqual(
+      socket(load('kmsg.socket')).socket.listen.map((l) => l.kind),
+      ['special', 'fifo', 'mqueue'],
+    );
+  });
+
+  it('SocketProtocol=mptcp with the sockunit fall-back key', () => {
+    const c = socket(load('mptcp.socket'));
+    assert.equal(c.socket.socketProtocol, 'mptcp');
+    assert.equal(c.socket.mptcpFallback, true);
+    assert.deepEqual(problems(load('mptcp.socket')), []);
+  });
+
+  it('a service with sandboxing keys loads and lists them as not enforced', () => {
+    const u = load('webapp.service');
+    assert.equal(u.loadState, 'loaded');
+    assert.deepEqual(
+      service(u).notEnforced.map((n) => `${n.key}=${n.value}`),
+      ['ProtectSystem=strict', 'PrivateTmp=yes', 'MemoryMax=512M'],
+    );
+    assert.equal(u.diagnostics.filter((d) => d.severity === 'notice').length, 3);
+  });
+
+  it('a template loaded by name is typed as systemd-analyze does, with test_instance', () => {
+    const u = load('echo@.service');
+    assert.equal(u.loadState, 'loaded');
+    assert.equal(service(u).unit.description, 'Echo for test_instance');
+  });
+
+  it('an instance is read from its template', () => {
+    const u = load('echo@0-1-127.0.0.1:7-127.0.0.1:9.service');
+    assert.equal(u.loadState, 'loaded');
+    assert.equal(service(u).unit.description, 'Echo for 0-1-127.0.0.1:7-127.0.0.1:9');
+    assert.equal(service(u).exec.standardInput, 'socket');
+  });
+
+  it('loadUnitFromPaths finds drop-ins and siblings next to the file', () => {
+    const [u] = loadUnitFromPaths([join(FIXTURES, 'web.socket')]);
+    assert.equal(u?.loadState, 'loaded');
+    assert.equal(u?.dropIns.length, 3);
+  });
+});
+
+describe('loadUnit states and cross-unit checks', () => {
+  it('not-found', () => {
+    const dir = unitDir('empty', {});
+    const u = loadUnit('nope.socket', { searchPath: [dir] });
+    assert.equal(u.loadState, 'not-found');
+    assert.equal(u.config, undefined);
+  });
+
+  it('masked by a link to /dev/null', () => {
+    const dir = unitDir('masked', {});
+    symlinkSync('/dev/null', join(dir, 'm.socket'));
+    assert.equal(loadUnit('m.socket', { searchPath: [dir] }).loadState, 'masked');
+  });
+
+  it('a malformed section header is an error for that unit only', () => {
+    const dir = unitDir('fatal', {
+      'f.socket': '[Socket]x\nListenStream=1\n',
+      'g.socket': '[Socket]\nListenStream=2\n',
+    });
+    assert.equal(loadUnit('f.socket', { searchPath: [dir] }).loadState, 'error');
+    assert.equal(loadUnit('g.socket', { searchPath: [dir] }).loadState, 'loaded');
+  });
+
+  it('Accept=yes without the template service is bad-setting', () => {
+    const dir = unitDir('notemplate', { 'a.socket': '[Socket]\nListenStream=1\nAccept=yes\n' });
+    const u = loadUnit('a.socket', { searchPath: [dir] });
+    assert.equal(u.loadState, 'bad-setting');
+    assert.deepEqual(problems(u), [
+      `error ${dir}/a.socket:3: Accept=yes: Accept=yes starts an instance of a@.service per connection, but no such template was found; expected a file a@.service next to the socket or on the unit path`,
+    ]);
+  });
+
+  it('Accept=no with its service missing only warns', () => {
+    const dir = unitDir('noservice', { 'a.socket': '[Socket]\nListenStream=1\n' });
+    const u = loadUnit('a.socket', { searchPath: [dir] });
+    assert.equal(u.loadState, 'loaded');
+    assert.deepEqual(problems(u), [
+      `warning ${dir}/a.socket: the service this socket starts, a.service, was not found; expected a.service next to the socket or on the unit path`,
+    ]);
+  });
+
+  it('an invalid unit name is an error, not an exception', () => {
+    const u = loadUnit('no-suffix', { searchPath: [scratch] });
+    assert.equal(u.loadState, 'error');
+    assert.match(u.diagnostics[0]?.message ?? '', /not a valid unit name/);
+  });
+});

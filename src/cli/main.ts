@@ -15,6 +15,9 @@ function command(name: string, summary: string, load: () => Promise<Command>): v
   commands[name] = { summary, load };
 }
 
+command('run', 'open the listeners of socket units and start services on traffic', async () => {
+  return (await import('./run.js')).runCommand;
+});
 command('verify', 'check unit files and print every problem as file:line: message', async () => {
   return (await import('./verify.js')).verifyCommand;
 });

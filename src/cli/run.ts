@@ -1,0 +1,127 @@
+// `sockunit run`: the long-running manager. Thin: parse options, build a Manager, wire signals.
+
+import { statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
+import { Manager } from '../manager/manager.js';
+import { PosixSpawnStarter } from '../manager/process.js';
+import { reapOrphans } from '../sys/process.js';
+import { resolveSearchPath } from '../unit/load.js';
+import type { CommandIO } from './io.js';
+
+const HELP = `Usage: sockunit run [OPTIONS] [DIR|UNIT]...
+
+Open the listeners of socket units and start their services on first traffic, as systemd does.
+Every DIR argument is added to the unit search path; every other argument names a socket unit
+to run (default: every socket unit on the path).
+
+Options:
+  -p, --unit-path DIR     add DIR to the unit search path (repeatable; highest priority first).
+                          Without any DIR: $SYSTEMD_UNIT_PATH, else systemd's system path
+                          (/etc/systemd/system, /run/systemd/system, /usr/lib/systemd/system, ...)
+      --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
+                          such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
+      --log-format FMT    text (default) or json (one object a line)
+      --log-level LEVEL   debug, info (default), notice, warning, error
+  -h, --help              show this help
+
+Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
+units, keeping unchanged listeners open.
+`;
+
+export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    io.stderr.write(`sockunit run: ${(err as Error).message}\n${HELP}`);
+    return 2;
+  }
+  if (args.values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const format = args.values['log-format'] ?? 'text';
+  if (format !== 'text' && format !== 'json') {
+    io.stderr.write(`sockunit run: --log-format=${format}: expected text or json\n`);
+    return 2;
+  }
+  const level = (args.values['log-level'] ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'notice', 'warning', 'error'].includes(level)) {
+    io.stderr.write(`sockunit run: --log-level=${level}: expected debug, info, notice, warning or error\n`);
+    return 2;
+  }
+  const dirs = [...(args.values['unit-path'] ?? [])];
+  const units: string[] = [];
+  for (const p of args.positionals) {
+    if (isDirectory(p)) dirs.push(p);
+    else units.push(p);
+  }
+  const unitPath = dirs.length > 0 ? dirs : resolveSearchPath();
+  const log = new Logger({ format: format as LogFormat, level, out: io.stderr });
+  const starter = new PosixSpawnStarter(log);
+  const manager = new Manager({
+    unitPath,
+    units,
+    log,
+    starter,
+    mptcpFallback: args.values['mptcp-fallback'] ?? false,
+  });
+  const listening = manager.start();
+  if (manager.sockets.size === 0) {
+    log.error(`No socket units found in ${unitPath.join(', ')}.`);
+    return 1;
+  }
+  log.info(`sockunit: ${listening} of ${manager.sockets.size} socket units listening.`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const reaper = setInterval(() => {
+      // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
+      // children are left to their pidfd watchers.
+      for (const exit of reapOrphans(starter.livePids)) log.debug(`Reaped orphan ${exit.pid}.`);
+    }, 1000);
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`Received ${signal}, stopping.`);
+      manager.stop().then(
+        () => {
+          clearInterval(reaper);
+          for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
+          log.info('sockunit: stopped.');
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error(`Stopping failed: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGHUP', () => manager.reload());
+  });
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'unit-path': { type: 'string', short: 'p', multiple: true },
+      'mptcp-fallback': { type: 'boolean' },
+      'log-format': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

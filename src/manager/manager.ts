@@ -1,0 +1,267 @@
+// The manager behind `sockunit run`: loads socket units and the services they trigger, opens every
+// listener before starting anything, routes traffic to service starts, supervises, reloads on
+// SIGHUP and shuts down cleanly on SIGTERM/SIGINT. One broken unit fails alone.
+
+import { closeQuietly } from '../sys/socket.js';
+import { formatDiagnostic } from '../unit/diagnostic.js';
+import { listUnitNames, resolveSearchPath, UnitPathIndex } from '../unit/load.js';
+import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
+import { parseUnitName } from '../unit/names.js';
+import type { ServiceUnitConfig } from '../unit/service-config.js';
+import type { SocketUnitConfig } from '../unit/socket-config.js';
+import { connectionInstance, remoteEnvironment } from './instance-name.js';
+import { socketSpecsFor } from './listen-spec.js';
+import type { Logger } from './log.js';
+import { PosixSpawnStarter, type ProcessStarter } from './process.js';
+import { ServiceUnit } from './service-unit.js';
+import { type AcceptedConnection, type Port, SocketUnit } from './socket-unit.js';
+
+export interface ManagerOptions {
+  /** Unit directories, highest priority first. */
+  unitPath: readonly string[];
+  /** Socket units to run; all socket units on the path when empty. */
+  units?: readonly string[];
+  log: Logger;
+  mptcpFallback?: boolean;
+  starter?: ProcessStarter;
+}
+
+export class Manager {
+  readonly sockets = new Map<string, SocketUnit>();
+  readonly services = new Map<string, ServiceUnit>();
+  /** Units that failed to load, with the reason, for status output. */
+  readonly broken = new Map<string, string>();
+  private readonly options: ManagerOptions;
+  private readonly log: Logger;
+  private readonly starter: ProcessStarter;
+  private index: UnitPathIndex;
+  private stopping = false;
+
+  constructor(options: ManagerOptions) {
+    this.options = options;
+    this.log = options.log;
+    this.starter = options.starter ?? new PosixSpawnStarter(options.log);
+    this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
+  }
+
+  private socketNames(): string[] {
+    if (this.options.units && this.options.units.length > 0) {
+      return this.options.units
+        .map((u) => (u.includes('.') ? u : `${u}.socket`))
+        .filter((u) => u.endsWith('.socket'));
+    }
+    return listUnitNames(this.index, ['socket']).filter((n) => !parseUnitName(n).template);
+  }
+
+  private load(name: string): LoadedUnit | undefined {
+    const unit = loadUnit(name, { searchPath: this.index });
+    for (const d of unit.diagnostics) {
+      const line = formatDiagnostic(d);
+      if (d.severity === 'error') this.log.error(line, name);
+      else this.log.warning(line, name);
+    }
+    if (unit.loadState !== 'loaded' || !unit.config) {
+      const reason = `${name}: unit is ${unit.loadState}${unit.loadState === 'bad-setting' ? ' (see the errors above)' : ''}; not started.`;
+      this.broken.set(name, reason);
+      this.log.error(reason, name, { loadState: unit.loadState });
+      return undefined;
+    }
+    this.broken.delete(name);
+    return unit;
+  }
+
+  private loadService(name: string): ServiceUnit | undefined {
+    const existing = this.services.get(name);
+    if (existing) return existing;
+    const unit = this.load(name);
+    if (!unit || unit.config?.type !== 'service') return undefined;
+    return this.addService(unit.config);
+  }
+
+  private addService(config: ServiceUnitConfig): ServiceUnit {
+    const service = new ServiceUnit({
+      config,
+      log: this.log,
+      starter: this.starter,
+      onStateChange: (s) => this.onServiceState(s),
+    });
+    this.services.set(config.name, service);
+    return service;
+  }
+
+  /** Load every socket unit and open its ports. Returns how many units listen. */
+  start(): number {
+    for (const name of this.socketNames()) {
+      const unit = this.load(name);
+      if (!unit || unit.config?.type !== 'socket') continue;
+      this.addSocket(unit.config);
+    }
+    // Open everything before anything can start (systemd opens sockets before services).
+    let listening = 0;
+    for (const socket of this.sockets.values()) if (socket.start()) listening++;
+    return listening;
+  }
+
+  private addSocket(config: SocketUnitConfig, ports?: Port[]): SocketUnit {
+    const socket = new SocketUnit({
+      config,
+      log: this.log,
+      mptcpFallback: this.options.mptcpFallback ?? false,
+      hooks: {
+        trigger: (s) => this.trigger(s),
+        connection: (s, conn) => this.startInstance(s, conn),
+      },
+    });
+    this.sockets.set(config.name, socket);
+    if (ports) socket.adopt(ports);
+    if (!config.socket.accept) this.loadService(config.triggers);
+    return socket;
+  }
+
+  /** The socket units whose fds a service receives: Sockets= first, then every unit that
+   * triggers it (sorted by name: systemd leaves the order between units undefined). */
+  socketsOf(service: ServiceUnit): SocketUnit[] {
+    const out: SocketUnit[] = [];
+    for (const name of service.config.service.sockets) {
+      const s = this.sockets.get(name);
+      if (s && !out.includes(s)) out.push(s);
+    }
+    const triggering = [...this.sockets.values()]
+      .filter((s) => !s.config.socket.accept && s.config.triggers === service.name)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    for (const s of triggering) if (!out.includes(s)) out.push(s);
+    return out;
+  }
+
+  private trigger(socket: SocketUnit): void {
+    const service = this.loadService(socket.config.triggers);
+    if (!service) {
+      this.log.error(`${socket.name}: cannot start ${socket.config.triggers}: it did not load.`, socket.name);
+      socket.resume();
+      return;
+    }
+    if (service.isActiveOrActivating && service.state !== 'auto-restart') return;
+    const units = this.socketsOf(service);
+    for (const s of units) if (s !== socket && s.state === 'listening') s.pauseForService();
+    const fds = units.flatMap((s) => s.passedFds());
+    void service.start({ fds });
+  }
+
+  private onServiceState(service: ServiceUnit): void {
+    if (this.stopping) return;
+    const state = service.state;
+    if (state === 'running' || state === 'start-pre' || state === 'start' || state === 'start-post') return;
+    if (state === 'dead' || state === 'failed' || state === 'auto-restart' || state === 'exited') {
+      for (const socket of this.socketsOf(service)) {
+        if (state === 'failed' && service.result === 'resources' && service.startLimitHit) {
+          socket.serviceFailedToStart();
+        } else if (state !== 'exited') socket.resume();
+      }
+    }
+  }
+
+  /** Accept=yes: one instance of the template per connection, named as systemd 258 names it. */
+  private async startInstance(socket: SocketUnit, conn: AcceptedConnection): Promise<void> {
+    const { prefix } = parseUnitName(socket.name);
+    const instance = connectionInstance(conn);
+    const name = `${prefix}@${instance}.service`;
+    const unit = this.loadInstance(name, socket.config.triggers);
+    if (!unit) {
+      closeQuietly(conn.fd);
+      return;
+    }
+    const service = new ServiceUnit({ config: unit, log: this.log, starter: this.starter });
+    this.services.set(name, service);
+    const stdinSocket = unit.exec.standardInput === 'socket';
+    const done = new Promise<void>((resolve) => {
+      service.onSettled = resolve;
+    });
+    try {
+      await service.start({
+        fds: stdinSocket ? [] : [{ fd: conn.fd, name: socket.config.socket.fileDescriptorName }],
+        environment: remoteEnvironment(conn.remote),
+        ...(stdinSocket ? { connection: conn.fd } : {}),
+      });
+    } finally {
+      closeQuietly(conn.fd);
+    }
+    if (service.activeState === 'active' || service.activeState === 'activating') await done;
+    this.services.delete(name);
+  }
+
+  private readonly templates = new Map<string, ServiceUnitConfig | null>();
+
+  /** A template without `%` specifiers is the same for every instance: type it once and rename. */
+  private loadInstance(name: string, template: string): ServiceUnitConfig | undefined {
+    let cached = this.templates.get(template);
+    if (cached === undefined) {
+      const unit = this.load(template);
+      const text = unit?.config ? JSON.stringify(unit.config) : '';
+      cached = unit?.config?.type === 'service' && !text.includes('%') ? unit.config : null;
+      this.templates.set(template, cached);
+      if (!unit?.config) return undefined;
+    }
+    if (cached) return { ...cached, name };
+    const unit = this.load(name);
+    return unit?.config?.type === 'service' ? unit.config : undefined;
+  }
+
+  /** SIGHUP: re-read units. Ports whose specs did not change stay open (and keep their queued
+   * connections); changed ones are re-opened; removed units are stopped. */
+  reload(): void {
+    this.log.info('Reloading.');
+    this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
+    this.templates.clear();
+    const wanted = new Set(this.socketNames());
+    for (const [name, socket] of this.sockets) {
+      if (!wanted.has(name)) {
+        socket.stop();
+        this.sockets.delete(name);
+        this.log.info(`Stopped ${name} (removed).`, name);
+      }
+    }
+    for (const name of wanted) {
+      const unit = this.load(name);
+      const old = this.sockets.get(name);
+      if (!unit || unit.config?.type !== 'socket') {
+        if (old) {
+          old.stop();
+          this.sockets.delete(name);
+        }
+        continue;
+      }
+      const config = unit.config;
+      if (old && sameSpecs(old.config, config) && old.state !== 'failed') {
+        const wasRunning = old.state === 'running';
+        const ports = old.detachPorts();
+        this.sockets.delete(name);
+        const fresh = this.addSocket(config, ports);
+        if (wasRunning) fresh.markRunning();
+        continue;
+      }
+      old?.stop();
+      this.sockets.delete(name);
+      this.addSocket(config).start();
+    }
+    for (const [name, service] of this.services) {
+      const unit = this.load(name);
+      if (unit?.config?.type === 'service') service.config = unit.config;
+    }
+    this.log.info('Reloading finished.');
+  }
+
+  /** SIGTERM/SIGINT: stop every service (with its timeouts), close every port. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.services.values()].map((s) => s.stop()));
+    for (const socket of this.sockets.values()) socket.stop();
+  }
+}
+
+function sameSpecs(a: SocketUnitConfig, b: SocketUnitConfig): boolean {
+  try {
+    return JSON.stringify(socketSpecsFor(a.socket)) === JSON.stringify(socketSpecsFor(b.socket));
+  } catch {
+    return false;
+  }
+}

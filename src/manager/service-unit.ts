@@ -1,0 +1,436 @@
+// One service's life: the state machine systemd gives a .service (dead -> start-pre -> running ->
+// stop-sigterm -> stop-post -> dead/failed, with auto-restart), driven by the processes it starts.
+// The socket units decide when to start it and hand it their fds; this file decides how.
+
+import type { Fd } from '../sys/socket.js';
+import { type ExecCommand, expandCommandVariables } from '../unit/exec-command.js';
+import type { ServiceUnitConfig } from '../unit/service-config.js';
+import type { Logger } from './log.js';
+import type { ProcessExit, ProcessStarter, RunningProcess } from './process.js';
+import { RateLimit } from './rate-limit.js';
+import { classifyExit, type ServiceResult, shouldRestart } from './restart-policy.js';
+import { newInvocationId, serviceEnvironment } from './service-environment.js';
+import { lookupUser, requireGroup, requireUser, type UserRecord } from './users.js';
+
+export type ServiceState =
+  | 'dead'
+  | 'condition'
+  | 'start-pre'
+  | 'start'
+  | 'start-post'
+  | 'running'
+  | 'exited'
+  | 'stop'
+  | 'stop-sigterm'
+  | 'stop-sigkill'
+  | 'stop-post'
+  | 'auto-restart'
+  | 'failed';
+
+export type ActiveState = 'inactive' | 'activating' | 'active' | 'deactivating' | 'failed';
+
+export function activeStateOf(state: ServiceState): ActiveState {
+  switch (state) {
+    case 'dead':
+      return 'inactive';
+    case 'failed':
+      return 'failed';
+    case 'running':
+    case 'exited':
+      return 'active';
+    case 'condition':
+    case 'start-pre':
+    case 'start':
+    case 'start-post':
+    case 'auto-restart':
+      return 'activating';
+    default:
+      return 'deactivating';
+  }
+}
+
+/** An fd handed to a service, with the name it gets in LISTEN_FDNAMES. */
+export interface PassedFd {
+  fd: Fd;
+  name: string;
+}
+
+/** What a start needs from the socket side: the fds (Accept=no: every triggering socket's ports;
+ * Accept=yes: the connection), the extra protocol variables, and the flag NonBlocking= asks for. */
+export interface StartRequest {
+  fds: PassedFd[];
+  environment?: Record<string, string>;
+  /** StandardInput=socket: the single fd becomes stdin/stdout instead of LISTEN_FDS. */
+  connection?: Fd;
+}
+
+export interface ServiceUnitOptions {
+  config: ServiceUnitConfig;
+  log: Logger;
+  starter: ProcessStarter;
+  managerEnv?: NodeJS.ProcessEnv;
+  /** Called on every state change, so sockets can resume listening when the service stops. */
+  onStateChange?: (unit: ServiceUnit, previous: ServiceState) => void;
+}
+
+const EXIT_DESCRIPTIONS: Record<number, string> = {
+  0: 'SUCCESS',
+  1: 'FAILURE',
+  2: 'INVALIDARGUMENT',
+  203: 'EXEC',
+};
+
+/** systemd's wording: `code=exited, status=1/FAILURE` or `code=killed, status=15/TERM`. */
+export function describeExit(exit: ProcessExit): string {
+  if (exit.code === 'exited') {
+    const name = EXIT_DESCRIPTIONS[exit.status];
+    return `code=exited, status=${exit.status}${name ? `/${name}` : ''}`;
+  }
+  return `code=${exit.code}, status=${exit.status}/${exit.signal ?? exit.status}`;
+}
+
+export class ServiceUnit {
+  readonly name: string;
+  config: ServiceUnitConfig;
+  state: ServiceState = 'dead';
+  result: ServiceResult = 'success';
+  stateSince = new Date();
+  mainPid: number | undefined;
+  lastExit: ProcessExit | undefined;
+  statusText: string | undefined;
+  starts = 0;
+  restarts = 0;
+  readonly exits = new Map<string, number>();
+  /** The last start was refused by StartLimitIntervalSec=/StartLimitBurst=. */
+  startLimitHit = false;
+  /** Called once the service has come to rest (dead, exited or failed, no restart pending). */
+  onSettled: (() => void) | undefined;
+  private main: RunningProcess | undefined;
+  private readonly log: Logger;
+  private readonly starter: ProcessStarter;
+  private readonly managerEnv: NodeJS.ProcessEnv;
+  private readonly onStateChange: ((unit: ServiceUnit, previous: ServiceState) => void) | undefined;
+  private readonly startLimit: RateLimit;
+  private lastRequest: StartRequest | undefined;
+  private stopRequested = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: ServiceUnitOptions) {
+    this.config = options.config;
+    this.name = options.config.name;
+    this.log = options.log;
+    this.starter = options.starter;
+    this.managerEnv = options.managerEnv ?? process.env;
+    this.onStateChange = options.onStateChange;
+    this.startLimit = new RateLimit(
+      options.config.unit.startLimitIntervalUsec,
+      options.config.unit.startLimitBurst,
+    );
+  }
+
+  get activeState(): ActiveState {
+    return activeStateOf(this.state);
+  }
+
+  /** True while the service runs or is on its way up: a trigger then starts nothing new. */
+  get isActiveOrActivating(): boolean {
+    const a = this.activeState;
+    return a === 'active' || a === 'activating' || a === 'deactivating';
+  }
+
+  private setState(next: ServiceState): void {
+    if (next === this.state) return;
+    const previous = this.state;
+    this.state = next;
+    this.stateSince = new Date();
+    this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
+    this.onStateChange?.(this, previous);
+    if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
+  }
+
+  /** Start the service with the given fds. Resolves when it counts as started (or failed). */
+  async start(request: StartRequest): Promise<void> {
+    if (this.isActiveOrActivating && this.state !== 'auto-restart') return;
+    clearTimeout(this.restartTimer);
+    this.startLimitHit = false;
+    if (!this.startLimit.test()) {
+      this.startLimitHit = true;
+      this.result = 'resources';
+      this.log.error(`${this.name}: Start request repeated too quickly.`, this.name);
+      this.log.error(`${this.name}: Failed with result 'start-limit-hit'.`, this.name, {
+        result: 'start-limit-hit',
+      });
+      this.setState('failed');
+      return;
+    }
+    this.lastRequest = request;
+    this.stopRequested = false;
+    this.result = 'success';
+    this.starts++;
+    const s = this.config.service;
+    try {
+      this.setState('start-pre');
+      for (const cmd of s.execStartPre)
+        if (!(await this.runControl(cmd, 'ExecStartPre'))) return this.fail('exit-code');
+      this.setState('start');
+      if (s.type === 'oneshot') {
+        for (const cmd of s.execStart)
+          if (!(await this.runControl(cmd, 'ExecStart', request))) return this.fail('exit-code');
+        this.setState('start-post');
+        for (const cmd of s.execStartPost)
+          if (!(await this.runControl(cmd, 'ExecStartPost'))) return this.fail('exit-code');
+        this.log.info(`Finished ${this.describe()}.`, this.name);
+        await this.afterMainExit(undefined);
+        return;
+      }
+      const cmd = s.execStart[0];
+      if (!cmd) return this.fail('resources');
+      const proc = this.spawn(cmd, request, true);
+      this.main = proc;
+      this.mainPid = proc.pid;
+      proc.exit.then((exit) => this.onMainExit(proc, exit));
+      if (s.type === 'forking') {
+        const exit = await proc.exit;
+        if (exit.code !== 'exited' || exit.status !== 0) return; // onMainExit handles the failure
+        this.main = undefined;
+        this.mainPid = undefined;
+        this.log.info(
+          `${this.name}: forked daemon started; sockunit cannot follow it without PIDFile= support`,
+          this.name,
+        );
+      }
+      this.setState('start-post');
+      for (const c of s.execStartPost)
+        if (!(await this.runControl(c, 'ExecStartPost'))) return this.fail('exit-code');
+      if (this.state === 'start-post') {
+        this.setState('running');
+        this.log.info(`Started ${this.describe()}.`, this.name, { pid: this.mainPid });
+      }
+    } catch (err) {
+      this.log.error(`${this.name}: ${(err as Error).message}`, this.name);
+      this.fail('resources');
+    }
+  }
+
+  private describe(): string {
+    return this.config.unit.description ? `${this.config.unit.description} (${this.name})` : this.name;
+  }
+
+  private resolveUser(cmd: ExecCommand): { user?: UserRecord; gid?: number } {
+    const e = this.config.exec;
+    if (cmd.fullPrivileges || cmd.noSetCredentials) return {};
+    const out: { user?: UserRecord; gid?: number } = {};
+    if (e.user !== undefined) {
+      out.user = requireUser(e.user);
+      out.gid = out.user.gid;
+    }
+    if (e.group !== undefined) out.gid = requireGroup(e.group);
+    return out;
+  }
+
+  private spawn(cmd: ExecCommand, request: StartRequest | undefined, isMain: boolean): RunningProcess {
+    const e = this.config.exec;
+    const { user, gid } = this.resolveUser(cmd);
+    const protocol: Record<string, string> = { ...(request?.environment ?? {}) };
+    const fds = isMain && !request?.connection ? (request?.fds ?? []) : [];
+    if (fds.length > 0) {
+      protocol.LISTEN_FDS = String(fds.length);
+      protocol.LISTEN_FDNAMES = fds.map((f) => f.name).join(':');
+    }
+    const env = serviceEnvironment({
+      exec: e,
+      managerEnv: this.managerEnv,
+      ...(user ? { user } : e.user !== undefined ? {} : {}),
+      protocol,
+      invocationId: newInvocationId(),
+    });
+    const expanded = expandCommandVariables(cmd, env);
+    let cwd: string | undefined;
+    if (e.workingDirectory) {
+      cwd =
+        e.workingDirectory.path === '~'
+          ? (user?.home ?? lookupUser('0')?.home ?? '/')
+          : e.workingDirectory.path;
+    }
+    return this.starter.start({
+      unit: this.name,
+      command: expanded,
+      env,
+      fds: fds.map((f) => f.fd),
+      listenPid: fds.length > 0,
+      ...(request?.connection !== undefined && isMain ? { connection: request.connection } : {}),
+      standardInput: e.standardInput,
+      ...(e.standardOutput !== undefined ? { standardOutput: e.standardOutput } : {}),
+      ...(e.standardError !== undefined ? { standardError: e.standardError } : {}),
+      nonBlocking: this.config.service.nonBlocking,
+      ...(cwd !== undefined ? { cwd, cwdMissingOk: e.workingDirectory?.missingOk ?? false } : {}),
+      umask: e.umask,
+      ...(user ? { uid: user.uid } : {}),
+      ...(gid !== undefined ? { gid } : {}),
+    });
+  }
+
+  /** Run a control command (ExecStartPre=, ExecStop=…) to completion. False when it failed and
+   * its `-` prefix does not excuse it. */
+  private async runControl(cmd: ExecCommand, key: string, request?: StartRequest): Promise<boolean> {
+    let proc: RunningProcess;
+    try {
+      proc = this.spawn(cmd, request, key === 'ExecStart');
+    } catch (err) {
+      this.log.error(`${this.name}: ${key}=${cmd.path}: ${(err as Error).message}`, this.name);
+      return cmd.ignoreFailure;
+    }
+    const exit = await proc.exit;
+    const ok = exit.code === 'exited' && exit.status === 0;
+    if (!ok) {
+      this.log.log(
+        cmd.ignoreFailure ? 'notice' : 'error',
+        `${this.name}: ${key}=${cmd.path} exited, ${describeExit(exit)}`,
+        this.name,
+      );
+    }
+    return ok || cmd.ignoreFailure;
+  }
+
+  private fail(result: ServiceResult): void {
+    this.result = result;
+    this.log.error(`${this.name}: Failed with result '${result}'.`, this.name, { result });
+    this.setState('failed');
+  }
+
+  private onMainExit(proc: RunningProcess, exit: ProcessExit): void {
+    if (this.main !== proc && this.config.service.type !== 'forking') return;
+    if (this.config.service.type === 'forking' && this.state === 'start') {
+      if (exit.code === 'exited' && exit.status === 0) return;
+    }
+    this.main = undefined;
+    this.mainPid = undefined;
+    this.lastExit = exit;
+    const key = exit.code === 'exited' ? `status=${exit.status}` : `signal=${exit.signal ?? exit.status}`;
+    this.exits.set(key, (this.exits.get(key) ?? 0) + 1);
+    const level = exit.code === 'exited' && exit.status === 0 ? 'info' : 'warning';
+    this.log.log(level, `${this.name}: Main process exited, ${describeExit(exit)}`, this.name, {
+      pid: proc.pid,
+      exit,
+    });
+    void this.afterMainExit(exit);
+  }
+
+  private successSet(): Set<number | string> {
+    const s = this.config.service.successExitStatus;
+    return new Set<number | string>([...s.statuses, ...s.signals.map((x) => x.name.replace(/^SIG/, ''))]);
+  }
+
+  private async afterMainExit(exit: ProcessExit | undefined): Promise<void> {
+    const s = this.config.service;
+    const result: ServiceResult = exit
+      ? classifyExit(
+          {
+            status: exit.code === 'exited' ? exit.status : undefined,
+            signal: exit.signal,
+            dumped: exit.code === 'dumped',
+          },
+          { oneshot: s.type === 'oneshot', successExitStatus: this.successSet() },
+        )
+      : 'success';
+    if (this.stopping) return; // stop() owns the rest
+    if (result !== 'success') this.result = result;
+    this.setState('stop-post');
+    for (const cmd of s.execStopPost) await this.runControl(cmd, 'ExecStopPost');
+    const restartRules = {
+      policy: s.restart,
+      preventExitStatus: new Set<number | string>([
+        ...s.restartPreventExitStatus.statuses,
+        ...s.restartPreventExitStatus.signals.map((x) => x.name.replace(/^SIG/, '')),
+      ]),
+      forceExitStatus: new Set<number | string>([
+        ...s.restartForceExitStatus.statuses,
+        ...s.restartForceExitStatus.signals.map((x) => x.name.replace(/^SIG/, '')),
+      ]),
+    };
+    const facts = {
+      result,
+      ...(exit?.code === 'exited' ? { status: exit.status } : {}),
+      ...(exit && exit.code !== 'exited' && exit.signal ? { signal: exit.signal } : {}),
+      requestedStop: this.stopRequested,
+    };
+    if (exit && shouldRestart(restartRules, facts)) {
+      this.setState('auto-restart');
+      const delay = Math.max(0, s.restartUsec / 1000);
+      this.log.info(`${this.name}: Scheduled restart job, restart in ${delay} ms.`, this.name);
+      this.restartTimer = setTimeout(() => {
+        this.restarts++;
+        void this.start(this.lastRequest ?? { fds: [] });
+      }, delay);
+      return;
+    }
+    if (result === 'success') {
+      if (s.type === 'oneshot' && s.remainAfterExit) this.setState('exited');
+      else this.setState('dead');
+      if (exit) this.log.info(`${this.name}: Deactivated successfully.`, this.name);
+    } else {
+      this.fail(result);
+    }
+  }
+
+  /** Stop: ExecStop=, then KillSignal= to the main process (its process group, as KillMode=
+   * control-group approximates without cgroups), SIGKILL after TimeoutStopSec=, then ExecStopPost=. */
+  async stop(): Promise<void> {
+    clearTimeout(this.restartTimer);
+    this.stopRequested = true;
+    if (this.state === 'auto-restart') {
+      this.setState('dead');
+      return;
+    }
+    if (!this.main) {
+      if (this.state === 'exited' || this.state === 'failed') this.setState('dead');
+      return;
+    }
+    if (this.stopping) return this.stopping;
+    this.stopping = this.doStop(this.main).finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  private async doStop(main: RunningProcess): Promise<void> {
+    const s = this.config.service;
+    const k = this.config.kill;
+    this.setState('stop');
+    for (const cmd of s.execStop) await this.runControl(cmd, 'ExecStop');
+    this.setState('stop-sigterm');
+    if (k.killMode !== 'none') main.signal(k.killSignal.number, k.killMode === 'control-group');
+    const timeoutMs =
+      Number.isFinite(s.timeoutStopUsec) && s.timeoutStopUsec > 0 ? s.timeoutStopUsec / 1000 : undefined;
+    const timedOut = await waitOrTimeout(main.exit, timeoutMs);
+    if (timedOut) {
+      this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Killing.`, this.name);
+      this.setState('stop-sigkill');
+      if (k.sendSIGKILL) main.signal(k.finalKillSignal.number, k.killMode !== 'process');
+      await main.exit;
+      this.result = 'timeout';
+    }
+    this.main = undefined;
+    this.mainPid = undefined;
+    this.setState('stop-post');
+    for (const cmd of s.execStopPost) await this.runControl(cmd, 'ExecStopPost');
+    this.setState(this.result === 'success' ? 'dead' : 'failed');
+    this.log.info(`Stopped ${this.describe()}.`, this.name);
+  }
+}
+
+/** True when the timeout passed first. */
+async function waitOrTimeout(p: Promise<unknown>, ms: number | undefined): Promise<boolean> {
+  if (ms === undefined) {
+    await p;
+    return false;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<true>((resolve) => {
+    timer = setTimeout(() => resolve(true), ms);
+  });
+  const r = await Promise.race([p.then(() => false as const), timeout]);
+  clearTimeout(timer);
+  return r;
+}

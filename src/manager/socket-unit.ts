@@ -1,0 +1,471 @@
+// One socket unit's life (socket-units.md §4): open every port, watch them, and on traffic either
+// start the service with all the unit's fds (Accept=no) or accept and start one instance per
+// connection (Accept=yes). States as systemd names them: dead, listening, running, failed.
+
+import { lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { applyConnectionOptions, type OpenedSocket, openSocket } from '../net/open.js';
+import type { SocketSpec } from '../net/spec.js';
+import { SO_COOKIE, SOL_SOCKET } from '../sys/constants.js';
+import { hasCode } from '../sys/errors.js';
+import { mqUnlink } from '../sys/fs.js';
+import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
+import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../sys/socket.js';
+import { type Watch, watchReadable } from '../sys/watch.js';
+import type { SocketUnitConfig } from '../unit/socket-config.js';
+import { socketSpecsFor } from './listen-spec.js';
+import type { Logger } from './log.js';
+import { RateLimit } from './rate-limit.js';
+
+export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
+export type SocketResult =
+  | 'success'
+  | 'resources'
+  | 'trigger-limit-hit'
+  | 'service-start-limit-hit'
+  | 'start-limit-hit';
+
+/** One open port of a socket unit. */
+export interface Port {
+  spec: SocketSpec;
+  fd: Fd;
+  address: SockAddr | undefined;
+  /** MPTCP was asked for, the kernel has none, and the unit allowed falling back to TCP. */
+  fellBack: boolean;
+  watch: Watch | undefined;
+  pollLimit: RateLimit;
+  pauseTimer: NodeJS.Timeout | undefined;
+}
+
+/** A connection accepted for an Accept=yes unit, handed to the manager to start an instance. */
+export interface AcceptedConnection {
+  fd: Fd;
+  port: Port;
+  local: SockAddr;
+  remote: SockAddr;
+  counter: number;
+  cookie?: bigint;
+}
+
+export interface SocketUnitHooks {
+  /** Accept=no: start the triggered service (with every triggering unit's fds). */
+  trigger(unit: SocketUnit): void;
+  /** Accept=yes: start one instance for this connection; the callee owns `conn.fd`. The returned
+   * promise settles when the instance has ended, so the live-connection count stays right. */
+  connection(unit: SocketUnit, conn: AcceptedConnection): Promise<void>;
+}
+
+export interface SocketUnitOptions {
+  config: SocketUnitConfig;
+  log: Logger;
+  hooks: SocketUnitHooks;
+  /** `--mptcp-fallback` on the command line: every MPTCP unit may fall back to TCP. */
+  mptcpFallback?: boolean;
+}
+
+/** At most this many accepts per wake-up: an unbounded loop starves the event loop (spawn.md
+ * trap 1). */
+const ACCEPTS_PER_WAKEUP = 8;
+
+export const MPTCP_UNAVAILABLE_CODES = ['ENOPROTOOPT', 'EPROTONOSUPPORT', 'EINVAL', 'EACCES', 'EPERM'];
+
+export class SocketUnit {
+  readonly name: string;
+  config: SocketUnitConfig;
+  state: SocketState = 'dead';
+  result: SocketResult = 'success';
+  stateSince = new Date();
+  ports: Port[] = [];
+  /** Accept=yes counters, as systemctl status shows them. */
+  accepted = 0;
+  connected = 0;
+  refused = 0;
+  triggers = 0;
+  private readonly perSource = new Map<string, number>();
+  private readonly log: Logger;
+  private readonly hooks: SocketUnitHooks;
+  private readonly mptcpFallback: boolean;
+  private triggerLimit: RateLimit;
+
+  constructor(options: SocketUnitOptions) {
+    this.config = options.config;
+    this.name = options.config.name;
+    this.log = options.log;
+    this.hooks = options.hooks;
+    this.mptcpFallback = options.mptcpFallback ?? false;
+    this.triggerLimit = this.newTriggerLimit();
+  }
+
+  private newTriggerLimit(): RateLimit {
+    const s = this.config.socket;
+    return new RateLimit(s.triggerLimitIntervalUsec, s.triggerLimitBurst);
+  }
+
+  get activeState(): 'inactive' | 'active' | 'failed' {
+    return this.state === 'dead' ? 'inactive' : this.state === 'failed' ? 'failed' : 'active';
+  }
+
+  get fellBack(): boolean {
+    return this.ports.some((p) => p.fellBack);
+  }
+
+  private setState(next: SocketState): void {
+    if (next === this.state) return;
+    const previous = this.state;
+    this.state = next;
+    this.stateSince = new Date();
+    this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
+  }
+
+  /** Open every port (all or nothing), then listen. A failure fails this unit only. */
+  start(): boolean {
+    if (this.state === 'listening' || this.state === 'running') return true;
+    this.result = 'success';
+    let specs: SocketSpec[];
+    try {
+      specs = socketSpecsFor(this.config.socket);
+    } catch (err) {
+      return this.fail('resources', (err as Error).message);
+    }
+    const opened: Port[] = [];
+    for (const spec of specs) {
+      try {
+        opened.push(this.openPort(spec));
+      } catch (err) {
+        for (const p of opened) closeQuietly(p.fd);
+        return this.fail(
+          'resources',
+          `Failed to create listening socket (${describePort(spec)}): ${(err as Error).message}`,
+        );
+      }
+    }
+    this.ports = opened;
+    this.createSymlinks();
+    for (const port of this.ports) {
+      const how = port.fellBack ? 'MPTCP->TCP' : protocolLabel(port.spec);
+      this.log.info(`Listening on ${this.name} (${how} ${portAddress(port)}).`, this.name, {
+        listen: portAddress(port),
+        protocol: port.fellBack ? 'mptcp->tcp' : protocolLabel(port.spec).toLowerCase(),
+      });
+    }
+    this.setState('listening');
+    this.armAll();
+    return true;
+  }
+
+  /** Keep listeners that are open already (reload: no connection is refused meanwhile). */
+  adopt(ports: Port[]): void {
+    this.ports = ports;
+    this.setState('listening');
+    this.armAll();
+  }
+
+  private openPort(spec: SocketSpec): Port {
+    let opened: OpenedSocket;
+    let fellBack = false;
+    try {
+      opened = openSocket(spec);
+    } catch (err) {
+      const mptcp = spec.kind === 'socket' && spec.protocol === 'mptcp';
+      const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
+      if (!mptcp || !allowed || !hasCode(err, ...MPTCP_UNAVAILABLE_CODES)) throw err;
+      this.log.warning(
+        `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
+        this.name,
+        { fallback: 'mptcp->tcp' },
+      );
+      opened = openSocket({ ...spec, protocol: 'tcp' });
+      fellBack = true;
+    }
+    for (const w of opened.warnings) this.log.warning(`${this.name}: ${w.message}`, this.name);
+    const s = this.config.socket;
+    return {
+      spec: opened.spec.kind === 'socket' && fellBack ? { ...opened.spec, protocol: 'mptcp' } : opened.spec,
+      fd: opened.fd,
+      address: opened.address,
+      fellBack,
+      watch: undefined,
+      pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
+      pauseTimer: undefined,
+    };
+  }
+
+  private createSymlinks(): void {
+    const target = this.ports.map((p) => fsPath(p.spec)).find((p) => p !== undefined);
+    if (!target) return;
+    for (const link of this.config.socket.symlinks) {
+      try {
+        mkdirSync(dirname(link), { recursive: true });
+        try {
+          if (lstatSync(link).isSymbolicLink()) unlinkSync(link);
+        } catch {}
+        symlinkSync(target, link);
+      } catch (err) {
+        this.log.warning(
+          `${this.name}: Failed to create symlink ${link} -> ${target}: ${(err as Error).message}`,
+          this.name,
+        );
+      }
+    }
+  }
+
+  private armAll(): void {
+    for (const port of this.ports) this.arm(port);
+  }
+
+  private arm(port: Port): void {
+    if (port.pauseTimer) return;
+    if (!port.watch) {
+      port.watch = watchReadable(port.fd, () => this.onReadable(port));
+    } else {
+      port.watch.rearm();
+    }
+  }
+
+  private disarmAll(): void {
+    for (const port of this.ports) port.watch?.stop();
+  }
+
+  private onReadable(port: Port): void {
+    if (this.state !== 'listening') return;
+    if (!port.pollLimit.test()) {
+      const ms = Math.ceil(port.pollLimit.remainingUsec() / 1000);
+      this.log.notice(`${this.name}: Poll limit hit, pausing ${portAddress(port)} for ${ms} ms.`, this.name);
+      port.pauseTimer = setTimeout(() => {
+        port.pauseTimer = undefined;
+        if (this.state === 'listening') this.arm(port);
+      }, ms);
+      return;
+    }
+    if (this.config.socket.accept) {
+      this.acceptConnections(port);
+      if (this.state === 'listening') this.arm(port);
+      return;
+    }
+    if (!this.triggerLimit.test()) {
+      this.fail('trigger-limit-hit', 'Trigger limit hit, refusing further activation.');
+      return;
+    }
+    this.triggers++;
+    this.disarmAll();
+    this.setState('running');
+    this.hooks.trigger(this);
+  }
+
+  private acceptConnections(port: Port): void {
+    for (let i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+      let conn: ReturnType<typeof accept>;
+      try {
+        conn = accept(port.fd);
+      } catch (err) {
+        if (hasCode(err, 'ECONNABORTED', 'EINTR', 'EPROTO')) continue;
+        this.log.error(`${this.name}: accept() failed: ${(err as Error).message}`, this.name);
+        return;
+      }
+      if (!conn) return;
+      if (!this.triggerLimit.test()) {
+        closeQuietly(conn.fd);
+        this.fail('trigger-limit-hit', 'Trigger limit hit, refusing further activation.');
+        return;
+      }
+      this.triggers++;
+      this.handleConnection(port, conn.fd, conn.peer);
+    }
+  }
+
+  private handleConnection(port: Port, fd: Fd, remote: SockAddr): void {
+    const s = this.config.socket;
+    const source = sourceKey(remote);
+    if (this.connected >= s.maxConnections) {
+      this.refused++;
+      closeQuietly(fd);
+      this.log.warning(
+        `${this.name}: Too many incoming connections (${this.connected}), dropping connection.`,
+        this.name,
+      );
+      return;
+    }
+    const fromSource = this.perSource.get(source) ?? 0;
+    if (s.maxConnectionsPerSource > 0 && fromSource >= s.maxConnectionsPerSource) {
+      this.refused++;
+      closeQuietly(fd);
+      this.log.warning(
+        `${this.name}: Too many incoming connections (${fromSource}) from source ${source}, dropping connection.`,
+        this.name,
+      );
+      return;
+    }
+    for (const w of applyConnectionOptions(fd, port.spec))
+      this.log.debug(`${this.name}: ${w.message}`, this.name);
+    const counter = this.accepted++;
+    this.connected++;
+    this.perSource.set(source, fromSource + 1);
+    let local: SockAddr;
+    try {
+      local = getsockname(fd);
+    } catch {
+      local = port.address ?? { family: 'unix', path: '' };
+    }
+    const conn: AcceptedConnection = { fd, port, local, remote, counter };
+    try {
+      conn.cookie = getsockopt(fd, SOL_SOCKET, SO_COOKIE, 8, 'SO_COOKIE').readBigUInt64LE();
+    } catch {}
+    this.hooks
+      .connection(this, conn)
+      .catch((err: unknown) => this.log.error(`${this.name}: ${(err as Error).message}`, this.name))
+      .finally(() => {
+        this.connected--;
+        const n = (this.perSource.get(source) ?? 1) - 1;
+        if (n <= 0) this.perSource.delete(source);
+        else this.perSource.set(source, n);
+      });
+  }
+
+  /** Another unit triggered the shared service: this unit's fds go with it, so stop watching. */
+  pauseForService(): void {
+    if (this.state !== 'listening') return;
+    this.disarmAll();
+    this.setState('running');
+  }
+
+  /** After a reload while the service runs: keep the ports, do not watch them. */
+  markRunning(): void {
+    this.disarmAll();
+    this.setState('running');
+  }
+
+  /** The service stopped: listen again (Accept=no). */
+  resume(): void {
+    if (this.state !== 'running') return;
+    this.setState('listening');
+    this.armAll();
+  }
+
+  /** The service hit its start limit: the socket fails too, as in systemd. */
+  serviceFailedToStart(): void {
+    this.fail('service-start-limit-hit', 'Failed with result service-start-limit-hit.');
+  }
+
+  private fail(result: SocketResult, message: string): false {
+    this.result = result;
+    this.log.error(`${this.name}: ${message}`, this.name, { result });
+    this.log.error(`${this.name}: Failed with result '${result}'.`, this.name, { result });
+    this.closePorts();
+    this.setState('failed');
+    return false;
+  }
+
+  /** Close every port and remove what RemoveOnStop= says. */
+  stop(): void {
+    this.closePorts();
+    this.setState('dead');
+  }
+
+  /** Hand the open ports over (reload) without closing them. */
+  detachPorts(): Port[] {
+    const ports = this.ports;
+    for (const p of ports) {
+      p.watch?.release();
+      p.watch = undefined;
+      clearTimeout(p.pauseTimer);
+      p.pauseTimer = undefined;
+    }
+    this.ports = [];
+    this.setState('dead');
+    return ports;
+  }
+
+  private closePorts(): void {
+    for (const port of this.ports) {
+      clearTimeout(port.pauseTimer);
+      if (port.watch) port.watch.close();
+      else closeQuietly(port.fd);
+      port.watch = undefined;
+    }
+    if (this.config.socket.removeOnStop) this.removeFiles();
+    this.ports = [];
+    this.triggerLimit = this.newTriggerLimit();
+  }
+
+  private removeFiles(): void {
+    for (const link of this.config.socket.symlinks) {
+      try {
+        unlinkSync(link);
+      } catch {}
+    }
+    for (const port of this.ports) {
+      const path = fsPath(port.spec);
+      if (path) {
+        try {
+          unlinkSync(path);
+        } catch {}
+      }
+      if (port.spec.kind === 'mqueue') {
+        try {
+          mqUnlink(port.spec.name);
+        } catch {}
+      }
+    }
+  }
+
+  /** The fds to pass, with their LISTEN_FDNAMES names (Accept=no). */
+  passedFds(): { fd: Fd; name: string }[] {
+    return this.ports.map((p) => ({ fd: p.fd, name: this.config.socket.fileDescriptorName }));
+  }
+}
+
+function fsPath(spec: SocketSpec): string | undefined {
+  if (spec.kind === 'socket' && spec.address.family === 'unix' && !spec.address.path.startsWith('@'))
+    return spec.address.path;
+  if (spec.kind === 'fifo') return spec.path;
+  return undefined;
+}
+
+function sourceKey(remote: SockAddr): string {
+  switch (remote.family) {
+    case 'inet':
+    case 'inet6':
+      return remote.address.replace(/^::ffff:/i, '');
+    case 'vsock':
+      return `vsock:${remote.cid}`;
+    default:
+      return 'unix';
+  }
+}
+
+export function protocolLabel(spec: SocketSpec): string {
+  if (spec.kind !== 'socket')
+    return spec.kind === 'mqueue'
+      ? 'MessageQueue'
+      : spec.kind === 'fifo'
+        ? 'FIFO'
+        : spec.kind === 'special'
+          ? 'Special'
+          : 'Netlink';
+  if (spec.protocol) return spec.protocol === 'mptcp' ? 'MPTCP' : spec.protocol.toUpperCase();
+  if (spec.family === 'unix')
+    return spec.type === 'stream' ? 'Stream' : spec.type === 'datagram' ? 'Datagram' : 'SequentialPacket';
+  if (spec.family === 'vsock') return 'VSOCK';
+  return spec.type === 'stream' ? 'TCP' : spec.type === 'datagram' ? 'UDP' : 'SequentialPacket';
+}
+
+export function portAddress(port: Port): string {
+  if (port.address) return formatSockAddr(port.address);
+  const spec = port.spec;
+  switch (spec.kind) {
+    case 'fifo':
+    case 'special':
+      return spec.path;
+    case 'mqueue':
+      return spec.name;
+    case 'netlink':
+      return `${spec.family} ${spec.group}`;
+    default:
+      return formatSockAddr(spec.address);
+  }
+}
+
+function describePort(spec: SocketSpec): string {
+  if (spec.kind === 'socket') return `${protocolLabel(spec)} ${formatSockAddr(spec.address)}`;
+  return `${protocolLabel(spec)} ${spec.kind === 'mqueue' ? spec.name : spec.kind === 'netlink' ? spec.family : spec.path}`;
+}

@@ -1,0 +1,288 @@
+// Process calls for starting and supervising services: pidfds, non-blocking reaping, signals,
+// exit statuses described the way systemd describes them.
+//
+// Reaping rule (spawn.md trap 2): a Node process may have children started by child_process,
+// whose exit statuses libuv collects with waitpid(pid). Reaping "any child" steals those, and
+// their 'exit' events never fire. Reap our own children through their pidfd (`waitPidfd`,
+// `onExit`), and orphans (PID 1 in a container) with `reapOrphans`, never with `reapAny` unless
+// no other code in the process starts children.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import {
+  CLD_DUMPED,
+  CLD_EXITED,
+  CLD_KILLED,
+  P_ALL,
+  P_PID,
+  P_PIDFD,
+  SYS_pidfd_open,
+  WEXITED,
+  WNOHANG,
+  WNOWAIT,
+} from './constants.js';
+import { systemError } from './errors.js';
+import { libcCalls as c, errno } from './ffi.js';
+import { check, type Fd } from './socket.js';
+import { type Watch, watchReadable } from './watch.js';
+
+export type Pid = number;
+
+/** How a child ended, as waitid(2) reports it. */
+export interface ExitStatus {
+  pid: Pid;
+  /** `exited`: called exit(); `killed`: a signal ended it; `dumped`: killed and dumped core. */
+  code: 'exited' | 'killed' | 'dumped';
+  /** The exit code for `exited`, the signal number otherwise. */
+  status: number;
+  /** The signal's name without `SIG` (`TERM`) for `killed`/`dumped`. */
+  signal?: string;
+}
+
+// siginfo_t (128 bytes): si_signo@0, si_errno@4, si_code@8, then for SIGCHLD si_pid@16,
+// si_uid@20, si_status@24.
+const SIGINFO_SIZE = 128;
+const ECHILD = 10;
+
+const signalNumbers = osConstants.signals as Record<string, number>;
+
+/** `TERM` for 15; `SIGRTMIN+3`-style numbers have no name in Node and stay numeric. */
+export function signalName(signal: number): string | undefined {
+  for (const [name, value] of Object.entries(signalNumbers)) if (value === signal) return name.slice(3);
+  return undefined;
+}
+
+/** A signal given as `SIGTERM`, `TERM` or 15, as its number. Throws for an unknown name. */
+export function signalNumber(signal: string | number): number {
+  if (typeof signal === 'number') {
+    if (!Number.isInteger(signal) || signal < 0 || signal > 64)
+      throw new RangeError(`signal ${signal} is not 0..64`);
+    return signal;
+  }
+  const upper = signal.toUpperCase();
+  const value = signalNumbers[upper.startsWith('SIG') ? upper : `SIG${upper}`];
+  if (value === undefined)
+    throw new RangeError(`unknown signal '${signal}' (expected a name such as TERM or SIGKILL)`);
+  return value;
+}
+
+function decodeSiginfo(info: Buffer): ExitStatus | undefined {
+  const pid = info.readInt32LE(16);
+  if (pid === 0) return undefined; // WNOHANG and nothing has exited
+  const cldCode = info.readInt32LE(8);
+  const status = info.readInt32LE(24);
+  if (cldCode === CLD_EXITED) return { pid, code: 'exited', status };
+  const code = cldCode === CLD_DUMPED ? 'dumped' : 'killed';
+  if (cldCode !== CLD_KILLED && cldCode !== CLD_DUMPED) return { pid, code: 'exited', status };
+  const name = signalName(status);
+  return name ? { pid, code, status, signal: name } : { pid, code, status };
+}
+
+/** waitid(2). ECHILD means "no children" for P_ALL (undefined) but "not a child of ours, or
+ * reaped already" for one process, which the caller must hear about. */
+function waitid(idtype: number, id: number, options: number, context: string): ExitStatus | undefined {
+  const info = Buffer.alloc(SIGINFO_SIZE);
+  if (c.waitid(idtype, id, info, options) === -1) {
+    const e = errno();
+    if (e === ECHILD && idtype === P_ALL) return undefined;
+    const hint = e === ECHILD ? `${context} is not a child of this process, or was reaped already` : context;
+    throw systemError('waitid', e, { hint });
+  }
+  return decodeSiginfo(info);
+}
+
+/** pidfd_open(2): a close-on-exec fd that becomes readable when `pid` exits. Open it before the
+ * child can be reaped, i.e. right after spawning (a zombie keeps its pid). */
+export function pidfdOpen(pid: Pid): Fd {
+  return check(c.syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0), 'pidfd_open', {
+    hint: `pid ${pid}`,
+  });
+}
+
+/** Reap the child behind `pidfd` if it has exited (waitid P_PIDFD, WNOHANG); undefined while it
+ * runs. Throws ECHILD for a process that is not our child. The pidfd stays open: close it after. */
+export function waitPidfd(pidfd: Fd): ExitStatus | undefined {
+  return waitid(P_PIDFD, pidfd, WEXITED | WNOHANG, `pidfd ${pidfd}`);
+}
+
+/** Reap child `pid` if it has exited; undefined while it runs. Throws ECHILD when it is not our
+ * child. */
+export function waitPid(pid: Pid): ExitStatus | undefined {
+  return waitid(P_PID, pid, WEXITED | WNOHANG, `pid ${pid}`);
+}
+
+/** kill(2) with a signal by name (`TERM`, `SIGKILL`) or number. Signal 0 checks the pid exists. */
+export function kill(pid: Pid, signal: string | number): void {
+  const sig = signalNumber(signal);
+  check(c.kill(pid, sig), 'kill', { hint: `pid ${pid}, signal ${signalName(sig) ?? sig}` });
+}
+
+/**
+ * Reap one exited child, whichever it is (waitid P_ALL). ONLY for a process where no other code
+ * starts children: it steals the status of children started by child_process (spawn.md trap 2).
+ * Prefer `reapOrphans`.
+ */
+export function reapAny(): ExitStatus | undefined {
+  return waitid(P_ALL, 0, WEXITED | WNOHANG, 'any child');
+}
+
+/** The pids of this process's children, from /proc (every thread's children list). */
+export function childPids(): Pid[] {
+  const pids: Pid[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/self/task/${tid}/children`, 'latin1');
+    } catch {
+      continue; // the thread ended since readdir
+    }
+    for (const word of text.split(' ')) if (word) pids.push(Number(word));
+  }
+  return pids;
+}
+
+/**
+ * Reap exited children whose pids are not in `excluded`, leaving the others' statuses for their
+ * owners (pidfd watchers, child_process). For PID 1, where orphans are re-parented to the manager.
+ * `excluded` must hold every pid someone else waits for: the manager's own children and those
+ * of child_process. Returns what was reaped (at most `limit`, to stay bounded).
+ *
+ * It peeks with WNOWAIT first, so a status it must not take is never consumed. waitid reports one
+ * waitable child at a time; when that one is excluded, the others are found through /proc.
+ */
+export function reapOrphans(excluded: ReadonlySet<Pid>, limit = 64): ExitStatus[] {
+  const reaped: ExitStatus[] = [];
+  while (reaped.length < limit) {
+    const peek = waitid(P_ALL, 0, WEXITED | WNOHANG | WNOWAIT, 'any child (peek)');
+    if (!peek) return reaped;
+    if (excluded.has(peek.pid)) break;
+    const status = waitPid(peek.pid);
+    if (status) reaped.push(status);
+  }
+  for (const pid of childPids()) {
+    if (reaped.length >= limit) break;
+    if (excluded.has(pid)) continue;
+    let status: ExitStatus | undefined;
+    try {
+      status = waitPid(pid);
+    } catch {
+      continue; // reaped by its owner since /proc was read
+    }
+    if (status) reaped.push(status);
+  }
+  return reaped;
+}
+
+/** What exited, described as systemd does: `status=1/FAILURE`, `signal=TERM`,
+ * `signal=SEGV (core dumped)`. */
+export function describeExit(exit: ExitStatus): string {
+  if (exit.code === 'exited') {
+    const name = exitStatusNames[exit.status];
+    return name ? `status=${exit.status}/${name}` : `status=${exit.status}`;
+  }
+  const signal = `signal=${exit.signal ?? exit.status}`;
+  return exit.code === 'dumped' ? `${signal} (core dumped)` : signal;
+}
+
+/** True when systemd would count the exit as clean (status 0). Units with SuccessExitStatus= or
+ * signals counted as success are decided above sys/. */
+export function exitedCleanly(exit: ExitStatus): boolean {
+  return exit.code === 'exited' && exit.status === 0;
+}
+
+// systemd's names for exit statuses (LSB 0-7 and systemd's own 200+), from systemd.exec(5).
+const exitStatusNames: Record<number, string> = {
+  0: 'SUCCESS',
+  1: 'FAILURE',
+  2: 'INVALIDARGUMENT',
+  3: 'NOTIMPLEMENTED',
+  4: 'NOPERMISSION',
+  5: 'NOTINSTALLED',
+  6: 'NOTCONFIGURED',
+  7: 'NOTRUNNING',
+  200: 'CHDIR',
+  201: 'NICE',
+  202: 'FDS',
+  203: 'EXEC',
+  204: 'MEMORY',
+  205: 'LIMITS',
+  206: 'OOM_ADJUST',
+  207: 'SIGNAL_MASK',
+  208: 'STDIN',
+  209: 'STDOUT',
+  210: 'CHROOT',
+  211: 'IOPRIO',
+  212: 'TIMERSLACK',
+  213: 'SECUREBITS',
+  214: 'SETSCHEDULER',
+  215: 'CPUAFFINITY',
+  216: 'GROUP',
+  217: 'USER',
+  218: 'CAPABILITIES',
+  219: 'CGROUP',
+  220: 'SETSID',
+  221: 'CONFIRM',
+  222: 'STDERR',
+  224: 'PAM',
+  225: 'NETWORK',
+  226: 'NAMESPACE',
+  227: 'NO_NEW_PRIVILEGES',
+  228: 'SECCOMP',
+  229: 'SELINUX_CONTEXT',
+  230: 'PERSONALITY',
+  231: 'APPARMOR_PROFILE',
+  232: 'ADDRESS_FAMILIES',
+  233: 'RUNTIME_DIRECTORY',
+  235: 'CHOWN',
+  236: 'SMACK_PROCESS_LABEL',
+  237: 'KEYRING',
+  238: 'STATE_DIRECTORY',
+  239: 'CACHE_DIRECTORY',
+  240: 'LOGS_DIRECTORY',
+  241: 'CONFIGURATION_DIRECTORY',
+  242: 'NUMA_POLICY',
+  243: 'CREDENTIALS',
+  245: 'BPF',
+};
+
+/**
+ * Resolves with the exit status of child `pid` once it has exited, and reaps it. Built on a
+ * pidfd and the readiness watcher, so it never calls waitpid(-1). Pass `pidfd` when one is
+ * already open (spawnProcess returns one): it is then owned, and closed, by this call.
+ * Rejects when the pid is not a child of this process or the watch fails.
+ */
+export function onExit(pid: Pid, pidfd?: Fd): Promise<ExitStatus> {
+  const fd = pidfd ?? pidfdOpen(pid);
+  return new Promise<ExitStatus>((resolve, reject) => {
+    let watch: Watch;
+    const settle = (): void => {
+      let status: ExitStatus | undefined;
+      try {
+        status = waitPidfd(fd);
+      } catch (err) {
+        watch.close();
+        reject(err);
+        return;
+      }
+      if (status) {
+        watch.close();
+        resolve(status);
+      } else {
+        watch.rearm(); // a spurious wake-up: still running
+      }
+    };
+    try {
+      watch = watchReadable(fd, (event) => {
+        if (event.error) {
+          watch.close();
+          reject(event.error);
+          return;
+        }
+        settle();
+      });
+    } catch (err) {
+      if (pidfd === undefined) c.close(fd);
+      reject(err);
+    }
+  });
+}

@@ -238,6 +238,27 @@ describe('readUnitFiles', () => {
     assert.deepEqual(u.files, []);
   });
 
+  it('says masked for an empty fragment, found without a stat', () => {
+    const u = readUnitFiles('empty.socket', path);
+    assert.equal(u.loadState, 'masked');
+    assert.equal(u.masked, true);
+    assert.equal(u.fragmentPath, undefined);
+    assert.deepEqual(u.files, []);
+    assert.deepEqual(u.dropIns, []);
+  });
+
+  it('reads a type drop-in once per index and gives every unit its entries', () => {
+    const index = new UnitPathIndex(path);
+    const a = readUnitFiles('web.socket', index);
+    const b = readUnitFiles('real.socket', index);
+    const shared = join(high, 'socket.d/50-all.conf');
+    assert.deepEqual(
+      a.files.find((f) => f.path === shared)?.entries,
+      b.files.find((f) => f.path === shared)?.entries,
+    );
+    assert.equal(a.files.find((f) => f.path === shared)?.entries[0]?.value, '64');
+  });
+
   it('says not-found with where it looked', () => {
     const u = readUnitFiles('missing.socket', path);
     assert.equal(u.loadState, 'not-found');

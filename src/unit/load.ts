@@ -2,7 +2,16 @@
 // search path (an earlier directory wins), masking, aliases, templates, and drop-ins. Reading
 // files is this layer's only I/O; it never opens sockets.
 
-import { type Dirent, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  type Dirent,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Diagnostic } from './diagnostic.js';
 import type { UnitFileText } from './entry.js';
@@ -107,6 +116,9 @@ export class UnitPathIndex {
   readonly searchPath: readonly string[];
   private readonly entries = new Map<string, Map<string, Dirent>>();
   private readonly dropInDirs = new Map<string, Map<string, Dirent> | null>();
+  // Type drop-ins (`socket.d/*.conf`) apply to every unit of the type: read and check them once.
+  private readonly dropInMasks = new Map<string, boolean>();
+  private readonly dropInBytes = new Map<string, Buffer | NodeJS.ErrnoException>();
 
   constructor(searchPath: SearchPath) {
     this.searchPath = dedupe(searchPath.map((d) => resolve(d)));
@@ -134,6 +146,54 @@ export class UnitPathIndex {
       this.dropInDirs.set(path, cached);
     }
     return cached ?? undefined;
+  }
+
+  /** Whether drop-in `path` masks its name (link to /dev/null, empty, dangling), checked once. */
+  isMaskingDropIn(path: string, entry: Dirent): boolean {
+    let masks = this.dropInMasks.get(path);
+    if (masks === undefined) {
+      masks = isMaskingFile(path, entry);
+      this.dropInMasks.set(path, masks);
+    }
+    return masks;
+  }
+
+  /** The bytes of drop-in `path`, read once. */
+  readDropIn(path: string): Buffer {
+    let bytes = this.dropInBytes.get(path);
+    if (bytes === undefined) {
+      try {
+        bytes = readWholeFile(path);
+      } catch (e) {
+        bytes = e as NodeJS.ErrnoException;
+      }
+      this.dropInBytes.set(path, bytes);
+    }
+    if (bytes instanceof Error) throw bytes;
+    return bytes;
+  }
+}
+
+const READ_CHUNK = 64 * 1024;
+const readBuffer = Buffer.allocUnsafe(READ_CHUNK);
+
+/** readFileSync without its fstat: unit files are small, so one read usually gets all of it. */
+function readWholeFile(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const n = readSync(fd, readBuffer, 0, READ_CHUNK, null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(readBuffer.subarray(0, n)));
+      if (n < READ_CHUNK && chunks.length === 1) {
+        // A short read of a regular file is its end; one more read would only confirm it.
+        break;
+      }
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -181,8 +241,15 @@ interface Candidate {
 }
 
 /** What a name in a search directory is: a unit file, a mask, or nothing usable (dangling link). */
-function inspectCandidate(path: string, entry: Dirent, diagnostics: Diagnostic[]): Candidate | undefined {
+function inspectCandidate(
+  path: string,
+  entry: Dirent,
+  diagnostics: Diagnostic[],
+  checkEmpty: boolean,
+): Candidate | undefined {
   try {
+    // A plain file needs a stat only to tell an empty one (a mask); a caller about to read it can tell from the bytes.
+    if (entry.isFile() && !checkEmpty) return { path, masked: false };
     if (entry.isSymbolicLink()) {
       const link = readlinkSync(path);
       if (link === '/dev/null') return { path, masked: true };
@@ -316,7 +383,7 @@ function collectDropIns(index: UnitPathIndex, names: readonly string[], type: Un
   return [...chosen.keys()]
     .sort()
     .map((file) => chosen.get(file)!)
-    .filter(({ path, entry }) => !isMaskingFile(path, entry))
+    .filter(({ path, entry }) => !index.isMaskingDropIn(path, entry))
     .map(({ path }) => path);
 }
 
@@ -326,8 +393,11 @@ function collectDropIns(index: UnitPathIndex, names: readonly string[], type: Un
  * it. Throws ValueError for an invalid name.
  */
 export function findUnit(name: string, where: SearchPath | UnitPathIndex): FoundUnit {
+  return findUnitIn(indexOf(where), name, true);
+}
+
+function findUnitIn(index: UnitPathIndex, name: string, checkEmpty: boolean): FoundUnit {
   const requested = parseUnitName(name);
-  const index = indexOf(where);
   const diagnostics: Diagnostic[] = [];
   const candidates = [name];
   if (requested.instance !== undefined) candidates.push(`${requested.prefix}@.${requested.type}`);
@@ -337,7 +407,7 @@ export function findUnit(name: string, where: SearchPath | UnitPathIndex): Found
     for (const dir of index.searchPath) {
       const entry = index.entry(dir, candidateName);
       if (entry === undefined) continue;
-      const candidate = inspectCandidate(`${dir}/${candidateName}`, entry, diagnostics);
+      const candidate = inspectCandidate(`${dir}/${candidateName}`, entry, diagnostics, checkEmpty);
       if (candidate === undefined) continue;
       found = { candidate, candidateName };
       break search;
@@ -394,10 +464,10 @@ export interface LoadedUnitFiles {
   diagnostics: Diagnostic[];
 }
 
-function readOne(path: string, out: LoadedUnitFiles): boolean {
+function readOne(path: string, out: LoadedUnitFiles, read: (path: string) => Buffer): boolean {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = read(path);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     out.diagnostics.push({
@@ -408,6 +478,10 @@ function readOne(path: string, out: LoadedUnitFiles): boolean {
     });
     return false;
   }
+  return parseInto(path, bytes, out);
+}
+
+function parseInto(path: string, bytes: Buffer, out: LoadedUnitFiles): boolean {
   const parsed = parseUnitText(bytes, path);
   out.files.push({ path, entries: parsed.entries });
   for (const s of parsed.sections) out.sections.push({ file: path, name: s.name, line: s.line });
@@ -417,7 +491,8 @@ function readOne(path: string, out: LoadedUnitFiles): boolean {
 
 /** Finds unit `name` and parses its fragment and drop-ins (see findUnit); never throws for a bad file. */
 export function readUnitFiles(name: string, where: SearchPath | UnitPathIndex): LoadedUnitFiles {
-  const found = findUnit(name, where);
+  const index = indexOf(where);
+  const found = findUnitIn(index, name, false);
   const out: LoadedUnitFiles = {
     name,
     id: found.id,
@@ -437,17 +512,30 @@ export function readUnitFiles(name: string, where: SearchPath | UnitPathIndex): 
   let ok = true;
   if (found.fragmentPath === undefined) {
     out.loadState = 'not-found';
-    const dirs = where instanceof UnitPathIndex ? where.searchPath : where;
     out.diagnostics.push({
       severity: 'error',
       file: name,
       line: 0,
-      message: `unit file not found; expected ${name} in one of: ${dirs.join(', ')}`,
+      message: `unit file not found; expected ${name} in one of: ${index.searchPath.join(', ')}`,
     });
   } else {
-    ok = readOne(found.fragmentPath, out);
+    let bytes: Buffer | undefined;
+    ok = readOne(found.fragmentPath, out, (path) => {
+      bytes = readWholeFile(path);
+      return bytes;
+    });
+    // Found without a stat (see inspectCandidate): an empty fragment masks the unit.
+    if (bytes !== undefined && bytes.length === 0) {
+      out.files = [];
+      out.sections = [];
+      out.masked = true;
+      out.loadState = 'masked';
+      out.dropIns = [];
+      delete out.fragmentPath;
+      return out;
+    }
   }
-  for (const dropIn of found.dropIns) ok = readOne(dropIn, out) && ok;
+  for (const dropIn of found.dropIns) ok = readOne(dropIn, out, (path) => index.readDropIn(path)) && ok;
   if (!ok) out.loadState = 'error';
   return out;
 }

@@ -238,6 +238,15 @@ describe('readUnitFiles', () => {
     assert.deepEqual(u.files, []);
   });
 
+  it('says error, without throwing, for an invalid name', () => {
+    const u = readUnitFiles('no-type', path);
+    assert.equal(u.loadState, 'error');
+    assert.match(
+      u.diagnostics[0]?.message ?? '',
+      /^'no-type' is not a valid unit name: the name has no type suffix; /,
+    );
+  });
+
   it('says masked for an empty fragment, found without a stat', () => {
     const u = readUnitFiles('empty.socket', path);
     assert.equal(u.loadState, 'masked');
@@ -359,5 +368,33 @@ describe('search path', () => {
     assert.deepEqual(resolveSearchPath({ override: ['/x', '/x', '/y'], env: {} }), ['/x', '/y']);
     assert.deepEqual(resolveSearchPath({ env: { SYSTEMD_UNIT_PATH: '/from/env' } }), ['/from/env']);
     assert.deepEqual(resolveSearchPath({ env: {} }), defaultSearchPath('system'));
+  });
+});
+
+describe("this machine's units", () => {
+  it('reads every socket and service unit of the system directories without a syntax error', (t) => {
+    const dirs = [
+      '/etc/systemd/system',
+      '/run/systemd/system',
+      '/usr/local/lib/systemd/system',
+      '/usr/lib/systemd/system',
+      '/lib/systemd/system',
+    ];
+    const index = new UnitPathIndex(dirs);
+    const names = listUnitNames(index, ['socket', 'service']);
+    if (names.length === 0) {
+      t.skip('no systemd unit directories on this machine');
+      return;
+    }
+    const broken: string[] = [];
+    let files = 0;
+    for (const name of names) {
+      const u = readUnitFiles(name, index);
+      files += u.files.length;
+      if (u.loadState === 'error') broken.push(...u.diagnostics.map(formatDiagnostic));
+      for (const f of u.files) for (const e of f.entries) assert.ok(e.line >= 1);
+    }
+    t.diagnostic(`${names.length} units, ${files} files read`);
+    assert.deepEqual(broken, []);
   });
 });

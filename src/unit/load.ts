@@ -18,6 +18,7 @@ import type { UnitFileText } from './entry.js';
 import { instanceName, isValidUnitName, parseUnitName, type UnitName, type UnitType } from './names.js';
 import type { ManagerKind } from './specifiers.js';
 import { parseUnitText } from './syntax.js';
+import { ValueError } from './values.js';
 
 export type SearchPath = readonly string[];
 
@@ -489,10 +490,27 @@ function parseInto(path: string, bytes: Buffer, out: LoadedUnitFiles): boolean {
   return !parsed.fatal;
 }
 
-/** Finds unit `name` and parses its fragment and drop-ins (see findUnit); never throws for a bad file. */
+/** Finds unit `name` and parses its fragment and drop-ins (see findUnit). Never throws for a bad
+ * file or name: an invalid name gives loadState 'error' with a diagnostic saying why. */
 export function readUnitFiles(name: string, where: SearchPath | UnitPathIndex): LoadedUnitFiles {
   const index = indexOf(where);
-  const found = findUnitIn(index, name, false);
+  let found: FoundUnit;
+  try {
+    found = findUnitIn(index, name, false);
+  } catch (e) {
+    if (!(e instanceof ValueError)) throw e;
+    return {
+      name,
+      id: name,
+      dropIns: [],
+      aliases: [],
+      masked: false,
+      loadState: 'error',
+      files: [],
+      sections: [],
+      diagnostics: [{ severity: 'error', file: name, line: 0, message: e.message }],
+    };
+  }
   const out: LoadedUnitFiles = {
     name,
     id: found.id,

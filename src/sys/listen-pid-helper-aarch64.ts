@@ -1,0 +1,130 @@
+// The LISTEN_PID exec helper for AArch64 Linux: the same program as the x86_64 listing
+// (listen-pid-helper-x86_64.ts; contract in listen-pid-helper.ts), instruction for instruction
+// where the two ISAs allow.
+//
+// Registers kept across the program: x19 = the initial stack pointer (argc, argv[], NULL,
+// envp[], NULL), x21 = envp, x20 = end of a 16-byte scratch buffer on the stack where `format`
+// writes digits backwards (a '\n' sits at x20 for the error message), x22/x23 = the pid's
+// digits and their count, x25 = errno after a failed execve. Syscalls: number in x8, arguments
+// in x0..x2, `svc #0`, result in x0 (-errno on failure). `format` and `write_stderr` are leaves,
+// so bl/ret through x30 needs no stack.
+
+import { a64, type ListingLine, label, ascii as str } from './elf.js';
+
+const imm19 = (target: string) => ({ label: target, encoding: 'a64-imm19' as const });
+const imm26 = (target: string) => ({ label: target, encoding: 'a64-imm26' as const });
+const adr = (target: string) => ({ label: target, encoding: 'a64-adr' as const });
+
+export const LISTEN_PID_PLACEHOLDER_AARCH64 = 'LISTEN_PID=0000000000';
+const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
+const MSG_ERRNO = ': errno ';
+const MSG_USAGE = 'sockunit-listen-pid: usage: helper PATH ARGV0 [ARG]...\n';
+
+// Each word is written with its label-relative offset field zero; assemble() fills it in.
+// `{name}` marks that operand in the text, which is objdump's syntax so the test can compare.
+export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
+  label('_start'),
+  a64(0x910003f3, 'mov x19, sp'),
+  a64(0xd10083ff, 'sub sp, sp, #0x20'),
+  a64(0x910043f4, 'add x20, sp, #0x10'),
+  a64(0x52800140, 'mov w0, #0xa'),
+  a64(0x39000280, 'strb w0, [x20]'), // '\n' after the digits
+  a64(0xf9400269, 'ldr x9, [x19]'), // argc
+  a64(0xf1000d3f, 'cmp x9, #0x3'), // helper, PATH, ARGV0
+  a64(0x54000003, 'b.cc {usage}', imm19('usage')), // b.lo
+  a64(0x8b090e75, 'add x21, x19, x9, lsl #3'),
+  a64(0x910042b5, 'add x21, x21, #0x10'), // envp = &argv[argc + 1]
+  a64(0xd2801588, 'mov x8, #0xac'), // SYS_getpid
+  a64(0xd4000001, 'svc #0x0'),
+  a64(0x94000000, 'bl {format}', imm26('format')),
+  a64(0xaa0103f6, 'mov x22, x1'), // digits
+  a64(0xaa0203f7, 'mov x23, x2'), // digit count
+  a64(0xaa1503f8, 'mov x24, x21'), // x24 walks envp
+  label('next_env'),
+  a64(0xf8408701, 'ldr x1, [x24], #8'),
+  a64(0xb4000001, 'cbz x1, {exec}', imm19('exec')), // end of envp
+  a64(0x10000003, 'adr x3, {placeholder}', adr('placeholder')),
+  a64(0xaa0103e4, 'mov x4, x1'),
+  // Byte compare up to and including the placeholder's NUL; the first difference stops it, at
+  // the latest at the entry's own NUL, so nothing past the entry is read.
+  label('compare'),
+  a64(0x38401485, 'ldrb w5, [x4], #1'),
+  a64(0x38401466, 'ldrb w6, [x3], #1'),
+  a64(0x6b0600bf, 'cmp w5, w6'),
+  a64(0x54000001, 'b.ne {next_env}', imm19('next_env')), // not the slot
+  a64(0x35000006, 'cbnz w6, {compare}', imm19('compare')),
+  a64(0x91002c24, 'add x4, x1, #0xb'), // after "LISTEN_PID="
+  a64(0xaa1603e3, 'mov x3, x22'),
+  a64(0xaa1703e5, 'mov x5, x23'),
+  label('copy'),
+  a64(0x38401466, 'ldrb w6, [x3], #1'),
+  a64(0x38001486, 'strb w6, [x4], #1'),
+  a64(0xf10004a5, 'subs x5, x5, #0x1'),
+  a64(0x54000001, 'b.ne {copy}', imm19('copy')), // at most 10 digits
+  a64(0x3900009f, 'strb wzr, [x4]'), // end the value
+  a64(0x14000000, 'b {next_env}', imm26('next_env')),
+  label('exec'),
+  a64(0xf9400a60, 'ldr x0, [x19, #16]'), // argv[1] = PATH
+  a64(0x91006261, 'add x1, x19, #0x18'), // &argv[2] = ARGV0...
+  a64(0xaa1503e2, 'mov x2, x21'), // envp
+  a64(0xd2801ba8, 'mov x8, #0xdd'), // SYS_execve
+  a64(0xd4000001, 'svc #0x0'),
+  // execve returned: x0 = -errno.
+  a64(0x4b0003f9, 'neg w25, w0'),
+  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
+  a64(0xd2800482, 'mov x2, #0x24'), // MSG_EXEC.length
+  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
+  a64(0xf9400a61, 'ldr x1, [x19, #16]'), // PATH
+  a64(0xd2800002, 'mov x2, #0x0'),
+  label('strlen'),
+  a64(0x38626823, 'ldrb w3, [x1, x2]'),
+  a64(0x34000003, 'cbz w3, {strlen_done}', imm19('strlen_done')),
+  a64(0x91000442, 'add x2, x2, #0x1'),
+  a64(0x14000000, 'b {strlen}', imm26('strlen')),
+  label('strlen_done'),
+  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
+  a64(0x10000001, 'adr x1, {msg_errno}', adr('msg_errno')),
+  a64(0xd2800102, 'mov x2, #0x8'), // MSG_ERRNO.length
+  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
+  a64(0x2a1903e0, 'mov w0, w25'),
+  a64(0x94000000, 'bl {format}', imm26('format')),
+  a64(0x91000442, 'add x2, x2, #0x1'), // and the '\n'
+  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
+  a64(0x14000000, 'b {fail}', imm26('fail')),
+  label('usage'),
+  a64(0x10000001, 'adr x1, {msg_usage}', adr('msg_usage')),
+  a64(0xd28006e2, 'mov x2, #0x37'), // MSG_USAGE.length
+  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
+  label('fail'),
+  a64(0xd2800fe0, 'mov x0, #0x7f'), // status 127
+  a64(0xd2800bc8, 'mov x8, #0x5e'), // SYS_exit_group
+  a64(0xd4000001, 'svc #0x0'),
+  // write_stderr(x1 = bytes, x2 = length); a failed write is ignored.
+  label('write_stderr'),
+  a64(0xd2800040, 'mov x0, #0x2'),
+  a64(0xd2800808, 'mov x8, #0x40'), // SYS_write
+  a64(0xd4000001, 'svc #0x0'),
+  a64(0xd65f03c0, 'ret'),
+  // format(w0 = value) -> x1 = first digit, x2 = digit count; the digits end at x20.
+  // At least one digit (0 gives "0"); a 32-bit value has at most 10.
+  label('format'),
+  a64(0xaa1403e1, 'mov x1, x20'),
+  a64(0x52800143, 'mov w3, #0xa'),
+  label('format_digit'),
+  a64(0x1ac30804, 'udiv w4, w0, w3'),
+  a64(0x1b038085, 'msub w5, w4, w3, w0'), // remainder
+  a64(0x1100c0a5, 'add w5, w5, #0x30'), // '0' + remainder
+  a64(0x381ffc25, 'strb w5, [x1, #-1]!'),
+  a64(0x2a0403e0, 'mov w0, w4'),
+  a64(0x35000000, 'cbnz w0, {format_digit}', imm19('format_digit')),
+  a64(0xcb010282, 'sub x2, x20, x1'),
+  a64(0xd65f03c0, 'ret'),
+  str('placeholder', `${LISTEN_PID_PLACEHOLDER_AARCH64}\0`),
+  str('msg_exec', MSG_EXEC),
+  str('msg_errno', MSG_ERRNO),
+  str('msg_usage', MSG_USAGE),
+];
+
+// The lengths above are immediates in the listing; keep them honest if a message changes.
+if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x37)
+  throw new Error('listen-pid-helper-aarch64: a message length no longer matches its mov x2 immediate');

@@ -1,0 +1,295 @@
+// LISTEN_PID must be the service's own pid (sd_listen_fds and its ports in Go, Python and Rust
+// ignore the fds otherwise), and a spawner cannot know that pid before the child exists. So the
+// child sets it itself, between the spawn and the service's exec:
+//
+// - On x86_64 and AArch64, through a tiny static helper (no libc, a few hundred bytes) whose
+//   machine code is kept here as commented listings (listen-pid-helper-x86_64.ts,
+//   listen-pid-helper-aarch64.ts) and written out as an ELF file once per process. Cost: one
+//   extra execve of a program that maps nothing but itself, ~0.1 ms (spawn.md).
+// - Elsewhere, through `/bin/sh -c 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"'`: the
+//   same result, but a dynamically linked shell starts first (about 0.6 ms).
+//
+// The helper's contract (the spawner's side is `listenPidWrap`):
+//   argv = [helper, PATH, ARGV0, ARG...]: it execs PATH with argv [ARGV0, ARG...], so ARGV0 may
+//     differ from PATH (systemd's `@` prefix). PATH is used as is: no $PATH search.
+//   envp: every entry exactly equal to LISTEN_PID_PLACEHOLDER ("LISTEN_PID=" and ten zeros) is
+//     rewritten in place to "LISTEN_PID=<pid>", the decimal pid left-aligned and NUL-terminated
+//     (execve copies an entry up to its first NUL, so the service sees no padding). Ten digits
+//     hold any 32-bit pid; Linux's pid_max is at most 4194304. Other entries pass untouched. A
+//     request without the placeholder is exec'd unchanged.
+//   On execve failure: "sockunit-listen-pid: cannot execute PATH: errno N" on fd 2 and exit
+//     status 127 (as a shell's "command not found"; the errno says which failure it was). With
+//     fewer than two arguments: a usage line on fd 2 and status 127.
+
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { assemble, EM_AARCH64, EM_X86_64, staticElf64 } from './elf.js';
+import { LISTEN_PID_HELPER_AARCH64, LISTEN_PID_PLACEHOLDER_AARCH64 } from './listen-pid-helper-aarch64.js';
+import { LISTEN_PID_HELPER_X86_64, LISTEN_PID_PLACEHOLDER_X86_64 } from './listen-pid-helper-x86_64.js';
+
+/** The environment entry the helper replaces with the real `LISTEN_PID=<pid>`. */
+export const LISTEN_PID_PLACEHOLDER = LISTEN_PID_PLACEHOLDER_X86_64;
+if (LISTEN_PID_PLACEHOLDER_AARCH64 !== LISTEN_PID_PLACEHOLDER)
+  throw new Error('listen-pid-helper: the x86_64 and aarch64 listings disagree on the placeholder');
+
+/** Exit status of the helper (and of the shell trampoline for a missing file) when the
+ * service's execve fails. */
+export const LISTEN_PID_EXEC_FAILED = 127;
+
+/** The shell fallback's script: $0 is the service's path, "$@" its arguments. */
+export const LISTEN_PID_SHELL_SCRIPT = 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"';
+const SHELL = '/bin/sh';
+
+/** A spawn request: the file to execute, its whole argv (argv[0] included), its environment. */
+export interface SpawnRequest<Env> {
+  file: string;
+  argv: string[];
+  env: Env;
+}
+
+export type EnvRecord = Readonly<Record<string, string>>;
+
+/** Node's `process.arch` names of the architectures that have a helper listing. */
+export type HelperArch = 'x64' | 'arm64';
+
+const images = new Map<HelperArch, Uint8Array>();
+
+function isHelperArch(arch: string): arch is HelperArch {
+  return arch === 'x64' || arch === 'arm64';
+}
+
+/** The helper's ELF file for `arch` (Node's names: `x64`, `arm64`), or undefined where there
+ * is no listing. Built from the listings on first use; the same bytes on every machine. */
+export function listenPidHelperImage(arch: string = process.arch): Uint8Array | undefined {
+  if (!isHelperArch(arch)) return undefined;
+  let image = images.get(arch);
+  if (!image) {
+    image =
+      arch === 'x64'
+        ? staticElf64({
+            machine: EM_X86_64,
+            loadAddress: 0x400000n,
+            align: 0x1000n,
+            code: assemble(LISTEN_PID_HELPER_X86_64).bytes,
+          })
+        : staticElf64({
+            machine: EM_AARCH64,
+            loadAddress: 0x400000n,
+            // 64 KiB: the largest AArch64 page size, so the segment maps on any kernel.
+            align: 0x10000n,
+            code: assemble(LISTEN_PID_HELPER_AARCH64).bytes,
+          });
+    images.set(arch, image);
+  }
+  return image;
+}
+
+/** The helper's file name: the content hash keeps two sockunit versions (two contracts) that
+ * share a directory from replacing each other's helper. */
+function helperFileName(arch: HelperArch, image: Uint8Array): string {
+  const digest = createHash('sha256').update(image).digest('hex').slice(0, 12);
+  return `listen-pid-${arch}-${digest}`;
+}
+
+function effectiveUid(): number {
+  return process.geteuid?.() ?? 0;
+}
+
+/** Creates `dir` (mode 0700) unless it exists, then checks that nobody else can write to it:
+ * a real directory, ours, not group- or world-writable. Throws saying what is wrong. */
+function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const st = lstatSync(dir);
+  const uid = effectiveUid();
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0)
+    throw new Error(
+      `${dir} is not a private directory (${st.isDirectory() ? 'directory' : 'not a directory'}, ` +
+        `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); expected a directory of uid ${uid} ` +
+        'that only its owner can write',
+    );
+}
+
+function isInstalled(path: string, image: Uint8Array): boolean {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (!st.isFile() || st.uid !== effectiveUid() || (st.mode & 0o7777) !== 0o755 || st.size !== image.length)
+    return false;
+  return Buffer.compare(readFileSync(path), image) === 0;
+}
+
+/** Writes the helper into `dir` (created private if missing) unless an identical file is there,
+ * replacing a different or tampered one atomically, and returns its path. Throws when `dir`
+ * is not private, not writable, or on a filesystem mounted noexec. */
+export function installListenPidHelper(dir: string, arch: string = process.arch): string {
+  const image = listenPidHelperImage(arch);
+  if (!image || !isHelperArch(arch)) throw new Error(`no LISTEN_PID helper for architecture ${arch}`);
+  ensurePrivateDir(dir);
+  const path = join(dir, helperFileName(arch, image));
+  if (!isInstalled(path, image)) {
+    const temporary = join(dir, `.listen-pid.${process.pid}.${randomBytes(6).toString('hex')}`);
+    try {
+      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o700);
+      try {
+        writeSync(fd, image);
+        fchmodSync(fd, 0o755); // the umask may have taken bits away
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, path);
+    } catch (error) {
+      try {
+        unlinkSync(temporary);
+      } catch {}
+      throw error;
+    }
+  }
+  // access(X_OK) fails on a noexec mount even for root, where execve would fail too.
+  accessSync(path, constants.X_OK);
+  return path;
+}
+
+/** Where the helper may live, best first: the user's runtime directory, /run (root), /tmp. */
+function helperDirs(): string[] {
+  const dirs: string[] = [];
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  if (runtime && isAbsolute(runtime)) dirs.push(join(runtime, 'sockunit'));
+  if (effectiveUid() === 0) dirs.push('/run/sockunit');
+  dirs.push(join(tmpdir(), `sockunit-${effectiveUid()}`));
+  return dirs;
+}
+
+let installedPath: string | undefined;
+
+/** The path of this architecture's LISTEN_PID helper, written (or checked byte for byte and
+ * replaced) on the first call of the process: `$XDG_RUNTIME_DIR/sockunit/`, else
+ * `/run/sockunit/` for root, else `<tmpdir>/sockunit-<uid>/`, the first that is private and
+ * allows exec. Undefined on an architecture without a helper; throws when no directory will do. */
+export function listenPidHelperPath(): string | undefined {
+  if (installedPath) return installedPath;
+  if (!listenPidHelperImage()) return undefined;
+  const failures: string[] = [];
+  for (const dir of helperDirs()) {
+    try {
+      installedPath = installListenPidHelper(dir);
+      return installedPath;
+    } catch (error) {
+      failures.push(`${dir}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(
+    `cannot install the LISTEN_PID helper (${failures.join('; ')}); ` +
+      'set XDG_RUNTIME_DIR to a private directory on a filesystem that allows exec',
+  );
+}
+
+function checkRequest(file: string, argv: readonly string[]): void {
+  if (!file.includes('/'))
+    throw new TypeError(
+      `LISTEN_PID wrapper: '${file}' is not a path; resolve it first (as systemd does for ExecStart=)`,
+    );
+  if (argv.length === 0)
+    throw new RangeError(`LISTEN_PID wrapper: empty argv for '${file}' (argv[0] is required)`);
+}
+
+function isEntryList(env: EnvRecord | readonly string[]): env is readonly string[] {
+  return Array.isArray(env);
+}
+
+function withoutListenPid(env: EnvRecord): Record<string, string>;
+function withoutListenPid(env: readonly string[]): string[];
+function withoutListenPid(env: EnvRecord | readonly string[]): Record<string, string> | string[];
+function withoutListenPid(env: EnvRecord | readonly string[]): Record<string, string> | string[] {
+  if (isEntryList(env)) return env.filter((entry) => !entry.startsWith('LISTEN_PID='));
+  const copy = { ...env };
+  delete copy.LISTEN_PID;
+  return copy;
+}
+
+/** Rewrites a spawn request so that the service starts with `LISTEN_PID` set to its own pid,
+ * through the helper, or through `/bin/sh` where there is none. `file` must be a path (no
+ * $PATH search); `argv[0]` may differ from it. A `LISTEN_PID` already in `env` is replaced;
+ * other entries pass unchanged. Spawn the result as `file` with argv `argv` (for
+ * child_process: `spawn(r.file, r.argv.slice(1), { argv0: r.argv[0], env: r.env })`). */
+export function listenPidWrap(
+  file: string,
+  argv: readonly string[],
+  env: EnvRecord,
+): SpawnRequest<Record<string, string>>;
+export function listenPidWrap(
+  file: string,
+  argv: readonly string[],
+  env: readonly string[],
+): SpawnRequest<string[]>;
+export function listenPidWrap(
+  file: string,
+  argv: readonly string[],
+  env: EnvRecord | readonly string[],
+): SpawnRequest<Record<string, string> | string[]> {
+  const helper = listenPidHelperPath();
+  if (!helper) return wrapWithShell(file, argv, env);
+  checkRequest(file, argv);
+  const [placeholderName, placeholderValue] = LISTEN_PID_PLACEHOLDER.split('=') as [string, string];
+  const rest = withoutListenPid(env);
+  const wrappedEnv = Array.isArray(rest)
+    ? [...rest, LISTEN_PID_PLACEHOLDER]
+    : { ...rest, [placeholderName]: placeholderValue };
+  return { file: helper, argv: [helper, file, ...argv], env: wrappedEnv };
+}
+
+/** The `/bin/sh` fallback of `listenPidWrap`, usable on any architecture. Differences from the
+ * helper, both from the shell: argv[0] becomes `file` (POSIX sh cannot exec under another
+ * name), and a `PWD` entry that does not name the working directory is corrected to it. */
+export function listenPidShellWrap(
+  file: string,
+  argv: readonly string[],
+  env: EnvRecord,
+): SpawnRequest<Record<string, string>>;
+export function listenPidShellWrap(
+  file: string,
+  argv: readonly string[],
+  env: readonly string[],
+): SpawnRequest<string[]>;
+export function listenPidShellWrap(
+  file: string,
+  argv: readonly string[],
+  env: EnvRecord | readonly string[],
+): SpawnRequest<Record<string, string> | string[]> {
+  return wrapWithShell(file, argv, env);
+}
+
+function wrapWithShell(
+  file: string,
+  argv: readonly string[],
+  env: EnvRecord | readonly string[],
+): SpawnRequest<Record<string, string> | string[]> {
+  checkRequest(file, argv);
+  const rest = withoutListenPid(env);
+  const hasPwd = Array.isArray(rest) ? rest.some((entry) => entry.startsWith('PWD=')) : 'PWD' in rest;
+  // dash exports PWD at start-up; take it away again unless the caller passed one.
+  const script = hasPwd
+    ? LISTEN_PID_SHELL_SCRIPT
+    : LISTEN_PID_SHELL_SCRIPT.replace('exec', 'unset PWD; exec');
+  return { file: SHELL, argv: [SHELL, '-c', script, file, ...argv.slice(1)], env: rest };
+}

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
 /** Extra context a failing call can carry, as Node's own net errors do. */
@@ -25,13 +26,22 @@ export interface SystemError extends Error {
   dest?: string;
 }
 
-/** The symbolic name of a positive errno value (`98` -> `EADDRINUSE`). */
+const errnoByNumber = new Map<number, string>();
+for (const [name, value] of Object.entries(osConstants.errno))
+  if (!errnoByNumber.has(value)) errnoByNumber.set(value, name);
+
+/** The symbolic name of a positive errno value (`98` -> `EADDRINUSE`). libuv's table, which
+ * getSystemErrorName reads, lacks many Linux errnos (ECHILD, ENOEXEC, EL2HLT…): those come from
+ * os.constants.errno. */
 export function errnoName(errno: number): string {
+  const abs = Math.abs(errno);
   try {
-    return getSystemErrorName(-Math.abs(errno));
+    const name = getSystemErrorName(-abs);
+    if (!name.startsWith('Unknown')) return name;
   } catch {
-    return `Unknown system error ${errno}`;
+    // not a libuv error number: fall through
   }
+  return errnoByNumber.get(abs) ?? `Unknown system error ${errno}`;
 }
 
 /** Build a Node-shaped system error from a positive errno value. */

@@ -1,0 +1,57 @@
+// The service side of socket activation: `import { listenFds, listen, notify } from 'sockunit'`.
+
+export {
+  describeFd,
+  type FdDescription,
+  type FileDescription,
+  isStreamListener,
+  type SocketDescription,
+  type SocketTypeName,
+} from './describe-fd.js';
+export {
+  connectionSocket,
+  DEFAULT_ADOPTED_BACKLOG,
+  datagramSockets,
+  type ListenFallback,
+  type ListenOptions,
+  type ListenResult,
+  listen,
+  rawFds,
+  streamListeners,
+} from './listen.js';
+export {
+  LISTEN_ENVIRONMENT,
+  LISTEN_FDS_START,
+  type ListenFd,
+  ListenFdsError,
+  type ListenFdsOptions,
+  listenFds,
+  resetListenFdsCache,
+} from './listen-fds.js';
+export {
+  errno,
+  extendTimeout,
+  fdStore,
+  fdStoreRemove,
+  formatNotifyMessage,
+  mainPid,
+  monotonicUsec,
+  NOTIFY_MAX_BYTES,
+  type NotifyFields,
+  type NotifyOptions,
+  notify,
+  notifyAddress,
+  ready,
+  reloading,
+  status,
+  stopping,
+  watchdog,
+  watchdogTrigger,
+} from './notify.js';
+export {
+  type StartWatchdogOptions,
+  startWatchdog,
+  type WatchdogOptions,
+  type WatchdogTimer,
+  watchdogEnabled,
+} from './watchdog.js';

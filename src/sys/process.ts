@@ -252,7 +252,12 @@ const exitStatusNames: Record<number, string> = {
  * Rejects when the pid is not a child of this process or the watch fails.
  */
 export function onExit(pid: Pid, pidfd?: Fd): Promise<ExitStatus> {
-  const fd = pidfd ?? pidfdOpen(pid);
+  let fd: Fd;
+  try {
+    fd = pidfd ?? pidfdOpen(pid);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise<ExitStatus>((resolve, reject) => {
     let watch: Watch;
     const settle = (): void => {

@@ -54,17 +54,9 @@ const SPAWNATTR_SIZE = 512;
 
 type StdioSpec = Fd | 'inherit' | 'null';
 
-// Exec errors libuv has no name for, so errnoName() cannot name them.
-const execErrnoNames: Record<number, string> = { 7: 'E2BIG', 8: 'ENOEXEC', 26: 'ETXTBSY' };
-
-function codeOf(errno: number): string {
-  return execErrnoNames[errno] ?? errnoName(errno);
-}
-
 function spawnError(message: string, file: string, errno?: number): SystemError {
   if (errno !== undefined) {
     const err = systemError('spawn', errno, { path: file });
-    err.code = codeOf(errno);
     err.message = `spawn ${file} ${err.code}: ${message}`;
     return err;
   }
@@ -228,7 +220,7 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
 }
 
 function exitHint(errno: number): string {
-  switch (codeOf(errno)) {
+  switch (errnoName(errno)) {
     case 'ENOENT':
       return 'no such program (or its interpreter, or the working directory, is missing)';
     case 'EACCES':

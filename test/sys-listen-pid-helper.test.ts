@@ -1,0 +1,373 @@
+import assert from 'node:assert/strict';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { type Assembled, assemble, ELF_CODE_OFFSET, type ListingLine } from '../src/sys/elf.js';
+import {
+  installListenPidHelper,
+  LISTEN_PID_EXEC_FAILED,
+  LISTEN_PID_PLACEHOLDER,
+  listenPidHelperImage,
+  listenPidHelperPath,
+  listenPidShellWrap,
+  listenPidWrap,
+  type SpawnRequest,
+} from '../src/sys/listen-pid-helper.js';
+import { LISTEN_PID_HELPER_AARCH64 } from '../src/sys/listen-pid-helper-aarch64.js';
+import { LISTEN_PID_HELPER_X86_64 } from '../src/sys/listen-pid-helper-x86_64.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sockunit-listen-pid-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const isRoot = process.geteuid?.() === 0;
+const hasHelper = listenPidHelperImage() !== undefined;
+const SHOW_PID = 'echo "$LISTEN_PID $$"';
+const NODE_SHOW_PID = 'console.log(process.env.LISTEN_PID, process.pid)';
+
+function run(request: SpawnRequest<Record<string, string> | string[]>): SpawnSyncReturns<string> {
+  const env = Array.isArray(request.env)
+    ? Object.fromEntries(
+        request.env.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+      )
+    : request.env;
+  return spawnSync(request.file, request.argv.slice(1), {
+    argv0: request.argv[0],
+    env,
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+}
+
+function which(command: string): string | undefined {
+  const found = spawnSync('/bin/sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+/** Both ways of setting LISTEN_PID; the shell runs everywhere, the helper where it exists. */
+const wrappers = [
+  { name: 'helper', wrap: listenPidWrap, skip: hasHelper ? undefined : `no helper for ${process.arch}` },
+  { name: 'shell trampoline', wrap: listenPidShellWrap, skip: undefined },
+] as const;
+
+for (const { name, wrap, skip } of wrappers) {
+  test(`${name}: a shell service sees LISTEN_PID equal to its own pid, the pid the spawner got`, {
+    skip,
+  }, () => {
+    const result = run(wrap('/bin/sh', ['sh', '-c', SHOW_PID], { PATH: '/usr/bin:/bin' }));
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${result.pid} ${result.pid}\n`);
+  });
+
+  test(`${name}: a node service sees LISTEN_PID equal to process.pid`, { skip }, () => {
+    const result = run(wrap(process.execPath, ['node', '-e', NODE_SHOW_PID], {}));
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${result.pid} ${result.pid}\n`);
+  });
+
+  test(`${name}: arguments arrive verbatim`, { skip }, () => {
+    const args = ['a b', "it's", '"quoted"', '', '$(id)', '`id`', '*', '\\n', ' ', 'ü', '--', '-e'];
+    const script = 'console.log(JSON.stringify(process.argv.slice(1)))';
+    const result = run(wrap(process.execPath, ['node', '-e', script, ...args], {}));
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), args);
+  });
+
+  test(`${name}: other environment entries pass untouched, a stale LISTEN_PID is replaced`, { skip }, () => {
+    const env = {
+      LISTEN_FDS: '2',
+      LISTEN_FDNAMES: 'a:b',
+      EMPTY: '',
+      SPACES: ' x  y ',
+      EQUALS: 'a=b=c',
+      NEWLINE: 'one\ntwo',
+      QUOTES: `'"$(id)"'`,
+      UNICODE: 'ü→✓',
+      LISTEN_PID: '12345',
+      LISTEN_PID_NOT: '0000000000',
+    };
+    const result = run(
+      wrap(process.execPath, ['node', '-e', 'console.log(JSON.stringify(process.env))'], env),
+    );
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { ...env, LISTEN_PID: String(result.pid) });
+  });
+
+  test(`${name}: an environment given as entries works the same`, { skip }, () => {
+    const result = run(wrap('/bin/sh', ['sh', '-c', `${SHOW_PID}; echo "$A"`], ['A=1 2', 'LISTEN_PID=7']));
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${result.pid} ${result.pid}\n1 2\n`);
+  });
+
+  test(`${name}: a missing file exits ${LISTEN_PID_EXEC_FAILED} with a message on stderr`, { skip }, () => {
+    const missing = join(dir, 'no-such-program');
+    const result = run(wrap(missing, ['x'], {}));
+    assert.equal(result.status, LISTEN_PID_EXEC_FAILED);
+    assert.match(result.stderr, /no-such-program/);
+  });
+
+  test(`${name}: runs as pid 1 in a new pid namespace`, { skip: skip ?? rootOnly() }, () => {
+    const request = wrap('/bin/sh', ['sh', '-c', SHOW_PID], {});
+    const result = run({
+      file: which('unshare')!,
+      argv: ['unshare', '--pid', '--fork', '--', request.file, ...request.argv.slice(1)],
+      env: request.env,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, '1 1\n');
+  });
+}
+
+function rootOnly(): string | undefined {
+  if (isRoot || process.env.CI) return which('unshare') ? undefined : 'unshare(1) is not installed';
+  return 'needs root for a new pid namespace';
+}
+
+test('helper: the errno of a failed execve is in the message (missing: 2, not executable: 13)', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const missing = run(listenPidWrap(join(dir, 'missing'), ['missing'], {}));
+  assert.equal(missing.status, 127);
+  assert.equal(missing.stderr, `sockunit-listen-pid: cannot execute ${join(dir, 'missing')}: errno 2\n`);
+  const plain = join(dir, 'not-executable');
+  writeFileSync(plain, '#!/bin/sh\n', { mode: 0o644 });
+  // root may exec a file without x bits only if some x bit is set: none is, so EACCES.
+  const denied = run(listenPidWrap(plain, ['x'], {}));
+  assert.equal(denied.status, 127);
+  assert.equal(denied.stderr, `sockunit-listen-pid: cannot execute ${plain}: errno 13\n`);
+});
+
+test("helper: argv[0] may differ from the path (systemd's @ prefix)", {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const result = run(
+    listenPidWrap(process.execPath, ['custom-name', '-e', 'console.log(process.argv0)'], {}),
+  );
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, 'custom-name\n');
+});
+
+test('helper: without the placeholder it execs the service with the environment unchanged', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const helper = listenPidHelperPath()!;
+  const env = { A: 'b', LISTEN_PID: '000000000' }; // one zero short: not the slot
+  const result = run({ file: helper, argv: [helper, '/usr/bin/env', 'env'], env });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(result.stdout.trim().split('\n').sort(), ['A=b', 'LISTEN_PID=000000000']);
+});
+
+test('helper: too few arguments is a usage error with status 127', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const helper = listenPidHelperPath()!;
+  for (const argv of [[helper], [helper, '/bin/true']]) {
+    const result = run({ file: helper, argv, env: {} });
+    assert.equal(result.status, 127);
+    assert.match(result.stderr, /^sockunit-listen-pid: usage: /);
+  }
+});
+
+test('helper: pids of 1 to 7 digits are formatted exactly (ns_last_pid in a new pid namespace)', {
+  skip: hasHelper ? rootOnly() : `no helper for ${process.arch}`,
+}, (t) => {
+  const helper = listenPidHelperPath()!;
+  // The kernel's largest pid_max is 4194304: 7 digits is the most a pid has on Linux.
+  const pids = [2, 9, 10, 99, 100, 1000, 9999, 10000, 65536, 100000, 999999, 1000000, 4194303];
+  for (const pid of pids) {
+    // The shell sets the namespace's last pid, then forks the helper, which gets the next one.
+    const script = `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid || exit 99; "$0" /bin/sh sh -c '${SHOW_PID}'`;
+    const result = spawnSync(
+      which('unshare')!,
+      ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', script, helper],
+      {
+        env: { PATH: '/usr/bin:/bin', LISTEN_PID: LISTEN_PID_PLACEHOLDER.slice('LISTEN_PID='.length) },
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    );
+    if (result.status === 99) {
+      t.skip(`cannot set ns_last_pid to ${pid - 1} here (${result.stderr.trim()})`);
+      return;
+    }
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${pid} ${pid}\n`, `pid ${pid}`);
+  }
+});
+
+test('the helper is installed once, private, executable, with the listed bytes', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const path = listenPidHelperPath()!;
+  assert.equal(listenPidHelperPath(), path);
+  const st = statSync(path);
+  assert.equal(st.mode & 0o7777, 0o755);
+  assert.equal(st.uid, process.geteuid?.());
+  assert.equal(statSync(join(path, '..')).mode & 0o022, 0);
+  assert.deepEqual(new Uint8Array(readFileSync(path)), listenPidHelperImage());
+});
+
+test('installListenPidHelper replaces a tampered or wrongly-moded helper', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const target = join(dir, 'install');
+  const path = installListenPidHelper(target);
+  assert.equal(statSync(target).mode & 0o777, 0o700);
+  writeFileSync(path, 'tampered');
+  assert.equal(installListenPidHelper(target), path);
+  assert.deepEqual(new Uint8Array(readFileSync(path)), listenPidHelperImage());
+  chmodSync(path, 0o777);
+  installListenPidHelper(target);
+  assert.equal(statSync(path).mode & 0o7777, 0o755);
+  const result = run({
+    file: path,
+    argv: [path, '/bin/sh', 'sh', '-c', SHOW_PID],
+    env: { LISTEN_PID: '0000000000' },
+  });
+  assert.equal(result.stdout, `${result.pid} ${result.pid}\n`);
+});
+
+test('installListenPidHelper refuses a directory others can write to', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const shared = join(dir, 'shared');
+  mkdirSync(shared, { mode: 0o777 });
+  chmodSync(shared, 0o777);
+  assert.throws(() => installListenPidHelper(shared), /is not a private directory .*mode 777/);
+});
+
+test('installListenPidHelper refuses a filesystem mounted noexec', {
+  skip: hasHelper ? (isRoot ? undefined : 'needs root to mount a tmpfs') : `no helper for ${process.arch}`,
+}, (t) => {
+  const mountPoint = join(dir, 'noexec');
+  mkdirSync(mountPoint);
+  const mounted = spawnSync(
+    'mount',
+    ['-t', 'tmpfs', '-o', 'noexec,mode=0700,size=64k', 'tmpfs', mountPoint],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (mounted.status !== 0) {
+    t.skip(`cannot mount a tmpfs here: ${mounted.stderr.trim()}`);
+    return;
+  }
+  try {
+    assert.throws(() => installListenPidHelper(join(mountPoint, 'sockunit')), { code: 'EACCES' });
+  } finally {
+    spawnSync('umount', [mountPoint]);
+  }
+});
+
+test('wrappers refuse a file that is not a path, and an empty argv', () => {
+  for (const wrap of [listenPidWrap, listenPidShellWrap]) {
+    assert.throws(() => wrap('cat', ['cat'], {}), /'cat' is not a path; resolve it first/);
+    assert.throws(() => wrap('/bin/cat', [], {}), /empty argv/);
+  }
+});
+
+test('the shell trampoline names /bin/sh, the service path as $0, and the script', () => {
+  const request = listenPidShellWrap('/bin/echo', ['echo', 'a'], ['PWD=/', 'LISTEN_PID=1']);
+  assert.deepEqual(request, {
+    file: '/bin/sh',
+    argv: ['/bin/sh', '-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', '/bin/echo', 'a'],
+    env: ['PWD=/'],
+  });
+});
+
+// objdump prints relative targets as absolute addresses: `jb 0xd0`, `lea rsi,[rip+0xa9] # 0x12f`,
+// `b.cc 0xe8 // b.lo`. Reduce both sides to "mnemonic operands" with targets as 0x<offset>.
+function normaliseObjdump(text: string): string {
+  return text
+    .replace(/\[rip\+0x[0-9a-f]+\]\s*# 0x([0-9a-f]+)/, '[rip+0x$1]')
+    .replace(/\s*(\/\/|#).*$/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+function expectedText(line: { asm: string }, labels: ReadonlyMap<string, number>): string {
+  return line.asm.replace(/\{(\w+)\}/, (_, name: string) => `0x${labels.get(name)!.toString(16)}`);
+}
+
+function compareWithObjdump(
+  objdump: string,
+  machine: string,
+  listing: readonly ListingLine[],
+  extra: string[],
+) {
+  const assembled: Assembled = assemble(listing);
+  const file = join(dir, `code-${machine}.bin`);
+  writeFileSync(file, assembled.bytes.subarray(0, assembled.codeLength));
+  const dump = spawnSync(objdump, ['-D', '-b', 'binary', '-m', machine, ...extra, file], {
+    encoding: 'utf8',
+  });
+  assert.equal(dump.status, 0, dump.stderr);
+  const decoded = new Map<number, string>();
+  for (const line of dump.stdout.split('\n')) {
+    const match = /^\s*([0-9a-f]+):\t[0-9a-f ]+\t(.+)$/.exec(line);
+    if (match) decoded.set(Number.parseInt(match[1]!, 16), normaliseObjdump(match[2]!));
+  }
+  assert.equal(
+    decoded.size,
+    assembled.instructions.length,
+    'objdump decoded a different number of instructions',
+  );
+  for (const insn of assembled.instructions) {
+    assert.equal(
+      decoded.get(insn.offset),
+      normaliseObjdump(expectedText(insn, assembled.labels)),
+      `at 0x${insn.offset.toString(16)}`,
+    );
+  }
+}
+
+test('x86_64 listing: objdump decodes the bytes to the listed instructions', (t) => {
+  const objdump = which('objdump');
+  if (!objdump) return t.skip('objdump (binutils) is not installed: cannot check the x86_64 encodings');
+  compareWithObjdump(objdump, 'i386:x86-64', LISTEN_PID_HELPER_X86_64, ['-M', 'intel']);
+});
+
+test('aarch64 listing: objdump decodes the bytes to the listed instructions', (t) => {
+  const objdump = which('aarch64-linux-gnu-objdump');
+  if (!objdump) return t.skip('aarch64-linux-gnu-objdump (binutils-aarch64-linux-gnu) is not installed');
+  compareWithObjdump(objdump, 'aarch64', LISTEN_PID_HELPER_AARCH64, []);
+});
+
+test('ELF image: header fields the kernel reads', () => {
+  for (const [arch, machine] of [
+    ['x64', 62],
+    ['arm64', 183],
+  ] as const) {
+    const image = listenPidHelperImage(arch)!;
+    const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+    assert.deepEqual([...image.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+    assert.equal(view.getUint16(18, true), machine);
+    assert.equal(view.getBigUint64(24, true), 0x400000n + BigInt(ELF_CODE_OFFSET)); // entry = first code byte
+    assert.equal(view.getUint32(64, true), 1); // PT_LOAD
+    assert.equal(view.getBigUint64(64 + 32, true), BigInt(image.length)); // p_filesz: the whole file
+    assert.ok(image.length < 1024, `${arch} helper is ${image.length} bytes`);
+  }
+});
+
+test('aarch64 helper under qemu-user: LISTEN_PID, argv, exec failure', (t) => {
+  const qemu = which('qemu-aarch64-static') ?? which('qemu-aarch64');
+  if (!qemu) return t.skip('qemu-aarch64(-static) is not installed: cannot run the aarch64 helper here');
+  const helper = join(dir, 'helper-arm64');
+  writeFileSync(helper, listenPidHelperImage('arm64')!, { mode: 0o755 });
+  // qemu-user passes the helper's execve to the host kernel, so the service runs natively.
+  const env = { LISTEN_PID: '0000000000', KEEP: 'a b' };
+  const shown = spawnSync(
+    qemu,
+    [helper, '/bin/sh', 'sh', '-c', `${SHOW_PID}; echo "$KEEP" "$0" "$1"`, 'x y', ''],
+    {
+      env,
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.equal(shown.stdout, `${shown.pid} ${shown.pid}\na b x y \n`);
+  const failed = spawnSync(qemu, [helper, '/nonexistent', 'x'], { env, encoding: 'utf8' });
+  assert.equal(failed.status, 127);
+  assert.equal(failed.stderr, 'sockunit-listen-pid: cannot execute /nonexistent: errno 2\n');
+});

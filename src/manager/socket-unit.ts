@@ -140,6 +140,13 @@ export class SocketUnit {
       }
     }
     this.ports = opened;
+    // A port epoll refuses (a regular file, /dev/null) can never trigger: systemd fails the unit
+    // ("Failed to watch listening fds"), and so does this, before anything is announced.
+    try {
+      this.armAll();
+    } catch (err) {
+      return this.fail('resources', `Failed to watch listening fds: ${(err as Error).message}`);
+    }
     this.createSymlinks();
     for (const port of this.ports) {
       const how = port.fellBack ? 'MPTCP->TCP' : protocolLabel(port.spec);
@@ -149,7 +156,6 @@ export class SocketUnit {
       });
     }
     this.setState('listening');
-    this.armAll();
     return true;
   }
 

@@ -172,13 +172,20 @@ export function validateWatchable(fd: Fd, options: ValidateOptions = {}): void {
   } catch (err) {
     throw watchError(fd, (err as NodeJS.ErrnoException).code ?? 'EBADF', 'is not open');
   }
-  if (stat.isFile() || stat.isDirectory() || stat.isBlockDevice())
-    throw watchError(
+  const refuse = () =>
+    watchError(
       fd,
       'EPERM',
       `is a ${stat.isFile() ? 'regular file' : stat.isDirectory() ? 'directory' : 'block device'}, which cannot be polled: pass a socket, FIFO, pidfd or eventfd`,
     );
-  probePollable(fd);
+  if (stat.isDirectory() || stat.isBlockDevice()) throw refuse();
+  // A POSIX message queue fd fstat()s as a regular file yet is pollable (ListenMessageQueue=):
+  // let epoll decide for S_IFREG, and keep the clear message for a real file.
+  try {
+    probePollable(fd);
+  } catch (err) {
+    throw stat.isFile() ? refuse() : err;
+  }
   if (options.checkForeignEpolls && fdsInForeignEpolls().has(fd))
     throw watchError(
       fd,

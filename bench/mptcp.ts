@@ -44,9 +44,7 @@ function runNodeServer(proto: Proto, mode: Mode): void {
     } else socket.once('data', (chunk: Buffer) => socket.end(chunk));
   };
   const server =
-    proto === 'tcp'
-      ? net.createServer(onConnection)
-      : mptcp.createServer({ fallback: false }, onConnection);
+    proto === 'tcp' ? net.createServer(onConnection) : mptcp.createServer({ fallback: false }, onConnection);
   server.listen(0, '127.0.0.1', 4096, () => {
     process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
   });
@@ -180,7 +178,9 @@ function pythonServerFor(proto: Proto, mode: Mode): Promise<Server> {
 // Node clients
 
 function nodeConnect(proto: Proto, port: number): net.Socket {
-  return proto === 'tcp' ? net.connect(port, '127.0.0.1') : mptcp.connect({ port, host: '127.0.0.1', fallback: false });
+  return proto === 'tcp'
+    ? net.connect(port, '127.0.0.1')
+    : mptcp.connect({ port, host: '127.0.0.1', fallback: false });
 }
 
 interface Bulk {
@@ -216,7 +216,8 @@ function nodeBulk(proto: Proto, port: number): Promise<Bulk> {
     });
     socket.on('end', () => {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (Number(reply) !== BULK_BYTES) reject(new Error(`server counted ${reply} bytes, expected ${BULK_BYTES}`));
+      if (Number(reply) !== BULK_BYTES)
+        reject(new Error(`server counted ${reply} bytes, expected ${BULK_BYTES}`));
       else resolve({ seconds, multipath });
     });
     socket.on('error', reject);
@@ -241,7 +242,11 @@ function nodeRate(proto: Proto, port: number, concurrency: number): Promise<Rate
     let failed = false;
     const finish = () => {
       if (active === 0 && !failed)
-        resolve({ seconds: Number(process.hrtime.bigint() - t0) / 1e9, connections: done, multipath: !!multipath });
+        resolve({
+          seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+          connections: done,
+          multipath: !!multipath,
+        });
     };
     const one = () => {
       started++;
@@ -276,7 +281,12 @@ function python<T>(args: string[]): T {
 }
 
 function pyBulk(proto: Proto, port: number): Bulk {
-  const r = python<Bulk & { bytes: number }>([String(proto === 'mptcp' ? IPPROTO_MPTCP : 6), 'bulk', String(port), String(BULK_BYTES)]);
+  const r = python<Bulk & { bytes: number }>([
+    String(proto === 'mptcp' ? IPPROTO_MPTCP : 6),
+    'bulk',
+    String(port),
+    String(BULK_BYTES),
+  ]);
   if (r.bytes !== BULK_BYTES) throw new Error(`python sink counted ${r.bytes} bytes, expected ${BULK_BYTES}`);
   return r;
 }
@@ -311,16 +321,21 @@ function median(xs: number[]): number {
 }
 
 async function measure(peer: Peer, proto: Proto, metric: Metric): Promise<number> {
-  const server = await (peer === 'node' ? nodeServer : pythonServerFor)(proto, metric === 'bulk' ? 'sink' : 'echo');
+  const server = await (peer === 'node' ? nodeServer : pythonServerFor)(
+    proto,
+    metric === 'bulk' ? 'sink' : 'echo',
+  );
   try {
     if (metric === 'bulk') {
       const r = peer === 'node' ? await nodeBulk(proto, server.port) : pyBulk(proto, server.port);
-      if (r.multipath !== (proto === 'mptcp')) throw new Error(`${peer} ${proto} bulk: TCP_IS_MPTCP was ${r.multipath}`);
+      if (r.multipath !== (proto === 'mptcp'))
+        throw new Error(`${peer} ${proto} bulk: TCP_IS_MPTCP was ${r.multipath}`);
       return (BULK_BYTES * 8) / r.seconds / 1e9; // Gbit/s
     }
     const c = metric === 'seq' ? 1 : CONCURRENCY;
     const r = peer === 'node' ? await nodeRate(proto, server.port, c) : pyRate(proto, server.port, c);
-    if (r.multipath !== (proto === 'mptcp')) throw new Error(`${peer} ${proto} ${metric}: TCP_IS_MPTCP was ${r.multipath}`);
+    if (r.multipath !== (proto === 'mptcp'))
+      throw new Error(`${peer} ${proto} ${metric}: TCP_IS_MPTCP was ${r.multipath}`);
     return r.connections / r.seconds; // connections/s
   } finally {
     await stopServer(server);
@@ -340,14 +355,23 @@ async function main(): Promise<void> {
         const value = await measure(v.peer, v.proto, metric);
         const key = `${v.peer}/${v.proto}/${metric}`;
         results.set(key, [...(results.get(key) ?? []), value]);
-        process.stderr.write(`rep ${rep + 1}/${reps} ${metric.padEnd(4)} ${v.label.padEnd(15)} ${value.toFixed(metric === 'bulk' ? 2 : 0)}\n`);
+        process.stderr.write(
+          `rep ${rep + 1}/${reps} ${metric.padEnd(4)} ${v.label.padEnd(15)} ${value.toFixed(metric === 'bulk' ? 2 : 0)}\n`,
+        );
       }
 
-  const get = (peer: Peer, proto: Proto, metric: Metric) => median(results.get(`${peer}/${proto}/${metric}`) ?? [NaN]);
-  const units: Record<Metric, string> = { bulk: 'Gbit/s (1 GiB)', seq: 'conn/s, c=1', c32: `conn/s, c=${CONCURRENCY}` };
+  const get = (peer: Peer, proto: Proto, metric: Metric) =>
+    median(results.get(`${peer}/${proto}/${metric}`) ?? [NaN]);
+  const units: Record<Metric, string> = {
+    bulk: 'Gbit/s (1 GiB)',
+    seq: 'conn/s, c=1',
+    c32: `conn/s, c=${CONCURRENCY}`,
+  };
   const targets: Record<Metric, number> = { bulk: 0.95, seq: 0.8, c32: 0.8 };
   console.log(`\nMedians of ${reps} interleaved repetitions (loopback 127.0.0.1)\n`);
-  console.log('| metric | Node TCP | sockunit MPTCP | sockunit/Node | python TCP | python MPTCP | kernel MPTCP/TCP | score (ours/kernel) | target |');
+  console.log(
+    '| metric | Node TCP | sockunit MPTCP | sockunit/Node | python TCP | python MPTCP | kernel MPTCP/TCP | score (ours/kernel) | target |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   let allMet = true;
   for (const metric of metrics) {

@@ -4,9 +4,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as mptcp from '../src/mptcp/index.js';
+import { handleFd } from '../src/mptcp/multipath.js';
+import { SO_KEEPALIVE, SOL_SOCKET, SOL_TCP, TCP_NODELAY } from '../src/sys/constants.js';
+import { getsockoptInt } from '../src/sys/socket.js';
 
 interface Accepted {
   socket: net.Socket;
@@ -183,6 +189,53 @@ describe('mptcp.connect', () => {
     assert.match(accepted[before]?.socket.remoteAddress ?? '', /^(::ffff:)?127\.0\.0\.2$/);
     assert.equal(mptcp.isMultipath(socket), true);
     socket.destroy();
+  });
+
+  test('noDelay and keepAlive options reach the MPTCP socket, as with net.connect', async () => {
+    const socket = mptcp.connect({ port, host: 'localhost', noDelay: true, keepAlive: true });
+    await connected(socket);
+    const fd = handleFd(socket)!;
+    assert.equal(getsockoptInt(fd, SOL_TCP, TCP_NODELAY), 1);
+    assert.equal(getsockoptInt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+    assert.equal(mptcp.isMultipath(socket), true);
+    socket.destroy();
+  });
+
+  test('a localAddress restricts a host name to addresses of its family', async () => {
+    const lookup = (_host: string, _opts: unknown, cb: (e: null, a: LookupAddress[]) => void) =>
+      cb(null, [
+        { address: '::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+      ]);
+    const socket = mptcp.connect({
+      port,
+      host: 'both.example',
+      localAddress: '127.0.0.3',
+      lookup: lookup as never,
+    });
+    await connected(socket);
+    assert.equal(socket.remoteAddress, '127.0.0.1');
+    assert.equal(socket.localAddress, '127.0.0.3');
+    socket.destroy();
+  });
+
+  test('a unix path goes to net.connect unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockunit-mptcp-'));
+    const path = join(dir, 'c.sock');
+    const server = net.createServer((s) => s.end('over unix'));
+    await new Promise<void>((r) => server.listen(path, () => r()));
+    try {
+      const reply = await new Promise<string>((resolve, reject) =>
+        mptcp
+          .connect(path)
+          .on('data', (d: Buffer) => resolve(d.toString()))
+          .on('error', reject),
+      );
+      assert.equal(reply, 'over unix');
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('bad ports throw synchronously like net.connect', () => {

@@ -183,7 +183,11 @@ class ConnectAttempts {
   }
 
   start(addresses: ResolvedAddress[]): void {
-    this.addresses = addresses;
+    // A local address can only be bound on a socket of its own family: skip the other family's
+    // addresses (Node's net.connect also stops racing families when localAddress is given).
+    const localFamily = this.options.localAddress ? net.isIP(this.options.localAddress) : 0;
+    const usable = localFamily ? addresses.filter((a) => a.family === localFamily) : addresses;
+    this.addresses = usable.length > 0 ? usable : addresses;
     if (addresses.length > 1) this.interceptFailures();
     this.attempt();
   }

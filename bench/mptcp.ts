@@ -50,7 +50,7 @@ function runNodeServer(proto: Proto, mode: Mode): void {
   });
 }
 
-const pythonServer = String.raw`
+const pythonServer = `
 import selectors, socket, sys
 proto, mode = int(sys.argv[1]), sys.argv[2]
 ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
@@ -86,7 +86,7 @@ else:
                 sel.unregister(c); c.close()
 `;
 
-const pythonClient = String.raw`
+const pythonClient = `
 import json, selectors, socket, sys, time
 proto, what, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 addr = ('127.0.0.1', port)

@@ -1,16 +1,12 @@
 // The service side of socket activation: `import { listenFds, listen, notify } from 'sockunit'`.
 
-export {
-  describeFd,
-  type FdDescription,
-  type FileDescription,
-  isStreamListener,
-  type SocketDescription,
-  type SocketTypeName,
-} from './describe-fd.js';
+export type {
+  FdDescription,
+  FileDescription,
+  SocketDescription,
+} from '../net/describe.js';
 export {
   connectionSocket,
-  DEFAULT_ADOPTED_BACKLOG,
   datagramSockets,
   type ListenFallback,
   type ListenOptions,

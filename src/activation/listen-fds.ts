@@ -7,12 +7,13 @@
 // - `LISTEN_FDS` naming more fds than were passed is an error, not a silent wrong answer
 //   (go-systemd #405). In Node the numbers after the last passed fd belong to Node's own event
 //   loop, so "is it open" is not enough; see `nodeOwnFd`.
-// - Each fd comes with a description probed from the kernel (describe-fd.ts).
+// - Each fd comes with a description probed from the kernel (net/describe.ts), because the order
+//   of fds from several socket units is not guaranteed (go-systemd #251).
 
 import { readlinkSync } from 'node:fs';
+import { describeSocket, type FdDescription } from '../net/describe.js';
 import { pidfdInodeId } from '../sys/pidfd.js';
 import { type Fd, isOpen, setCloseOnExec } from '../sys/socket.js';
-import { describeFd, type FdDescription } from './describe-fd.js';
 
 /** The first passed fd (SD_LISTEN_FDS_START); the rest follow contiguously. */
 export const LISTEN_FDS_START = 3;
@@ -25,6 +26,8 @@ export interface ListenFd {
   fd: Fd;
   /** From `LISTEN_FDNAMES` (`FileDescriptorName=`, `--fdname=`); `unknown` when none were given. */
   name: string;
+  /** What the kernel says the fd is: family, type, protocol (`mptcp` included), listening,
+   * local and peer address; or FIFO, special file, message queue. */
   description: FdDescription;
 }
 
@@ -126,7 +129,7 @@ function readListenFds(env: NodeJS.ProcessEnv): ListenFd[] {
   for (const fd of fds) checkPassed(fd, count);
   for (const fd of fds) setCloseOnExec(fd, true);
   const names = readNames(env.LISTEN_FDNAMES, count);
-  return fds.map((fd, i) => ({ fd, name: names[i] ?? 'unknown', description: describeFd(fd) }));
+  return fds.map((fd, i) => ({ fd, name: names[i] ?? 'unknown', description: describeSocket(fd) }));
 }
 
 // libsystemd splits without coalescing separators ("a::b" is three names, one empty) and

@@ -7,7 +7,7 @@
 // one unit in ten and a `socket.d/` drop-in for all sockets.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readUnitFiles, UnitPathIndex } from '../src/unit/load.js';
 import { loadUnit, typeUnit } from '../src/unit/load-unit.js';
@@ -151,7 +151,9 @@ function main(): void {
 
     const cpu = cpus();
     console.log(
-      `machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}`,
+      `machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (other work on the machine skews the figures)`,
     );
     console.log(
       `${PAIRS} socket + service pairs (${names.length} files + ${PAIRS / 10 + 1} drop-ins), ${RUNS} runs each\n`,

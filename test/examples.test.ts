@@ -1,0 +1,103 @@
+// The README's examples, run as a user runs them: `node examples/…` and
+// `sockunit run examples/units`, against the built package (dist/, built by `npm test`).
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'dist', 'cli', 'bin.js');
+const run = promisify(execFile);
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, () => s.close(() => resolve(true)));
+  });
+}
+
+/** Everything the child wrote to stderr so far, and a way to wait for a line. */
+function stderrLog(child: ChildProcess): { waitFor: (p: RegExp, ms: number) => Promise<string> } {
+  let seen = '';
+  const waiters = new Set<() => void>();
+  child.stderr?.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    for (const w of waiters) w();
+  });
+  return {
+    waitFor: (pattern, ms) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(seen)) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(seen);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no line matching ${pattern} within ${ms} ms; got:\n${seen}`));
+        }, ms);
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
+function echo(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.end(text));
+    let out = '';
+    s.on('data', (d) => {
+      out += d;
+    });
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+    s.setTimeout(5000, () => s.destroy(new Error('echo timed out')));
+  });
+}
+
+test('examples/mptcp-hello.mjs serves and connects over MPTCP and reports it', async () => {
+  assert.ok(existsSync(bin), 'dist/ is built (npm test builds it first)');
+  const { stdout } = await run(process.execPath, [join(root, 'examples', 'mptcp-hello.mjs')], {
+    timeout: 20_000,
+  });
+  assert.match(stdout, /server: accepted 127\.0\.0\.1, multipath: true/);
+  assert.match(stdout, /client: echoed 1048576 bytes back; multipath: true/);
+  assert.match(stdout, /bytes sent 1048576, received 1048576/);
+  assert.match(stdout, /subflow 1: 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+/);
+});
+
+test('sockunit run examples/units: MPTCP HTTP on 8080, Accept=yes echo on 7777, clean stop', async (t) => {
+  if (!(await portFree(8080)) || !(await portFree(7777))) {
+    t.skip('port 8080 or 7777 is in use on this machine; the example units need both');
+    return;
+  }
+  const manager = spawn(process.execPath, [bin, 'run', join(root, 'examples', 'units')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => manager.kill('SIGKILL'));
+  const log = stderrLog(manager);
+  await log.waitFor(/2 of 2 socket units listening/, 15_000);
+
+  const { stdout } = await run(process.execPath, [join(root, 'examples', 'mptcp-get.mjs')], {
+    timeout: 20_000,
+  });
+  assert.match(stdout, /Hello from pid \d+/);
+  assert.match(stdout, /This connection runs Multipath TCP/);
+
+  assert.equal(await echo(7777, 'ping\n'), 'ping\n');
+
+  const exited = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
+  const stopped = log.waitFor(/sockunit: stopped/, 15_000);
+  manager.kill('SIGTERM');
+  const text = await stopped;
+  assert.equal(await exited, 0);
+  assert.match(text, /Started .*hello\.service/);
+  assert.match(text, /Started .*echo@0-\d+-127\.0\.0\.1:7777-127\.0\.0\.1:\d+\.service/);
+  assert.match(text, /hello\.service\[\d+\]: serving on the activated socket 'http' \(fd 3, mptcp\)/);
+});

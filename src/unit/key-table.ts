@@ -26,8 +26,10 @@ export interface KeyTable<C> {
   /** Sections this unit type may have, in the order docs and show list them. */
   sections: readonly SectionName[];
   keys: readonly KeyDef<C>[];
-  /** `Section.Key` -> row. */
-  index: ReadonlyMap<string, KeyDef<C>>;
+  /** Section -> key -> row (nested, so a lookup builds no string). */
+  index: ReadonlyMap<string, ReadonlyMap<string, KeyDef<C>>>;
+  /** `sections` as a set. */
+  sectionSet: ReadonlySet<string>;
 }
 
 function makeTable<C>(
@@ -35,13 +37,17 @@ function makeTable<C>(
   sections: readonly SectionName[],
   keys: readonly KeyDef<C>[],
 ): KeyTable<C> {
-  const index = new Map<string, KeyDef<C>>();
+  const index = new Map<string, Map<string, KeyDef<C>>>();
   for (const k of keys) {
-    const id = `${k.section}.${k.name}`;
-    if (index.has(id)) throw new Error(`key table: ${id} is defined twice`);
-    index.set(id, k);
+    let section = index.get(k.section);
+    if (section === undefined) {
+      section = new Map();
+      index.set(k.section, section);
+    }
+    if (section.has(k.name)) throw new Error(`key table: ${k.section}.${k.name} is defined twice`);
+    section.set(k.name, k);
   }
-  return { type, sections, keys, index };
+  return { type, sections, keys, index, sectionSet: new Set(sections) };
 }
 
 export const SOCKET_TABLE: KeyTable<SocketUnitConfig> = makeTable<SocketUnitConfig>(
@@ -64,7 +70,7 @@ export function tableFor(type: TypedUnitType): KeyTable<SocketUnitConfig> | KeyT
 }
 
 export function findKey<C>(table: KeyTable<C>, section: string, name: string): KeyDef<C> | undefined {
-  return table.index.get(`${section}.${name}`);
+  return table.index.get(section)?.get(name);
 }
 
 /** The oldest systemd release sockunit's reference treats as current; keys added later are flagged. */

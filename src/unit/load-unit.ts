@@ -96,13 +96,8 @@ export function typeUnit(
   const diagnostics: Diagnostic[] = [];
   const unknownXKeys: Entry[] = [];
   const fragmentPath = files[0]?.path ?? name;
-  let type: string;
-  try {
-    type = parseUnitName(name).type;
-  } catch (e) {
-    diagnostics.push({ severity: 'error', file: fragmentPath, line: 0, message: (e as Error).message });
-    return { loadState: 'bad-setting', diagnostics, unknownXKeys };
-  }
+  // The suffix decides the type; loadUnit has validated the whole name already.
+  const type = name.slice(name.lastIndexOf('.') + 1);
   if (type !== 'socket' && type !== 'service') {
     diagnostics.push({
       severity: 'error',
@@ -112,8 +107,12 @@ export function typeUnit(
     });
     return { loadState: 'bad-setting', diagnostics, unknownXKeys };
   }
-  const specifiers =
-    options.specifiers ?? specifierContext(name, files[0]?.path, options.manager ?? 'system');
+  // Built on first use: most lines have no specifier.
+  let context = options.specifiers;
+  const specifiers = (): SpecifierContext => {
+    context ??= specifierContext(name, files[0]?.path, options.manager ?? 'system');
+    return context;
+  };
   let bad: boolean;
   let config: UnitConfig;
   if (type === 'socket') {
@@ -135,7 +134,7 @@ function applyEntries<C extends UnitConfig>(
   config: C,
   table: KeyTable<C>,
   files: readonly UnitFileText[],
-  specifiers: SpecifierContext,
+  specifiers: () => SpecifierContext,
   sections: TypeUnitOptions['sections'],
   diagnostics: Diagnostic[],
   unknownXKeys: Entry[],
@@ -168,8 +167,7 @@ function applyEntries<C extends UnitConfig>(
       report('error', m);
     },
   };
-  const warnedSections = new Set<string>();
-  const known = new Set<string>(table.sections);
+  let warnedSections: Set<string> | undefined;
   for (const file of files) {
     for (const entry of file.entries) {
       current = entry;
@@ -177,8 +175,9 @@ function applyEntries<C extends UnitConfig>(
         unknownXKeys.push(entry);
         continue;
       }
-      if (!known.has(entry.section)) {
+      if (!table.sectionSet.has(entry.section)) {
         const id = `${entry.file}\0${entry.section}`;
+        warnedSections ??= new Set();
         if (!warnedSections.has(id)) {
           warnedSections.add(id);
           const header = sections?.find((s) => s.file === entry.file && s.name === entry.section);
@@ -234,9 +233,9 @@ function applyEntries<C extends UnitConfig>(
   return bad;
 }
 
-function expand(value: string, set: SpecifierSet, specifiers: SpecifierContext): string {
+function expand(value: string, set: SpecifierSet, specifiers: () => SpecifierContext): string {
   if (set === 'none' || !value.includes('%')) return value;
-  return expandSpecifiers(value, specifiers, set === 'unit-names' ? UNIT_NAME_SPECIFIERS : undefined);
+  return expandSpecifiers(value, specifiers(), set === 'unit-names' ? UNIT_NAME_SPECIFIERS : undefined);
 }
 
 /** The instance a template is typed with when it is loaded by its template name. */

@@ -6,7 +6,7 @@
 // The client runs in a worker thread and connects with a blocking FFI connect(); both threads
 // read the same monotonic clock (process.hrtime.bigint). Every wait is bounded.
 
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { AF_INET, IPPROTO_MPTCP, SOCK_STREAM } from '../src/sys/constants.js';
 import { socketPair } from '../src/sys/msg.js';
@@ -127,7 +127,11 @@ async function main(): Promise<void> {
   epoll.shutdown();
   const f = (n: number): string => n.toFixed(0).padStart(6);
   console.log(`# readiness watcher wake-up, MPTCP listener, loopback, ${ROUNDS} rounds per run`);
-  console.log(`# node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
+  console.log(
+    `# node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   console.log('| watcher | p50 µs | p90 µs | p99 µs | max µs | arm+close µs |');
   console.log('|---|---|---|---|---|---|');
   for (const r of results)

@@ -104,7 +104,7 @@ describe('socket values', () => {
           'SocketMode=0600',
           'SocketUser=nobody',
           'BindToDevice=eth0',
-          'BindToDevice=',
+          'BindToDevice=*',
           'X-Sockunit-MPTCPFallback=yes',
           'Symlinks=/run/a "/run/b c"',
         ].join('\n'),

@@ -47,6 +47,8 @@ export interface KeyDef<C> {
   doc: string;
   /** The value grammar in a few words (`boolean`, `time span`, `address`…). */
   type: string;
+  /** The config field the value lands in (for the docs and for readers of the table). */
+  field?: string;
   /** The default as `show` and the docs print it ('' = unset). */
   default: string;
   repetition: Repetition;
@@ -184,6 +186,7 @@ export function scalarRow<C, O, K extends keyof O>(
     name,
     doc,
     type: type.name,
+    field: String(field),
     default: options.default ?? '',
     repetition: 'scalar',
     specifiers: options.specifiers ?? 'none',
@@ -220,6 +223,7 @@ export function listRow<C, O, K extends keyof O>(
     name,
     doc,
     type: options.type ?? 'list',
+    field: String(field),
     default: options.default ?? '',
     repetition: options.reset === false ? 'list-no-reset' : 'list',
     specifiers: options.specifiers ?? 'none',

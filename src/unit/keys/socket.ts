@@ -154,9 +154,19 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
       default: '2147483647',
     },
   ),
-  scalarRow(S, 'BindToDevice', socket, 'bindToDevice', interfaceName, 'SO_BINDTODEVICE for IP ports', {
-    emptyResetsTo: { value: undefined },
-  }),
+  {
+    ...scalarRow(
+      S,
+      'BindToDevice',
+      socket,
+      'bindToDevice',
+      interfaceName,
+      'SO_BINDTODEVICE for IP ports (empty or * = none)',
+    ),
+    apply: (c, value) => {
+      c.socket.bindToDevice = value === '' || value === '*' ? undefined : interfaceName.parse(value);
+    },
+  },
   scalarRow(S, 'SocketUser', socket, 'socketUser', userName, 'owner of unix socket files, FIFOs and queues', {
     specifiers: 'all',
     default: 'root',

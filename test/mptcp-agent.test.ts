@@ -58,7 +58,7 @@ function get(
   });
 }
 
-describe('mptcp.Agent / HttpsAgent', () => {
+describe('mptcp.Agent / HttpsAgent', { timeout: 30_000 }, () => {
   let dir = '';
   let key: Buffer;
   let cert: Buffer;
@@ -130,7 +130,7 @@ describe('mptcp.Agent / HttpsAgent', () => {
   });
 });
 
-describe('mptcp.undiciConnector', () => {
+describe('mptcp.undiciConnector', { timeout: 30_000 }, () => {
   /** What undici does with a connected socket: write a request, read the response. */
   function exchange(socket: net.Socket, path: string): Promise<string> {
     return new Promise((resolve, reject) => {

@@ -72,7 +72,7 @@ function echo(socket: net.Socket, data: Buffer, ms = 20_000): Promise<Buffer> {
   });
 }
 
-describe('mptcp.connect', () => {
+describe('mptcp.connect', { timeout: 60_000 }, () => {
   const { server, accepted } = echoServer();
   let port = 0;
   before(async () => {
@@ -145,6 +145,25 @@ describe('mptcp.connect', () => {
     } finally {
       v4only.close();
     }
+  });
+
+  test('a host name resolving to IPv6 gets an AF_INET6 MPTCP socket under the same handle', async () => {
+    // Asynchronous, like dns.lookup: a synchronous lookup emits 'lookup' inside connect(), before
+    // a listener can be attached (as with net.connect).
+    const lookup = (_host: string, _opts: unknown, cb: (e: null, a: LookupAddress[]) => void) =>
+      setImmediate(() => cb(null, [{ address: '::1', family: 6 }]));
+    const socket = mptcp.connect({ port, host: 'six.example', lookup: lookup as never });
+    const fdBefore = handleFd(socket);
+    const looked = new Promise<unknown[]>((resolve) =>
+      socket.once('lookup', (...a: unknown[]) => resolve(a)),
+    );
+    await connected(socket);
+    assert.deepEqual(await looked, [null, '::1', 6, 'six.example']);
+    assert.equal(handleFd(socket), fdBefore, 'same fd number, new socket behind it');
+    assert.equal(socket.remoteFamily, 'IPv6');
+    assert.equal(mptcp.isMultipath(socket), true);
+    assert.equal((await echo(socket, Buffer.from('v6'))).toString(), 'v6');
+    socket.destroy();
   });
 
   test('lookup event and DNS failure as net.connect reports them', async () => {
@@ -244,7 +263,7 @@ describe('mptcp.connect', () => {
   });
 });
 
-describe('mixing MPTCP and plain TCP', () => {
+describe('mixing MPTCP and plain TCP', { timeout: 20_000 }, () => {
   test('plain TCP client to an MPTCP server: works, both ends report false', async () => {
     const { server, accepted } = echoServer();
     const port = await listening(server, 0, '127.0.0.1');

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { available, noMptcpReason } from '../src/mptcp/probe.js';
 import { builtModule, Netns, netnsUnavailable } from './fixtures/mptcp/netns.js';
 
-describe('MPTCP availability', () => {
+describe('MPTCP availability', { timeout: 30_000 }, () => {
   test('available() here (net.mptcp.enabled=1) says yes, and is cached', () => {
     assert.deepEqual(available(), { available: true });
     assert.deepEqual(available(), { available: true });

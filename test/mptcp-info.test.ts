@@ -67,7 +67,7 @@ function echoBytes(socket: net.Socket, data: Buffer): Promise<void> {
   });
 }
 
-describe('mptcp.info', () => {
+describe('mptcp.info', { timeout: 30_000 }, () => {
   test('byte counters match what was sent and received, on both ends', async () => {
     const p = await pair('127.0.0.1');
     try {
@@ -104,7 +104,7 @@ describe('mptcp.info', () => {
   });
 });
 
-describe('mptcp.subflows', () => {
+describe('mptcp.subflows', { timeout: 30_000 }, () => {
   for (const host of ['127.0.0.1', '::1']) {
     test(`one subflow with the connection's addresses on loopback (${host})`, async () => {
       const p = await pair(host);

@@ -55,7 +55,7 @@ function kernelBacklog(port: number): number {
   return Number(line.split(/\s+/)[2]);
 }
 
-describe('mptcp.createServer().listen()', () => {
+describe('mptcp.createServer().listen()', { timeout: 30_000 }, () => {
   test('listen(port, host, backlog, cb): MPTCP listener, backlog kept (not Node 511)', async () => {
     const server = mptcp.createServer();
     let called = false;
@@ -166,7 +166,7 @@ describe('mptcp.createServer().listen()', () => {
   });
 });
 
-describe('http over MPTCP', () => {
+describe('http over MPTCP', { timeout: 30_000 }, () => {
   test('http.createServer + mptcp.listen; GET through mptcp.Agent arrives over MPTCP', async () => {
     const seen: boolean[] = [];
     const server = http.createServer((req, res) => {

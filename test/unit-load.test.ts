@@ -46,6 +46,8 @@ before(() => {
     'empty.socket': '',
     'echo@.service': unit('Service', 'ExecStart=/bin/cat # high template'),
     'alias.socket': '-> real.socket',
+    'tmpl-alias@.socket': '-> tmpl-real@.socket',
+    'tmpl-real@.socket': unit('Socket', 'ListenStream=%i'),
     'real.socket': unit('Socket', 'ListenStream=81'),
     'linked.socket': `-> ${join(root, 'elsewhere', 'other-name.socket')}`,
     'dangling.socket': '-> nowhere.socket',
@@ -172,6 +174,13 @@ describe('findUnit', () => {
       'etc/socket.d/50-all.conf',
       'lib/socket.d/60-low-all.conf',
     ]);
+  });
+
+  it('keeps the instance when an instance is reached through a template alias', () => {
+    const u = findUnit('tmpl-alias@7.socket', path);
+    assert.equal(u.id, 'tmpl-real@7.socket');
+    assert.deepEqual(u.aliases, ['tmpl-alias@7.socket']);
+    assert.equal(u.fragmentPath, join(high, 'tmpl-real@.socket'));
   });
 
   it('follows a link that leaves the search path without renaming the unit', () => {
@@ -304,6 +313,8 @@ describe('listUnitNames', () => {
         'linked.socket',
         'masked.socket',
         'real.socket',
+        'tmpl-alias@.socket',
+        'tmpl-real@.socket',
         'web.socket',
       ],
     );

@@ -363,24 +363,26 @@ function isMaskingFile(path: string, entry: Dirent): boolean {
 }
 
 function collectDropIns(index: UnitPathIndex, names: readonly string[], type: UnitType): string[] {
-  const dirs: string[] = [];
-  for (const name of names) {
-    const subs = dropInDirectoryNames(name);
-    for (const dir of index.searchPath) for (const sub of subs) dirs.push(`${dir}\0${sub}`);
-  }
-  // Last and most generic: `socket.d/` applies to every socket unit.
-  for (const dir of index.searchPath) dirs.push(`${dir}\0${type}.d`);
-
   const chosen = new Map<string, { path: string; entry: Dirent }>();
-  for (const key of dedupe(dirs)) {
-    const [dir, sub] = key.split('\0') as [string, string];
+  const visited = new Set<string>();
+  const visit = (dir: string, sub: string): void => {
     const entries = index.subdirectory(dir, sub);
-    if (entries === undefined) continue;
+    if (entries === undefined) return;
+    const path = `${dir}/${sub}`;
+    // An alias can share directories with the unit (its template, its dash prefixes).
+    if (visited.has(path)) return;
+    visited.add(path);
     for (const [file, entry] of entries) {
       if (!isDropInFileName(file) || chosen.has(file)) continue;
-      chosen.set(file, { path: `${dir}/${sub}/${file}`, entry });
+      chosen.set(file, { path: `${path}/${file}`, entry });
     }
+  };
+  for (const name of names) {
+    const subs = dropInDirectoryNames(name);
+    for (const dir of index.searchPath) for (const sub of subs) visit(dir, sub);
   }
+  // Last and most generic: `socket.d/` applies to every socket unit.
+  for (const dir of index.searchPath) visit(dir, `${type}.d`);
   return [...chosen.keys()]
     .sort()
     .map((file) => chosen.get(file)!)

@@ -18,6 +18,13 @@ function command(name: string, summary: string, load: () => Promise<Command>): v
 command('run', 'open the listeners of socket units and start services on traffic', async () => {
   return (await import('./run.js')).runCommand;
 });
+command(
+  'activate',
+  'listen on sockets and start a command on traffic (systemd-socket-activate)',
+  async () => {
+    return (await import('./activate.js')).activateCommand;
+  },
+);
 command('verify', 'check unit files and print every problem as file:line: message', async () => {
   return (await import('./verify.js')).verifyCommand;
 });

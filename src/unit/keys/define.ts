@@ -236,7 +236,8 @@ export function listRow<C, O, K extends keyof O>(
         (o[field] as unknown[]) = [];
         return;
       }
-      (o[field] as unknown[]) = [...(o[field] as unknown[]), ...parseItems(value, ctx)];
+      // Each config gets fresh arrays from its defaults, so appending in place is safe.
+      for (const item of parseItems(value, ctx)) (o[field] as unknown[]).push(item);
     },
     show: (config) => format(owner(config)[field]),
   };

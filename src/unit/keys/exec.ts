@@ -69,7 +69,10 @@ export function execRow<C, O>(
         const parsed = parseExecLine(ctx.expand(value, 'all'));
         for (const n of parsed.notices) ctx.notice(n);
         const origin = { file: ctx.file, line: ctx.line };
-        o[field] = [...o[field], ...parsed.commands.map((c) => ({ ...c, origin }))];
+        for (const c of parsed.commands) {
+          c.origin = origin;
+          o[field].push(c);
+        }
       } catch (e) {
         if (!(e instanceof ValueError)) throw e;
         if (execLineIgnoresErrors(value)) ctx.warn(`${e.message} (the line is ignored)`);

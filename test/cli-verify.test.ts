@@ -60,8 +60,8 @@ describe('sockunit verify', () => {
     const r = sockunit('verify', join(dir, 'app.service'));
     assert.equal(r.status, 0, r.stdout);
     assert.deepEqual(r.stdout.split('\n'), [
-      `${dir}/app.service:3: ExecStartPre=no-such-tool-xyz: no executable of that name in /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin on this machine; expected it where the unit runs`,
       `${dir}/app.service:2: ExecStart=/opt/not-here/app: the command does not exist or is not executable on this machine; expected an executable file where the unit runs`,
+      `${dir}/app.service:3: ExecStartPre=no-such-tool-xyz: no executable of that name in /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin on this machine; expected it where the unit runs`,
       `${dir}/app.service:4: User=no-such-user-xyz: no user of that name on this machine; expected it to exist where the unit runs`,
       '1 unit checked: 0 errors, 3 warnings, 0 notices',
       '',

@@ -51,8 +51,10 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     ...(parsed.values.user === true ? { manager: 'user' as const } : {}),
   });
   const host = new HostLookup();
-  for (const u of units)
+  for (const u of units) {
     if (u.config !== undefined) u.diagnostics.push(...checkOnThisMachine(u.config, host));
+    u.diagnostics = inFileOrder(u);
+  }
 
   const strict = parsed.values.strict === true;
   const failed = (u: LoadedUnit): boolean =>
@@ -105,6 +107,20 @@ function parseVerifyArgs(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+/** A unit's diagnostics in reading order: fragment, then drop-ins, by line; whole-unit ones
+ * (line 0) after the lines of their file. The sort is stable, so equal lines keep their order. */
+function inFileOrder(unit: LoadedUnit): Diagnostic[] {
+  const files = [unit.fragmentPath, ...unit.dropIns];
+  const fileRank = (f: string): number => {
+    const i = files.indexOf(f);
+    return i < 0 ? files.length : i;
+  };
+  const lineRank = (d: Diagnostic): number => (d.line === 0 ? Number.POSITIVE_INFINITY : d.line);
+  return [...unit.diagnostics].sort(
+    (a, b) => fileRank(a.file) - fileRank(b.file) || lineRank(a) - lineRank(b),
+  );
 }
 
 /** Expands directories into their .socket/.service files; anything else is a problem. */

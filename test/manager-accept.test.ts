@@ -1,0 +1,182 @@
+// Accept=yes under `sockunit run`, against real connections and real instance processes: systemd
+// 258 instance names, REMOTE_* variables, StandardInput=socket, MaxConnections= and
+// MaxConnectionsPerSource= refusing the excess, the trigger limit failing the socket, and no fd
+// leak over 1,000 connections.
+
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import type net from 'node:net';
+import { after, describe, test } from 'node:test';
+import {
+  connectTcp,
+  exchange,
+  freePort,
+  ManagerProcess,
+  sleep,
+  waitUntil,
+} from './fixtures/manager/harness.js';
+
+/** Resolves when the peer closes (true) or after `ms` (false). */
+function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+describe('sockunit run: Accept=yes', () => {
+  const managers: ManagerProcess[] = [];
+  after(async () => {
+    for (const m of managers) await m.dispose();
+  });
+  const start = async (units: Record<string, string>) => {
+    const m = await ManagerProcess.start({ units });
+    managers.push(m);
+    return m;
+  };
+
+  test('instances are named prefix@N-COOKIE-LOCAL-REMOTE.service and get REMOTE_ADDR/REMOTE_PORT', async () => {
+    const port = await freePort();
+    const m = await start({
+      'echo.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'echo@.service':
+        '[Service]\nExecStart=/bin/sh -c \'echo "$$REMOTE_ADDR $$REMOTE_PORT $$LISTEN_FDS $$LISTEN_FDNAMES $$LISTEN_PID" >&3\'\n',
+    });
+    for (const n of [0, 1]) {
+      const socket = await connectTcp(port);
+      const clientPort = socket.localPort as number;
+      const reply = await new Promise<string>((resolve, reject) => {
+        let data = '';
+        const timer = setTimeout(() => reject(new Error(`no reply: ${m.log}`)), 5000);
+        socket.on('data', (d: Buffer) => {
+          data += d;
+        });
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(data);
+        });
+      });
+      const [addr, rport, fds, names, listenPid] = reply.trim().split(' ');
+      assert.equal(addr, '127.0.0.1');
+      assert.equal(rport, String(clientPort));
+      assert.equal(fds, '1');
+      assert.equal(names, 'connection', "systemd's default name for an Accept=yes connection");
+      assert.match(listenPid ?? '', /^\d+$/);
+      const started = await m.waitFor(
+        new RegExp(
+          `^Started echo@${n}-\\d+-127\\.0\\.0\\.1:${port}-127\\.0\\.0\\.1:${clientPort}\\.service\\.$`,
+        ),
+      );
+      const pid = /\[(\d+)\]/.exec(started);
+      assert.equal(pid, null, 'the Started line names the unit, nothing else');
+    }
+  });
+
+  test('StandardInput=socket puts the connection on stdin and stdout', async () => {
+    const port = await freePort();
+    await start({
+      'upper.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'upper@.service':
+        '[Service]\nStandardInput=socket\nExecStart=/bin/sh -c \'read line; echo "got $$line fds=$${LISTEN_FDS:-none}"\'\n',
+    });
+    assert.equal(await exchange(port, 'ping\n'), 'got ping fds=none\n');
+  });
+
+  test('MaxConnections= refuses the excess at once, counted and logged', async () => {
+    const port = await freePort();
+    const m = await start({
+      'held.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nMaxConnections=2\n`,
+      'held@.service': "[Service]\nStandardInput=socket\nExecStart=/bin/sh -c 'read line'\n",
+    });
+    const held = [await connectTcp(port), await connectTcp(port)];
+    await waitUntil('two instances', () => (m.matching(/^Started held@/).length === 2 ? true : undefined));
+    const excess = await connectTcp(port);
+    assert.equal(await closedWithin(excess, 3000), true, 'the third connection is closed by the manager');
+    await m.waitFor(/^held\.socket: Too many incoming connections \(2\), dropping connection\.$/);
+    for (const s of held) s.end('bye\n');
+    await waitUntil('instances gone', () =>
+      m.matching(/^held@.*Deactivated successfully/).length === 2 ? true : undefined,
+    );
+    // Slots free again: a new connection gets an instance.
+    const again = await connectTcp(port);
+    await waitUntil('a third instance', () => (m.matching(/^Started held@/).length === 3 ? true : undefined));
+    again.end('bye\n');
+    assert.equal(m.matching(/Too many incoming connections/).length, 1);
+  });
+
+  test('MaxConnectionsPerSource= refuses a second connection from the same address only', async () => {
+    const port = await freePort('0.0.0.0');
+    const m = await start({
+      'per.socket': `[Socket]\nListenStream=0.0.0.0:${port}\nAccept=yes\nMaxConnectionsPerSource=1\n`,
+      'per@.service': "[Service]\nStandardInput=socket\nExecStart=/bin/sh -c 'read line'\n",
+    });
+    const first = await connectTcp(port);
+    await m.waitFor(/^Started per@0-/);
+    const second = await connectTcp(port);
+    assert.equal(await closedWithin(second, 3000), true, 'same source: refused');
+    await m.waitFor(/^per\.socket: Too many incoming connections \(1\) from source 127\.0\.0\.1/);
+    const other = await connectTcp(port, '127.0.0.1', 3000, '127.0.0.2');
+    await m.waitFor(/^Started per@\d+-\d+-127\.0\.0\.1:\d+-127\.0\.0\.2:\d+\.service\.$/);
+    for (const s of [first, other]) s.end('bye\n');
+  });
+
+  test("the trigger limit fails the socket with 'trigger-limit-hit' and closes the port", async () => {
+    const port = await freePort();
+    const m = await start({
+      'burst.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nTriggerLimitIntervalSec=30s\nTriggerLimitBurst=3\n`,
+      'burst@.service': '[Service]\nExecStart=/bin/true\n',
+    });
+    for (let i = 0; i < 3; i++) await exchange(port);
+    const fourth = await connectTcp(port);
+    await closedWithin(fourth, 3000);
+    await m.waitFor(/^burst\.socket: Failed with result 'trigger-limit-hit'\.$/);
+    await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' }, 'a failed socket no longer listens');
+    assert.equal(m.matching(/^Started burst@/).length, 3);
+  });
+
+  test('no fd leak: the manager holds as many fds after 1,000 connections as before', async (t) => {
+    const port = await freePort();
+    const m = await start({
+      'many.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nTriggerLimitBurst=0\nPollLimitBurst=0\n`,
+      'many@.service': "[Service]\nExecStart=/bin/sh -c 'echo x >&3'\n",
+    });
+    const fdDir = `/proc/${m.pid}/fd`;
+    // Warm up (lazy handles, the watcher thread), then count.
+    for (let i = 0; i < 5; i++) await exchange(port);
+    await sleep(300);
+    const before = readdirSync(fdDir).length;
+    const began = Date.now();
+    const deadline = began + 90_000;
+    const total = 1000;
+    const concurrency = 8;
+    let done = 0;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) {
+          next++;
+          assert.ok(Date.now() < deadline, `1,000 connections took more than 90 s (${done} done)`);
+          assert.equal(await exchange(port), 'x\n');
+          done++;
+        }
+      }),
+    );
+    assert.equal(done, total);
+    const elapsed = Date.now() - began;
+    const after = await waitUntil(
+      'the manager to close every connection fd',
+      () => {
+        const n = readdirSync(fdDir).length;
+        return n <= before ? n : undefined;
+      },
+      10_000,
+    ).catch(() => readdirSync(fdDir).length);
+    t.diagnostic(`${total} connections (8-way) in ${elapsed} ms; manager fds ${before} -> ${after}`);
+    assert.equal(after, before, `fds before ${before}, after ${after}`);
+  });
+});

@@ -260,6 +260,7 @@ describe('mptcp.connect', { timeout: 60_000 }, () => {
   test('bad ports throw synchronously like net.connect', () => {
     assert.throws(() => mptcp.connect(70000, '127.0.0.1'), { code: 'ERR_SOCKET_BAD_PORT' });
     assert.throws(() => mptcp.connect(70000, 'localhost'), { code: 'ERR_SOCKET_BAD_PORT' });
+    assert.throws(() => mptcp.connect({ host: '127.0.0.1' } as never), { code: 'ERR_MISSING_ARGS' });
   });
 });
 

@@ -93,6 +93,13 @@ export function connect(...args: unknown[]): net.Socket {
   const availability = available();
   if (!availability.available) return connectPlain(options, cb, availability, allowFallback);
 
+  if (options.port === undefined) {
+    const err = new TypeError('The "options" or "port" or "path" argument must be specified') as TypeError & {
+      code: string;
+    };
+    err.code = 'ERR_MISSING_ARGS';
+    throw err;
+  }
   const port = validPort(options.port);
   const host = options.host || 'localhost';
   const literal = net.isIP(host) !== 0;

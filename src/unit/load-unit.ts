@@ -129,6 +129,44 @@ export function typeUnit(
   return { loadState: bad ? 'bad-setting' : 'loaded', config, diagnostics, unknownXKeys };
 }
 
+/** What a row's parser sees of the line being applied; one per unit, moved from line to line
+ * (a class with plain fields, so typing many units keeps one object shape). */
+class EntryContext implements ApplyContext {
+  entry: Entry = { section: '', key: '', value: '', file: '', line: 0 };
+  bad = false;
+  readonly unitName: string;
+  private readonly specifiers: () => SpecifierContext;
+  private readonly diagnostics: Diagnostic[];
+  constructor(unitName: string, specifiers: () => SpecifierContext, diagnostics: Diagnostic[]) {
+    this.unitName = unitName;
+    this.specifiers = specifiers;
+    this.diagnostics = diagnostics;
+  }
+  get file(): string {
+    return this.entry.file;
+  }
+  get line(): number {
+    return this.entry.line;
+  }
+  expand(value: string, set: SpecifierSet): string {
+    return expand(value, set, this.specifiers);
+  }
+  report(severity: Diagnostic['severity'], message: string): void {
+    const e = this.entry;
+    this.diagnostics.push({ severity, file: e.file, line: e.line, key: e.key, value: e.value, message });
+  }
+  warn(message: string): void {
+    this.report('warning', message);
+  }
+  notice(message: string): void {
+    this.report('notice', message);
+  }
+  error(message: string): void {
+    this.bad = true;
+    this.report('error', message);
+  }
+}
+
 /** Applies every entry through the key table. Returns true when a line made the unit bad-setting. */
 function applyEntries<C extends UnitConfig>(
   config: C,
@@ -139,38 +177,12 @@ function applyEntries<C extends UnitConfig>(
   diagnostics: Diagnostic[],
   unknownXKeys: Entry[],
 ): boolean {
-  let bad = false;
-  let current: Entry = { section: '', key: '', value: '', file: '', line: 0 };
-  const report = (severity: Diagnostic['severity'], message: string): void => {
-    diagnostics.push({
-      severity,
-      file: current.file,
-      line: current.line,
-      key: current.key,
-      value: current.value,
-      message,
-    });
-  };
-  const ctx: ApplyContext = {
-    unitName: config.name,
-    get file() {
-      return current.file;
-    },
-    get line() {
-      return current.line;
-    },
-    expand: (value: string, set: SpecifierSet) => expand(value, set, specifiers),
-    warn: (m) => report('warning', m),
-    notice: (m) => report('notice', m),
-    error: (m) => {
-      bad = true;
-      report('error', m);
-    },
-  };
+  const ctx = new EntryContext(config.name, specifiers, diagnostics);
+  const report = (severity: Diagnostic['severity'], message: string): void => ctx.report(severity, message);
   let warnedSections: Set<string> | undefined;
   for (const file of files) {
     for (const entry of file.entries) {
-      current = entry;
+      ctx.entry = entry;
       if (entry.section.startsWith('X-')) {
         unknownXKeys.push(entry);
         continue;
@@ -230,7 +242,7 @@ function applyEntries<C extends UnitConfig>(
       }
     }
   }
-  return bad;
+  return ctx.bad;
 }
 
 function expand(value: string, set: SpecifierSet, specifiers: () => SpecifierContext): string {

@@ -16,12 +16,12 @@
 //   dgram) must never be passed to either watcher.
 //
 // Why the worker is the default (bench/watch.ts; figures in bench/README.md "Readiness
-// watcher"; 2 vCPU, Linux 6.18, Node 20, 300 rounds, MPTCP listener on loopback): wake-up
-// latency p50 46-119 µs for uv-poll vs 68-113 µs for the worker, p99 259-1828 vs 327-453 µs:
-// the same within run-to-run noise. Arming costs 31-113 µs for the worker but 3-8 ms for
-// uv-poll, whose guard against Node-owned fds scans /proc/self/fdinfo of every epoll fd. And
-// only the worker cannot abort the process. The manager is PID 1 of its services: it takes the
-// worker.
+// watcher"; 2 vCPU, Linux 6.18, Node 20, 300 rounds, MPTCP listener on loopback, three runs on
+// a busy machine): wake-up latency p50 46-119 µs for uv-poll vs 68-113 µs for the worker, p99
+// 259-2801 vs 327-735 µs: the same within run-to-run noise. Arming costs 31-415 µs for the
+// worker but 3-19 ms for uv-poll, whose guard against Node-owned fds scans /proc/self/fdinfo of
+// every epoll fd. And only the worker cannot abort the process. The manager is PID 1 of its
+// services: it takes the worker.
 //
 // Semantics common to both: a watch fires its callback once, then stays disarmed until
 // `rearm()` (uv_poll and epoll are level-triggered: staying armed would spin while a

@@ -66,9 +66,24 @@ export function listenPidWrap(
   };
 }
 
-/** A bare executable name is looked up in systemd's fixed search path, not in $PATH. */
+/** A bare executable name is looked up in systemd's fixed search path, not in $PATH. An absolute
+ * path is checked here too: the LISTEN_PID trampoline would otherwise start, report the service
+ * as started, and fail later with the shell's "exec: not found" and status 127. */
 export function resolveExecutable(path: string): string {
-  if (path.startsWith('/')) return path;
+  if (path.startsWith('/')) {
+    try {
+      accessSync(path, fsConstants.X_OK);
+      return path;
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? 'ENOENT';
+      const why = code === 'EACCES' ? 'Permission denied (not executable)' : 'No such file or directory';
+      const err = new Error(
+        `Failed to locate executable ${path}: ${why}; fix ExecStart= or install the program`,
+      ) as Error & { code: string };
+      err.code = code;
+      throw err;
+    }
+  }
   for (const dir of SERVICE_PATH.split(':')) {
     const candidate = `${dir}/${path}`;
     try {

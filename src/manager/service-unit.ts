@@ -139,8 +139,10 @@ export class ServiceUnit {
     return a === 'active' || a === 'activating' || a === 'deactivating';
   }
 
-  private setState(next: ServiceState): void {
-    if (next === this.state) return;
+  /** `force` reports a state again (a refused start of an already failed unit), so the sockets
+   * waiting on it learn the outcome. */
+  private setState(next: ServiceState, force = false): void {
+    if (next === this.state && !force) return;
     const previous = this.state;
     this.state = next;
     this.stateSince = new Date();
@@ -161,7 +163,7 @@ export class ServiceUnit {
       this.log.error(`${this.name}: Failed with result 'start-limit-hit'.`, this.name, {
         result: 'start-limit-hit',
       });
-      this.setState('failed');
+      this.setState('failed', true);
       return;
     }
     this.lastRequest = request;

@@ -349,7 +349,10 @@ export class SocketUnit {
 
   /** The service hit its start limit: the socket fails too, as in systemd. */
   serviceFailedToStart(): void {
-    this.fail('service-start-limit-hit', 'Failed with result service-start-limit-hit.');
+    this.fail(
+      'service-start-limit-hit',
+      `${this.config.triggers} hit its start limit (StartLimitBurst=); refusing further activation.`,
+    );
   }
 
   private fail(result: SocketResult, message: string): false {

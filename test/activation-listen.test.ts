@@ -34,13 +34,14 @@ function kernelBacklog(port: number): number {
   return Number(sendQ);
 }
 
-test('listen() keeps the backlog: the kernel default unless one is given, never Node 511', async () => {
+test("listen() keeps the manager's backlog unless one is given, never Node's 511", async () => {
   const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
-  for (const [given, expected] of [
-    [undefined, somaxconn],
-    [8, 8],
+  for (const [managers, given, expected] of [
+    [3, undefined, 3],
+    [0x7fffffff, undefined, somaxconn],
+    [3, 8, 8],
   ] as const) {
-    const listener = tcpListener(3);
+    const listener = tcpListener(managers);
     const child = spawnWithFds(
       [listener.fd],
       given === undefined ? ['backlog'] : ['backlog', String(given)],
@@ -54,7 +55,7 @@ test('listen() keeps the backlog: the kernel default unless one is given, never 
       assert.equal(report.result.activated, true);
       assert.equal(report.result.listenFd.name, 'web');
       assert.equal(report.address.port, listener.port);
-      assert.equal(kernelBacklog(listener.port), expected, `backlog option ${given}`);
+      assert.equal(kernelBacklog(listener.port), expected, `manager's ${managers}, option ${given}`);
       assert.equal(await httpGet({ port: listener.port, host: '127.0.0.1' }), `listen ${report.pid}`);
     } finally {
       await child.stop();

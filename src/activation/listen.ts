@@ -9,6 +9,7 @@ import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { adoptDatagram, adoptServer, adoptSocket, defaultBacklog } from '../net/adopt.js';
 import type { SocketDescription } from '../net/describe.js';
+import { listenBacklog } from '../sys/sock-diag.js';
 import type { Fd } from '../sys/socket.js';
 import { type ListenFd, listenFds } from './listen-fds.js';
 
@@ -20,8 +21,9 @@ export interface ListenOptions {
   /** Used only when no matching stream listener was passed. Without it, `listen` rejects. */
   fallback?: ListenFallback;
   /** listen(2) backlog. Node always calls listen() again on an adopted fd, so some number is
-   * set. Default: systemd's default `Backlog=` (SOMAXCONN, i.e. net.core.somaxconn), also what
-   * `systemd-socket-activate` uses. A unit with another `Backlog=` should pass it here. */
+   * set. Default: the backlog the manager gave the socket (its `Backlog=`), read back from the
+   * kernel (sock_diag); when the kernel cannot tell, systemd's default (net.core.somaxconn).
+   * For the fallback: somaxconn. */
   backlog?: number;
 }
 
@@ -66,7 +68,8 @@ export function streamListeners(name?: string): SocketFd[] {
 /**
  * Make `server` listen on the activated stream listener called `name` (or the first stream
  * listener not taken yet), keeping the socket the manager made: same address, same protocol
- * (MPTCP stays MPTCP), and the backlog (passed positionally: Node resets `{fd, backlog}` to 511).
+ * (MPTCP stays MPTCP), and its backlog (read back from the kernel and passed positionally:
+ * Node resets `{fd, backlog}` to 511).
  * When no such listener was passed, listens on `options.fallback`, or rejects without one.
  *
  * Closing the server never unlinks a unix socket path: Node unlinks only paths it bound itself.
@@ -96,10 +99,9 @@ export async function listen(
   }
   adopted.set(candidate.fd, server);
   try {
-    await adoptServer(
-      candidate.fd,
-      options.backlog === undefined ? { server } : { server, backlog: options.backlog },
-    );
+    // Node calls listen() again on the fd: hand it the backlog the manager gave the socket.
+    const backlog = options.backlog ?? listenBacklog(candidate.fd);
+    await adoptServer(candidate.fd, backlog === undefined ? { server } : { server, backlog });
   } catch (err) {
     adopted.delete(candidate.fd);
     throw err;

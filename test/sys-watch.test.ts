@@ -164,28 +164,31 @@ for (const watcher of [epollWorker, createUvPollWatcher()] as Watcher[]) {
       }
     });
 
-    test('invalid fds throw an Error in this process: closed, regular file, already watched, /dev/null', () => {
-      const [a, b] = socketPair('datagram');
-      close(a);
-      close(b);
-      assert.throws(() => watcher.watchReadable(a, () => {}), { code: 'EBADF' });
-      const file = openSync('/etc/hostname', 'r');
-      assert.throws(
-        () => watcher.watchReadable(file, () => {}),
-        (err: Error & { code?: string }) => {
-          return err.code === 'EPERM' && /regular file/.test(err.message);
-        },
-      );
-      close(file);
-      const devNull = openSync('/dev/null', 'r');
-      assert.throws(() => watcher.watchReadable(devNull, () => {}), { code: 'EPERM' });
-      close(devNull);
-      const [c, d] = socketPair('datagram');
-      const watch = watchReadable(c, () => {});
-      assert.throws(() => watcher.watchReadable(c, () => {}), { code: 'EEXIST' });
-      watch.close();
-      close(d);
-    });
+    // Only the worker is tried in-process: a guard regression in uv-poll would abort the runner,
+    // so its invalid fds are tried in a child below.
+    if (watcher.kind === 'epoll-worker')
+      test('invalid fds throw an Error in this process: closed, regular file, already watched, /dev/null', () => {
+        const [a, b] = socketPair('datagram');
+        close(a);
+        close(b);
+        assert.throws(() => watcher.watchReadable(a, () => {}), { code: 'EBADF' });
+        const file = openSync('/etc/hostname', 'r');
+        assert.throws(
+          () => watcher.watchReadable(file, () => {}),
+          (err: Error & { code?: string }) => {
+            return err.code === 'EPERM' && /regular file/.test(err.message);
+          },
+        );
+        close(file);
+        const devNull = openSync('/dev/null', 'r');
+        assert.throws(() => watcher.watchReadable(devNull, () => {}), { code: 'EPERM' });
+        close(devNull);
+        const [c, d] = socketPair('datagram');
+        const watch = watchReadable(c, () => {});
+        assert.throws(() => watcher.watchReadable(c, () => {}), { code: 'EEXIST' });
+        watch.close();
+        close(d);
+      });
   });
 }
 

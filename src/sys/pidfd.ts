@@ -1,22 +1,15 @@
-// pidfds identify a process without the pid-reuse race. systemd (v259+) passes
-// LISTEN_PIDFDID, the inode number of the service's pidfd, so a service can tell fds meant for
-// it from fds meant for an earlier process that had the same pid.
+// The pidfd inode ID systemd (v259+) passes as LISTEN_PIDFDID, so a service can tell fds meant
+// for it from fds meant for an earlier process that had the same pid.
 
 import { libcCalls as c } from './ffi.js';
 import { fstat } from './fs.js';
-import { check, closeQuietly, type Fd } from './socket.js';
+import { pidfdOpen } from './process.js';
+import { closeQuietly, type Fd } from './socket.js';
 
-// pidfd_open has the same number on every architecture (it is newer than the unified table).
-const SYS_pidfd_open = 434;
 // statfs f_type of pidfs (kernel >= 6.9): only there is a pidfd's inode number unique per
 // process; older kernels give every pidfd the one shared anon_inode.
 const PID_FS_MAGIC = 0x50494446n;
 const STATFS_SIZE = 120;
-
-/** pidfd_open(2): a close-on-exec pidfd for `pid` (the flag is implied by the kernel). */
-export function pidfdOpen(pid: number): Fd {
-  return check(c.syscall(SYS_pidfd_open, 'int', pid, 'uint', 0), 'pidfd_open', { hint: `pid ${pid}` });
-}
 
 /** The inode ID of `pid`'s pidfd, as systemd writes it into LISTEN_PIDFDID; undefined when the
  * kernel cannot give one (no pidfd_open, or no pidfs so inode numbers are not unique). */

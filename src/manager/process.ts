@@ -59,9 +59,17 @@ export function listenPidWrap(
   argv: string[],
   env: Record<string, string>,
 ): { file: string; argv: string[]; env: Record<string, string> } {
+  // The shell exports a PWD of its own; systemd's services get none unless the unit sets one.
+  const unsetPwd = env.PWD === undefined ? 'unset PWD; ' : '';
   return {
     file: '/bin/sh',
-    argv: ['/bin/sh', '-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', file, ...argv.slice(1)],
+    argv: [
+      '/bin/sh',
+      '-c',
+      `${unsetPwd}LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`,
+      file,
+      ...argv.slice(1),
+    ],
     env,
   };
 }

@@ -1,0 +1,149 @@
+// How `sockunit run` starts and stops a service process, checked from inside the service:
+// User= privilege drop, UMask=, WorkingDirectory=, Environment=/EnvironmentFile=, systemd's clean
+// environment (nothing of the manager's own leaks in), output captured as `unit[pid]: line`, and
+// KillSignal=/TimeoutStopSec= (a service that ignores TERM is KILLed after the timeout).
+
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  connectTcp,
+  freePort,
+  ManagerProcess,
+  REPORT_PY,
+  readReport,
+  rootUnavailable,
+  SYSTEM_PYTHON,
+  tempDir,
+} from './fixtures/manager/harness.js';
+
+describe('sockunit run: the service process', () => {
+  const managers: ManagerProcess[] = [];
+  after(async () => {
+    for (const m of managers) await m.dispose();
+  });
+  const start = async (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) => {
+    const dir = tempDir('exec');
+    // The report service may run as nobody: it must read the script and write its report here.
+    chmodSync(dir, 0o777);
+    writeFileSync(join(dir, 'report.py'), REPORT_PY, { mode: 0o644 });
+    const m = await ManagerProcess.start({ dir, units: build(dir), ...(env ? { env } : {}) });
+    managers.push(m);
+    return m;
+  };
+  const trigger = async (port: number) => (await connectTcp(port)).destroy();
+
+  test('Environment=, EnvironmentFile=, UMask=, WorkingDirectory=, the clean environment, output capture', async () => {
+    const port = await freePort();
+    const m = await start(
+      (dir) => {
+        mkdirSync(join(dir, 'work'));
+        writeFileSync(join(dir, 'env'), '# comment\nFROM_FILE=file value\nOVERRIDDEN=from-file\n');
+        return {
+          'env.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+          'env.service': [
+            '[Service]',
+            'Environment=PLAIN=1 "SPACED=a b" OVERRIDDEN=from-unit',
+            `EnvironmentFile=${dir}/env`,
+            `EnvironmentFile=-${dir}/missing-env`,
+            'UMask=0027',
+            `WorkingDirectory=${dir}/work`,
+            `ExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/env.json --stay`,
+            '',
+          ].join('\n'),
+        };
+      },
+      { ...process.env, FOO_SECRET: 'must-not-leak', LANG: 'C.UTF-8' },
+    );
+    await trigger(port);
+    const r = await readReport(`${m.dir}/env.json`);
+    assert.equal(r.env.PLAIN, '1');
+    assert.equal(r.env.SPACED, 'a b');
+    assert.equal(r.env.FROM_FILE, 'file value');
+    assert.equal(r.env.OVERRIDDEN, 'from-file', 'EnvironmentFile= wins over Environment=');
+    assert.equal(r.umask, 0o027);
+    assert.equal(r.cwd, `${m.dir}/work`);
+    assert.equal(r.env.FOO_SECRET, undefined, "the manager's own environment does not reach the service");
+    assert.equal(r.env.PATH, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin');
+    assert.equal(r.env.LANG, 'C.UTF-8');
+    assert.deepEqual(
+      Object.keys(r.env)
+        .filter((k) => !['LC_CTYPE'].includes(k)) // python may set this itself (PEP 538)
+        .sort(),
+      [
+        'FROM_FILE',
+        'INVOCATION_ID',
+        'LANG',
+        'LISTEN_FDNAMES',
+        'LISTEN_FDS',
+        'LISTEN_PID',
+        'OVERRIDDEN',
+        'PATH',
+        'PLAIN',
+        'SPACED',
+      ],
+    );
+    assert.match(r.env.INVOCATION_ID ?? '', /^[0-9a-f]{32}$/);
+    const line = await m.waitFor(/^env\.service\[\d+\]: REPORT /);
+    assert.equal(line.startsWith(`env.service[${r.pid}]: REPORT {"pid": ${r.pid}, "fds": 1}`), true, line);
+  });
+
+  test('User=nobody: the service runs with nobody’s uid, gid, USER, HOME and SHELL', async (t) => {
+    const why = rootUnavailable();
+    if (why) return t.skip(why);
+    const port = await freePort();
+    const m = await start((dir) => ({
+      'drop.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/drop.json --stay\n`,
+    }));
+    await trigger(port);
+    const r = await readReport(`${m.dir}/drop.json`);
+    assert.equal(r.uid, 65534);
+    assert.equal(r.gid, 65534);
+    assert.equal(r.env.USER, 'nobody');
+    assert.equal(r.env.LOGNAME, 'nobody');
+    assert.ok(r.env.HOME && r.env.SHELL, 'HOME and SHELL from the passwd entry');
+    assert.equal(r.listen_pid, String(r.pid), 'the privilege drop keeps LISTEN_PID right');
+    assert.equal(r.fds.length, 1, 'the fds survive the privilege drop');
+  });
+
+  test('KillSignal= is what the service gets on stop', async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'usr1.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'usr1.service':
+        '[Service]\nKillSignal=SIGUSR1\nExecStart=/bin/sh -c \'trap "echo got-usr1; exit 0" USR1; echo ready; while :; do sleep 0.1; done\'\n',
+    }));
+    await trigger(port);
+    await m.waitFor(/^usr1\.service\[\d+\]: ready$/);
+    const { code } = await m.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.ok(m.matching(/^usr1\.service\[\d+\]: got-usr1$/).length === 1, m.log);
+    assert.ok(m.matching(/^Stopped usr1\.service\.$/).length === 1, m.log);
+  });
+
+  test('a service ignoring SIGTERM is KILLed after TimeoutStopSec=', async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'stubborn.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'stubborn.service':
+        '[Service]\nTimeoutStopSec=1s\nExecStart=/bin/sh -c \'trap "" TERM; echo ready; while :; do sleep 0.1; done\'\n',
+    }));
+    await trigger(port);
+    await m.waitFor(/^stubborn\.service\[\d+\]: ready$/);
+    const began = Date.now();
+    const { code } = await m.stop('SIGTERM');
+    const took = Date.now() - began;
+    assert.equal(code, 0, m.log);
+    assert.ok(took >= 900 && took < 5000, `stopped after ${took} ms (TimeoutStopSec=1s)`);
+    assert.ok(
+      m.matching(/^stubborn\.service: State 'stop-sigterm' timed out\. Killing\.$/).length === 1,
+      m.log,
+    );
+    assert.ok(
+      m.matching(/^stubborn\.service: Main process exited, code=killed, status=9\/KILL$/).length === 1,
+      m.log,
+    );
+  });
+});

@@ -236,6 +236,7 @@ export class Manager {
         const ports = old.detachPorts();
         this.sockets.delete(name);
         const fresh = this.addSocket(config, ports);
+        fresh.inheritCounters(old);
         if (wasRunning) fresh.markRunning();
         continue;
       }

@@ -334,6 +334,14 @@ export class SocketUnit {
     this.setState('running');
   }
 
+  /** Reload: the counters systemctl shows go on from the unit this one replaces, so Accept=yes
+   * instance numbers (`foo@N-…`) never repeat, as systemd keeps n_accepted across reloads. */
+  inheritCounters(old: SocketUnit): void {
+    this.accepted = old.accepted;
+    this.refused = old.refused;
+    this.triggers = old.triggers;
+  }
+
   /** After a reload while the service runs: keep the ports, do not watch them. */
   markRunning(): void {
     this.disarmAll();

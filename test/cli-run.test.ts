@@ -1,0 +1,190 @@
+// `sockunit run` as a command: options, the JSON log, SIGHUP reloads that keep unchanged
+// listeners open (a client connecting in a loop sees no refusal), re-open changed ones and close
+// removed ones, and SIGTERM/SIGINT that leave no process and no socket file behind.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  BIN,
+  connectTcp,
+  exchange,
+  freePort,
+  ManagerProcess,
+  processesWith,
+  sleep,
+  tempDir,
+  waitUntil,
+} from './fixtures/manager/harness.js';
+
+describe('sockunit run (command line)', () => {
+  const managers: ManagerProcess[] = [];
+  after(async () => {
+    for (const m of managers) await m.dispose();
+  });
+  const start = async (options: Parameters<typeof ManagerProcess.start>[0]) => {
+    const m = await ManagerProcess.start(options);
+    managers.push(m);
+    return m;
+  };
+
+  test('--help, bad options and an empty unit directory', () => {
+    const help = spawnSync(process.execPath, [BIN, 'run', '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: sockunit run /);
+    assert.match(help.stdout, /--mptcp-fallback/);
+    const bad = spawnSync(process.execPath, [BIN, 'run', '--log-format=xml'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--log-format=xml: expected text or json/);
+    const dir = tempDir('empty');
+    try {
+      const empty = spawnSync(process.execPath, [BIN, 'run', dir], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(empty.status, 1);
+      assert.match(empty.stderr, /No socket units found in /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--log-format=json: every line is one JSON object with time, level, unit and message', async () => {
+    const port = await freePort();
+    const m = await start({
+      units: {
+        'j.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nSocketProtocol=mptcp\n`,
+        'j.service': "[Service]\nExecStart=/bin/sh -c 'echo from-the-service'\n",
+      },
+      args: ['--log-format=json'],
+      ready: /socket units listening/,
+    });
+    (await connectTcp(port)).destroy();
+    await m.waitFor(/Deactivated successfully/);
+    const { code } = await m.stop('SIGTERM');
+    assert.equal(code, 0);
+    const records = m.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of records) {
+      assert.equal(typeof r.time, 'string');
+      assert.ok(['debug', 'info', 'notice', 'warning', 'error'].includes(r.level as string));
+      assert.equal(typeof r.message, 'string');
+    }
+    const listening = records.find((r) => String(r.message).startsWith('Listening on j.socket'));
+    assert.deepEqual(listening?.fields, { listen: `127.0.0.1:${port}`, protocol: 'mptcp' });
+    assert.equal(listening?.unit, 'j.socket');
+    const output = records.find((r) => r.message === 'from-the-service');
+    assert.equal(output?.unit, 'j.service');
+    assert.equal(typeof output?.pid, 'number');
+  });
+
+  test('SIGHUP keeps unchanged listeners open (no refusal in a connect loop), re-opens changed ones, closes removed ones', async (t) => {
+    const keep = await freePort();
+    const change1 = await freePort();
+    const change2 = await freePort();
+    const removed = await freePort();
+    const service = "[Service]\nExecStart=/bin/sh -c 'echo x >&3'\n";
+    const m = await start({
+      units: {
+        'keep.socket': `[Socket]\nListenStream=127.0.0.1:${keep}\nAccept=yes\nTriggerLimitBurst=0\n`,
+        'keep@.service': service,
+        'change.socket': `[Socket]\nListenStream=127.0.0.1:${change1}\nAccept=yes\n`,
+        'change@.service': service,
+        'gone.socket': `[Socket]\nListenStream=127.0.0.1:${removed}\nAccept=yes\n`,
+        'gone@.service': service,
+      },
+    });
+    assert.equal(await exchange(change1), 'x\n');
+    assert.equal(await exchange(removed), 'x\n');
+
+    // Edit the units, then reload several times while a client connects in a loop.
+    writeFileSync(join(m.dir, 'change.socket'), `[Socket]\nListenStream=127.0.0.1:${change2}\nAccept=yes\n`);
+    unlinkSync(join(m.dir, 'gone.socket'));
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+      const deadline = Date.now() + 20_000;
+      for (let i = 0; i < 2000 && !stop && Date.now() < deadline; i++) {
+        try {
+          const reply = await exchange(keep);
+          if (reply === 'x\n') ok++;
+          else failures.push(`reply ${JSON.stringify(reply)}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    })();
+    const reloads = 5;
+    for (let i = 0; i < reloads; i++) {
+      await sleep(150);
+      const from = m.lines.length;
+      m.signal('SIGHUP');
+      await m.waitFor(/^Reloading finished\.$/, 5000, from);
+    }
+    await sleep(150);
+    stop = true;
+    await loop;
+    t.diagnostic(`${ok} connections across ${reloads} reloads, ${failures.length} failed`);
+    assert.deepEqual(failures, [], 'no connection was refused or dropped during the reloads');
+    assert.ok(ok > 20, `the loop made progress (${ok})`);
+
+    assert.equal(await exchange(change2), 'x\n', 'the changed unit listens on its new port');
+    await assert.rejects(connectTcp(change1), { code: 'ECONNREFUSED' }, 'its old port is closed');
+    await assert.rejects(connectTcp(removed), { code: 'ECONNREFUSED' }, 'the removed unit is closed');
+    assert.ok(m.matching(/^Stopped gone\.socket \(removed\)\.$/).length === 1, m.log);
+    // Accept=yes instance numbers go on across reloads (systemd keeps n_accepted).
+    const numbers = m
+      .matching(/^Started keep@\d+-/)
+      .map((l) => Number(/^Started keep@(\d+)-/.exec(l)?.[1]))
+      .sort((a, b) => a - b);
+    assert.equal(new Set(numbers).size, numbers.length, 'no instance number repeats');
+  });
+
+  test('SIGTERM stops the service, closes every listener, leaves no process and no socket file or symlink', async () => {
+    const dir = tempDir('term');
+    const marker = `${60 + (process.pid % 1000) / 1000}`;
+    const m = await start({
+      dir,
+      units: {
+        'tidy.socket': `[Socket]\nListenStream=${dir}/tidy.sock\nSymlinks=${dir}/link.sock\nRemoveOnStop=yes\n`,
+        'tidy.service': `[Service]\nExecStart=/bin/sh -c 'echo ready; exec sleep ${marker}'\n`,
+        'tcp.socket': `[Socket]\nListenStream=127.0.0.1:${await freePort()}\n`,
+        'tcp.service': '[Service]\nExecStart=/bin/true\n',
+      },
+    });
+    assert.ok(lstatSync(`${dir}/link.sock`).isSymbolicLink(), 'Symlinks= made the link');
+    execFileSync(process.execPath, [
+      '-e',
+      `require('net').connect(${JSON.stringify(`${dir}/tidy.sock`)}).on('connect', function () { this.destroy(); })`,
+    ]);
+    await m.waitFor(/^tidy\.service\[\d+\]: ready$/);
+    const pids = processesWith(`sleep ${marker}`);
+    assert.equal(pids.length, 1, 'the service runs');
+    const { code } = await m.stop('SIGTERM');
+    assert.equal(code, 0, m.log);
+    assert.ok(m.matching(/^Stopped tidy\.service\.$/).length === 1, m.log);
+    await waitUntil('no service process left', () =>
+      processesWith(`sleep ${marker}`).length === 0 ? true : undefined,
+    );
+    assert.equal(existsSync(`${dir}/tidy.sock`), false, 'RemoveOnStop= removed the socket file');
+    assert.equal(existsSync(`${dir}/link.sock`), false, 'and the symlink');
+    let linkGone = false;
+    try {
+      lstatSync(`${dir}/link.sock`);
+    } catch {
+      linkGone = true;
+    }
+    assert.ok(linkGone, 'no dangling symlink');
+  });
+
+  test('SIGINT is a clean stop too (exit 0)', async () => {
+    const m = await start({
+      units: {
+        'i.socket': `[Socket]\nListenStream=127.0.0.1:${await freePort()}\n`,
+        'i.service': '[Service]\nExecStart=/bin/true\n',
+      },
+    });
+    const { code } = await m.stop('SIGINT');
+    assert.equal(code, 0);
+    await m.waitFor(/^sockunit: stopped\.$/);
+  });
+});

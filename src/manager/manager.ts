@@ -74,7 +74,7 @@ export class Manager {
     const existing = this.services.get(name);
     if (existing) return existing;
     const unit = this.load(name);
-    if (!unit || unit.config?.type !== 'service') return undefined;
+    if (unit?.config?.type !== 'service') return undefined;
     return this.addService(unit.config);
   }
 
@@ -93,7 +93,7 @@ export class Manager {
   start(): number {
     for (const name of this.socketNames()) {
       const unit = this.load(name);
-      if (!unit || unit.config?.type !== 'socket') continue;
+      if (unit?.config?.type !== 'socket') continue;
       this.addSocket(unit.config);
     }
     // Open everything before anything can start (systemd opens sockets before services).
@@ -223,7 +223,7 @@ export class Manager {
     for (const name of wanted) {
       const unit = this.load(name);
       const old = this.sockets.get(name);
-      if (!unit || unit.config?.type !== 'socket') {
+      if (unit?.config?.type !== 'socket') {
         if (old) {
           old.stop();
           this.sockets.delete(name);

@@ -317,6 +317,7 @@ function typeLoadedFiles(
  * missing, since it may be installed later. */
 function checkTriggeredService(config: SocketUnitConfig, unit: LoadedUnit, index: UnitPathIndex): void {
   const target = config.triggers;
+  if (isPlainUnitFile(target, index)) return;
   let found: ReturnType<typeof findUnit> | undefined;
   try {
     found = findUnit(target, index);
@@ -345,6 +346,17 @@ function checkTriggeredService(config: SocketUnitConfig, unit: LoadedUnit, index
       message: `the service this socket starts, ${target}, ${found?.masked ? 'is masked' : 'was not found'}; expected ${target} next to the socket or on the unit path`,
     });
   }
+}
+
+/** The common case, answered from the directory index without a stat: the first file named
+ * `name` on the search path is a regular file. Links and everything else go through findUnit
+ * (masking, aliases). An empty regular file also masks; the service's own load reports that. */
+function isPlainUnitFile(name: string, index: UnitPathIndex): boolean {
+  for (const dir of index.searchPath) {
+    const entry = index.entry(dir, name);
+    if (entry !== undefined) return entry.isFile();
+  }
+  return false;
 }
 
 export interface LoadFromPathsOptions {

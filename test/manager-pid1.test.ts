@@ -1,0 +1,110 @@
+// `sockunit run` as PID 1 of a container (a new PID namespace): orphans re-parented to it are
+// reaped (no zombie stays), and SIGTERM to PID 1, which the kernel only delivers to a namespace's
+// init when it has a handler, shuts it down cleanly with exit status 0.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import {
+  connectTcp,
+  freePort,
+  ManagerProcess,
+  rootUnavailable,
+  waitUntil,
+} from './fixtures/manager/harness.js';
+
+interface ProcInfo {
+  pid: number;
+  ppid: number;
+  state: string;
+  comm: string;
+}
+
+function procInfo(pid: number): ProcInfo | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    return { pid, ppid: Number(ppid), state: state ?? '?', comm: stat.slice(stat.indexOf('(') + 1, close) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Host pids of every process in the PID namespace whose init is `init` (seen from outside). */
+function namespaceProcesses(init: number): ProcInfo[] {
+  const ns = readlinkSync(`/proc/${init}/ns/pid`);
+  const out: ProcInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
+    } catch {
+      continue;
+    }
+    const info = procInfo(Number(entry));
+    if (info) out.push(info);
+  }
+  return out;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('sockunit run as PID 1 in a new PID namespace', () => {
+  let manager: ManagerProcess | undefined;
+  after(async () => {
+    await manager?.dispose();
+  });
+
+  test('reaps an orphaned grandchild and exits 0 on SIGTERM', async (t) => {
+    const why = rootUnavailable();
+    if (why) return t.skip(why);
+    const port = await freePort();
+    manager = await ManagerProcess.start({
+      wrapper: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'],
+      args: ['--log-level=debug'],
+      units: {
+        'orphan.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        // The service exits at once, leaving a grandchild that outlives it: re-parented to PID 1.
+        'orphan.service': "[Service]\nExecStart=/bin/sh -c '(sleep 1; exit 0) & echo spawned; exit 0'\n",
+      },
+    });
+    const unsharePid = manager.pid;
+    const init = await waitUntil('the namespace init', () => childrenOf(unsharePid)[0]);
+    assert.equal(procInfo(init)?.comm, 'node', 'node is the init of the namespace');
+
+    (await connectTcp(port)).destroy();
+    await manager.waitFor(/^orphan\.service: Deactivated successfully\.$/);
+    const adopted = await waitUntil('the orphan re-parented to PID 1', () => {
+      const orphan = namespaceProcesses(init).find(
+        (p) => p.pid !== init && p.ppid === init && p.state !== 'Z',
+      );
+      return orphan;
+    });
+    assert.ok(adopted, 'the grandchild now belongs to the manager');
+    await waitUntil(
+      'the orphan reaped (nothing but PID 1 left, no zombie)',
+      () => {
+        const left = namespaceProcesses(init).filter((p) => p.pid !== init);
+        return left.length === 0 ? true : undefined;
+      },
+      6000,
+    );
+    assert.ok(manager.matching(/Reaped orphan \d+\./).length >= 1, manager.log);
+
+    process.kill(init, 'SIGTERM');
+    const { code } = await manager.stop(null);
+    assert.equal(code, 0, `unshare passes on PID 1's exit status:\n${manager.log}`);
+    await manager.waitFor(/^sockunit: stopped\.$/);
+  });
+});

@@ -112,6 +112,25 @@ test('systemd-socket-activate without --fdname: names fall back to "unknown"', {
   }
 });
 
+test('systemd-socket-activate --fdname with one name for two listeners: both carry it, both serve', {
+  skip: noSocketActivate,
+}, async () => {
+  const path = join(dir, 'shared-name.sock');
+  const child = await socketActivate((port) => ['-l', `127.0.0.1:${port}`, '-l', path, '--fdname=web']);
+  try {
+    const first = httpGet({ port: child.port, host: '127.0.0.1' });
+    const report: Report = await child.nextReport();
+    assert.deepEqual(
+      report.fds.map((f: Report) => f.name),
+      ['web', 'web'],
+    );
+    assert.equal(await first, `web ${report.pid}`);
+    assert.equal(await httpGet({ socketPath: path }), `web ${report.pid}`);
+  } finally {
+    await child.stop();
+  }
+});
+
 test('systemd-socket-activate --accept: each connection is the only fd, connected, with its peer', {
   skip: noSocketActivate,
 }, async () => {

@@ -122,10 +122,12 @@ for (const watcher of [epollWorker, createUvPollWatcher()] as Watcher[]) {
         watch.rearm();
         await Promise.race([next, sleep(TIMEOUT_MS, undefined, { ref: false })]);
         assert.equal(calls, 2, 'rearmed while the connection still waits: fires again');
+        next = fired();
         watch.rearm();
         watch.rearm(); // idempotent while armed
-        await sleep(20);
-        assert.equal(calls, 3);
+        await Promise.race([next, sleep(TIMEOUT_MS, undefined, { ref: false })]);
+        await sleep(30);
+        assert.equal(calls, 3, 'a second rearm() while armed adds no callback');
       } finally {
         watch.close();
         for (const fd of clients) close(fd);

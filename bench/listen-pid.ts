@@ -49,7 +49,7 @@ const launchers: Record<string, Launcher> = {
     }),
   spawnProcess: async (request) => {
     const child = spawnProcess({ ...request, stdout: 'null', stderr: 'null' });
-    const exit = await onExit(child.pid, child.pidfd);
+    const exit = await onExit(child.pid, child.pidfd); // owns and closes the pidfd
     if (exit.code !== 'exited' || exit.status !== 0)
       throw new Error(`${request.file} ended with ${exit.code} ${exit.status}`);
   },

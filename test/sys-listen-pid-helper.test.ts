@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,6 +27,8 @@ import {
 } from '../src/sys/listen-pid-helper.js';
 import { LISTEN_PID_HELPER_AARCH64 } from '../src/sys/listen-pid-helper-aarch64.js';
 import { LISTEN_PID_HELPER_X86_64 } from '../src/sys/listen-pid-helper-x86_64.js';
+import { onExit } from '../src/sys/process.js';
+import { spawnProcess } from '../src/sys/spawn.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sockunit-listen-pid-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -116,6 +128,27 @@ for (const { name, wrap, skip } of wrappers) {
     });
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, '1 1\n');
+  });
+}
+
+for (const { name, wrap, skip } of wrappers) {
+  test(`${name} under spawnProcess: LISTEN_PID is the spawned pid and the fds at 3.. survive the extra exec`, {
+    skip,
+  }, async () => {
+    const passed = join(dir, `passed-${name.replace(' ', '-')}`);
+    const output = join(dir, `output-${name.replace(' ', '-')}`);
+    writeFileSync(passed, 'from fd 3\n');
+    const passedFd = openSync(passed, 'r');
+    const outputFd = openSync(output, 'w');
+    const request = wrap('/bin/sh', ['sh', '-c', `${SHOW_PID}; echo "$LISTEN_FDS"; cat <&3`], {
+      LISTEN_FDS: '1',
+    });
+    const child = spawnProcess({ ...request, fds: [passedFd], stdout: outputFd, stderr: outputFd });
+    closeSync(passedFd);
+    closeSync(outputFd);
+    const exit = await onExit(child.pid, child.pidfd); // owns and closes the pidfd
+    assert.deepEqual([exit.code, exit.status], ['exited', 0], readFileSync(output, 'utf8'));
+    assert.equal(readFileSync(output, 'utf8'), `${child.pid} ${child.pid}\n1\nfrom fd 3\n`);
   });
 }
 

@@ -134,6 +134,7 @@ export class Manager {
   }
 
   private trigger(socket: SocketUnit): void {
+    if (this.stopping) return;
     const service = this.loadService(socket.config.triggers);
     if (!service) {
       this.log.error(`${socket.name}: cannot start ${socket.config.triggers}: it did not load.`, socket.name);
@@ -162,6 +163,10 @@ export class Manager {
 
   /** Accept=yes: one instance of the template per connection, named as systemd 258 names it. */
   private async startInstance(socket: SocketUnit, conn: AcceptedConnection): Promise<void> {
+    if (this.stopping) {
+      closeQuietly(conn.fd);
+      return;
+    }
     const { prefix } = parseUnitName(socket.name);
     const instance = connectionInstance(conn);
     const name = `${prefix}@${instance}.service`;
@@ -251,9 +256,11 @@ export class Manager {
     this.log.info('Reloading finished.');
   }
 
-  /** SIGTERM/SIGINT: stop every service (with its timeouts), close every port. */
+  /** SIGTERM/SIGINT: stop watching (a connection arriving meanwhile must not start a service
+   * that nobody stops), stop every service with its timeouts, then close every port. */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const socket of this.sockets.values()) socket.quiesce();
     await Promise.all([...this.services.values()].map((s) => s.stop()));
     for (const socket of this.sockets.values()) socket.stop();
   }

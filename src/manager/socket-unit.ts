@@ -86,6 +86,7 @@ export class SocketUnit {
   private readonly hooks: SocketUnitHooks;
   private readonly mptcpFallback: boolean;
   private triggerLimit: RateLimit;
+  private quiesced = false;
 
   constructor(options: SocketUnitOptions) {
     this.config = options.config;
@@ -220,7 +221,7 @@ export class SocketUnit {
   }
 
   private arm(port: Port): void {
-    if (port.pauseTimer) return;
+    if (port.pauseTimer || this.quiesced) return;
     if (!port.watch) {
       port.watch = watchReadable(port.fd, () => this.onReadable(port));
     } else {
@@ -233,7 +234,7 @@ export class SocketUnit {
   }
 
   private onReadable(port: Port): void {
-    if (this.state !== 'listening') return;
+    if (this.state !== 'listening' || this.quiesced) return;
     if (!port.pollLimit.test()) {
       const ms = Math.ceil(port.pollLimit.remainingUsec() / 1000);
       this.log.notice(`${this.name}: Poll limit hit, pausing ${portAddress(port)} for ${ms} ms.`, this.name);
@@ -340,6 +341,12 @@ export class SocketUnit {
     this.accepted = old.accepted;
     this.refused = old.refused;
     this.triggers = old.triggers;
+  }
+
+  /** Shutdown: stop watching for good, ports still open, until `stop()` closes them. */
+  quiesce(): void {
+    this.quiesced = true;
+    this.disarmAll();
   }
 
   /** After a reload while the service runs: keep the ports, do not watch them. */

@@ -176,6 +176,31 @@ describe('sockunit run (command line)', () => {
     assert.ok(linkGone, 'no dangling symlink');
   });
 
+  test('a connection arriving while SIGTERM waits for a slow service starts nothing', async () => {
+    const port = await freePort();
+    const marker = `${50 + (process.pid % 1000) / 1000}`;
+    const m = await start({
+      units: {
+        'slow.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+        'slow@.service': `[Service]\nTimeoutStopSec=2s\nExecStart=/bin/sh -c 'trap "" TERM; echo up; exec sleep ${marker}'\n`,
+      },
+    });
+    const first = await connectTcp(port);
+    await m.waitFor(/^slow@0-.*\]: up$/);
+    const from = m.lines.length;
+    m.signal('SIGTERM');
+    await m.waitFor(/^Received SIGTERM, stopping\.$/, 5000, from);
+    const late = await connectTcp(port).catch(() => undefined);
+    const { code } = await m.stop(null);
+    first.destroy();
+    late?.destroy();
+    assert.equal(code, 0);
+    assert.equal(m.matching(/^Started slow@1-/).length, 0, `nothing started during shutdown:\n${m.log}`);
+    await waitUntil('no service process left', () =>
+      processesWith(`sleep ${marker}`).length === 0 ? true : undefined,
+    );
+  });
+
   test('SIGINT is a clean stop too (exit 0)', async () => {
     const m = await start({
       units: {

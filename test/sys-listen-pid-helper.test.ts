@@ -293,6 +293,62 @@ test('installListenPidHelper refuses a filesystem mounted noexec', {
   }
 });
 
+test('listenPidWrap falls back to /bin/sh, with one warning, where the helper cannot be installed', {
+  skip: hasHelper
+    ? isRoot
+      ? undefined
+      : 'needs root to mount a noexec tmpfs and switch users'
+    : `no helper for ${process.arch}`,
+}, (t) => {
+  // An unprivileged user without XDG_RUNTIME_DIR whose only candidate, TMPDIR, is noexec.
+  const mountPoint = join(dir, 'noexec-tmp');
+  mkdirSync(mountPoint);
+  const mounted = spawnSync(
+    'mount',
+    ['-t', 'tmpfs', '-o', 'noexec,mode=1777,size=64k', 'tmpfs', mountPoint],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (mounted.status !== 0) {
+    t.skip(`cannot mount a tmpfs here: ${mounted.stderr.trim()}`);
+    return;
+  }
+  try {
+    const moduleUrl = new URL('../src/sys/listen-pid-helper.js', import.meta.url).href;
+    const script = `
+      const { listenPidWrap } = await import(${JSON.stringify(moduleUrl)});
+      const { spawnSync } = await import('node:child_process');
+      const warnings = [];
+      process.on('warning', (w) => warnings.push(w.code));
+      const runs = [1, 2].map(() => {
+        const r = listenPidWrap('/bin/sh', ['sh', '-c', ${JSON.stringify(SHOW_PID)}], {});
+        const out = spawnSync(r.file, r.argv.slice(1), { argv0: r.argv[0], env: r.env, encoding: 'utf8' });
+        return { file: r.file, pidsEqual: out.stdout === out.pid + ' ' + out.pid + '\\n' };
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      console.log(JSON.stringify({ runs, warnings }));`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: '/usr/bin:/bin', TMPDIR: mountPoint },
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), {
+      runs: [
+        { file: '/bin/sh', pidsEqual: true },
+        { file: '/bin/sh', pidsEqual: true },
+      ],
+      warnings: ['SOCKUNIT_LISTEN_PID_HELPER'],
+    });
+    assert.match(result.stderr, /cannot install the LISTEN_PID helper .*noexec-tmp\/sockunit-65534: EACCES/);
+  } finally {
+    spawnSync('umount', [mountPoint]);
+  }
+});
+
 test('wrappers refuse a file that is not a path, and an empty argv', () => {
   for (const wrap of [listenPidWrap, listenPidShellWrap]) {
     assert.throws(() => wrap('cat', ['cat'], {}), /'cat' is not a path; resolve it first/);

@@ -204,6 +204,25 @@ export function listenPidHelperPath(): string | undefined {
   );
 }
 
+let helperFailure: Error | undefined;
+
+/** The helper's path for `listenPidWrap`, or undefined to use the shell: where there is no
+ * helper, and where it cannot be installed. A service start must not fail over a faster way to
+ * set LISTEN_PID, so that case warns once (a process warning, code SOCKUNIT_LISTEN_PID_HELPER)
+ * and is not retried. */
+function helperOrShell(): string | undefined {
+  if (helperFailure) return undefined;
+  try {
+    return listenPidHelperPath();
+  } catch (error) {
+    helperFailure = error as Error;
+    process.emitWarning(`${helperFailure.message}; using the slower /bin/sh trampoline`, {
+      code: 'SOCKUNIT_LISTEN_PID_HELPER',
+    });
+    return undefined;
+  }
+}
+
 function checkRequest(file: string, argv: readonly string[]): void {
   if (!file.includes('/'))
     throw new TypeError(
@@ -228,7 +247,7 @@ function withoutListenPid(env: EnvRecord | readonly string[]): Record<string, st
 }
 
 /** Rewrites a spawn request so that the service starts with `LISTEN_PID` set to its own pid,
- * through the helper, or through `/bin/sh` where there is none. `file` must be a path (no
+ * through the helper, or through `/bin/sh` where there is none or it cannot be installed. `file` must be a path (no
  * $PATH search); `argv[0]` may differ from it. A `LISTEN_PID` already in `env` is replaced;
  * other entries pass unchanged. Spawn the result as `file` with argv `argv` (for
  * child_process: `spawn(r.file, r.argv.slice(1), { argv0: r.argv[0], env: r.env })`). */
@@ -247,7 +266,7 @@ export function listenPidWrap(
   argv: readonly string[],
   env: EnvRecord | readonly string[],
 ): SpawnRequest<Record<string, string> | string[]> {
-  const helper = listenPidHelperPath();
+  const helper = helperOrShell();
   if (!helper) return wrapWithShell(file, argv, env);
   checkRequest(file, argv);
   const [placeholderName, placeholderValue] = LISTEN_PID_PLACEHOLDER.split('=') as [string, string];

@@ -247,9 +247,9 @@ function withoutListenPid(env: EnvRecord | readonly string[]): Record<string, st
 }
 
 /** Rewrites a spawn request so that the service starts with `LISTEN_PID` set to its own pid,
- * through the helper, or through `/bin/sh` where there is none or it cannot be installed. `file` must be a path (no
- * $PATH search); `argv[0]` may differ from it. A `LISTEN_PID` already in `env` is replaced;
- * other entries pass unchanged. Spawn the result as `file` with argv `argv` (for
+ * through the helper, or through `/bin/sh` where there is none or it cannot be installed.
+ * `file` must be a path (no $PATH search); `argv[0]` may differ from it. A `LISTEN_PID` already
+ * in `env` is replaced; other entries pass unchanged. Spawn the result as `file` with argv `argv` (for
  * child_process: `spawn(r.file, r.argv.slice(1), { argv0: r.argv[0], env: r.env })`). */
 export function listenPidWrap(
   file: string,

@@ -231,10 +231,15 @@ export class ServiceUnit {
     return out;
   }
 
-  private spawn(cmd: ExecCommand, request: StartRequest | undefined, isMain: boolean): RunningProcess {
+  private spawn(
+    cmd: ExecCommand,
+    request: StartRequest | undefined,
+    isMain: boolean,
+    extra: Record<string, string> = {},
+  ): RunningProcess {
     const e = this.config.exec;
     const { user, gid } = this.resolveUser(cmd);
-    const protocol: Record<string, string> = { ...(request?.environment ?? {}) };
+    const protocol: Record<string, string> = { ...(request?.environment ?? {}), ...extra };
     const fds = isMain && !request?.connection ? (request?.fds ?? []) : [];
     if (fds.length > 0) {
       protocol.LISTEN_FDS = String(fds.length);
@@ -275,10 +280,15 @@ export class ServiceUnit {
 
   /** Run a control command (ExecStartPre=, ExecStop=…) to completion. False when it failed and
    * its `-` prefix does not excuse it. */
-  private async runControl(cmd: ExecCommand, key: string, request?: StartRequest): Promise<boolean> {
+  private async runControl(
+    cmd: ExecCommand,
+    key: string,
+    request?: StartRequest,
+    extra?: Record<string, string>,
+  ): Promise<boolean> {
     let proc: RunningProcess;
     try {
-      proc = this.spawn(cmd, request, key === 'ExecStart');
+      proc = this.spawn(cmd, request, key === 'ExecStart', extra);
     } catch (err) {
       this.log.error(`${this.name}: ${key}=${cmd.path}: ${(err as Error).message}`, this.name);
       return cmd.ignoreFailure;
@@ -339,7 +349,8 @@ export class ServiceUnit {
     if (this.stopping) return; // stop() owns the rest
     if (result !== 'success') this.result = result;
     this.setState('stop-post');
-    for (const cmd of s.execStopPost) await this.runControl(cmd, 'ExecStopPost');
+    for (const cmd of s.execStopPost)
+      await this.runControl(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
     const restartRules = {
       policy: s.restart,
       preventExitStatus: new Set<number | string>([
@@ -369,8 +380,11 @@ export class ServiceUnit {
     }
     if (result === 'success') {
       if (s.type === 'oneshot' && s.remainAfterExit) this.setState('exited');
-      else this.setState('dead');
-      if (exit) this.log.info(`${this.name}: Deactivated successfully.`, this.name);
+      else {
+        // Logged before the state change: it wakes the sockets, whose lines come after.
+        this.log.info(`${this.name}: Deactivated successfully.`, this.name);
+        this.setState('dead');
+      }
     } else {
       this.fail(result);
     }
@@ -400,7 +414,8 @@ export class ServiceUnit {
     const s = this.config.service;
     const k = this.config.kill;
     this.setState('stop');
-    for (const cmd of s.execStop) await this.runControl(cmd, 'ExecStop');
+    for (const cmd of s.execStop)
+      await this.runControl(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
     this.setState('stop-sigterm');
     if (k.killMode !== 'none') main.signal(k.killSignal.number, k.killMode === 'control-group');
     const timeoutMs =
@@ -413,13 +428,28 @@ export class ServiceUnit {
       await main.exit;
       this.result = 'timeout';
     }
+    const exit = await main.exit;
     this.main = undefined;
     this.mainPid = undefined;
     this.setState('stop-post');
-    for (const cmd of s.execStopPost) await this.runControl(cmd, 'ExecStopPost');
+    for (const cmd of s.execStopPost)
+      await this.runControl(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
     this.setState(this.result === 'success' ? 'dead' : 'failed');
     this.log.info(`Stopped ${this.describe()}.`, this.name);
   }
+}
+
+/** What systemd tells ExecStopPost= (and ExecStop=) about the end of the main process. */
+export function stopPostEnvironment(
+  result: ServiceResult,
+  exit: ProcessExit | undefined,
+): Record<string, string> {
+  const env: Record<string, string> = { SERVICE_RESULT: result };
+  if (exit) {
+    env.EXIT_CODE = exit.code;
+    env.EXIT_STATUS = exit.code === 'exited' ? String(exit.status) : (exit.signal ?? String(exit.status));
+  }
+  return env;
 }
 
 /** True when the timeout passed first. */

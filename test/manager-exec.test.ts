@@ -4,7 +4,7 @@
 // KillSignal=/TimeoutStopSec= (a service that ignores TERM is KILLed after the timeout).
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
@@ -106,6 +106,68 @@ describe('sockunit run: the service process', () => {
     assert.ok(r.env.HOME && r.env.SHELL, 'HOME and SHELL from the passwd entry');
     assert.equal(r.listen_pid, String(r.pid), 'the privilege drop keeps LISTEN_PID right');
     assert.equal(r.fds.length, 1, 'the fds survive the privilege drop');
+  });
+
+  test('ExecStartPre=/ExecStartPost=/ExecStop=/ExecStopPost= run in order, with MAINPID and SERVICE_RESULT/EXIT_*', async () => {
+    const port = await freePort();
+    const m = await start((dir) => ({
+      'ctl.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'ctl.service': [
+        '[Service]',
+        `ExecStartPre=/bin/sh -c 'echo pre >> ${dir}/order'`,
+        'ExecStartPre=-/bin/false',
+        "ExecStart=/bin/sh -c 'echo ready; exec sleep 30'",
+        `ExecStartPost=/bin/sh -c 'echo post >> ${dir}/order'`,
+        `ExecStop=/bin/sh -c 'echo "stop $$MAINPID" >> ${dir}/order'`,
+        `ExecStopPost=/bin/sh -c 'echo "stop-post $$SERVICE_RESULT $$EXIT_CODE $$EXIT_STATUS" >> ${dir}/order'`,
+        '',
+      ].join('\n'),
+    }));
+    await trigger(port);
+    const ready = await m.waitFor(/^ctl\.service\[\d+\]: ready$/);
+    await m.waitFor(/^Started ctl\.service\.$/);
+    const mainPid = /\[(\d+)\]/.exec(ready)?.[1];
+    assert.ok(
+      m.matching(/^ctl\.service: ExecStartPre=\/bin\/false exited, code=exited, status=1\/FAILURE$/)
+        .length === 1,
+      `a '-' command's failure is logged and excused:\n${m.log}`,
+    );
+    const { code } = await m.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.deepEqual(readFileSync(`${m.dir}/order`, 'utf8').trim().split('\n'), [
+      'pre',
+      'post',
+      `stop ${mainPid}`,
+      'stop-post success killed TERM',
+    ]);
+  });
+
+  test('a failing ExecStartPre= fails the start; the main process never runs; the start limit ends the retries', async () => {
+    const port = await freePort();
+    const m = await start((dir) => ({
+      'pre.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'pre.service': `[Service]\nExecStartPre=/bin/false\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/pre.json\n`,
+    }));
+    await trigger(port);
+    await m.waitFor(/^pre\.service: Failed with result 'exit-code'\.$/);
+    await m.waitFor(/^pre\.socket: Failed with result 'service-start-limit-hit'\.$/, 15_000);
+    assert.equal(existsSync(`${m.dir}/pre.json`), false, 'ExecStart= never ran');
+    assert.equal(m.matching(/^Started pre\.service/).length, 0);
+  });
+
+  test('Type=oneshot runs every ExecStart= in turn, then Finished', async () => {
+    const port = await freePort();
+    const m = await start((dir) => ({
+      'one.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'one.service': `[Service]\nType=oneshot\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/one.json --accept\nExecStart=/bin/echo second\n`,
+    }));
+    const c = await connectTcp(port);
+    const r = await readReport(`${m.dir}/one.json`);
+    c.destroy();
+    assert.equal(r.listen_fds, '1', 'the first ExecStart= gets the fds');
+    await m.waitFor(/^one\.service\[\d+\]: second$/);
+    await m.waitFor(/^Finished one\.service\.$/);
+    await m.waitFor(/^one\.service: Deactivated successfully\.$/);
   });
 
   test('KillSignal= is what the service gets on stop', async () => {

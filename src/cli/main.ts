@@ -34,6 +34,9 @@ command('cat', 'print a unit file with its drop-ins', async () => {
 command('show', 'print the effective settings of a unit, defaults included', async () => {
   return (await import('./show.js')).showCommand;
 });
+command('doctor', 'explain whether MPTCP works and can use several paths here, with fixes', async () => {
+  return (await import('./doctor.js')).doctorCommand;
+});
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));

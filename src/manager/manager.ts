@@ -173,6 +173,9 @@ export class Manager {
     const unit = this.loadInstance(name, socket.config.triggers);
     if (!unit) {
       closeQuietly(conn.fd);
+      socket.failToStart(
+        `Failed to queue service startup job (Maybe the service file is missing or not a template unit?): ${socket.config.triggers} did not load`,
+      );
       return;
     }
     const service = new ServiceUnit({ config: unit, log: this.log, starter: this.starter });
@@ -184,7 +187,10 @@ export class Manager {
     try {
       await service.start({
         fds: stdinSocket ? [] : [{ fd: conn.fd, name: socket.config.socket.fileDescriptorName }],
-        environment: remoteEnvironment(conn.remote),
+        environment: {
+          ...remoteEnvironment(conn.remote),
+          ...(conn.cookie !== undefined ? { SO_COOKIE: String(conn.cookie) } : {}),
+        },
         ...(stdinSocket ? { connection: conn.fd } : {}),
       });
     } finally {

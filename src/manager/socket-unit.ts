@@ -2,17 +2,18 @@
 // start the service with all the unit's fds (Accept=no) or accept and start one instance per
 // connection (Accept=yes). States as systemd names them: dead, listening, running, failed.
 
-import { lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { fstatSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { applyConnectionOptions, type OpenedSocket, openSocket } from '../net/open.js';
 import type { SocketSpec } from '../net/spec.js';
-import { SO_COOKIE, SOL_SOCKET } from '../sys/constants.js';
+import { SO_COOKIE, SO_PEERCRED, SO_PEERPIDFD, SOL_SOCKET } from '../sys/constants.js';
 import { hasCode } from '../sys/errors.js';
 import { mqUnlink } from '../sys/fs.js';
 import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../sys/socket.js';
 import { type Watch, watchReadable } from '../sys/watch.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
+import type { UnixPeer } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
 import { RateLimit } from './rate-limit.js';
@@ -45,6 +46,8 @@ export interface AcceptedConnection {
   remote: SockAddr;
   counter: number;
   cookie?: bigint;
+  /** AF_UNIX: the peer's pid/uid (and pidfd inode), for the instance name. */
+  unixPeer?: UnixPeer;
 }
 
 export interface SocketUnitHooks {
@@ -317,6 +320,10 @@ export class SocketUnit {
     try {
       conn.cookie = getsockopt(fd, SOL_SOCKET, SO_COOKIE, 8, 'SO_COOKIE').readBigUInt64LE();
     } catch {}
+    if (local.family === 'unix') {
+      const peer = unixPeerOf(fd);
+      if (peer) conn.unixPeer = peer;
+    }
     this.hooks
       .connection(this, conn)
       .catch((err: unknown) => this.log.error(`${this.name}: ${(err as Error).message}`, this.name))
@@ -368,6 +375,13 @@ export class SocketUnit {
       'service-start-limit-hit',
       `${this.config.triggers} hit its start limit (StartLimitBurst=); refusing further activation.`,
     );
+  }
+
+  /** The manager could not start what a connection asked for (no template): systemd fails the
+   * socket with 'resources'. */
+  failToStart(message: string): void {
+    if (this.state === 'failed' || this.state === 'dead') return;
+    this.fail('resources', message);
   }
 
   private fail(result: SocketResult, message: string): false {
@@ -443,6 +457,31 @@ function fsPath(spec: SocketSpec): string | undefined {
     return spec.address.path;
   if (spec.kind === 'fifo') return spec.path;
   return undefined;
+}
+
+/** SO_PEERCRED (and SO_PEERPIDFD's inode where the kernel has it), as systemd 258 puts them in
+ * AF_UNIX instance names; undefined when the peer's pid is not visible (another PID namespace). */
+function unixPeerOf(fd: Fd): UnixPeer | undefined {
+  let pid: number;
+  let uid: number;
+  try {
+    const cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, 12, 'SO_PEERCRED');
+    pid = cred.readInt32LE(0);
+    uid = cred.readUInt32LE(4);
+  } catch {
+    return undefined;
+  }
+  if (pid <= 0) return undefined;
+  const peer: UnixPeer = { pid, uid };
+  try {
+    const pidfd = getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, 4, 'SO_PEERPIDFD').readInt32LE(0);
+    try {
+      peer.pidfdInode = Number(fstatSync(pidfd, { bigint: true }).ino);
+    } finally {
+      closeQuietly(pidfd);
+    }
+  } catch {}
+  return peer;
 }
 
 function sourceKey(remote: SockAddr): string {

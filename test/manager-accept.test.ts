@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import type net from 'node:net';
+import net from 'node:net';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
   connectTcp,
@@ -13,6 +14,7 @@ import {
   freePort,
   ManagerProcess,
   sleep,
+  tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
 
@@ -45,7 +47,7 @@ describe('sockunit run: Accept=yes', () => {
     const m = await start({
       'echo.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
       'echo@.service':
-        '[Service]\nExecStart=/bin/sh -c \'echo "$$REMOTE_ADDR $$REMOTE_PORT $$LISTEN_FDS $$LISTEN_FDNAMES $$LISTEN_PID" >&3\'\n',
+        '[Service]\nExecStart=/bin/sh -c \'echo "$$REMOTE_ADDR $$REMOTE_PORT $$LISTEN_FDS $$LISTEN_FDNAMES $$LISTEN_PID $$SO_COOKIE" >&3\'\n',
     });
     for (const n of [0, 1]) {
       const socket = await connectTcp(port);
@@ -61,7 +63,7 @@ describe('sockunit run: Accept=yes', () => {
           resolve(data);
         });
       });
-      const [addr, rport, fds, names, listenPid] = reply.trim().split(' ');
+      const [addr, rport, fds, names, listenPid, cookie] = reply.trim().split(' ');
       assert.equal(addr, '127.0.0.1');
       assert.equal(rport, String(clientPort));
       assert.equal(fds, '1');
@@ -69,12 +71,61 @@ describe('sockunit run: Accept=yes', () => {
       assert.match(listenPid ?? '', /^\d+$/);
       const started = await m.waitFor(
         new RegExp(
-          `^Started echo@${n}-\\d+-127\\.0\\.0\\.1:${port}-127\\.0\\.0\\.1:${clientPort}\\.service\\.$`,
+          `^Started echo@${n}-${cookie}-127\\.0\\.0\\.1:${port}-127\\.0\\.0\\.1:${clientPort}\\.service\\.$`,
         ),
       );
       const pid = /\[(\d+)\]/.exec(started);
       assert.equal(pid, null, 'the Started line names the unit, nothing else');
     }
+  });
+
+  test('AF_UNIX instances are named N-COOKIE-PID_PIDFDINODE-UID (or N-COOKIE-PID-UID) and get SO_COOKIE', async () => {
+    const dir = tempDir('unix-accept');
+    const path = join(dir, 'u.sock');
+    const m = await ManagerProcess.start({
+      dir,
+      units: {
+        'u.socket': `[Socket]\nListenStream=${path}\nAccept=yes\n`,
+        'u@.service': '[Service]\nExecStart=/bin/sh -c \'echo "$${REMOTE_ADDR:-none} $$SO_COOKIE" >&3\'\n',
+      },
+    });
+    managers.push(m);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(path);
+      let data = '';
+      const timer = setTimeout(() => reject(new Error(`no reply:\n${m.log}`)), 5000);
+      socket.on('data', (d: Buffer) => {
+        data += d;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+    });
+    const [remote, cookie] = reply.trim().split(' ');
+    assert.equal(remote, 'none', 'an unnamed client has no REMOTE_ADDR');
+    assert.match(cookie ?? '', /^\d+$/);
+    const uid = process.getuid?.() ?? 0;
+    const started = await m.waitFor(/^Started u@0-/);
+    assert.match(
+      started,
+      new RegExp(`^Started u@0-${cookie}-${process.pid}(_\\d+)?-${uid}\\.service\\.$`),
+      'the pid and uid of this test process, the cookie the service saw',
+    );
+  });
+
+  test('an Accept=yes socket whose template does not load fails with resources', async () => {
+    const port = await freePort();
+    const m = await start({
+      'orphan.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      // No ExecStart=: bad-setting, found only when the first connection asks for an instance.
+      'orphan@.service': '[Service]\nUser=nobody\n',
+    });
+    (await connectTcp(port)).destroy();
+    await m.waitFor(/^orphan\.socket: Failed to queue service startup job .*orphan@\.service/);
+    await m.waitFor(/^orphan\.socket: Failed with result 'resources'\.$/);
+    await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' });
   });
 
   test('StandardInput=socket puts the connection on stdin and stdout', async () => {

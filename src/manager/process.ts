@@ -7,6 +7,7 @@ import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
 import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../sys/constants.js';
 import { open as openFile } from '../sys/fs.js';
+import { listenPidWrap } from '../sys/listen-pid-helper.js';
 import { socketPair } from '../sys/msg.js';
 import { type ExitStatus, kill, onExit } from '../sys/process.js';
 import { closeQuietly, type Fd, setNonBlocking } from '../sys/socket.js';
@@ -50,28 +51,6 @@ export interface RunningProcess {
 
 export interface ProcessStarter {
   start(request: ProcessRequest): RunningProcess;
-}
-
-/** LISTEN_PID must be the service's own pid, which a spawner cannot know in advance: exec the
- * service through `/bin/sh`, which exports its own pid ($$) and execs in place (same pid). */
-export function listenPidWrap(
-  file: string,
-  argv: string[],
-  env: Record<string, string>,
-): { file: string; argv: string[]; env: Record<string, string> } {
-  // The shell exports a PWD of its own; systemd's services get none unless the unit sets one.
-  const unsetPwd = env.PWD === undefined ? 'unset PWD; ' : '';
-  return {
-    file: '/bin/sh',
-    argv: [
-      '/bin/sh',
-      '-c',
-      `${unsetPwd}LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`,
-      file,
-      ...argv.slice(1),
-    ],
-    env,
-  };
 }
 
 /** A bare executable name is looked up in systemd's fixed search path, not in $PATH. An absolute

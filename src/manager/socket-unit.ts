@@ -5,7 +5,7 @@
 import { fstatSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { applyConnectionOptions, type OpenedSocket, openSocket } from '../net/open.js';
-import type { SocketSpec } from '../net/spec.js';
+import { netlinkFamilies, type SocketSpec } from '../net/spec.js';
 import { SO_COOKIE, SO_PEERCRED, SO_PEERPIDFD, SOL_SOCKET } from '../sys/constants.js';
 import { hasCode } from '../sys/errors.js';
 import { mqUnlink } from '../sys/fs.js';
@@ -513,19 +513,25 @@ export function protocolLabel(spec: SocketSpec): string {
 }
 
 export function portAddress(port: Port): string {
-  if (port.address) return formatSockAddr(port.address);
   const spec = port.spec;
+  // systemctl list-sockets shows a netlink port as `family group`, not the bound nl_pid.
+  if (spec.kind === 'netlink') return `${netlinkFamilyName(spec.family)} ${spec.group}`;
+  if (port.address) return formatSockAddr(port.address);
   switch (spec.kind) {
     case 'fifo':
     case 'special':
       return spec.path;
     case 'mqueue':
       return spec.name;
-    case 'netlink':
-      return `${spec.family} ${spec.group}`;
     default:
       return formatSockAddr(spec.address);
   }
+}
+
+/** `route` for 0: net/ resolves the family to its number when it opens the port. */
+function netlinkFamilyName(family: string | number): string {
+  if (typeof family === 'string') return family;
+  return Object.entries(netlinkFamilies).find(([, n]) => n === family)?.[0] ?? String(family);
 }
 
 function describePort(spec: SocketSpec): string {

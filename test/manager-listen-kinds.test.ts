@@ -37,13 +37,15 @@ describe('sockunit run: every Listen kind, opened for real', () => {
   const abstract = `sockunit-kinds-${process.pid}`;
   const mqName = `/sockunit-kinds-${process.pid}`;
   let manager: ManagerProcess;
-  const ports = { tcp: 0, udp: 0, mptcp4: 0, mptcp6: 0, udplite: 0, sctp: 0 };
+  const ports = { tcp: 0, udp: 0, mptcp4: 0, mptcp6: 0, udplite: 0, sctp: 0, bare: 0, v6only: 0 };
   const service = (name: string) =>
     `[Service]\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/${name}.json --stay\n`;
 
   before(async () => {
     for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
     ports.mptcp6 = await freePort('::1');
+    ports.bare = await freePort('::');
+    ports.v6only = await freePort('::');
     writeFileSync(join(dir, 'report.py'), REPORT_PY);
     manager = await ManagerProcess.start({
       dir,
@@ -72,6 +74,21 @@ describe('sockunit run: every Listen kind, opened for real', () => {
         'udplite.service': service('udplite'),
         'sctp.socket': `[Socket]\nListenStream=127.0.0.1:${ports.sctp}\nSocketProtocol=sctp\n`,
         'sctp.service': service('sctp'),
+        'modes.socket': [
+          '[Socket]',
+          `ListenStream=${dir}/sub/m.sock`,
+          `ListenFIFO=${dir}/sub/m.fifo`,
+          'SocketMode=0620',
+          'DirectoryMode=0710',
+          'SocketUser=nobody',
+          '',
+        ].join('\n'),
+        'modes.service': service('modes'),
+        // A bare port binds [::] dual-stack; BindIPv6Only=ipv6-only keeps IPv4 out.
+        'bare.socket': `[Socket]\nListenStream=${ports.bare}\n`,
+        'bare.service': service('bare'),
+        'v6only.socket': `[Socket]\nListenStream=${ports.v6only}\nBindIPv6Only=ipv6-only\n`,
+        'v6only.service': service('v6only'),
         // epoll refuses /dev/null: systemd fails such a unit ("Failed to watch listening fds").
         'null.socket': '[Socket]\nListenSpecial=/dev/null\n',
         'null.service': '[Service]\nExecStart=/bin/true\n',
@@ -102,6 +119,36 @@ describe('sockunit run: every Listen kind, opened for real', () => {
     assert.ok(statSync(`${dir}/fifo`).isFIFO(), 'ListenFIFO= created a FIFO');
     if (existsSync('/dev/mqueue')) assert.ok(existsSync(`/dev/mqueue${mqName}`), 'the message queue exists');
     assert.ok(manager.matching(/^Listening on kinds\.socket/).length === 10, manager.log);
+  });
+
+  test('Listen lines are labelled as systemd lists them (netlink: family group)', () => {
+    assert.ok(
+      manager.matching(/^Listening on kinds\.socket \(Netlink route 0\)\.$/).length === 1,
+      manager.log,
+    );
+    assert.ok(manager.matching(/^Listening on kinds\.socket \(FIFO /).length === 1, manager.log);
+  });
+
+  test('SocketMode=, DirectoryMode= and SocketUser= shape the files', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('SocketUser= needs root to chown');
+    const sock = statSync(`${dir}/sub/m.sock`);
+    assert.equal(sock.mode & 0o777, 0o620);
+    assert.equal(sock.uid, 65534, 'owned by nobody');
+    assert.equal(statSync(`${dir}/sub/m.fifo`).mode & 0o777, 0o620);
+    assert.equal(statSync(`${dir}/sub`).mode & 0o777, 0o710, 'DirectoryMode= for the created directory');
+  });
+
+  test('a bare port is dual-stack [::]; BindIPv6Only=ipv6-only refuses IPv4', async () => {
+    const listening = ss('-Hltn');
+    assert.ok(listening.includes(`[::]:${ports.bare} `) || listening.includes(`*:${ports.bare} `), listening);
+    (await connectTcp(ports.v6only, '::1')).destroy();
+    await assert.rejects(connectTcp(ports.v6only, '127.0.0.1'), { code: 'ECONNREFUSED' });
+    (await connectTcp(ports.bare, '127.0.0.1')).destroy();
+    const r = await readReport(`${dir}/bare.json`);
+    assert.deepEqual(
+      r.fds.map((f) => f.family),
+      [AF_INET6],
+    );
   });
 
   test('the service gets all ten fds in Listen order, with the kinds and protocols asked for', async () => {

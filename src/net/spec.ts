@@ -2,6 +2,7 @@
 // §3.1), with the options systemd applies to it (§3.4). unit/ builds these from unit files;
 // net/open.ts turns them into file descriptors.
 
+import { NETLINK_FAMILIES } from '../sys/constants.js';
 import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
 
 export type SocketFamily = 'inet' | 'inet6' | 'unix' | 'vsock';
@@ -93,26 +94,7 @@ export interface NetworkSocketSpec {
 }
 
 /** Netlink family names `ListenNetlink=` accepts (systemd's table), with their numbers. */
-export const netlinkFamilies = {
-  route: 0,
-  firewall: 3,
-  'inet-diag': 4,
-  nflog: 5,
-  xfrm: 6,
-  selinux: 7,
-  iscsi: 8,
-  audit: 9,
-  'fib-lookup': 10,
-  connector: 11,
-  netfilter: 12,
-  'ip6-fw': 13,
-  dnrtmsg: 14,
-  'kobject-uevent': 15,
-  generic: 16,
-  scsitransport: 18,
-  ecryptfs: 19,
-  rdma: 20,
-} as const;
+export const netlinkFamilies = NETLINK_FAMILIES;
 export type NetlinkFamilyName = keyof typeof netlinkFamilies;
 
 /** `ListenNetlink=FAMILY GROUP`. */

@@ -178,3 +178,25 @@ export const POSIX_SPAWN_SETPGROUP = 0x02;
 export const POSIX_SPAWN_SETSIGDEF = 0x04;
 export const POSIX_SPAWN_SETSIGMASK = 0x08;
 export const POSIX_SPAWN_SETSID = 0x80;
+
+/** Netlink family names `ListenNetlink=` accepts (systemd's table), with their numbers. */
+export const NETLINK_FAMILIES = {
+  route: 0,
+  firewall: 3,
+  'inet-diag': 4,
+  nflog: 5,
+  xfrm: 6,
+  selinux: 7,
+  iscsi: 8,
+  audit: 9,
+  'fib-lookup': 10,
+  connector: 11,
+  netfilter: 12,
+  'ip6-fw': 13,
+  dnrtmsg: 14,
+  'kobject-uevent': 15,
+  generic: 16,
+  scsitransport: 18,
+  ecryptfs: 19,
+  rdma: 20,
+} as const;

@@ -3,6 +3,7 @@
 // opens the port, because a unit is often verified on one machine and run on another.
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { NETLINK_FAMILIES as NETLINK_TABLE } from '../sys/constants.js';
 import { ValueError } from './values.js';
 
 export type ListenKey =
@@ -88,26 +89,7 @@ export interface ParsedListen {
 }
 
 /** Netlink protocol numbers by the names systemd accepts (linux/netlink.h). */
-export const NETLINK_FAMILIES: Readonly<Record<string, number>> = {
-  route: 0,
-  firewall: 3,
-  'inet-diag': 4,
-  nflog: 5,
-  xfrm: 6,
-  selinux: 7,
-  iscsi: 8,
-  audit: 9,
-  'fib-lookup': 10,
-  connector: 11,
-  netfilter: 12,
-  'ip6-fw': 13,
-  dnrtmsg: 14,
-  'kobject-uevent': 15,
-  generic: 16,
-  scsitransport: 18,
-  ecryptfs: 19,
-  rdma: 20,
-};
+export const NETLINK_FAMILIES: Readonly<Record<string, number>> = NETLINK_TABLE;
 /** The kernel refuses netlink protocols at or above MAX_LINKS. */
 const NETLINK_MAX_LINKS = 32;
 /** sizeof(sun_path) minus the terminating NUL (a path) or the leading NUL (abstract). */

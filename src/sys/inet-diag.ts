@@ -1,0 +1,195 @@
+// Every TCP or MPTCP socket of a family, read from the kernel's socket diagnostics
+// (NETLINK_SOCK_DIAG, inet_diag), as `ss -ti` / `ss -M` read them. This is how connections that
+// a service accepted itself (Accept=no) become visible to the manager: nothing else lists them.
+// Raw bytes and attributes only; mptcp/ and manager/ decode what they carry.
+
+import {
+  AF_INET,
+  AF_INET6,
+  AF_NETLINK,
+  IPPROTO_MPTCP,
+  IPPROTO_TCP,
+  NETLINK_SOCK_DIAG,
+  SOCK_DGRAM,
+} from './constants.js';
+import { systemError } from './errors.js';
+import { receiveMessage, sendMessage } from './msg.js';
+import { waitReadable } from './poll.js';
+import { formatIp, type Inet6Addr, type InetAddr } from './sockaddr.js';
+import { closeQuietly, socket } from './socket.js';
+
+const SOCK_DIAG_BY_FAMILY = 20;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_DUMP = 0x300;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const NLMSG_HEADER = 16;
+const REQ_V2_SIZE = 56;
+const INET_DIAG_MSG_SIZE = 72;
+const INET_DIAG_INFO = 2;
+const INET_DIAG_ULP_INFO = 19;
+const INET_DIAG_REQ_PROTOCOL = 3;
+const INET_ULP_INFO_NAME = 1;
+const INET_ULP_INFO_MPTCP = 3;
+const MPTCP_SUBFLOW_ATTR_TOKEN_REM = 1;
+const MPTCP_SUBFLOW_ATTR_TOKEN_LOC = 2;
+const MPTCP_SUBFLOW_ATTR_FLAGS = 8;
+const MPTCP_SUBFLOW_ATTR_ID_REM = 9;
+const MPTCP_SUBFLOW_ATTR_ID_LOC = 10;
+export const TCP_LISTEN = 10;
+/** Every TCP state but LISTEN (1..11 without 10): the connections of a listener. */
+export const CONNECTION_STATES = 0xfff & ~(1 << TCP_LISTEN) & ~1;
+// Bounds for one dump: a busy host has thousands of sockets, a few dozen per datagram.
+const MAX_DATAGRAMS = 10_000;
+const REPLY_TIMEOUT_MS = 1000;
+const ETIMEDOUT = 110;
+
+/** The MPTCP side of a TCP subflow (the `mptcp` ULP's diag attributes). */
+export interface SubflowDiag {
+  /** Equals the MPTCP socket's token (mptcp_info.mptcpi_token) it belongs to. */
+  tokenLocal: number;
+  tokenRemote: number;
+  flags: number;
+  idLocal: number;
+  idRemote: number;
+}
+
+export interface InetDiagSocket {
+  family: 'inet' | 'inet6';
+  /** The kernel TCP state number (1 ESTABLISHED … 10 LISTEN). */
+  state: number;
+  local: InetAddr | Inet6Addr;
+  remote: InetAddr | Inet6Addr;
+  inode: number;
+  uid: number;
+  /** INET_DIAG_INFO: `struct tcp_info` for TCP, `struct mptcp_info` for MPTCP sockets. */
+  info?: Buffer;
+  /** INET_DIAG_ULP_INFO name, e.g. `mptcp` for an MPTCP subflow. */
+  ulp?: string;
+  subflow?: SubflowDiag;
+}
+
+export interface InetDiagQuery {
+  family: 'inet' | 'inet6';
+  protocol: 'tcp' | 'mptcp';
+  /** Bit mask of TCP states (1 << state). */
+  states: number;
+}
+
+function request(q: InetDiagQuery): Buffer {
+  const withProtocolAttr = q.protocol === 'mptcp';
+  const buf = Buffer.alloc(NLMSG_HEADER + REQ_V2_SIZE + (withProtocolAttr ? 8 : 0));
+  buf.writeUInt32LE(buf.length, 0);
+  buf.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
+  buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
+  buf.writeUInt32LE(1, 8);
+  buf.writeUInt8(q.family === 'inet' ? AF_INET : AF_INET6, 16);
+  // IPPROTO_MPTCP (262) does not fit sdiag_protocol's u8: the kernel takes it from the
+  // INET_DIAG_REQ_PROTOCOL attribute instead, as ss does.
+  buf.writeUInt8(IPPROTO_TCP, 17);
+  buf.writeUInt8(1 << (INET_DIAG_INFO - 1), 18);
+  buf.writeUInt32LE(q.states >>> 0, 20);
+  if (withProtocolAttr) {
+    const at = NLMSG_HEADER + REQ_V2_SIZE;
+    buf.writeUInt16LE(8, at);
+    buf.writeUInt16LE(INET_DIAG_REQ_PROTOCOL, at + 2);
+    buf.writeUInt32LE(IPPROTO_MPTCP, at + 4);
+  }
+  return buf;
+}
+
+/** Each netlink attribute (type, payload) in `buf`. */
+function* attributes(buf: Buffer): Generator<[number, Buffer]> {
+  for (let at = 0; at + 4 <= buf.length; ) {
+    const length = buf.readUInt16LE(at);
+    if (length < 4 || at + length > buf.length) return;
+    yield [buf.readUInt16LE(at + 2) & 0x3fff, buf.subarray(at + 4, at + length)];
+    at += (length + 3) & ~3;
+  }
+}
+
+function address(family: 'inet' | 'inet6', msg: Buffer, portAt: number, ipAt: number): InetAddr | Inet6Addr {
+  const port = msg.readUInt16BE(portAt);
+  if (family === 'inet') return { family, address: formatIp(msg.subarray(ipAt, ipAt + 4), 'inet'), port };
+  return { family, address: formatIp(msg.subarray(ipAt, ipAt + 16), 'inet6'), port };
+}
+
+function decodeSubflow(buf: Buffer): SubflowDiag {
+  const sf: SubflowDiag = { tokenLocal: 0, tokenRemote: 0, flags: 0, idLocal: 0, idRemote: 0 };
+  for (const [type, v] of attributes(buf)) {
+    if (type === MPTCP_SUBFLOW_ATTR_TOKEN_LOC && v.length >= 4) sf.tokenLocal = v.readUInt32LE(0);
+    else if (type === MPTCP_SUBFLOW_ATTR_TOKEN_REM && v.length >= 4) sf.tokenRemote = v.readUInt32LE(0);
+    else if (type === MPTCP_SUBFLOW_ATTR_FLAGS && v.length >= 4) sf.flags = v.readUInt32LE(0);
+    else if (type === MPTCP_SUBFLOW_ATTR_ID_LOC && v.length >= 1) sf.idLocal = v.readUInt8(0);
+    else if (type === MPTCP_SUBFLOW_ATTR_ID_REM && v.length >= 1) sf.idRemote = v.readUInt8(0);
+  }
+  return sf;
+}
+
+function decodeMessage(msg: Buffer): InetDiagSocket | undefined {
+  if (msg.length < INET_DIAG_MSG_SIZE) return undefined;
+  const af = msg.readUInt8(0);
+  if (af !== AF_INET && af !== AF_INET6) return undefined;
+  const family = af === AF_INET ? 'inet' : 'inet6';
+  const s: InetDiagSocket = {
+    family,
+    state: msg.readUInt8(1),
+    local: address(family, msg, 4, 8),
+    remote: address(family, msg, 6, 24),
+    uid: msg.readUInt32LE(64),
+    inode: msg.readUInt32LE(68),
+  };
+  for (const [type, v] of attributes(msg.subarray(INET_DIAG_MSG_SIZE))) {
+    if (type === INET_DIAG_INFO) s.info = Buffer.from(v);
+    else if (type === INET_DIAG_ULP_INFO) {
+      for (const [t, u] of attributes(v)) {
+        if (t === INET_ULP_INFO_NAME) s.ulp = u.toString('latin1').replace(/\0.*$/s, '');
+        else if (t === INET_ULP_INFO_MPTCP) s.subflow = decodeSubflow(u);
+      }
+    }
+  }
+  return s;
+}
+
+/**
+ * Dump the sockets matching `q`. Throws a SystemError: from socket() when the kernel has no
+ * NETLINK_SOCK_DIAG, or (syscall `sock_diag`) the kernel's netlink error, e.g. ENOENT when the
+ * mptcp_diag / tcp_diag module is missing.
+ */
+export function inetDiagDump(q: InetDiagQuery): InetDiagSocket[] {
+  const nl = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
+  const out: InetDiagSocket[] = [];
+  try {
+    sendMessage(nl, request(q), { to: { family: 'netlink', pid: 0, groups: 0 } });
+    for (let n = 0; n < MAX_DATAGRAMS; n++) {
+      if (!waitReadable(nl, REPLY_TIMEOUT_MS))
+        throw systemError('sock_diag', ETIMEDOUT, {
+          hint: `no reply to a ${q.protocol} dump within ${REPLY_TIMEOUT_MS} ms`,
+        });
+      const got = receiveMessage(nl, { maxBytes: 65536 });
+      if (!got) continue;
+      const data = got.data;
+      for (let at = 0; at + NLMSG_HEADER <= data.length; ) {
+        const length = data.readUInt32LE(at);
+        const type = data.readUInt16LE(at + 4);
+        if (length < NLMSG_HEADER) return out;
+        if (type === NLMSG_DONE) return out;
+        if (type === NLMSG_ERROR) {
+          const errno = -data.readInt32LE(at + NLMSG_HEADER);
+          if (errno === 0) return out;
+          throw systemError('sock_diag', errno, {
+            hint: `dumping ${q.protocol} sockets of ${q.family}; ENOENT means the kernel has no ${q.protocol === 'mptcp' ? 'mptcp_diag' : 'tcp_diag'} module (modprobe it)`,
+          });
+        }
+        if (type === SOCK_DIAG_BY_FAMILY) {
+          const s = decodeMessage(data.subarray(at + NLMSG_HEADER, at + length));
+          if (s) out.push(s);
+        }
+        at += (length + 3) & ~3;
+      }
+    }
+    return out;
+  } finally {
+    closeQuietly(nl);
+  }
+}

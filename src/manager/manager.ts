@@ -84,6 +84,7 @@ export class Manager {
       log: this.log,
       starter: this.starter,
       onStateChange: (s) => this.onServiceState(s),
+      restartRequest: () => ({ fds: this.socketsOf(service).flatMap((s) => s.passedFds()) }),
     });
     this.services.set(config.name, service);
     return service;

@@ -71,6 +71,9 @@ export interface ServiceUnitOptions {
   managerEnv?: NodeJS.ProcessEnv;
   /** Called on every state change, so sockets can resume listening when the service stops. */
   onStateChange?: (unit: ServiceUnit, previous: ServiceState) => void;
+  /** The fds for an automatic restart, gathered afresh: a reload may have re-opened the
+   * sockets since the last start, whose fds are closed (or reused) by then. */
+  restartRequest?: () => StartRequest;
 }
 
 const EXIT_DESCRIPTIONS: Record<number, string> = {
@@ -110,6 +113,7 @@ export class ServiceUnit {
   private readonly starter: ProcessStarter;
   private readonly managerEnv: NodeJS.ProcessEnv;
   private readonly onStateChange: ((unit: ServiceUnit, previous: ServiceState) => void) | undefined;
+  private readonly restartRequest: (() => StartRequest) | undefined;
   private readonly startLimit: RateLimit;
   private lastRequest: StartRequest | undefined;
   private stopRequested = false;
@@ -123,6 +127,7 @@ export class ServiceUnit {
     this.starter = options.starter;
     this.managerEnv = options.managerEnv ?? process.env;
     this.onStateChange = options.onStateChange;
+    this.restartRequest = options.restartRequest;
     this.startLimit = new RateLimit(
       options.config.unit.startLimitIntervalUsec,
       options.config.unit.startLimitBurst,
@@ -374,7 +379,7 @@ export class ServiceUnit {
       this.log.info(`${this.name}: Scheduled restart job, restart in ${delay} ms.`, this.name);
       this.restartTimer = setTimeout(() => {
         this.restarts++;
-        void this.start(this.lastRequest ?? { fds: [] });
+        void this.start(this.restartRequest?.() ?? this.lastRequest ?? { fds: [] });
       }, delay);
       return;
     }

@@ -13,6 +13,7 @@ import {
   freePort,
   ManagerProcess,
   REPORT_PY,
+  type Report,
   readReport,
   SYSTEM_PYTHON,
   tempDir,
@@ -117,6 +118,47 @@ describe('sockunit run: Accept=no', () => {
     await m.waitFor(/^flaky\.service: Scheduled restart job, restart in 100 ms\.$/);
     assert.equal(r.listen_fds, '1');
     assert.equal(r.listen_pid, String(r.pid));
+  });
+
+  test('an automatic restart after a reload gets the re-opened sockets, not the closed ones', async () => {
+    const port1 = await freePort();
+    const port2 = await freePort();
+    const m = await start((dir) => ({
+      'moved.socket': `[Socket]\nListenStream=127.0.0.1:${port1}\n`,
+      'moved.service': `[Service]\nExecStart=${report(dir, 'moved', '--accept')}\nRestart=always\nRestartSec=1500ms\n`,
+    }));
+    assert.equal(await exchange(port1), 'hello\n');
+    const first = (await readReport(`${m.dir}/moved.json`)) as Report & { fds: { local?: string }[] };
+    assert.match(first.fds[0]?.local ?? '', new RegExp(`${port1}\\)$`));
+    await m.waitFor(/^moved\.service: Scheduled restart job/);
+    // A unix port first: it takes the fd number the closed TCP port had, so a restart that
+    // reused the old numbers would pass the wrong socket, and only one.
+    writeFileSync(
+      join(m.dir, 'moved.socket'),
+      `[Socket]\nListenStream=${m.dir}/moved.sock\nListenStream=127.0.0.1:${port2}\n`,
+    );
+    const from = m.lines.length;
+    m.signal('SIGHUP');
+    await m.waitFor(/^Listening on moved\.socket \(TCP 127\.0\.0\.1:\d+\)\.$/, 5000, from);
+    const second = (await readReport(`${m.dir}/moved.json`)) as Report & { fds: { local?: string }[] };
+    assert.equal(second.fds.length, 2, 'both new ports');
+    assert.match(second.fds[1]?.local ?? '', new RegExp(`${port2}\\)$`), 'the restart got the new port');
+    assert.equal(second.fds[1]?.listening, 1);
+    // The report service accepts on fd 3, now the unix port: it serves there.
+    const reply = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      const c = net.connect(`${m.dir}/moved.sock`);
+      const timer = setTimeout(() => reject(new Error(`no reply:\n${m.log}`)), 5000);
+      c.on('data', (d: Buffer) => {
+        data += d;
+      });
+      c.on('error', reject);
+      c.on('close', () => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+    });
+    assert.equal(reply, 'hello\n');
   });
 
   test('a missing binary leaves the socket listening and is retried on the next trigger, up to the limit', async () => {

@@ -190,6 +190,24 @@ describe('sockunit run: Accept=yes', () => {
     assert.equal(m.matching(/^Started burst@/).length, 3);
   });
 
+  test('the poll limit pauses watching for the rest of the window; the waiting connection is served after', async () => {
+    const port = await freePort();
+    const m = await start({
+      'poll.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nPollLimitIntervalSec=1s\nPollLimitBurst=2\n`,
+      'poll@.service': "[Service]\nExecStart=/bin/sh -c 'echo x >&3'\n",
+    });
+    assert.equal(await exchange(port), 'x\n');
+    assert.equal(await exchange(port), 'x\n');
+    const began = Date.now();
+    assert.equal(await exchange(port), 'x\n', 'the third connection waits, it is not refused');
+    const waited = Date.now() - began;
+    const notice = await m.waitFor(/^poll\.socket: Poll limit hit, pausing 127\.0\.0\.1:\d+ for \d+ ms\.$/);
+    const pause = Number(/for (\d+) ms/.exec(notice)?.[1]);
+    assert.ok(pause > 0 && pause <= 1000, notice);
+    assert.ok(waited >= pause - 50, `served after the pause (${waited} ms, pause ${pause} ms)`);
+    assert.equal(m.matching(/Failed with result/).length, 0, 'a poll limit never fails the socket');
+  });
+
   test('no fd leak: the manager holds as many fds after 1,000 connections as before', async (t) => {
     const port = await freePort();
     const m = await start({

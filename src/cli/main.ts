@@ -38,6 +38,45 @@ command('doctor', 'explain whether MPTCP works and can use several paths here, w
   return (await import('./doctor.js')).doctorCommand;
 });
 
+command(
+  'status',
+  'show the runtime state of units of the running manager, with recent log lines',
+  async () => {
+    return (await import('./status.js')).statusCommand;
+  },
+);
+command(
+  'list-sockets',
+  'list the listening ports of the running manager (LISTEN TYPE PROTOCOL UNIT)',
+  async () => {
+    return (await import('./list-sockets.js')).listSocketsCommand;
+  },
+);
+command('list-units', 'list the units of the running manager with load, active and sub state', async () => {
+  return (await import('./list-units.js')).listUnitsCommand;
+});
+command('start', 'start units of the running manager', async () => {
+  return (await import('./unit-commands.js')).startCommand;
+});
+command('stop', 'stop units of the running manager (a socket closes its listeners)', async () => {
+  return (await import('./unit-commands.js')).stopCommand;
+});
+command('restart', 'stop, then start units of the running manager', async () => {
+  return (await import('./unit-commands.js')).restartCommand;
+});
+command('reload', 'reload units of the running manager (ExecReload=)', async () => {
+  return (await import('./unit-commands.js')).reloadCommand;
+});
+command('daemon-reload', 'make the running manager re-read its unit files', async () => {
+  return (await import('./unit-commands.js')).daemonReloadCommand;
+});
+command('connections', 'list the connections on a socket unit, with MPTCP subflows', async () => {
+  return (await import('./connections.js')).connectionsCommand;
+});
+command('logs', "print a unit's recent log lines and output; -f follows", async () => {
+  return (await import('./logs.js')).logsCommand;
+});
+
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const rows = Object.entries(commands)

@@ -1,0 +1,113 @@
+// `sockunit status [UNIT]...`: what `systemctl status` shows for a unit of the running manager:
+// state and since when, listen addresses, accepted/connected/refused, activations, main pid,
+// last exit, STATUS= text, fd store, and the unit's last log lines. No UNIT: every unit.
+
+import type { LogRecord } from '../manager/log.js';
+import type { BrokenStatus, ServiceStatus, SocketStatus, UnitStatus } from '../manager/snapshot.js';
+import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
+import type { CommandIO } from './io.js';
+
+const USAGE = `Usage: sockunit status [OPTIONS] [UNIT]...
+
+Show the runtime state of units of the running manager (every unit without UNIT), with their
+last log lines. Exit status: 0 all active, 3 some unit inactive or failed, 4 unknown unit.
+
+Options:
+${CLIENT_OPTIONS_HELP}`;
+
+export async function statusCommand(argv: string[], io: CommandIO): Promise<number> {
+  return runClient('status', USAGE, argv, io, {}, async (args) => {
+    const units = args.positionals;
+    const statuses = (await callControl(
+      args.path,
+      'status',
+      units.length > 0 ? { units } : {},
+    )) as UnitStatus[];
+    if (args.json) io.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
+    else io.stdout.write(statuses.map((s) => formatStatus(s)).join('\n'));
+    return statuses.every((s) => s.activeState === 'active') ? 0 : 3;
+  });
+}
+
+function bullet(activeState: string): string {
+  return activeState === 'failed' ? '×' : activeState === 'inactive' ? '○' : '●';
+}
+
+/** `Wed 2026-11-25 15:40:00 UTC; 3min 2s ago`, as systemctl words it. */
+export function formatSince(iso: string, now = Date.now()): string {
+  const d = new Date(iso);
+  const day = d.toUTCString().slice(0, 3);
+  const stamp = `${day} ${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  const sec = Math.max(0, Math.floor((now - d.getTime()) / 1000));
+  const ago =
+    sec < 60
+      ? `${sec}s`
+      : sec < 3600
+        ? `${Math.floor(sec / 60)}min ${sec % 60}s`
+        : `${Math.floor(sec / 3600)}h ${Math.floor((sec % 3600) / 60)}min`;
+  return `${stamp}; ${ago} ago`;
+}
+
+export function formatLogRecord(r: LogRecord): string {
+  const who = r.pid !== undefined ? `${r.unit}[${r.pid}]` : (r.unit ?? 'sockunit');
+  return `${r.time} ${who}: ${r.message}`;
+}
+
+function field(label: string, value: string): string {
+  return `${label.padStart(11)}: ${value}\n`;
+}
+
+function active(s: { activeState: string; subState: string; result?: string; since?: string }): string {
+  const result = s.activeState === 'failed' && s.result ? ` (Result: ${s.result})` : '';
+  const since = s.since ? ` since ${formatSince(s.since)}` : '';
+  return `${s.activeState} (${s.subState})${result}${since}`;
+}
+
+function socketLines(s: SocketStatus): string {
+  let out = field('Loaded', 'loaded');
+  out += field('Active', active(s));
+  out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
+  s.listen.forEach((l, i) => {
+    out +=
+      i === 0
+        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol})`)
+        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol})\n`;
+  });
+  if (s.accept)
+    out += field(
+      'Accepted',
+      `${s.accepted}; Connected: ${s.connected}${s.refused > 0 ? `; Refused: ${s.refused}` : ''}`,
+    );
+  else if (s.refused > 0) out += field('Refused', String(s.refused));
+  out += field('Activations', String(s.triggerCount));
+  return out;
+}
+
+function serviceLines(s: ServiceStatus): string {
+  let out = field('Loaded', 'loaded');
+  out += field('Active', active(s));
+  if (s.triggeredBy.length > 0) out += field('TriggeredBy', s.triggeredBy.map((t) => `● ${t}`).join(' '));
+  if (s.mainPid !== null) out += field('Main PID', String(s.mainPid));
+  if (s.statusText !== null) out += field('Status', JSON.stringify(s.statusText));
+  out += field('FD Store', `${s.fdStore.count} (limit: ${s.fdStore.limit})`);
+  if (s.lastExit !== null) out += field('Last exit', s.lastExit);
+  out += field('Starts', `${s.starts}; Restarts: ${s.restarts}`);
+  const exits = Object.entries(s.exits);
+  if (exits.length > 0) out += field('Exits', exits.map(([k, n]) => `${k} x${n}`).join(', '));
+  return out;
+}
+
+function brokenLines(s: BrokenStatus): string {
+  return (
+    field('Loaded', `${s.loadState} (Reason: ${s.reason})`) +
+    field('Active', `${s.activeState} (${s.subState})`)
+  );
+}
+
+export function formatStatus(s: UnitStatus): string {
+  const description = s.kind !== 'broken' && s.description ? ` - ${s.description}` : '';
+  let out = `${bullet(s.activeState)} ${s.unit}${description}\n`;
+  out += s.kind === 'socket' ? socketLines(s) : s.kind === 'service' ? serviceLines(s) : brokenLines(s);
+  if (s.logs.length > 0) out += `\n${s.logs.map((r) => `${formatLogRecord(r)}\n`).join('')}`;
+  return out;
+}

@@ -102,6 +102,18 @@ describe('sockunit doctor', () => {
     assert.ok(['ok', 'note'].includes(check(report, 'sctp').status));
   });
 
+  test("no endpoints but add_addr_accepted > 0: a note that servers' announced addresses are still followed", (t) => {
+    if (why) return t.skip(why);
+    const ns = fresh('accept');
+    ns.ip('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
+    const r = doctorIn(ns, '--json');
+    const report = JSON.parse(r.stdout) as DoctorReport;
+    const endpoints = check(report, 'endpoints');
+    assert.equal(endpoints.status, 'note');
+    assert.match(endpoints.message, /follows up to 2 addresses a server announces/);
+    assert.equal(r.status, 0, 'a note is not something wrong');
+  });
+
   test('more subflow endpoints than the limit allows is a warning with the limits command', (t) => {
     if (why) return t.skip(why);
     const ns = fresh('limit');

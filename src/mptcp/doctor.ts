@@ -359,6 +359,13 @@ function checkEndpoints(ipCommand: string, limits: MptcpLimits | undefined): Doc
   const unavailable = ipUnavailable('endpoints', title, result, ipCommand);
   if (unavailable) return unavailable;
   const endpoints = parseEndpoints((result as { stdout: string }).stdout);
+  if (endpoints.length === 0 && limits && limits.addAddrAccepted > 0 && limits.subflows > 0)
+    return {
+      id: 'endpoints',
+      status: 'note',
+      title,
+      message: `none: this host opens no extra subflow from its own addresses, but as a client it follows up to ${limits.addAddrAccepted} addresses a server announces (add_addr_accepted), so connections to servers with 'signal' endpoints still use several paths. To open paths itself: ip mptcp endpoint add ADDR dev IFACE subflow`,
+    };
   if (endpoints.length === 0) {
     const candidates = candidateEndpoints();
     const devices = new Set(candidates.map((c) => c.dev));

@@ -141,6 +141,22 @@ export function dropPrivileges(
   return { file: setpriv, argv: args };
 }
 
+/** How long an exit waits for the last lines of output. Not until the pipe closes: a child the
+ * process left running (a forking daemon, `cmd &`) holds it open, and the exit would be reported
+ * only when that child ends. */
+const OUTPUT_FLUSH_MS = 50;
+
+function settledOrAfter(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    void p.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 export class PosixSpawnStarter implements ProcessStarter {
   private readonly log: Logger;
   /** Pids started here and not reaped yet: never taken by the PID-1 orphan reaper. */
@@ -213,7 +229,7 @@ export class PosixSpawnStarter implements ProcessStarter {
       this.livePids.add(pid);
       const exit = onExit(child.pid, child.pidfd).then(async (status) => {
         this.livePids.delete(status.pid);
-        await capture.done;
+        await settledOrAfter(capture.done, OUTPUT_FLUSH_MS);
         return status;
       });
       return {

@@ -5,6 +5,7 @@
 import type { Fd } from '../sys/socket.js';
 import { type ExecCommand, expandCommandVariables } from '../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
+import { followForkedDaemon, readPidFile } from './forked-daemon.js';
 import type { Logger } from './log.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from './process.js';
 import { RateLimit } from './rate-limit.js';
@@ -200,12 +201,17 @@ export class ServiceUnit {
       if (s.type === 'forking') {
         const exit = await proc.exit;
         if (exit.code !== 'exited' || exit.status !== 0) return; // onMainExit handles the failure
-        this.main = undefined;
-        this.mainPid = undefined;
-        this.log.info(
-          `${this.name}: forked daemon started; sockunit cannot follow it without PIDFile= support`,
-          this.name,
-        );
+        if (s.pidFile !== undefined && readPidFile(s.pidFile) === undefined)
+          this.log.warning(
+            `${this.name}: PID file ${s.pidFile} not readable (yet?) after start; following the process group only.`,
+            this.name,
+          );
+        // What is left runs in the start command's process group (setsid): follow that, so a
+        // stop reaches the daemon and its end lets the sockets listen again.
+        const daemon = followForkedDaemon(proc.pid, s.pidFile);
+        this.main = daemon;
+        this.mainPid = daemon.pid;
+        daemon.exit.then((e) => this.onMainExit(daemon, e));
       }
       this.setState('start-post');
       for (const c of s.execStartPost)
@@ -317,7 +323,7 @@ export class ServiceUnit {
   }
 
   private onMainExit(proc: RunningProcess, exit: ProcessExit): void {
-    if (this.main !== proc && this.config.service.type !== 'forking') return;
+    if (this.main !== proc) return;
     if (this.config.service.type === 'forking' && this.state === 'start') {
       if (exit.code === 'exited' && exit.status === 0) return;
     }

@@ -11,11 +11,13 @@ import {
   connectTcp,
   freePort,
   ManagerProcess,
+  processesWith,
   REPORT_PY,
   readReport,
   rootUnavailable,
   SYSTEM_PYTHON,
   tempDir,
+  waitUntil,
 } from './fixtures/manager/harness.js';
 
 describe('sockunit run: the service process', () => {
@@ -168,6 +170,50 @@ describe('sockunit run: the service process', () => {
     await m.waitFor(/^one\.service\[\d+\]: second$/);
     await m.waitFor(/^Finished one\.service\.$/);
     await m.waitFor(/^one\.service: Deactivated successfully\.$/);
+  });
+
+  test('Type=forking: the daemon left behind is followed (PIDFile=), stopped with the manager, and its end re-arms the socket', async () => {
+    const port = await freePort();
+    const marker = `${70 + (process.pid % 1000) / 1000}`;
+    const m = await start((dir) => ({
+      'fork.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'fork.service': `[Service]\nType=forking\nPIDFile=${dir}/fork.pid\nExecStart=/bin/sh -c 'sleep ${marker} & echo $$! > ${dir}/fork.pid'\n`,
+      'brief.socket': `[Socket]\nListenStream=127.0.0.1:${port + 1 === 65536 ? port - 1 : port + 1}\n`,
+      'brief.service': "[Service]\nType=forking\nExecStart=/bin/sh -c 'sleep 0.3 & exit 0'\n",
+    }));
+    await trigger(port);
+    await m.waitFor(/^Started fork\.service\.$/);
+    const [daemon] = processesWith(`sleep ${marker}`);
+    assert.ok(daemon, 'the daemon runs');
+    assert.equal(readFileSync(`${m.dir}/fork.pid`, 'utf8').trim(), String(daemon));
+
+    // A daemon that ends on its own: the service goes dead, the socket listens again.
+    const briefPort = port + 1 === 65536 ? port - 1 : port + 1;
+    await trigger(briefPort);
+    await m.waitFor(/^brief\.service: Deactivated successfully\.$/, 5000);
+    await trigger(briefPort);
+    await waitUntil('brief.service started twice', () =>
+      m.matching(/^Started brief\.service\.$/).length === 2 ? true : undefined,
+    );
+
+    const { code } = await m.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.ok(m.matching(/^Stopped fork\.service\.$/).length === 1, m.log);
+    assert.deepEqual(processesWith(`sleep ${marker}`), [], 'no daemon left behind');
+  });
+
+  test('an exit is reported at once, even while a child the process left behind holds its output open', async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'left.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'left.service': "[Service]\nExecStart=/bin/sh -c 'echo bye; sleep 4 & exit 7'\n",
+    }));
+    const began = Date.now();
+    await trigger(port);
+    await m.waitFor(/^left\.service: Main process exited, code=exited, status=7$/, 3000);
+    const took = Date.now() - began;
+    assert.ok(took < 2000, `reported after ${took} ms, not when the child's sleep 4 ends`);
+    assert.ok(m.matching(/^left\.service\[\d+\]: bye$/).length >= 1, 'the last line is still logged');
   });
 
   test('KillSignal= is what the service gets on stop', async () => {

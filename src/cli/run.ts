@@ -2,6 +2,7 @@
 
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { type ControlPlane, startControlPlane } from '../manager/control-plane.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
 import { PosixSpawnStarter } from '../manager/process.js';
@@ -23,6 +24,15 @@ Options:
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
       --log-format FMT    text (default) or json (one object a line)
       --log-level LEVEL   debug, info (default), notice, warning, error
+      --control-socket PATH
+                          serve status/start/stop/... on this unix socket (default:
+                          $SOCKUNIT_CONTROL_SOCKET, else /run/sockunit/control.sock as root,
+                          $XDG_RUNTIME_DIR/sockunit/control.sock otherwise); mode 0600, only root
+                          and this user may use it
+      --control-socket-mode MODE
+                          file mode of the control socket (for tests; peers are still checked)
+      --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101);
+                          off by default
   -h, --help              show this help
 
 Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
@@ -72,6 +82,20 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     log.error(`No socket units found in ${unitPath.join(', ')}.`);
     return 1;
   }
+  // Before the 'listening' line: whoever waits for it may use the control socket at once.
+  let plane: ControlPlane;
+  try {
+    plane = await startControlPlane(manager, log, {
+      controlSocket: args.values['control-socket'],
+      controlSocketMode: args.values['control-socket-mode'],
+      metrics: args.values.metrics,
+    });
+  } catch (err) {
+    log.error((err as Error).message);
+    await manager.stop();
+    return 1;
+  }
+
   log.info(`sockunit: ${listening} of ${manager.sockets.size} socket units listening.`);
 
   return new Promise<number>((resolve) => {
@@ -85,18 +109,21 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       if (stopping) return;
       stopping = true;
       log.info(`Received ${signal}, stopping.`);
-      manager.stop().then(
-        () => {
-          clearInterval(reaper);
-          for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
-          log.info('sockunit: stopped.');
-          resolve(0);
-        },
-        (err: unknown) => {
-          log.error(`Stopping failed: ${(err as Error).message}`);
-          resolve(1);
-        },
-      );
+      plane
+        .close()
+        .then(() => manager.stop())
+        .then(
+          () => {
+            clearInterval(reaper);
+            for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
+            log.info('sockunit: stopped.');
+            resolve(0);
+          },
+          (err: unknown) => {
+            log.error(`Stopping failed: ${(err as Error).message}`);
+            resolve(1);
+          },
+        );
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
@@ -113,6 +140,9 @@ function parse(argv: string[]) {
       'mptcp-fallback': { type: 'boolean' },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
+      'control-socket': { type: 'string' },
+      'control-socket-mode': { type: 'string' },
+      metrics: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -49,8 +49,10 @@ export function formatSince(iso: string, now = Date.now()): string {
 }
 
 export function formatLogRecord(r: LogRecord): string {
-  const who = r.pid !== undefined ? `${r.unit}[${r.pid}]` : (r.unit ?? 'sockunit');
-  return `${r.time} ${who}: ${r.message}`;
+  // As the manager's own log: a message that names its unit already is not prefixed again.
+  if (r.pid !== undefined) return `${r.time} ${r.unit}[${r.pid}]: ${r.message}`;
+  if (r.unit === undefined || r.message.includes(r.unit)) return `${r.time} ${r.message}`;
+  return `${r.time} ${r.unit}: ${r.message}`;
 }
 
 function field(label: string, value: string): string {

@@ -25,6 +25,9 @@ import type { Manager } from './manager.js';
 import { socketRows, unitNames, unitRows, unitStatus } from './snapshot.js';
 import { controlUnit, daemonReload, resolveUnit } from './unit-control.js';
 
+/** How many log lines `status` shows per unit, as `systemctl status` shows 10. */
+const STATUS_LOG_LINES = 10;
+
 export interface ControlServerOptions {
   path: string;
   manager: Manager;
@@ -192,7 +195,7 @@ export class ControlServer {
       case 'status': {
         const names = units.length > 0 ? units.map((u) => resolveUnitName(m, u)) : unitNames(m);
         return names.map((n) => {
-          const status = unitStatus(m, n, this.log.recentFor(n).slice(-10));
+          const status = unitStatus(m, n, recentLines(this.log, n));
           if (!status)
             throw new ControlError(
               'ENOUNIT',
@@ -243,6 +246,14 @@ export class ControlServer {
       unlinkSync(this.path);
     } catch {}
   }
+}
+
+/** The last lines `status` shows: state-change debug records are left to `logs`. */
+function recentLines(log: Logger, unit: string): LogRecord[] {
+  return log
+    .recentFor(unit)
+    .filter((r) => r.level !== 'debug')
+    .slice(-STATUS_LOG_LINES);
 }
 
 /** A known unit's full name; a name the manager does not know is returned as given (logs of a

@@ -213,6 +213,15 @@ describe('findUnit', () => {
     assert.throws(() => findUnit('no-type', path), ValueError);
   });
 
+  it('remembers a lookup per index, handing out copies', () => {
+    const index = new UnitPathIndex(path);
+    const first = findUnit('web.socket', index);
+    first.dropIns.push('/mutated');
+    const again = findUnit('web.socket', index);
+    assert.deepEqual(again, findUnit('web.socket', path));
+    assert.equal(readUnitFiles('web.socket', index).dropIns.includes('/mutated'), false);
+  });
+
   it('works the same with a prebuilt index', () => {
     const index = new UnitPathIndex(path);
     assert.deepEqual(findUnit('web.socket', index), findUnit('web.socket', path));

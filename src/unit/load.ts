@@ -120,6 +120,9 @@ export class UnitPathIndex {
   // Type drop-ins (`socket.d/*.conf`) apply to every unit of the type: read and check them once.
   private readonly dropInMasks = new Map<string, boolean>();
   private readonly dropInBytes = new Map<string, Buffer | NodeJS.ErrnoException>();
+  // Units found with a full check (findUnit), so that loading a unit another one already looked
+  // up (a socket checks its service) does not search again.
+  private readonly found = new Map<string, FoundUnit>();
 
   constructor(searchPath: SearchPath) {
     this.searchPath = dedupe(searchPath.map((d) => resolve(d)));
@@ -157,6 +160,23 @@ export class UnitPathIndex {
       this.dropInMasks.set(path, masks);
     }
     return masks;
+  }
+
+  /** A copy of what findUnit found for `name` with this index, if it was asked before. */
+  foundBefore(name: string): FoundUnit | undefined {
+    const f = this.found.get(name);
+    return f === undefined
+      ? undefined
+      : { ...f, dropIns: [...f.dropIns], aliases: [...f.aliases], diagnostics: [...f.diagnostics] };
+  }
+
+  remember(found: FoundUnit): void {
+    this.found.set(found.name, {
+      ...found,
+      dropIns: [...found.dropIns],
+      aliases: [...found.aliases],
+      diagnostics: [...found.diagnostics],
+    });
   }
 
   /** The bytes of drop-in `path`, read once. */
@@ -396,7 +416,12 @@ function collectDropIns(index: UnitPathIndex, names: readonly string[], type: Un
  * it. Throws ValueError for an invalid name.
  */
 export function findUnit(name: string, where: SearchPath | UnitPathIndex): FoundUnit {
-  return findUnitIn(indexOf(where), name, true);
+  const index = indexOf(where);
+  const before = index.foundBefore(name);
+  if (before !== undefined) return before;
+  const found = findUnitIn(index, name, true);
+  index.remember(found);
+  return found;
 }
 
 function findUnitIn(index: UnitPathIndex, name: string, checkEmpty: boolean): FoundUnit {
@@ -498,7 +523,8 @@ export function readUnitFiles(name: string, where: SearchPath | UnitPathIndex): 
   const index = indexOf(where);
   let found: FoundUnit;
   try {
-    found = findUnitIn(index, name, false);
+    // A fully checked earlier result is as good; a quick one (no stat) is not remembered.
+    found = index.foundBefore(name) ?? findUnitIn(index, name, false);
   } catch (e) {
     if (!(e instanceof ValueError)) throw e;
     return {

@@ -48,6 +48,22 @@ describe('sockunit run (command line)', () => {
     }
   });
 
+  test('a named unit runs alone (--unit-path accepted alongside the directory)', async () => {
+    const dir = tempDir('named');
+    const a = await freePort();
+    const b = await freePort();
+    writeFileSync(join(dir, 'a.socket'), `[Socket]\nListenStream=127.0.0.1:${a}\n`);
+    writeFileSync(join(dir, 'a.service'), '[Service]\nExecStart=/bin/true\n');
+    writeFileSync(join(dir, 'b.socket'), `[Socket]\nListenStream=127.0.0.1:${b}\n`);
+    writeFileSync(join(dir, 'b.service'), '[Service]\nExecStart=/bin/true\n');
+    const m = await start({ dir, units: {}, args: ['--unit-path', dir, 'b'] });
+    await m.waitFor(/^sockunit: 1 of 1 socket units listening\.$/);
+    assert.equal(m.matching(/^Listening on b\.socket/).length, 1);
+    assert.equal(m.matching(/^Listening on a\.socket/).length, 0, 'a.socket was not named');
+    await assert.rejects(connectTcp(a), { code: 'ECONNREFUSED' });
+    (await connectTcp(b)).destroy();
+  });
+
   test('--log-format=json: every line is one JSON object with time, level, unit and message', async () => {
     const port = await freePort();
     const m = await start({

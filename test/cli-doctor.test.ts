@@ -4,19 +4,29 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { doctorCommand } from '../src/cli/doctor.js';
 import { type DoctorReport, doctor, parseEndpoints, parseLimits } from '../src/mptcp/doctor.js';
-import { BIN } from './fixtures/manager/harness.js';
+import { BIN, ManagerProcess, tempDir } from './fixtures/manager/harness.js';
 import { Netns, netnsUnavailable } from './fixtures/mptcp/netns.js';
 
-/** `sockunit doctor ARGS` inside a namespace: exit status and output. */
+/** Where no manager listens, so a manager running elsewhere on the machine stays out of the report. */
+const NO_MANAGER = '/nonexistent/sockunit-doctor-test/control.sock';
+
+/** `sockunit doctor ARGS` inside a namespace: exit status and output. Without a
+ * --control-socket of its own, it asks NO_MANAGER. */
 function doctorIn(ns: Netns, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, BIN, 'doctor', ...args], {
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
+  const control = args.includes('--control-socket') ? [] : ['--control-socket', NO_MANAGER];
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', ns.name, process.execPath, BIN, 'doctor', ...control, ...args],
+    {
+      encoding: 'utf8',
+      timeout: 15_000,
+    },
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -96,8 +106,10 @@ describe('sockunit doctor', () => {
     const endpoints = check(report, 'endpoints');
     assert.equal(endpoints.status, 'ok');
     assert.match(endpoints.message, /^10\.9\.2\.1 dev d2 subflow$/);
-    // Not a control socket that pretends: the running-manager check says it was not done.
-    assert.equal(check(report, 'manager-fallback').status, 'skipped');
+    // No manager answers: the running-manager check says it was not done, and why.
+    const manager = check(report, 'manager-fallback');
+    assert.equal(manager.status, 'skipped');
+    assert.match(manager.message, /not checked: cannot connect to the control socket .*ENOENT/);
     // This VM has no SCTP module (EPROTONOSUPPORT); where it has, the probe reports it available.
     assert.ok(['ok', 'note'].includes(check(report, 'sctp').status));
   });
@@ -112,6 +124,62 @@ describe('sockunit doctor', () => {
     assert.equal(endpoints.status, 'note');
     assert.match(endpoints.message, /follows up to 2 addresses a server announces/);
     assert.equal(r.status, 0, 'a note is not something wrong');
+  });
+
+  test("a running manager's MPTCP listener that fell back to TCP is a warning naming the unit", async (t) => {
+    if (why) return t.skip(why);
+    const ns = fresh('fellback');
+    ns.exec('sysctl', '-qw', 'net.mptcp.enabled=0');
+    const dir = tempDir('doctor');
+    const control = join(dir, 'control.sock');
+    const manager = await ManagerProcess.start({
+      dir,
+      wrapper: ['ip', 'netns', 'exec', ns.name],
+      args: ['--control-socket', control],
+      units: {
+        'mp.socket':
+          '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\nX-Sockunit-MPTCPFallback=yes\n',
+        'mp.service': '[Service]\nExecStart=/bin/true\n',
+      },
+    });
+    try {
+      const r = doctorIn(ns, '--json', '--control-socket', control);
+      const report = JSON.parse(r.stdout) as DoctorReport;
+      const fellBack = check(report, 'manager-fallback');
+      assert.equal(fellBack.status, 'warning', JSON.stringify(fellBack));
+      assert.match(fellBack.message, /^mp\.socket 127\.0\.0\.1:8080 runs as plain TCP: MPTCP was asked for/);
+      assert.match(fellBack.fix?.[0] ?? '', /sysctl -w net\.mptcp\.enabled=1/);
+      assert.equal(r.status, 1);
+    } finally {
+      await manager.dispose();
+    }
+  });
+
+  test("a running manager's MPTCP listener that runs MPTCP is ok, with its connections counted", async (t) => {
+    if (why) return t.skip(why);
+    const ns = fresh('mgr-ok');
+    const dir = tempDir('doctor');
+    const control = join(dir, 'control.sock');
+    const manager = await ManagerProcess.start({
+      dir,
+      wrapper: ['ip', 'netns', 'exec', ns.name],
+      args: ['--control-socket', control],
+      units: {
+        'mp.socket': '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\n',
+        'mp.service': '[Service]\nExecStart=/bin/true\n',
+      },
+    });
+    try {
+      const report = JSON.parse(doctorIn(ns, '--json', '--control-socket', control).stdout) as DoctorReport;
+      const c = check(report, 'manager-fallback');
+      assert.equal(c.status, 'ok', JSON.stringify(c));
+      assert.match(
+        c.message,
+        new RegExp(`^1 MPTCP listeners on ${control}, none fell back; connections now: 0 MPTCP`),
+      );
+    } finally {
+      await manager.dispose();
+    }
   });
 
   test('more subflow endpoints than the limit allows is a warning with the limits command', (t) => {

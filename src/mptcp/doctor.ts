@@ -43,19 +43,21 @@ export interface DoctorReport {
   ok: boolean;
 }
 
-/** An MPTCP socket of a running manager, as its control socket would report it. */
-export interface ManagerMptcpSocket {
-  unit: string;
-  listen: string;
-  /** What the socket runs now: `tcp` means MPTCP was asked for and it fell back. */
-  running: 'mptcp' | 'tcp';
-  reason?: string;
+/** What a running manager says about its MPTCP sockets (through its control socket). */
+export interface ManagerMptcpReport {
+  /** Where the manager was asked (the control socket's path). */
+  source: string;
+  /** Listeners of `SocketProtocol=mptcp` units; `tcp` means MPTCP was asked for and the manager
+   * opened plain TCP instead (X-Sockunit-MPTCPFallback / --mptcp-fallback). */
+  listeners: { unit: string; listen: string; running: 'mptcp' | 'tcp' }[];
+  /** Live connections on those units' ports: MPTCP, MPTCP that fell back to TCP, plain TCP. */
+  connections: { unit: string; mptcp: number; fallenBack: number; tcp: number }[];
 }
 
-/** The hook for "which MPTCP sockets of a running manager fell back": sockunit run has no control
- * socket yet, so nothing can ask it. When one exists, pass a function that queries it; until then
- * the check is reported as skipped, never as passed. */
-export type ManagerSocketsSource = () => Promise<readonly ManagerMptcpSocket[]>;
+/** How `doctor` learns which MPTCP sockets of a running manager fell back. The mptcp layer cannot
+ * reach the manager itself (layering), so the caller (the CLI, over the control socket) passes
+ * this; without it the check is reported as skipped, never as passed. */
+export type ManagerSocketsSource = () => Promise<ManagerMptcpReport | { unavailable: string }>;
 
 export interface DoctorOptions {
   /** Where the sysctls are read (default /proc/sys). */
@@ -438,31 +440,51 @@ function checkProtocol(
 }
 
 async function checkManagerSockets(source: ManagerSocketsSource | undefined): Promise<DoctorCheck> {
+  const id = 'manager-fallback';
   const title = 'Running manager: MPTCP sockets that fell back';
   if (!source)
     return {
-      id: 'manager-fallback',
+      id,
       status: 'skipped',
       title,
-      message:
-        "not checked: sockunit run has no control socket to ask yet. Its log says 'MPTCP->TCP' for each listener it opened as plain TCP.",
+      message: 'not checked: no way to ask a running manager was given',
     };
-  const sockets = await source();
-  const fellBack = sockets.filter((s) => s.running === 'tcp');
-  if (fellBack.length === 0)
+  const report = await source();
+  if ('unavailable' in report)
+    return { id, status: 'skipped', title, message: `not checked: ${report.unavailable}` };
+  const { listeners, connections } = report;
+  if (listeners.length === 0)
+    return { id, status: 'ok', title, message: `the manager on ${report.source} has no MPTCP listeners` };
+  const tcpListeners = listeners.filter((l) => l.running === 'tcp');
+  const totals = connections.reduce(
+    (t, c) => ({ mptcp: t.mptcp + c.mptcp, fallenBack: t.fallenBack + c.fallenBack, tcp: t.tcp + c.tcp }),
+    { mptcp: 0, fallenBack: 0, tcp: 0 },
+  );
+  const live = `connections now: ${totals.mptcp} MPTCP, ${totals.fallenBack} fell back to TCP, ${totals.tcp} plain TCP clients`;
+  if (tcpListeners.length > 0)
     return {
-      id: 'manager-fallback',
-      status: 'ok',
+      id,
+      status: 'warning',
       title,
-      message: `${sockets.length} MPTCP sockets, none fell back`,
+      message: `${tcpListeners.map((l) => `${l.unit} ${l.listen}`).join(', ')} ${tcpListeners.length === 1 ? 'runs' : 'run'} as plain TCP: MPTCP was asked for (SocketProtocol=mptcp) but the manager's network namespace refused MPTCP sockets when it opened them, so no client gets MPTCP there. ${live}.`,
+      fix: [
+        "sysctl -w net.mptcp.enabled=1   # in the manager's network namespace",
+        'then restart sockunit run (or reload it with SIGHUP after changing the unit) so it opens the listeners again',
+      ],
+    };
+  const fellBack = connections.filter((c) => c.fallenBack > 0);
+  if (fellBack.length > 0)
+    return {
+      id,
+      status: 'note',
+      title,
+      message: `${listeners.length} MPTCP listeners on ${report.source}, none fell back; but ${fellBack.map((c) => `${c.fallenBack} connection${c.fallenBack === 1 ? '' : 's'} on ${c.unit}`).join(', ')} fell back to TCP after an MPTCP handshake attempt (a middlebox stripping TCP options, or the peer's MPTCP failed). ${live}.`,
     };
   return {
-    id: 'manager-fallback',
-    status: 'warning',
+    id,
+    status: 'ok',
     title,
-    message: fellBack
-      .map((s) => `${s.unit} ${s.listen} runs as TCP${s.reason ? ` (${s.reason})` : ''}`)
-      .join('; '),
+    message: `${listeners.length} MPTCP listeners on ${report.source}, none fell back; ${live}`,
   };
 }
 

@@ -138,8 +138,11 @@ export class Manager {
     if (this.stopping) return;
     const service = this.loadService(socket.config.triggers);
     if (!service) {
-      this.log.error(`${socket.name}: cannot start ${socket.config.triggers}: it did not load.`, socket.name);
-      socket.resume();
+      // Listening again would re-trigger at once on the same pending traffic: systemd fails the
+      // socket instead, and a reload after the fix brings it back.
+      socket.failToStart(
+        `Failed to queue service startup job (Maybe the service file is missing or not a service unit?): ${socket.config.triggers} did not load`,
+      );
       return;
     }
     if (service.isActiveOrActivating && service.state !== 'auto-restart') return;

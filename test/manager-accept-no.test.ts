@@ -186,6 +186,24 @@ describe('sockunit run: Accept=no', () => {
     assert.equal(await exchange(other), 'hello\n', 'the other unit still serves');
   });
 
+  test('a socket whose service does not load fails with resources on the first trigger, and a reload brings it back', async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'lone.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+    }));
+    (await connectTcp(port)).destroy();
+    await m.waitFor(/^lone\.socket: Failed to queue service startup job .*lone\.service did not load$/);
+    await m.waitFor(/^lone\.socket: Failed with result 'resources'\.$/);
+    assert.equal(m.matching(/Failed to queue service startup job/).length, 1, 'no re-trigger loop');
+    await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' });
+    writeFileSync(join(m.dir, 'report.py'), REPORT_PY);
+    writeFileSync(join(m.dir, 'lone.service'), `[Service]\nExecStart=${report(m.dir, 'lone', '--accept')}\n`);
+    const from = m.lines.length;
+    m.signal('SIGHUP');
+    await m.waitFor(/^Listening on lone\.socket/, 5000, from);
+    assert.equal(await exchange(port), 'hello\n');
+  });
+
   test('one broken unit (bad file, port in use) fails alone; the others serve', async () => {
     const held = net.createServer();
     const busy = await new Promise<number>((resolve) =>

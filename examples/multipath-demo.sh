@@ -18,6 +18,8 @@ NODE=$(command -v node)
 C="sockunit-demo-$$-c"
 S="sockunit-demo-$$-s"
 MANAGER=""
+# A control socket of its own, so a manager already running on this machine is not in the way.
+CONTROL_DIR=$(mktemp -d /tmp/sockunit-demo-XXXXXX)
 
 if [ "$(id -u)" != 0 ]; then
   echo "multipath-demo: needs root to create network namespaces; run: sudo $0 $*" >&2
@@ -32,6 +34,7 @@ cleanup() {
   [ -n "$MANAGER" ] && kill "$MANAGER" 2>/dev/null && wait "$MANAGER" 2>/dev/null
   ip netns del "$C" 2>/dev/null || true
   ip netns del "$S" 2>/dev/null || true
+  rm -rf "$CONTROL_DIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -63,7 +66,7 @@ echo "== sockunit doctor in the client namespace"
 ip netns exec "$C" "$NODE" "$ROOT/dist/cli/bin.js" doctor || true
 
 echo "== sockunit run examples/units in the server namespace"
-ip netns exec "$S" "$NODE" "$ROOT/dist/cli/bin.js" run "$ROOT/examples/units" &
+ip netns exec "$S" "$NODE" "$ROOT/dist/cli/bin.js" run "$ROOT/examples/units" --control-socket "$CONTROL_DIR/control.sock" &
 MANAGER=$!
 i=0
 until ip netns exec "$S" ss -Hltn 'sport = :8080' | grep -q LISTEN; do
@@ -77,5 +80,7 @@ done
 
 echo "== GET http://10.0.1.2:8080/ from the client namespace, over MPTCP"
 ip netns exec "$C" "$NODE" "$ROOT/examples/multipath-demo-client.mjs" http://10.0.1.2:8080/
+echo "== sockunit list-sockets: the manager's view of its listeners"
+"$NODE" "$ROOT/dist/cli/bin.js" list-sockets --control-socket "$CONTROL_DIR/control.sock"
 echo "== the server kernel's counters: 1 MPTCP connection accepted, 1 extra subflow joined"
 ip netns exec "$S" nstat -asz MPTcpExtMPCapableSYNRX MPTcpExtMPJoinSynRx MPTcpExtMPJoinAckRx | sed -n '2,$p'

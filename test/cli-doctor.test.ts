@@ -131,11 +131,11 @@ describe('sockunit doctor', () => {
     const ns = fresh('fellback');
     ns.exec('sysctl', '-qw', 'net.mptcp.enabled=0');
     const dir = tempDir('doctor');
-    const control = join(dir, 'control.sock');
+    // The harness gives every manager this control socket.
+    const control = join(dir, '.control.sock');
     const manager = await ManagerProcess.start({
       dir,
       wrapper: ['ip', 'netns', 'exec', ns.name],
-      args: ['--control-socket', control],
       units: {
         'mp.socket':
           '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\nX-Sockunit-MPTCPFallback=yes\n',
@@ -159,11 +159,11 @@ describe('sockunit doctor', () => {
     if (why) return t.skip(why);
     const ns = fresh('mgr-ok');
     const dir = tempDir('doctor');
-    const control = join(dir, 'control.sock');
+    // The harness gives every manager this control socket.
+    const control = join(dir, '.control.sock');
     const manager = await ManagerProcess.start({
       dir,
       wrapper: ['ip', 'netns', 'exec', ns.name],
-      args: ['--control-socket', control],
       units: {
         'mp.socket': '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\n',
         'mp.service': '[Service]\nExecStart=/bin/true\n',

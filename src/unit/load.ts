@@ -324,27 +324,32 @@ function aliasTarget(
  * foo-@, foo-@x (each + `.socket.d`).
  */
 export function dropInDirectoryNames(name: string): string[] {
+  const u = parseUnitName(name);
   const out: string[] = [];
-  expandDropInNames(name, out);
+  expandDropInNames(u.prefix, u.instance, u.template, u.type, out);
   return dedupe(out).map((n) => `${n}.d`);
 }
 
-function expandDropInNames(name: string, out: string[]): void {
-  out.push(name);
-  const u = parseUnitName(name);
-  if (u.instance !== undefined) expandDropInNames(`${u.prefix}@.${u.type}`, out);
+// Works on the parts of an already valid name: every name built here is a shorter valid one.
+function expandDropInNames(
+  prefix: string,
+  instance: string | undefined,
+  template: boolean,
+  type: UnitType,
+  out: string[],
+): void {
+  const at = instance !== undefined ? `@${instance}` : template ? '@' : '';
+  out.push(`${prefix}${at}.${type}`);
+  if (instance !== undefined) expandDropInNames(prefix, undefined, true, type, out);
   // Cut the prefix after its last dash; a trailing dash is dropped first, once; a leading dash ends it.
-  let prefix = u.prefix;
-  let dash = prefix.lastIndexOf('-');
-  if (dash === prefix.length - 1 && dash > 0) {
-    prefix = prefix.slice(0, dash);
-    dash = prefix.lastIndexOf('-');
+  let stem = prefix;
+  let dash = stem.lastIndexOf('-');
+  if (dash === stem.length - 1 && dash > 0) {
+    stem = stem.slice(0, dash);
+    dash = stem.lastIndexOf('-');
   }
   if (dash <= 0) return;
-  const cut = prefix.slice(0, dash + 1);
-  const at = u.instance !== undefined ? `@${u.instance}` : u.template ? '@' : '';
-  const built = `${cut}${at}.${u.type}`;
-  if (isValidUnitName(built)) expandDropInNames(built, out);
+  expandDropInNames(stem.slice(0, dash + 1), instance, template, type, out);
 }
 
 const BACKUP_SUFFIXES = [

@@ -22,33 +22,40 @@ const SIMPLE_ESCAPES: Record<string, number> = {
 const ESCAPES_EXPECTED = String.raw`\a \b \f \n \r \t \v \\ \" \' \s \xHH \nnn \uXXXX or \UXXXXXXXX`;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const utf8Encoder = new TextEncoder();
 
-/** Collects output as UTF-8 bytes, because `\xHH` and `\nnn` produce bytes, not characters. */
+/**
+ * Builds a word. `\xHH` and `\nnn` produce bytes, not characters: bytes of 0x80 and up wait
+ * until the next character and are decoded together as UTF-8 (a lone one is an error).
+ */
 class ByteSink {
-  private bytes: number[] = [];
+  private readonly source: string;
+  private out = '';
+  private pending: number[] = [];
+  constructor(source: string) {
+    this.source = source;
+  }
   text(s: string): void {
-    for (let i = 0; i < s.length; i++) {
-      const code = s.charCodeAt(i);
-      if (code >= 0x80) {
-        for (const b of utf8Encoder.encode(s.slice(i))) this.bytes.push(b);
-        return;
-      }
-      this.bytes.push(code);
-    }
+    if (this.pending.length > 0) this.flush();
+    this.out += s;
   }
   byte(b: number): void {
-    this.bytes.push(b);
+    if (b < 0x80 && this.pending.length === 0) this.out += String.fromCharCode(b);
+    else this.pending.push(b);
   }
-  get length(): number {
-    return this.bytes.length;
-  }
-  finish(source: string): string {
+  private flush(): void {
+    const bytes = new Uint8Array(this.pending);
+    this.pending = [];
     try {
-      return utf8.decode(new Uint8Array(this.bytes));
+      this.out += utf8.decode(bytes);
     } catch {
-      throw new ValueError(`escape sequences in '${source}' produce bytes that are not UTF-8; expected text`);
+      throw new ValueError(
+        `escape sequences in '${this.source}' produce bytes that are not UTF-8; expected text`,
+      );
     }
+  }
+  finish(): string {
+    if (this.pending.length > 0) this.flush();
+    return this.out;
   }
 }
 
@@ -109,7 +116,7 @@ function badEscape(s: string, i: number): ValueError {
 /** The whole string with systemd's C escapes decoded. An unknown or malformed escape throws. */
 export function unescapeC(s: string): string {
   if (!s.includes('\\')) return s;
-  const out = new ByteSink();
+  const out = new ByteSink(s);
   let i = 0;
   while (i < s.length) {
     const c = s[i]!;
@@ -124,7 +131,7 @@ export function unescapeC(s: string): string {
     if (after < 0) throw badEscape(s, i + 1);
     i = after;
   }
-  return out.finish(s);
+  return out.finish();
 }
 
 export interface SplitOptions {
@@ -151,7 +158,7 @@ export function splitWords(s: string, options: SplitOptions): string[] {
   while (i < n) {
     while (i < n && BLANKS.includes(s[i]!)) i++;
     if (i >= n) break;
-    const out = new ByteSink();
+    const out = new ByteSink(s);
     let quote: string | undefined;
     while (i < n) {
       const c = s[i]!;
@@ -194,7 +201,7 @@ export function splitWords(s: string, options: SplitOptions): string[] {
     if (quote !== undefined) {
       throw new ValueError(`'${s}' has an unbalanced ${quote} quote; expected a closing ${quote}`);
     }
-    words.push(out.finish(s));
+    words.push(out.finish());
   }
   return words;
 }

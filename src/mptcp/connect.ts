@@ -18,6 +18,12 @@
 // 4. A failed attempt reaches us through `destroy(err)` (the only way Node reports it): while
 //    attempts remain it is swallowed and the next address is tried; the last error is Node's.
 // Nothing ever retries as plain TCP: fallback happens only when socket() says MPTCP is absent.
+//
+// Differences from net.connect, by design: addresses are tried one after another (no racing, no
+// per-attempt timer: an unreachable first address waits for the kernel's SYN timeout); when all
+// fail, the error is the last attempt's (Node's happy-eyeballs gives an AggregateError); and a
+// socket must not be reused with `socket.connect()` after it closed, because Node would then
+// build a plain TCP handle for it — call mptcp.connect() again instead.
 
 import dns from 'node:dns';
 import net from 'node:net';

@@ -38,7 +38,9 @@ const DEFAULT_BACKLOG = 511;
 type NodeListen = (...args: unknown[]) => unknown;
 const patched = new WeakMap<net.Server, { fallback: boolean }>();
 
-/** A net.Server that listens with MPTCP: same arguments and events as `net.createServer`. */
+/** A net.Server that listens with MPTCP: same arguments and events as `net.createServer`.
+ * Unix paths, `{fd}` and `{handle}` are passed to Node unchanged (MPTCP is IP-only). In a cluster
+ * worker the MPTCP socket is the worker's own (Node's `listen({fd})` path), not the primary's. */
 export function createServer(connectionListener?: (socket: net.Socket) => void): net.Server;
 export function createServer(
   options?: MptcpServerOptions,

@@ -39,8 +39,9 @@ type NodeListen = (...args: unknown[]) => unknown;
 const patched = new WeakMap<net.Server, { fallback: boolean }>();
 
 /** A net.Server that listens with MPTCP: same arguments and events as `net.createServer`.
- * Unix paths, `{fd}` and `{handle}` are passed to Node unchanged (MPTCP is IP-only). In a cluster
- * worker the MPTCP socket is the worker's own (Node's `listen({fd})` path), not the primary's. */
+ * Unix paths, `{fd}` and `{handle}` are passed to Node unchanged (MPTCP is IP-only). Not yet for
+ * `cluster` workers: Node sends a worker's `listen({fd})` to the primary, where that fd number
+ * means nothing (untested; listen in the primary or use `reusePort: true` per process). */
 export function createServer(connectionListener?: (socket: net.Socket) => void): net.Server;
 export function createServer(
   options?: MptcpServerOptions,

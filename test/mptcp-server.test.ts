@@ -155,6 +155,26 @@ describe('mptcp.createServer().listen()', { timeout: 30_000 }, () => {
     }
   });
 
+  test('reusePort: two MPTCP listeners share a port (SO_REUSEPORT, which Node 20 lacks)', async () => {
+    const a = mptcp.createServer();
+    const { port } = await listening(a, { port: 0, host: '127.0.0.1', reusePort: true });
+    const b = mptcp.createServer();
+    const second = await listening(b, { port, host: '127.0.0.1', reusePort: true });
+    assert.equal(second.port, port);
+    assert.equal(mptcp.isMultipath(b), true);
+    await Promise.all([close(a), close(b)]);
+  });
+
+  test('signal: aborting closes the MPTCP listener, as with net', async () => {
+    const controller = new AbortController();
+    const server = mptcp.createServer();
+    await listening(server, { port: 0, host: '127.0.0.1', signal: controller.signal });
+    const closed = new Promise((resolve) => server.once('close', resolve));
+    controller.abort();
+    await closed;
+    assert.equal(server.listening, false);
+  });
+
   test('close() and listen() again works (the fd is Node-owned after adoption)', async () => {
     const server = mptcp.createServer();
     const { port } = await listening(server, 0, '127.0.0.1');

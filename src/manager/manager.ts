@@ -224,6 +224,11 @@ export class Manager {
   /** SIGHUP: re-read units. Ports whose specs did not change stay open (and keep their queued
    * connections); changed ones are re-opened; removed units are stopped. */
   reload(): void {
+    // A reload during shutdown would open (and watch) listeners that the stop already passed.
+    if (this.stopping) {
+      this.log.notice('Not reloading: stopping.');
+      return;
+    }
     this.log.info('Reloading.');
     this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
     this.templates.clear();

@@ -192,7 +192,7 @@ describe('sockunit run (command line)', () => {
     assert.ok(linkGone, 'no dangling symlink');
   });
 
-  test('a connection arriving while SIGTERM waits for a slow service starts nothing', async () => {
+  test('a connection or a SIGHUP arriving while SIGTERM waits for a slow service starts nothing', async () => {
     const port = await freePort();
     const marker = `${50 + (process.pid % 1000) / 1000}`;
     const m = await start({
@@ -206,6 +206,8 @@ describe('sockunit run (command line)', () => {
     const from = m.lines.length;
     m.signal('SIGTERM');
     await m.waitFor(/^Received SIGTERM, stopping\.$/, 5000, from);
+    m.signal('SIGHUP');
+    await m.waitFor(/^Not reloading: stopping\.$/, 5000, from);
     const late = await connectTcp(port).catch(() => undefined);
     const { code } = await m.stop(null);
     first.destroy();

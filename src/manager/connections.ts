@@ -71,6 +71,8 @@ interface LocalPort {
   family: 'inet' | 'inet6';
   address: string;
   port: number;
+  /** The unit asked for MPTCP here (whether or not the port fell back to TCP). */
+  mptcp: boolean;
 }
 
 function stripMapped(address: string): string {
@@ -95,7 +97,7 @@ export function localPorts(socket: SocketUnit): LocalPort[] {
     const a = p.address;
     if (p.spec.kind !== 'socket' || p.spec.type !== 'stream' || !a) continue;
     if (a.family === 'inet' || a.family === 'inet6')
-      out.push({ family: a.family, address: a.address, port: a.port });
+      out.push({ family: a.family, address: a.address, port: a.port, mptcp: p.spec.protocol === 'mptcp' });
   }
   return out;
 }
@@ -179,14 +181,17 @@ export function unitConnections(socket: SocketUnit, dump: DiagDump = inetDiagDum
     }
     result.connections.push(record);
   }
-  // Plain TCP on the ports: a TCP unit, a port that fell back to TCP, or a peer whose socket
-  // the kernel hands out as plain TCP. An MPTCP subflow is never counted twice.
+  // Plain TCP on the ports: a TCP unit's, or on an MPTCP port a connection that is not MPTCP (a
+  // port that fell back to TCP, or a peer without MPTCP, which the kernel hands over as a plain
+  // TCP socket): those count as fallen back. An MPTCP subflow is never counted twice.
   for (const s of tcp) {
-    if (s.ulp === 'mptcp' || !onPorts(s)) continue;
+    if (s.ulp === 'mptcp') continue;
+    const port = ports.find((p) => matches(p, s.local));
+    if (!port) continue;
     result.connections.push({
       local: format(s.local),
       remote: format(s.remote),
-      protocol: socket.fellBack ? 'mptcp->tcp' : 'tcp',
+      protocol: port.mptcp ? 'mptcp->tcp' : 'tcp',
       state: stateName(s.state),
       multipath: false,
       subflowCount: 1,

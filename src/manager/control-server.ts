@@ -220,7 +220,8 @@ export class ControlServer {
         return daemonReload(m);
       case 'connections':
         return units.map((u) => {
-          const r = resolveUnit(m, u);
+          // `connections NAME` means NAME.socket: only socket units have ports.
+          const r = resolveUnit(m, u.includes('.') ? u : `${u}.socket`);
           if (r.kind !== 'socket')
             throw new ControlError(
               'EBADREQUEST',

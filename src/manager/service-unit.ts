@@ -264,7 +264,8 @@ export class ServiceUnit {
       invocationId: newInvocationId(),
     });
     const expanded = expandCommandVariables(cmd, env);
-    let cwd: string | undefined;
+    // systemd starts system services in `/`, not wherever the manager was started.
+    let cwd = '/';
     if (e.workingDirectory) {
       cwd =
         e.workingDirectory.path === '~'
@@ -282,7 +283,8 @@ export class ServiceUnit {
       ...(e.standardOutput !== undefined ? { standardOutput: e.standardOutput } : {}),
       ...(e.standardError !== undefined ? { standardError: e.standardError } : {}),
       nonBlocking: this.config.service.nonBlocking,
-      ...(cwd !== undefined ? { cwd, cwdMissingOk: e.workingDirectory?.missingOk ?? false } : {}),
+      cwd,
+      cwdMissingOk: e.workingDirectory?.missingOk ?? false,
       umask: e.umask,
       ...(user ? { uid: user.uid } : {}),
       ...(gid !== undefined ? { gid } : {}),

@@ -101,6 +101,7 @@ describe('sockunit run: the service process', () => {
     }));
     await trigger(port);
     const r = await readReport(`${m.dir}/drop.json`);
+    assert.equal(r.cwd, '/', 'without WorkingDirectory= a system service starts in /');
     assert.equal(r.uid, 65534);
     assert.equal(r.gid, 65534);
     assert.equal(r.env.USER, 'nobody');

@@ -21,7 +21,7 @@ import { type ExitStatus, kill, onExit } from '../sys/process.js';
 import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, isOpen, setNonBlocking } from '../sys/socket.js';
 import { spawnProcess } from '../sys/spawn.js';
-import { type Watch, watchReadable } from '../sys/watch.js';
+import { createUvPollWatcher, type Watch, type Watcher } from '../sys/watch.js';
 import { parseSocketAddress, type SocketListenDirective, type SocketListenKind } from '../unit/listen.js';
 import { defaultSocketSection, type SocketSection } from '../unit/socket-config.js';
 import { socketOptionsFor, specFor } from './listen-spec.js';
@@ -85,6 +85,18 @@ export interface Activation {
 /** Thrown for anything the user must fix (bad option, address, port in use); `message` says what. */
 export class ActivateError extends Error {
   override name = 'ActivateError';
+}
+
+let listenerWatcher: Watcher | undefined;
+
+/** Listeners are watched on Node's own loop (uv_poll), not by the epoll worker thread: a one-shot
+ * tool that waits for its first connection must not make that connection wait for a thread to
+ * start and load koffi (measured: ~0.6 s on a loaded 2-vCPU VM). The fds are our own sockets,
+ * never owned by a Node handle, which is the case where uv_poll would abort. Children's pidfds
+ * still go to the default watcher (onExit). */
+function watchListener(fd: Fd, callback: () => void): Watch {
+  listenerWatcher ??= createUvPollWatcher();
+  return listenerWatcher.watchReadable(fd, callback);
 }
 
 /** At most this many accepts per wake-up: an unbounded loop starves the event loop (spawn.md trap 1). */
@@ -358,7 +370,7 @@ class SingleActivation implements Activation {
     try {
       for (const port of ports)
         this.watches.push(
-          watchReadable(port.fd, () => {
+          watchListener(port.fd, () => {
             o.log(`Communication attempt on fd ${port.childFd}.`);
             this.start();
           }),
@@ -461,7 +473,7 @@ class AcceptLoop implements Activation {
       for (const port of ports)
         this.watches.set(
           port.fd,
-          watchReadable(port.fd, () => this.onReadable(port)),
+          watchListener(port.fd, () => this.onReadable(port)),
         );
     } catch (err) {
       this.closeAll();

@@ -17,7 +17,7 @@ import { type OpenedSocket, openSocket } from '../net/open.js';
 import type { SocketSpec } from '../net/spec.js';
 import { hasCode } from '../sys/errors.js';
 import { LISTEN_PID_PLACEHOLDER, listenPidHelperPath, listenPidShellWrap } from '../sys/listen-pid-helper.js';
-import { type ExitStatus, kill, onExit } from '../sys/process.js';
+import { type ExitStatus, kill, onExit, waitPidfd } from '../sys/process.js';
 import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, isOpen, setNonBlocking } from '../sys/socket.js';
 import { spawnProcess } from '../sys/spawn.js';
@@ -95,6 +95,8 @@ let listenerWatcher: Watcher | undefined;
  * never owned by a Node handle, which is the case where uv_poll would abort. Children's pidfds
  * still go to the default watcher (onExit). */
 function watchListener(fd: Fd, callback: () => void): Watch {
+  // Validation (a scan of /proc/self/fdinfo) costs a few ms: fine once per listener and for the
+  // one command without --accept, too much per connection.
   listenerWatcher ??= createUvPollWatcher();
   return listenerWatcher.watchReadable(fd, callback);
 }
@@ -422,13 +424,31 @@ class SingleActivation implements Activation {
     this.child = { pid: spawned.pid };
     // The command owns the sockets now: ours would keep a port bound after it closed its copy.
     this.closePorts();
-    onExit(spawned.pid, spawned.pidfd).then(
-      (status) => this.finish(exitCode(status)),
-      (err: unknown) => {
-        o.log(`Failed to wait for PID ${spawned.pid}: ${(err as Error).message}`);
+    this.follow(spawned.pidfd);
+  }
+
+  /** Reaps the command through its pidfd, watched on Node's loop like the listeners: the epoll
+   * worker (onExit's watcher) would start a thread and load koffi in it while the command starts
+   * up, competing with it for the CPU (measured: a python3 service started ~2x slower). */
+  private follow(pidfd: Fd): void {
+    const settle = (): void => {
+      let status: ExitStatus | undefined;
+      try {
+        status = waitPidfd(pidfd);
+      } catch (err) {
+        watch.close();
+        this.o.log(`Failed to wait for the command: ${(err as Error).message}`);
         this.finish(1);
-      },
-    );
+        return;
+      }
+      if (!status) {
+        watch.rearm();
+        return;
+      }
+      watch.close();
+      this.finish(exitCode(status));
+    };
+    const watch = watchListener(pidfd, settle);
   }
 
   private closePorts(): void {

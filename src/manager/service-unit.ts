@@ -2,6 +2,7 @@
 // stop-sigterm -> stop-post -> dead/failed, with auto-restart), driven by the processes it starts.
 // The socket units decide when to start it and hand it their fds; this file decides how.
 
+import { signalNumber } from '../sys/process.js';
 import type { Fd } from '../sys/socket.js';
 import { type ExecCommand, expandCommandVariables } from '../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
@@ -118,6 +119,8 @@ export class ServiceUnit {
   private readonly startLimit: RateLimit;
   private lastRequest: StartRequest | undefined;
   private stopRequested = false;
+  /** The last control command overran TimeoutStartSec=: the start fails with 'timeout'. */
+  private controlTimedOut = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -174,20 +177,22 @@ export class ServiceUnit {
     }
     this.lastRequest = request;
     this.stopRequested = false;
+    this.controlTimedOut = false;
     this.result = 'success';
     this.starts++;
     const s = this.config.service;
     try {
       this.setState('start-pre');
       for (const cmd of s.execStartPre)
-        if (!(await this.runControl(cmd, 'ExecStartPre'))) return this.fail('exit-code');
+        if (!(await this.runControl(cmd, 'ExecStartPre', undefined, undefined, this.startTimeoutMs())))
+          return this.fail(this.startFailure());
       this.setState('start');
       if (s.type === 'oneshot') {
         for (const cmd of s.execStart)
-          if (!(await this.runControl(cmd, 'ExecStart', request))) return this.fail('exit-code');
+          if (!(await this.runControl(cmd, 'ExecStart', request))) return this.fail(this.startFailure());
         this.setState('start-post');
         for (const cmd of s.execStartPost)
-          if (!(await this.runControl(cmd, 'ExecStartPost'))) return this.fail('exit-code');
+          if (!(await this.runControl(cmd, 'ExecStartPost'))) return this.fail(this.startFailure());
         this.log.info(`Finished ${this.describe()}.`, this.name);
         await this.afterMainExit(undefined);
         return;
@@ -199,6 +204,13 @@ export class ServiceUnit {
       this.mainPid = proc.pid;
       proc.exit.then((exit) => this.onMainExit(proc, exit));
       if (s.type === 'forking') {
+        if (await waitOrTimeout(proc.exit, this.startTimeoutMs())) {
+          this.main = undefined; // its exit is ours to handle now, not onMainExit's
+          this.mainPid = undefined;
+          this.log.warning(`${this.name}: Start operation timed out. Terminating.`, this.name);
+          await this.terminate(proc);
+          return this.fail('timeout');
+        }
         const exit = await proc.exit;
         if (exit.code !== 'exited' || exit.status !== 0) return; // onMainExit handles the failure
         if (s.pidFile !== undefined && readPidFile(s.pidFile) === undefined)
@@ -215,7 +227,8 @@ export class ServiceUnit {
       }
       this.setState('start-post');
       for (const c of s.execStartPost)
-        if (!(await this.runControl(c, 'ExecStartPost'))) return this.fail('exit-code');
+        if (!(await this.runControl(c, 'ExecStartPost', undefined, undefined, this.startTimeoutMs())))
+          return this.fail(this.startFailure());
       if (this.state === 'start-post') {
         this.setState('running');
         this.log.info(`Started ${this.describe()}.`, this.name, { pid: this.mainPid });
@@ -298,6 +311,7 @@ export class ServiceUnit {
     key: string,
     request?: StartRequest,
     extra?: Record<string, string>,
+    timeoutMs?: number,
   ): Promise<boolean> {
     let proc: RunningProcess;
     try {
@@ -305,6 +319,13 @@ export class ServiceUnit {
     } catch (err) {
       this.log.error(`${this.name}: ${key}=${cmd.path}: ${(err as Error).message}`, this.name);
       return cmd.ignoreFailure;
+    }
+    if (await waitOrTimeout(proc.exit, timeoutMs)) {
+      // A timeout fails the start whatever the `-` prefix says, as in systemd.
+      this.log.warning(`${this.name}: ${key}=${cmd.path} timed out. Terminating.`, this.name);
+      await this.terminate(proc);
+      this.controlTimedOut = true;
+      return false;
     }
     const exit = await proc.exit;
     const ok = exit.code === 'exited' && exit.status === 0;
@@ -316,6 +337,27 @@ export class ServiceUnit {
       );
     }
     return ok || cmd.ignoreFailure;
+  }
+
+  /** TimeoutStartSec= in ms for the start-up commands; undefined when infinite. */
+  private startTimeoutMs(): number | undefined {
+    const usec = this.config.service.timeoutStartUsec;
+    return Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
+  }
+
+  private startFailure(): ServiceResult {
+    return this.controlTimedOut ? 'timeout' : 'exit-code';
+  }
+
+  /** SIGTERM to the process group, SIGKILL after TimeoutStopSec=: for a command that overran. */
+  private async terminate(proc: RunningProcess): Promise<void> {
+    proc.signal(SIGTERM, true);
+    const usec = this.config.service.timeoutStopUsec;
+    const ms = Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
+    if (await waitOrTimeout(proc.exit, ms)) {
+      proc.signal(SIGKILL, true);
+      await proc.exit;
+    }
   }
 
   private fail(result: ServiceResult): void {
@@ -430,7 +472,11 @@ export class ServiceUnit {
     for (const cmd of s.execStop)
       await this.runControl(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
     this.setState('stop-sigterm');
-    if (k.killMode !== 'none') main.signal(k.killSignal.number, k.killMode === 'control-group');
+    if (k.killMode !== 'none') {
+      main.signal(k.killSignal.number, k.killMode === 'control-group');
+      // systemd follows KillSignal= with SIGCONT, so a stopped process can act on it.
+      main.signal(SIGCONT, k.killMode === 'control-group');
+    }
     const timeoutMs =
       Number.isFinite(s.timeoutStopUsec) && s.timeoutStopUsec > 0 ? s.timeoutStopUsec / 1000 : undefined;
     const timedOut = await waitOrTimeout(main.exit, timeoutMs);
@@ -464,6 +510,10 @@ export function stopPostEnvironment(
   }
   return env;
 }
+
+const SIGTERM = signalNumber('SIGTERM');
+const SIGKILL = signalNumber('SIGKILL');
+const SIGCONT = signalNumber('SIGCONT');
 
 /** True when the timeout passed first. */
 async function waitOrTimeout(p: Promise<unknown>, ms: number | undefined): Promise<boolean> {

@@ -158,6 +158,23 @@ describe('sockunit run: the service process', () => {
     assert.equal(m.matching(/^Started pre\.service/).length, 0);
   });
 
+  test("an ExecStartPre= that overruns TimeoutStartSec= is terminated and fails the start with 'timeout', '-' or not", async () => {
+    const port = await freePort();
+    const marker = `${80 + (process.pid % 1000) / 1000}`;
+    const m = await start(() => ({
+      'slowpre.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'slowpre.service': `[Unit]\nStartLimitBurst=1\n[Service]\nTimeoutStartSec=1s\nExecStartPre=-/bin/sleep ${marker}\nExecStart=/bin/true\n`,
+    }));
+    const began = Date.now();
+    await trigger(port);
+    await m.waitFor(/^slowpre\.service: ExecStartPre=\/bin\/sleep timed out\. Terminating\.$/, 5000);
+    await m.waitFor(/^slowpre\.service: Failed with result 'timeout'\.$/, 5000);
+    const took = Date.now() - began;
+    assert.ok(took >= 900 && took < 4000, `failed after ${took} ms (TimeoutStartSec=1s)`);
+    assert.deepEqual(processesWith(`sleep ${marker}`), [], 'the overrunning command was killed');
+    assert.equal(m.matching(/^Started slowpre\.service/).length, 0);
+  });
+
   test('Type=oneshot runs every ExecStart= in turn, then Finished', async () => {
     const port = await freePort();
     const m = await start((dir) => ({

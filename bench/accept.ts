@@ -1,0 +1,364 @@
+// Accept=yes: connections per second, latency and CPU per connection of one-process-per-connection
+// servers on the same trivial service, measured in one run on loopback:
+//   stdin/stdout (inetd) rows, service /bin/cat:
+//     systemd-socket-activate --inetd -a, socat TCP-LISTEN,fork EXEC:/bin/cat,
+//     sockunit activate --inetd -a, sockunit run (Accept=yes unit, StandardInput=socket)
+//   LISTEN_FDS rows (connection at fd 3, LISTEN_PID checked), service: a 15-line C echo built here:
+//     systemd-socket-activate -a, sockunit activate -a, sockunit run (Accept=yes unit)
+// Each connection: connect, send one line, half-close, read the echo until the server closes.
+// CPU per connection = the server's utime+stime plus its reaped children's (cutime+cstime) from
+// /proc/<pid>/stat, over the row, divided by the connections.
+//
+// Run: npx tsc -p tsconfig.test.json && node .test-build/bench/accept.js [connections] [repetitions]
+// Bounded: `connections` per row (default 800), a 30 s deadline per row, `repetitions` (default 3)
+// interleaved passes over every server and concurrency.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const SSA = '/usr/bin/systemd-socket-activate';
+const CONCURRENCY = [1, 8, 32];
+const ROW_DEADLINE_MS = 30_000;
+const CLK_TCK = 100;
+const LINE = 'ping sockunit\n';
+
+interface ClientResult {
+  done: number;
+  errors: number;
+  mismatches: number;
+  elapsedMs: number;
+  p50: number;
+  p99: number;
+}
+
+// ---- the load client, run in its own process so it does not share the bench's event loop ----
+
+async function client(port: number, concurrency: number, count: number): Promise<ClientResult> {
+  const latencies: number[] = [];
+  let started = 0;
+  let errors = 0;
+  let mismatches = 0;
+  const begin = performance.now();
+  const deadline = begin + ROW_DEADLINE_MS;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const sock = net.connect(port, '127.0.0.1');
+      let reply = '';
+      sock.setNoDelay(true);
+      sock.on('connect', () => sock.end(LINE));
+      sock.on('data', (d: Buffer) => {
+        reply += d.toString();
+      });
+      sock.on('error', () => {
+        errors++;
+      });
+      sock.on('close', () => {
+        latencies.push(performance.now() - t0);
+        if (reply !== LINE) mismatches++;
+        resolve();
+      });
+    });
+  const lane = async (): Promise<void> => {
+    while (started < count && performance.now() < deadline) {
+      started++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  const elapsedMs = performance.now() - begin;
+  latencies.sort((a, b) => a - b);
+  const pick = (q: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { done: latencies.length, errors, mismatches, elapsedMs, p50: pick(0.5), p99: pick(0.99) };
+}
+
+function runClient(port: number, concurrency: number, count: number): Promise<ClientResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [SELF, '--client', String(port), String(concurrency), String(count)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`load client exited ${code}`));
+      else resolve(JSON.parse(out) as ClientResult);
+    });
+  });
+}
+
+// ---- servers ----
+
+interface Server {
+  name: string;
+  family: 'inetd' | 'listen-fds';
+  port: number;
+  process: ChildProcess;
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14-17 of stat(5) (utime stime cutime cstime) are 11-14 after the comm field.
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+}
+
+function childCount(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      n += readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).length;
+    } catch {}
+  }
+  return n;
+}
+
+async function until(what: string, test: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function isListening(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[1]?.endsWith(hex.trim()) && cols[3] === '0A') return true;
+    }
+  }
+  return false;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function startServer(
+  name: string,
+  family: Server['family'],
+  build: (port: number) => [string, string[]],
+): Promise<Server> {
+  const port = await freePort();
+  const [file, args] = build(port);
+  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'ignore'], env: { PATH: '/usr/bin:/bin' } });
+  await until(`${name} to listen on ${port}`, () => isListening(port));
+  return { name, family, port, process: child };
+}
+
+const FD3_ECHO_C = `
+#include <stdlib.h>
+#include <unistd.h>
+int main(void) {
+  const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+  if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) != 1) {
+    write(2, "fd3echo: LISTEN_PID/LISTEN_FDS wrong\\n", 37);
+    return 1;
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(3, buf, sizeof buf)) > 0)
+    if (write(3, buf, n) != n) return 1;
+  return 0;
+}
+`;
+
+function buildFd3Echo(dir: string): string | undefined {
+  const src = join(dir, 'fd3echo.c');
+  const out = join(dir, 'fd3echo');
+  writeFileSync(src, FD3_ECHO_C);
+  const r = spawnSync('cc', ['-O2', '-o', out, src], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`cc failed (${r.error?.message ?? r.stderr}); skipping the LISTEN_FDS rows`);
+    return undefined;
+  }
+  return out;
+}
+
+function writeUnits(dir: string, name: string, port: number, service: string): void {
+  // The limits are off: systemd's defaults (200 triggers, 150 polls per 2 s for Accept=yes) would
+  // fail or pause the socket at these rates, in systemd as here.
+  writeFileSync(
+    join(dir, `${name}.socket`),
+    `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nMaxConnections=1024\nTriggerLimitIntervalSec=0\nPollLimitIntervalSec=0\n`,
+  );
+  writeFileSync(join(dir, `${name}@.service`), `[Service]\n${service}`);
+}
+
+async function startRun(
+  name: string,
+  family: Server['family'],
+  dir: string,
+  service: string,
+): Promise<Server> {
+  return startServer(name, family, (port) => {
+    writeUnits(dir, 'bench', port, service);
+    return [process.execPath, [BIN, 'run', '--log-level=warning', '-p', dir]];
+  });
+}
+
+interface Row {
+  server: string;
+  family: Server['family'];
+  concurrency: number;
+  connPerSec: number;
+  p50: number;
+  p99: number;
+  cpuMsPerConn: number;
+  errors: number;
+}
+
+async function measure(server: Server, concurrency: number, count: number): Promise<Row> {
+  const pid = server.process.pid as number;
+  const before = cpuTicks(pid);
+  const r = await runClient(server.port, concurrency, count);
+  await until(`${server.name} to reap its children`, () => childCount(pid) === 0, 10_000);
+  const cpuMs = ((cpuTicks(pid) - before) * 1000) / CLK_TCK;
+  return {
+    server: server.name,
+    family: server.family,
+    concurrency,
+    connPerSec: (r.done / r.elapsedMs) * 1000,
+    p50: r.p50,
+    p99: r.p99,
+    cpuMsPerConn: cpuMs / Math.max(1, r.done),
+    errors: r.errors + r.mismatches + (count - r.done),
+  };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const count = Number(process.argv[2] ?? 800);
+  const repetitions = Number(process.argv[3] ?? 3);
+  const dir = mkdtempSync(join(tmpdir(), 'sockunit-bench-accept-'));
+  const servers: Server[] = [];
+  try {
+    const hasSsa = existsSync(SSA);
+    const socat = ['/usr/bin/socat', '/bin/socat'].find((p) => existsSync(p));
+    if (!hasSsa) console.error('systemd-socket-activate missing: its rows are skipped');
+    if (!socat) console.error('socat missing (apt-get install -y socat): its row is skipped');
+    const su = (args: string[]): [string, string[]] => [process.execPath, [BIN, 'activate', ...args]];
+    if (hasSsa)
+      servers.push(
+        await startServer('systemd-socket-activate --inetd -a', 'inetd', (p) => [
+          SSA,
+          ['--inetd', '-a', '-l', `127.0.0.1:${p}`, '/bin/cat'],
+        ]),
+      );
+    if (socat)
+      servers.push(
+        await startServer('socat TCP-LISTEN,fork EXEC:/bin/cat', 'inetd', (p) => [
+          socat,
+          [`TCP-LISTEN:${p},bind=127.0.0.1,reuseaddr,fork,backlog=4096`, 'EXEC:/bin/cat'],
+        ]),
+      );
+    servers.push(
+      await startServer('sockunit activate --inetd -a', 'inetd', (p) =>
+        su(['--inetd', '-a', '-l', `127.0.0.1:${p}`, '/bin/cat']),
+      ),
+    );
+    const runCat = join(dir, 'run-cat');
+    const runFd3 = join(dir, 'run-fd3');
+    for (const d of [runCat, runFd3]) spawnSync('mkdir', ['-p', d]);
+    servers.push(
+      await startRun(
+        'sockunit run (StandardInput=socket)',
+        'inetd',
+        runCat,
+        'ExecStart=/bin/cat\nStandardInput=socket\n',
+      ),
+    );
+    const fd3echo = buildFd3Echo(dir);
+    if (fd3echo) {
+      if (hasSsa)
+        servers.push(
+          await startServer('systemd-socket-activate -a', 'listen-fds', (p) => [
+            SSA,
+            ['-a', '-l', `127.0.0.1:${p}`, fd3echo],
+          ]),
+        );
+      servers.push(
+        await startServer('sockunit activate -a', 'listen-fds', (p) =>
+          su(['-a', '-l', `127.0.0.1:${p}`, fd3echo]),
+        ),
+      );
+      servers.push(
+        await startRun('sockunit run (LISTEN_FDS)', 'listen-fds', runFd3, `ExecStart=${fd3echo}\n`),
+      );
+    }
+    // Warm-up: page cache, JIT, the watcher thread.
+    for (const s of servers) await measure(s, 8, 100);
+    const rows: Row[] = [];
+    for (let rep = 0; rep < repetitions; rep++)
+      for (const c of CONCURRENCY)
+        for (const s of servers) {
+          const row = await measure(s, c, count);
+          rows.push(row);
+          console.error(
+            `rep ${rep + 1} c=${c} ${s.name}: ${row.connPerSec.toFixed(0)} conn/s, p50 ${row.p50.toFixed(2)} ms, ` +
+              `p99 ${row.p99.toFixed(2)} ms, CPU ${row.cpuMsPerConn.toFixed(3)} ms/conn, errors ${row.errors}`,
+          );
+        }
+    printTable(rows, servers, count, repetitions);
+  } finally {
+    for (const s of servers) s.process.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(rows: Row[], servers: Server[], count: number, repetitions: number): void {
+  console.log(
+    `\nAccept=yes, ${count} connections a row, median of ${repetitions} interleaved repetitions; ratio = conn/s over systemd-socket-activate's in the same family and concurrency.\n`,
+  );
+  console.log('| server | service | c | conn/s | ratio | p50 ms | p99 ms | CPU ms/conn | errors |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const family of ['inetd', 'listen-fds'] as const)
+    for (const c of CONCURRENCY) {
+      const of = (name: string) => rows.filter((r) => r.server === name && r.concurrency === c);
+      const reference = servers.find(
+        (s) => s.family === family && s.name.startsWith('systemd-socket-activate'),
+      );
+      const refRate = reference ? median(of(reference.name).map((r) => r.connPerSec)) : Number.NaN;
+      for (const s of servers.filter((x) => x.family === family)) {
+        const mine = of(s.name);
+        const rate = median(mine.map((r) => r.connPerSec));
+        console.log(
+          `| ${s.name} | ${family === 'inetd' ? '/bin/cat on stdin/stdout' : 'C echo on fd 3 (LISTEN_PID checked)'} | ${c} | ${rate.toFixed(0)} | ${(rate / refRate).toFixed(2)} | ` +
+            `${median(mine.map((r) => r.p50)).toFixed(2)} | ${median(mine.map((r) => r.p99)).toFixed(2)} | ` +
+            `${median(mine.map((r) => r.cpuMsPerConn)).toFixed(2)} | ${mine.reduce((n, r) => n + r.errors, 0)} |`,
+        );
+      }
+    }
+}
+
+if (process.argv[2] === '--client') {
+  const [port, concurrency, count] = process.argv.slice(3).map(Number) as [number, number, number];
+  client(port, concurrency, count).then((r) => process.stdout.write(JSON.stringify(r)));
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

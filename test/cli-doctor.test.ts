@@ -30,6 +30,15 @@ function doctorIn(ns: Netns, ...args: string[]): { status: number | null; stdout
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The --json report doctor printed; fails with its stderr when it printed none. */
+function parseReport(r: { status: number | null; stdout: string; stderr: string }): DoctorReport {
+  assert.ok(
+    r.stdout.startsWith('{'),
+    `doctor exited ${r.status} without a JSON report: ${r.stderr}${r.stdout}`,
+  );
+  return JSON.parse(r.stdout) as DoctorReport;
+}
+
 function check(report: DoctorReport, id: string) {
   const c = report.checks.find((x) => x.id === id);
   assert.ok(c, `check ${id} in ${JSON.stringify(report.checks.map((x) => x.id))}`);
@@ -97,7 +106,7 @@ describe('sockunit doctor', () => {
     ns.ip('mptcp', 'endpoint', 'add', '10.9.2.1', 'dev', 'd2', 'subflow');
     ns.ip('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
     const r = doctorIn(ns, '--json');
-    const report = JSON.parse(r.stdout) as DoctorReport;
+    const report = parseReport(r);
     assert.equal(r.status, 0, r.stdout);
     assert.equal(report.ok, true);
     assert.match(report.netns, new RegExp(`^${ns.name} `));
@@ -119,7 +128,7 @@ describe('sockunit doctor', () => {
     const ns = fresh('accept');
     ns.ip('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
     const r = doctorIn(ns, '--json');
-    const report = JSON.parse(r.stdout) as DoctorReport;
+    const report = parseReport(r);
     const endpoints = check(report, 'endpoints');
     assert.equal(endpoints.status, 'note');
     assert.match(endpoints.message, /follows up to 2 addresses a server announces/);
@@ -144,7 +153,7 @@ describe('sockunit doctor', () => {
     });
     try {
       const r = doctorIn(ns, '--json', '--control-socket', control);
-      const report = JSON.parse(r.stdout) as DoctorReport;
+      const report = parseReport(r);
       const fellBack = check(report, 'manager-fallback');
       assert.equal(fellBack.status, 'warning', JSON.stringify(fellBack));
       assert.match(fellBack.message, /^mp\.socket 127\.0\.0\.1:8080 runs as plain TCP: MPTCP was asked for/);
@@ -170,9 +179,10 @@ describe('sockunit doctor', () => {
       },
     });
     try {
-      const report = JSON.parse(doctorIn(ns, '--json', '--control-socket', control).stdout) as DoctorReport;
+      const r = doctorIn(ns, '--json', '--control-socket', control);
+      const report = parseReport(r);
       const c = check(report, 'manager-fallback');
-      assert.equal(c.status, 'ok', JSON.stringify(c));
+      assert.equal(c.status, 'ok', `${JSON.stringify(c)}\nmanager log:\n${manager.log}`);
       assert.match(
         c.message,
         new RegExp(`^1 MPTCP listeners on ${control}, none fell back; connections now: 0 MPTCP`),
@@ -191,7 +201,7 @@ describe('sockunit doctor', () => {
       ns.ip('mptcp', 'endpoint', 'add', `10.8.${i}.1`, 'dev', dev, 'subflow');
     }
     ns.ip('mptcp', 'limits', 'set', 'subflows', '1', 'add_addr_accepted', '0');
-    const report = JSON.parse(doctorIn(ns, '--json').stdout) as DoctorReport;
+    const report = parseReport(doctorIn(ns, '--json'));
     const endpoints = check(report, 'endpoints');
     assert.equal(endpoints.status, 'warning');
     assert.match(endpoints.message, /3 subflow endpoints but the limit is 1 extra subflows/);

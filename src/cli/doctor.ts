@@ -55,7 +55,7 @@ export function managerSocketsOver(path: string): ManagerSocketsSource {
   return async () => {
     let rows: SocketRow[];
     try {
-      rows = (await callControl(path, 'list-sockets', { timeoutMs: 3000 })) as SocketRow[];
+      rows = (await callControl(path, 'list-sockets', { timeoutMs: 5000 })) as SocketRow[];
     } catch (err) {
       // No manager is a normal state for doctor (it checks the kernel first), not an error.
       if (err instanceof ControlClientError) return { unavailable: err.message };
@@ -68,7 +68,7 @@ export function managerSocketsOver(path: string): ManagerSocketsSource {
       try {
         connections = (await callControl(path, 'connections', {
           units,
-          timeoutMs: 3000,
+          timeoutMs: 5000,
         })) as UnitConnections[];
       } catch (err) {
         if (!(err instanceof ControlClientError)) throw err;

@@ -174,45 +174,48 @@ export class PosixSpawnStarter implements ProcessStarter {
     for (const fd of request.fds) setNonBlocking(fd, request.nonBlocking);
     if (request.connection !== undefined) setNonBlocking(request.connection, request.nonBlocking);
 
-    const owned: Fd[] = [];
-    let pid = 0;
-    const capture = captureOutput(this.log, request.unit, () => pid);
-    owned.push(capture.childEnd);
-    const output = (
-      spec: StandardOutput | undefined,
-      fallback: 'socket' | 'capture',
-    ): Fd | 'inherit' | 'null' => {
-      if (spec === undefined)
-        return fallback === 'socket' && request.connection !== undefined
-          ? request.connection
-          : capture.childEnd;
-      if (spec === 'null') return 'null';
-      if (spec === 'socket') return request.connection ?? capture.childEnd;
-      if (spec === 'inherit') return request.connection ?? capture.childEnd;
-      const fd = openOutputFile(spec);
-      if (fd !== undefined) {
-        owned.push(fd);
-        return fd;
-      }
-      return capture.childEnd; // journal, kmsg, tty: all land in the manager's log
-    };
-    const stdinSpec = request.standardInput;
-    let stdin: Fd | 'null' = 'null';
-    if (stdinSpec === 'socket' && request.connection !== undefined) stdin = request.connection;
-    else if (stdinSpec.startsWith('file:')) {
-      stdin = openFile(stdinSpec.slice(5), O_RDONLY | O_CLOEXEC);
-      owned.push(stdin);
-    }
-    const stdoutFallback = stdin !== 'null' && stdinSpec === 'socket' ? 'socket' : 'capture';
-    const stdout = output(request.standardOutput, stdoutFallback);
-    const stderr = output(request.standardError ?? request.standardOutput, stdoutFallback);
-
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
     if (request.listenPid) ({ file: target, argv, env } = listenPidWrap(file, argv, env));
     ({ file: target, argv } = dropPrivileges(target, argv, request.uid, request.gid));
+
+    const owned: Fd[] = [];
+    let pid = 0;
+    const capture = captureOutput(this.log, request.unit, () => pid);
+    owned.push(capture.childEnd);
+    // Everything that can throw from here on runs inside the try: the capture pipe and opened
+    // files must be closed on every path, or each failed start leaks them.
     try {
+      const output = (
+        spec: StandardOutput | undefined,
+        fallback: 'socket' | 'capture',
+      ): Fd | 'inherit' | 'null' => {
+        if (spec === undefined)
+          return fallback === 'socket' && request.connection !== undefined
+            ? request.connection
+            : capture.childEnd;
+        if (spec === 'null') return 'null';
+        if (spec === 'socket') return request.connection ?? capture.childEnd;
+        if (spec === 'inherit') return request.connection ?? capture.childEnd;
+        const fd = openOutputFile(spec);
+        if (fd !== undefined) {
+          owned.push(fd);
+          return fd;
+        }
+        return capture.childEnd; // journal, kmsg, tty: all land in the manager's log
+      };
+      const stdinSpec = request.standardInput;
+      let stdin: Fd | 'null' = 'null';
+      if (stdinSpec === 'socket' && request.connection !== undefined) stdin = request.connection;
+      else if (stdinSpec.startsWith('file:')) {
+        stdin = openFile(stdinSpec.slice(5), O_RDONLY | O_CLOEXEC);
+        owned.push(stdin);
+      }
+      const stdoutFallback = stdin !== 'null' && stdinSpec === 'socket' ? 'socket' : 'capture';
+      const stdout = output(request.standardOutput, stdoutFallback);
+      const stderr = output(request.standardError ?? request.standardOutput, stdoutFallback);
+
       const child = spawnProcess({
         file: target,
         argv,

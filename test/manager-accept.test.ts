@@ -208,6 +208,25 @@ describe('sockunit run: Accept=yes', () => {
     assert.equal(m.matching(/Failed with result/).length, 0, 'a poll limit never fails the socket');
   });
 
+  test('no fd leak from starts that fail (StandardInput=file: missing)', async () => {
+    const port = await freePort();
+    const m = await start({
+      'bad.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'bad@.service': '[Service]\nStandardInput=file:/nonexistent/sockunit-input\nExecStart=/bin/true\n',
+    });
+    const fdDir = `/proc/${m.pid}/fd`;
+    await exchange(port);
+    await m.waitFor(/^bad@0-.*Failed with result 'resources'/);
+    await sleep(200);
+    const before = readdirSync(fdDir).length;
+    for (let i = 0; i < 20; i++) await exchange(port);
+    await waitUntil('20 more failed starts', () =>
+      m.matching(/^bad@.*Failed with result 'resources'/).length === 21 ? true : undefined,
+    );
+    await sleep(200);
+    assert.equal(readdirSync(fdDir).length, before, 'each failed start closed what it opened');
+  });
+
   test('no fd leak: the manager holds as many fds after 1,000 connections as before', async (t) => {
     const port = await freePort();
     const m = await start({

@@ -62,7 +62,9 @@ function field(label: string, value: string): string {
 function active(s: { activeState: string; subState: string; result?: string; since?: string }): string {
   const result = s.activeState === 'failed' && s.result ? ` (Result: ${s.result})` : '';
   const since = s.since ? ` since ${formatSince(s.since)}` : '';
-  return `${s.activeState} (${s.subState})${result}${since}`;
+  // systemctl: `active (running)`, but `failed (Result: …)` without repeating the sub-state.
+  const sub = s.subState === s.activeState ? '' : ` (${s.subState})`;
+  return `${s.activeState}${sub}${result}${since}`;
 }
 
 function socketLines(s: SocketStatus): string {

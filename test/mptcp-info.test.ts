@@ -209,3 +209,8 @@ describe('mptcp.subflows', { timeout: 30_000 }, () => {
     }
   });
 });
+
+test('isMultipath answers false, not a TypeError, for no socket at all (res.socket after a keep-alive response)', () => {
+  assert.equal(mptcp.isMultipath(null), false);
+  assert.equal(mptcp.isMultipath(undefined), false);
+});

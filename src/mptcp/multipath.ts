@@ -8,8 +8,8 @@ import { type Fd, getsockoptInt } from '../sys/socket.js';
 
 /** The fd under a net.Socket's or net.Server's libuv handle, if it has one. `_handle` is private
  * but stable (and warning-free on net objects); Node offers no public accessor. */
-export function handleFd(target: net.Socket | net.Server): Fd | undefined {
-  const fd = (target as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+export function handleFd(target: net.Socket | net.Server | null | undefined): Fd | undefined {
+  const fd = (target as unknown as { _handle?: { fd?: number } | null } | null | undefined)?._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
@@ -39,9 +39,10 @@ export function fdIsMultipath(fd: Fd): boolean {
 }
 
 /** True only when this connection (client or server side) runs MPTCP now; false for plain TCP
- * peers, fallen-back clients, and sockets without a handle (not yet created, or closed). For a
+ * peers, fallen-back clients, and sockets without a handle (not yet created, or closed — or no
+ * socket at all: `res.socket` is null once a keep-alive response has ended). For a
  * net.Server: whether its listening socket is an MPTCP one. */
-export function isMultipath(target: net.Socket | net.Server): boolean {
+export function isMultipath(target: net.Socket | net.Server | null | undefined): boolean {
   const fd = handleFd(target);
   return fd === undefined ? false : fdIsMultipath(fd);
 }

@@ -95,7 +95,9 @@ test('libsystemd (python3-systemd) and systemd-notify reach the manager with the
   }
   if (existsSync('/usr/bin/systemd-notify') || existsSync('/bin/systemd-notify')) {
     const before = c.messages.length;
-    await run('systemd-notify', ['--no-block', '--status=via systemd-notify'], { env: { NOTIFY_SOCKET: path } });
+    await run('systemd-notify', ['--no-block', '--status=via systemd-notify'], {
+      env: { NOTIFY_SOCKET: path },
+    });
     await c.until(() => c.messages.length > before);
     assert.equal(c.messages.at(-1)!.fields.get('STATUS'), 'via systemd-notify');
   }

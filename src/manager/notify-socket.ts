@@ -100,10 +100,15 @@ export class NotifySocket {
       for (const f of msg.fds) closeQuietly(f);
       this.hooks.rejected(reason, msg.credentials);
     };
-    if (!msg.credentials || msg.credentials.pid <= 0) return reject('no-credentials');
-    if (msg.truncated || msg.data.length > NOTIFY_MAX_BYTES) return reject('too-large');
-    if (msg.controlTruncated) return reject('control-truncated');
-    if (msg.data.includes(0)) return reject('embedded-nul');
+    let problem: NotifyRejection | undefined;
+    if (!msg.credentials || msg.credentials.pid <= 0) problem = 'no-credentials';
+    else if (msg.truncated || msg.data.length > NOTIFY_MAX_BYTES) problem = 'too-large';
+    else if (msg.controlTruncated) problem = 'control-truncated';
+    else if (msg.data.includes(0)) problem = 'embedded-nul';
+    if (problem !== undefined || !msg.credentials) {
+      reject(problem ?? 'no-credentials');
+      return;
+    }
     const text = this.decoder.decode(msg.data);
     this.hooks.message({ fields: parseNotifyText(text), fds: msg.fds, sender: msg.credentials });
   }

@@ -112,11 +112,16 @@ function format(a: InetAddr | Inet6Addr): string {
   return plain !== a.address ? `${plain}:${a.port}` : formatSockAddr(a);
 }
 
-function dumpBoth(dump: DiagDump, protocol: 'tcp' | 'mptcp', warnings: string[]): InetDiagSocket[] {
+function dumpBoth(
+  dump: DiagDump,
+  protocol: 'tcp' | 'mptcp',
+  localPorts: readonly number[],
+  warnings: string[],
+): InetDiagSocket[] {
   const out: InetDiagSocket[] = [];
   for (const family of ['inet', 'inet6'] as const) {
     try {
-      out.push(...dump({ family, protocol, states: CONNECTION_STATES }));
+      out.push(...dump({ family, protocol, states: CONNECTION_STATES, localPorts }));
     } catch (err) {
       warnings.push(`cannot list ${protocol} sockets of ${family}: ${(err as Error).message}`);
     }
@@ -142,11 +147,14 @@ export function unitConnections(socket: SocketUnit, dump: DiagDump = inetDiagDum
   };
   if (ports.length === 0) return result;
   const onPorts = (s: InetDiagSocket) => ports.some((p) => matches(p, s.local));
-  const tcp = dumpBoth(dump, 'tcp', result.warnings);
+  // Filtered to the unit's ports in the kernel. A subflow that joined on another port (an
+  // ADD_ADDR with a port) is therefore not listed under its connection; the count still is.
+  const portNumbers = [...new Set(ports.map((p) => p.port))];
+  const tcp = dumpBoth(dump, 'tcp', portNumbers, result.warnings);
   const wantsMptcp = socket.ports.some(
     (p) => p.spec.kind === 'socket' && p.spec.protocol === 'mptcp' && !p.fellBack,
   );
-  const msks = wantsMptcp ? dumpBoth(dump, 'mptcp', result.warnings).filter(onPorts) : [];
+  const msks = wantsMptcp ? dumpBoth(dump, 'mptcp', portNumbers, result.warnings).filter(onPorts) : [];
   const subflowsByToken = new Map<number, InetDiagSocket[]>();
   for (const s of tcp) {
     if (s.ulp !== 'mptcp' || !s.subflow) continue;

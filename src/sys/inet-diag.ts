@@ -28,7 +28,12 @@ const REQ_V2_SIZE = 56;
 const INET_DIAG_MSG_SIZE = 72;
 const INET_DIAG_INFO = 2;
 const INET_DIAG_ULP_INFO = 19;
+const INET_DIAG_REQ_BYTECODE = 1;
 const INET_DIAG_REQ_PROTOCOL = 3;
+const INET_DIAG_BC_JMP = 1;
+const INET_DIAG_BC_S_EQ = 11;
+/** Past this many ports the filter is left out (a jump offset is a u8 in the bytecode). */
+const MAX_FILTER_PORTS = 20;
 const INET_ULP_INFO_NAME = 1;
 const INET_ULP_INFO_MPTCP = 3;
 const MPTCP_SUBFLOW_ATTR_TOKEN_REM = 1;
@@ -74,11 +79,42 @@ export interface InetDiagQuery {
   protocol: 'tcp' | 'mptcp';
   /** Bit mask of TCP states (1 << state). */
   states: number;
+  /** Only sockets whose local port is one of these (filtered in the kernel, as `ss sport = :P`
+   * does): a dump of a busy host's every socket costs milliseconds of the caller's event loop. */
+  localPorts?: readonly number[];
+}
+
+/**
+ * inet_diag bytecode for `sport == p1 || sport == p2 ...`, laid out as ss compiles an OR: each
+ * test jumps to the next on failure; a match reaches a JMP whose `no` lands exactly on the end
+ * (accept). The last test's failure jumps 4 bytes past the end (reject).
+ */
+export function localPortFilter(ports: readonly number[]): Buffer {
+  const n = ports.length;
+  const buf = Buffer.alloc(12 * n - 4);
+  ports.forEach((port, i) => {
+    const at = 12 * i;
+    const last = i === n - 1;
+    buf.writeUInt8(INET_DIAG_BC_S_EQ, at);
+    buf.writeUInt8(8, at + 1);
+    buf.writeUInt16LE(12, at + 2);
+    buf.writeUInt16LE(port, at + 6); // the port sits in the second op's `no`, host order
+    if (!last) {
+      buf.writeUInt8(INET_DIAG_BC_JMP, at + 8);
+      buf.writeUInt8(4, at + 9);
+      buf.writeUInt16LE(buf.length - (at + 8), at + 10);
+    }
+  });
+  return buf;
 }
 
 function request(q: InetDiagQuery): Buffer {
   const withProtocolAttr = q.protocol === 'mptcp';
-  const buf = Buffer.alloc(NLMSG_HEADER + REQ_V2_SIZE + (withProtocolAttr ? 8 : 0));
+  const ports = q.localPorts ?? [];
+  const filter = ports.length > 0 && ports.length <= MAX_FILTER_PORTS ? localPortFilter(ports) : undefined;
+  const buf = Buffer.alloc(
+    NLMSG_HEADER + REQ_V2_SIZE + (withProtocolAttr ? 8 : 0) + (filter ? 4 + filter.length : 0),
+  );
   buf.writeUInt32LE(buf.length, 0);
   buf.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
   buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
@@ -94,6 +130,12 @@ function request(q: InetDiagQuery): Buffer {
     buf.writeUInt16LE(8, at);
     buf.writeUInt16LE(INET_DIAG_REQ_PROTOCOL, at + 2);
     buf.writeUInt32LE(IPPROTO_MPTCP, at + 4);
+  }
+  if (filter) {
+    const at = buf.length - 4 - filter.length;
+    buf.writeUInt16LE(4 + filter.length, at);
+    buf.writeUInt16LE(INET_DIAG_REQ_BYTECODE, at + 2);
+    filter.copy(buf, at + 4);
   }
   return buf;
 }

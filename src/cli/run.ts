@@ -96,8 +96,6 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     return 1;
   }
 
-  log.info(`sockunit: ${listening} of ${manager.sockets.size} socket units listening.`);
-
   return new Promise<number>((resolve) => {
     let stopping = false;
     const reaper = setInterval(() => {
@@ -128,6 +126,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', () => manager.reload());
+    // Only now: whoever waits for this line may signal at once, and a signal that arrives
+    // before its handler is installed takes its default action (half of the SIGINTs sent right
+    // after this line killed the manager when it was logged first).
+    log.info(`sockunit: ${listening} of ${manager.sockets.size} socket units listening.`);
   });
 }
 

@@ -219,6 +219,23 @@ describe('sockunit run (command line)', () => {
     );
   });
 
+  test('a signal sent the moment the listening line appears is handled (10 runs)', async () => {
+    const dir = tempDir('race');
+    writeFileSync(join(dir, 'r.socket'), `[Socket]\nListenStream=127.0.0.1:${await freePort()}\n`);
+    writeFileSync(join(dir, 'r.service'), '[Service]\nExecStart=/bin/true\n');
+    try {
+      for (let i = 0; i < 10; i++) {
+        const m = await ManagerProcess.start({ dir, units: {} });
+        managers.push(m);
+        m.signal(i % 2 === 0 ? 'SIGINT' : 'SIGTERM');
+        const { code, signal } = await m.stop(null);
+        assert.deepEqual({ code, signal }, { code: 0, signal: null }, `run ${i}:\n${m.log}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('SIGINT is a clean stop too (exit 0)', async () => {
     const m = await start({
       units: {

@@ -334,6 +334,16 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     assert.equal(await exited, 0);
   });
 
+  test('SOCKUNIT_CONTROL_SOCKET is used when --control-socket is not given', () => {
+    const r = spawnSync(process.execPath, [BIN, 'list-units', '--json'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: control },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as UnitRow[]).some((u) => u.unit === 'web.socket'));
+  });
+
   test('no manager: a clear error naming the path, exit 1', () => {
     const r = spawnSync(
       process.execPath,

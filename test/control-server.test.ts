@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -212,6 +212,33 @@ describe('control socket', () => {
     console.log(
       `# 100 concurrent status calls answered in ${elapsed.toFixed(0)} ms while ${exchanged} connections flowed`,
     );
+  });
+
+  test('a control socket directory another user may write is refused', async () => {
+    const unitDir = tempDir('control-open-dir-units');
+    const port = await freePort();
+    writeFileSync(join(unitDir, 'o.socket'), `[Socket]\nListenStream=127.0.0.1:${port}\n`);
+    writeFileSync(join(unitDir, 'o.service'), '[Service]\nExecStart=/bin/true\n');
+    const open = tempDir('control-open');
+    chmodSync(open, 0o777);
+    try {
+      const refused = spawnSync(
+        process.execPath,
+        [BIN, 'run', unitDir, '--control-socket', join(open, 'c.sock')],
+        {
+          encoding: 'utf8',
+          timeout: 10_000,
+        },
+      );
+      assert.equal(refused.status, 1, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /control socket's directory .* mode 777: another user could replace the socket/,
+      );
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+      rmSync(unitDir, { recursive: true, force: true });
+    }
   });
 
   test('a second manager on the same control socket path refuses to start', async () => {

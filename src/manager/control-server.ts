@@ -3,7 +3,7 @@
 // SO_PEERCRED: only root and the manager's own user may read or steer it. A bad request gets an
 // error reply and the connection stays usable; nothing a client sends can take the manager down.
 
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { handleFd } from '../mptcp/multipath.js';
@@ -80,6 +80,7 @@ export class ControlServer {
   static async listen(options: ControlServerOptions): Promise<ControlServer> {
     const path = options.path;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    checkDirectory(dirname(path));
     await removeStale(path);
     const server = net.createServer({ allowHalfOpen: false });
     const control = new ControlServer(options, server);
@@ -285,6 +286,18 @@ function idOf(line: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Whoever can write the directory can swap the socket for their own and read what clients send
+ * (e.g. a pre-created /tmp/sockunit-UID): refuse a directory another user owns or may write. */
+function checkDirectory(dir: string): void {
+  const st = statSync(dir);
+  const me = process.geteuid?.() ?? 0;
+  const sticky = (st.mode & 0o1000) !== 0;
+  if ((st.uid !== me && st.uid !== 0) || ((st.mode & 0o022) !== 0 && !sticky))
+    throw new Error(
+      `the control socket's directory ${dir} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}: another user could replace the socket; use a directory only you (or root) can write, via --control-socket PATH`,
+    );
 }
 
 async function removeStale(path: string): Promise<void> {

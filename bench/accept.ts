@@ -244,6 +244,17 @@ async function measure(server: Server, concurrency: number, count: number): Prom
   };
 }
 
+/** CPU ms of one fork+exec of /bin/true by dash, from the shell's own and its reaped children's
+ * times: the floor every row pays per connection, measured in the same run so a loaded or
+ * throttled machine can be told apart from a slow server. */
+function execFloorMs(count = 300): number {
+  const script = `i=0; while [ $i -lt ${count} ]; do /bin/true; i=$((i+1)); done; cat /proc/$$/stat`;
+  const stat = spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8' }).stdout;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return (ticks * 1000) / CLK_TCK / count;
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)] ?? 0;
@@ -322,6 +333,10 @@ async function main(): Promise<void> {
           );
         }
     printTable(rows, servers, count, repetitions);
+    console.log(
+      `\nExec floor in this run: ${execFloorMs().toFixed(2)} ms CPU per fork+exec of /bin/true by /bin/sh ` +
+        '(0.5 ms on this machine when idle, shared/spec/baselines.md).',
+    );
   } finally {
     for (const s of servers) s.process.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

@@ -386,10 +386,12 @@ export class SocketUnit {
 
   private fail(result: SocketResult, message: string): false {
     this.result = result;
-    this.log.error(`${this.name}: ${message}`, this.name, { result });
-    this.log.error(`${this.name}: Failed with result '${result}'.`, this.name, { result });
+    // Closed before the lines go out: whoever reads "Failed" may connect at once and must be
+    // refused.
     this.closePorts();
     this.setState('failed');
+    this.log.error(`${this.name}: ${message}`, this.name, { result });
+    this.log.error(`${this.name}: Failed with result '${result}'.`, this.name, { result });
     return false;
   }
 

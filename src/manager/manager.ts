@@ -182,7 +182,12 @@ export class Manager {
       );
       return;
     }
-    const service = new ServiceUnit({ config: unit, log: this.log, starter: this.starter });
+    const service = new ServiceUnit({
+      config: unit,
+      log: this.log,
+      starter: this.starter,
+      restartable: false,
+    });
     this.services.set(name, service);
     const stdinSocket = unit.exec.standardInput === 'socket';
     const done = new Promise<void>((resolve) => {

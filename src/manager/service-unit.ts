@@ -76,6 +76,9 @@ export interface ServiceUnitOptions {
   /** The fds for an automatic restart, gathered afresh: a reload may have re-opened the
    * sockets since the last start, whose fds are closed (or reused) by then. */
   restartRequest?: () => StartRequest;
+  /** False for Accept=yes instances: their connection is closed once the process has it, so a
+   * restart would pass a closed fd number, or one reused by another connection. */
+  restartable?: boolean;
 }
 
 const EXIT_DESCRIPTIONS: Record<number, string> = {
@@ -116,6 +119,7 @@ export class ServiceUnit {
   private readonly managerEnv: NodeJS.ProcessEnv;
   private readonly onStateChange: ((unit: ServiceUnit, previous: ServiceState) => void) | undefined;
   private readonly restartRequest: (() => StartRequest) | undefined;
+  private readonly restartable: boolean;
   private readonly startLimit: RateLimit;
   private lastRequest: StartRequest | undefined;
   private stopRequested = false;
@@ -132,6 +136,7 @@ export class ServiceUnit {
     this.managerEnv = options.managerEnv ?? process.env;
     this.onStateChange = options.onStateChange;
     this.restartRequest = options.restartRequest;
+    this.restartable = options.restartable ?? true;
     this.startLimit = new RateLimit(
       options.config.unit.startLimitIntervalUsec,
       options.config.unit.startLimitBurst,
@@ -423,7 +428,13 @@ export class ServiceUnit {
       ...(exit && exit.code !== 'exited' && exit.signal ? { signal: exit.signal } : {}),
       requestedStop: this.stopRequested,
     };
-    if (exit && shouldRestart(restartRules, facts)) {
+    const restart = exit !== undefined && shouldRestart(restartRules, facts);
+    if (restart && !this.restartable)
+      this.log.notice(
+        `${this.name}: Restart=${s.restart} not applied: an Accept=yes instance's connection is gone once it exits.`,
+        this.name,
+      );
+    if (restart && this.restartable) {
       this.setState('auto-restart');
       const delay = Math.max(0, s.restartUsec / 1000);
       this.log.info(`${this.name}: Scheduled restart job, restart in ${delay} ms.`, this.name);

@@ -128,6 +128,21 @@ describe('sockunit run: Accept=yes', () => {
     await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' });
   });
 
+  test('Restart= is not applied to an instance: its connection is gone', async () => {
+    const port = await freePort();
+    const m = await start({
+      'again.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+      'again@.service':
+        "[Service]\nRestart=always\nRestartSec=50ms\nExecStart=/bin/sh -c 'echo x >&3; exit 1'\n",
+    });
+    assert.equal(await exchange(port), 'x\n');
+    await m.waitFor(/^again@0-.*: Restart=always not applied: /);
+    await m.waitFor(/^again@0-.*: Failed with result 'exit-code'\.$/);
+    await sleep(300);
+    assert.equal(m.matching(/^Started again@0-/).length, 1, 'started once');
+    assert.equal(await exchange(port), 'x\n', 'the socket still serves');
+  });
+
   test('StandardInput=socket puts the connection on stdin and stdout', async () => {
     const port = await freePort();
     await start({

@@ -92,9 +92,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
-    const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-    io.stdout.write(`sockunit ${pkg.version}\n`);
+    io.stdout.write(`sockunit ${await packageVersion()}\n`);
     return 0;
   }
   const entry = commands[name];
@@ -104,4 +102,24 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   }
   const run = await entry.load();
   return run(rest, io);
+}
+
+/** The version in sockunit's package.json, found by walking up from this file (dist/cli/ when
+ * installed, another build directory in development). */
+async function packageVersion(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const { dirname, join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'sockunit' && pkg.version) return pkg.version;
+    } catch {}
+    dir = dirname(dir);
+  }
+  return 'unknown';
 }

@@ -1,13 +1,8 @@
 // systemd.service(5)'s Restart= table: whether a service that ended this way is started again.
 
-export type RestartPolicy =
-  | 'no'
-  | 'always'
-  | 'on-success'
-  | 'on-failure'
-  | 'on-abnormal'
-  | 'on-abort'
-  | 'on-watchdog';
+import type { RestartPolicy } from '../unit/service-config.js';
+
+export type { RestartPolicy };
 
 /** How a service run ended, in systemd's result vocabulary. */
 export type ServiceResult =

@@ -127,8 +127,6 @@ export function checkActivateOptions(o: ActivateOptions): string[] {
   if (o.listen.length > 1 && !o.accept && o.inetd)
     throw new ActivateError('--inetd only supported with a single file descriptor, or with --accept.');
   const p = o.protocol;
-  if (p === 'mptcp' && o.socketType !== 'stream')
-    throw new ActivateError(`--protocol=mptcp needs stream sockets; drop --${o.socketType}`);
   if ((p === 'tcp' || p === 'mptcp') && o.socketType !== 'stream')
     throw new ActivateError(`--protocol=${p} needs stream sockets; drop --${o.socketType}`);
   if (p === 'udplite' && o.socketType !== 'datagram')

@@ -93,7 +93,8 @@ function serviceLines(s: ServiceStatus): string {
   if (s.triggeredBy.length > 0) out += field('TriggeredBy', s.triggeredBy.map((t) => `● ${t}`).join(' '));
   if (s.mainPid !== null) out += field('Main PID', String(s.mainPid));
   if (s.statusText !== null) out += field('Status', JSON.stringify(s.statusText));
-  out += field('FD Store', `${s.fdStore.count} (limit: ${s.fdStore.limit})`);
+  const stored = s.fdStore.names.length > 0 ? `: ${s.fdStore.names.join(', ')}` : '';
+  out += field('FD Store', `${s.fdStore.count} (limit: ${s.fdStore.limit})${stored}`);
   if (s.lastExit !== null) out += field('Last exit', s.lastExit);
   out += field('Starts', `${s.starts}; Restarts: ${s.restarts}`);
   const exits = Object.entries(s.exits);

@@ -12,7 +12,9 @@ import type { SocketUnitConfig } from '../unit/socket-config.js';
 import { connectionInstance, remoteEnvironment } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
+import { type NotifyMessage, type NotifyRejection, NotifySocket } from './notify-socket.js';
 import { PosixSpawnStarter, type ProcessStarter } from './process.js';
+import { belongsTo, checkNotifyAccess, defaultNotifySocketAddress, sessionOf } from './service-notify.js';
 import { ServiceUnit } from './service-unit.js';
 import { type AcceptedConnection, type Port, SocketUnit } from './socket-unit.js';
 
@@ -24,6 +26,8 @@ export interface ManagerOptions {
   log: Logger;
   mptcpFallback?: boolean;
   starter?: ProcessStarter;
+  /** NOTIFY_SOCKET for the services (a path or `@abstract`); default `@sockunit/notify/<pid>`. */
+  notifySocket?: string;
 }
 
 export class Manager {
@@ -36,6 +40,9 @@ export class Manager {
   private readonly starter: ProcessStarter;
   private index: UnitPathIndex;
   private stopping = false;
+  private notify: NotifySocket | undefined;
+  /** sd_notify messages taken, and refused (no such service, NotifyAccess=, malformed). */
+  readonly notifyCounts = { accepted: 0, refused: 0 };
 
   constructor(options: ManagerOptions) {
     this.options = options;
@@ -85,13 +92,81 @@ export class Manager {
       starter: this.starter,
       onStateChange: (s) => this.onServiceState(s),
       restartRequest: () => ({ fds: this.socketsOf(service).flatMap((s) => s.passedFds()) }),
+      ...(this.notify ? { notifySocket: this.notify.address } : {}),
     });
     this.services.set(config.name, service);
     return service;
   }
 
+  /** The notify socket's address once it is open (what services get as NOTIFY_SOCKET). */
+  get notifySocketAddress(): string | undefined {
+    return this.notify?.address;
+  }
+
+  /** Open the notify socket. Without it services run, but none gets NOTIFY_SOCKET, so a
+   * Type=notify service will fail its start timeout: logged as an error. */
+  private openNotifySocket(): void {
+    const address = this.options.notifySocket ?? defaultNotifySocketAddress();
+    const socket = new NotifySocket(address, {
+      message: (m) => this.routeNotification(m),
+      rejected: (reason, sender) => this.notifyRejected(reason, sender?.pid),
+    });
+    try {
+      socket.open();
+      this.notify = socket;
+    } catch (err) {
+      this.log.error(
+        `Cannot open the notify socket ${address}: ${(err as Error).message}; services get no NOTIFY_SOCKET (Type=notify services will time out).`,
+      );
+    }
+  }
+
+  private notifyRejected(reason: NotifyRejection, pid: number | undefined): void {
+    this.notifyCounts.refused++;
+    const what: Record<NotifyRejection, string> = {
+      'no-credentials': 'without sender credentials',
+      'too-large': 'larger than 4096 bytes',
+      'embedded-nul': 'with an embedded NUL byte',
+      'control-truncated': 'with truncated control data (too many fds?)',
+    };
+    this.log.warning(
+      `Got notification message ${what[reason]}${pid !== undefined ? ` from PID ${pid}` : ''}, ignoring.`,
+    );
+  }
+
+  /** Route a message to the service its sender belongs to, by pid: main pid first, then control
+   * processes, then (NotifyAccess=all) the sessions the service's processes run in. */
+  private routeNotification(message: NotifyMessage): void {
+    const pid = message.sender.pid;
+    const services = [...this.services.values()];
+    let owner =
+      services.find((s) => s.mainPid === pid) ?? services.find((s) => s.notifyPids().controlPids.has(pid));
+    let session: number | undefined;
+    if (!owner) {
+      session = sessionOf(pid);
+      owner = services.find((s) => belongsTo(s.notifyPids(), pid, session));
+    }
+    const refuse = (line: string, unit?: string) => {
+      this.notifyCounts.refused++;
+      for (const fd of message.fds) closeQuietly(fd);
+      this.log.warning(line, unit);
+    };
+    if (!owner) {
+      refuse(`Cannot find unit for notify message of PID ${pid}, ignoring.`);
+      return;
+    }
+    const verdict = checkNotifyAccess(owner.notifyPids(), pid, session ?? sessionOf(pid));
+    if (!verdict.accepted) {
+      refuse(`${owner.name}: ${verdict.reason}`, owner.name);
+      return;
+    }
+    this.notifyCounts.accepted++;
+    owner.handleNotification(message.fields, message.fds, message.sender);
+  }
+
   /** Load every socket unit and open its ports. Returns how many units listen. */
   start(): number {
+    this.openNotifySocket();
     for (const name of this.socketNames()) {
       const unit = this.load(name);
       if (unit?.config?.type !== 'socket') continue;
@@ -187,6 +262,7 @@ export class Manager {
       log: this.log,
       starter: this.starter,
       restartable: false,
+      ...(this.notify ? { notifySocket: this.notify.address } : {}),
     });
     this.services.set(name, service);
     const stdinSocket = unit.exec.standardInput === 'socket';
@@ -283,6 +359,9 @@ export class Manager {
     for (const socket of this.sockets.values()) socket.quiesce();
     await Promise.all([...this.services.values()].map((s) => s.stop()));
     for (const socket of this.sockets.values()) socket.stop();
+    for (const service of this.services.values()) service.fdStore.clear();
+    this.notify?.close();
+    this.notify = undefined;
   }
 }
 

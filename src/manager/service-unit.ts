@@ -2,16 +2,26 @@
 // stop-sigterm -> stop-post -> dead/failed, with auto-restart), driven by the processes it starts.
 // The socket units decide when to start it and hand it their fds; this file decides how.
 
+import type { Credentials } from '../sys/msg.js';
 import { signalNumber } from '../sys/process.js';
-import type { Fd } from '../sys/socket.js';
+import { closeQuietly, type Fd } from '../sys/socket.js';
 import { type ExecCommand, expandCommandVariables } from '../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
+import { FdStore, isValidFdName } from './fd-store.js';
 import { followForkedDaemon, readPidFile } from './forked-daemon.js';
 import type { Logger } from './log.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from './process.js';
 import { RateLimit } from './rate-limit.js';
 import { classifyExit, type ServiceResult, shouldRestart } from './restart-policy.js';
 import { newInvocationId, serviceEnvironment } from './service-environment.js';
+import {
+  Deadline,
+  followPid,
+  type NotifyPids,
+  parseUsec,
+  sessionOf,
+  WatchdogTimer,
+} from './service-notify.js';
 import { lookupUser, requireGroup, requireUser, type UserRecord } from './users.js';
 
 export type ServiceState =
@@ -21,6 +31,7 @@ export type ServiceState =
   | 'start'
   | 'start-post'
   | 'running'
+  | 'reload'
   | 'exited'
   | 'stop'
   | 'stop-sigterm'
@@ -38,6 +49,7 @@ export function activeStateOf(state: ServiceState): ActiveState {
     case 'failed':
       return 'failed';
     case 'running':
+    case 'reload':
     case 'exited':
       return 'active';
     case 'condition':
@@ -79,6 +91,8 @@ export interface ServiceUnitOptions {
   /** False for Accept=yes instances: their connection is closed once the process has it, so a
    * restart would pass a closed fd number, or one reused by another connection. */
   restartable?: boolean;
+  /** The manager's notify socket (NOTIFY_SOCKET), given to the processes NotifyAccess= permits. */
+  notifySocket?: string;
 }
 
 const EXIT_DESCRIPTIONS: Record<number, string> = {
@@ -113,6 +127,29 @@ export class ServiceUnit {
   startLimitHit = false;
   /** Called once the service has come to rest (dead, exited or failed, no restart pending). */
   onSettled: (() => void) | undefined;
+  /** fds the service handed over with FDSTORE=1; passed back after the sockets' on each start. */
+  readonly fdStore: FdStore;
+  /** ERRNO= of the last notification that carried one. */
+  statusErrno: number | undefined;
+  /** Notify messages taken from this service's processes. */
+  notifications = 0;
+  private readonly notifySocket: string | undefined;
+  private readonly controlPids = new Set<number>();
+  /** Sessions (setsid: the pids they were started as) of the main process and control commands. */
+  private readonly sessions = new Set<number>();
+  /** Type=notify: settles the wait for READY=1 (or the main process's end). */
+  private startWaiter: ((outcome: 'ready' | 'exited') => void) | undefined;
+  private reloadWaiter: (() => void) | undefined;
+  /** RELOADING=1 came after the reload signal: only then does READY=1 end the reload. */
+  private reloadingSeen = false;
+  /** A restart was asked for (stop then start): FileDescriptorStorePreserve=restart keeps the store. */
+  private restartJob = false;
+  private forcedResult: ServiceResult | undefined;
+  /** The timeout running now (start, reload or stop), which EXTEND_TIMEOUT_USEC= extends. */
+  private deadline: Deadline | undefined;
+  private watchdog: WatchdogTimer | undefined;
+  /** The watchdog killed the main process: its end counts as Result `watchdog`. */
+  private watchdogFired = false;
   private main: RunningProcess | undefined;
   private readonly log: Logger;
   private readonly starter: ProcessStarter;
@@ -137,6 +174,8 @@ export class ServiceUnit {
     this.onStateChange = options.onStateChange;
     this.restartRequest = options.restartRequest;
     this.restartable = options.restartable ?? true;
+    this.notifySocket = options.notifySocket;
+    this.fdStore = new FdStore(options.config.service.fileDescriptorStoreMax);
     this.startLimit = new RateLimit(
       options.config.unit.startLimitIntervalUsec,
       options.config.unit.startLimitBurst,
@@ -161,8 +200,21 @@ export class ServiceUnit {
     this.state = next;
     this.stateSince = new Date();
     this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
+    if (next === 'dead' || next === 'failed' || next === 'auto-restart') this.releaseFdStore(next);
     this.onStateChange?.(this, previous);
     if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
+  }
+
+  /** FileDescriptorStorePreserve=: `no` releases the store whenever the service goes down,
+   * `restart` (default) keeps it across an automatic or requested restart only, `yes` keeps it
+   * as long as the manager runs. */
+  private releaseFdStore(next: ServiceState): void {
+    if (this.fdStore.size === 0) return;
+    const preserve = this.config.service.fileDescriptorStorePreserve;
+    if (preserve === 'yes') return;
+    if (preserve === 'restart' && (next === 'auto-restart' || this.restartJob)) return;
+    this.log.info(`${this.name}: Releasing ${this.fdStore.size} stored file descriptor(s).`, this.name);
+    this.fdStore.clear();
   }
 
   /** Start the service with the given fds. Resolves when it counts as started (or failed). */
@@ -182,10 +234,15 @@ export class ServiceUnit {
     }
     this.lastRequest = request;
     this.stopRequested = false;
+    this.restartJob = false;
     this.controlTimedOut = false;
+    this.forcedResult = undefined;
+    this.watchdogFired = false;
     this.result = 'success';
     this.starts++;
     const s = this.config.service;
+    this.fdStore.max = s.fileDescriptorStoreMax;
+    this.sessions.clear();
     try {
       this.setState('start-pre');
       for (const cmd of s.execStartPre)
@@ -207,7 +264,19 @@ export class ServiceUnit {
       const proc = this.spawn(cmd, request, true);
       this.main = proc;
       this.mainPid = proc.pid;
+      this.sessions.add(proc.pid);
       proc.exit.then((exit) => this.onMainExit(proc, exit));
+      if (s.watchdogUsec > 0 && s.type !== 'forking') this.startWatchdog(s.watchdogUsec);
+      if (s.type === 'notify' || s.type === 'notify-reload') {
+        const outcome = await this.waitForReady();
+        if (outcome === 'exited') return; // onMainExit handles the failure (and Restart=)
+        if (outcome === 'timeout') {
+          this.log.warning(`${this.name}: Start operation timed out. Terminating.`, this.name);
+          this.setState('stop-sigterm');
+          await this.abortMain('timeout', this.config.kill.killSignal.number, this.stopTimeoutMs());
+          return;
+        }
+      }
       if (s.type === 'forking') {
         if (await waitOrTimeout(proc.exit, this.startTimeoutMs())) {
           this.main = undefined; // its exit is ours to handle now, not onMainExit's
@@ -230,6 +299,7 @@ export class ServiceUnit {
         this.mainPid = daemon.pid;
         daemon.exit.then((e) => this.onMainExit(daemon, e));
       }
+      if (s.watchdogUsec > 0 && s.type === 'forking') this.startWatchdog(s.watchdogUsec);
       this.setState('start-post');
       for (const c of s.execStartPost)
         if (!(await this.runControl(c, 'ExecStartPost', undefined, undefined, this.startTimeoutMs())))
@@ -241,6 +311,239 @@ export class ServiceUnit {
     } catch (err) {
       this.log.error(`${this.name}: ${(err as Error).message}`, this.name);
       this.fail('resources');
+    }
+  }
+
+  /** Type=notify: wait for READY=1 under TimeoutStartSec= (extended by EXTEND_TIMEOUT_USEC=). */
+  private async waitForReady(): Promise<'ready' | 'exited' | 'timeout'> {
+    const deadline = new Deadline(this.startTimeoutMs());
+    this.deadline = deadline;
+    const settled = new Promise<'ready' | 'exited'>((resolve) => {
+      this.startWaiter = resolve;
+    });
+    const r = await deadline.race(settled);
+    deadline.cancel();
+    this.deadline = undefined;
+    this.startWaiter = undefined;
+    return r === 'timeout' ? 'timeout' : r.value;
+  }
+
+  /** End the main process for a reason of ours (watchdog, start timeout): `signal` to its group,
+   * then SIGKILL after `killAfterMs`. Its exit then runs the usual path with `result`, so
+   * Restart= applies. */
+  private async abortMain(
+    result: ServiceResult,
+    signal: number,
+    killAfterMs: number | undefined,
+  ): Promise<void> {
+    const main = this.main;
+    if (!main) return;
+    this.forcedResult = result;
+    this.stopWatchdog();
+    main.signal(signal, true);
+    main.signal(SIGCONT, true);
+    if (await waitOrTimeout(main.exit, killAfterMs)) {
+      this.log.warning(`${this.name}: Processes still around after ${result}. Killing.`, this.name);
+      main.signal(SIGKILL, true);
+    }
+  }
+
+  private startWatchdog(usec: number): void {
+    this.watchdog?.cancel();
+    this.watchdog = new WatchdogTimer(usec, () => this.watchdogExpired(false));
+  }
+
+  private stopWatchdog(): void {
+    this.watchdog?.cancel();
+    this.watchdog = undefined;
+  }
+
+  private watchdogExpired(triggered: boolean): void {
+    const main = this.main;
+    if (!main || this.watchdogFired) return;
+    this.watchdogFired = true;
+    const usec = this.watchdog?.periodUsec ?? this.config.service.watchdogUsec;
+    this.log.error(
+      triggered
+        ? `${this.name}: Watchdog request (last status: ${this.statusText ?? 'n/a'})!`
+        : `${this.name}: Watchdog timeout (limit ${formatSeconds(usec)})!`,
+      this.name,
+      { result: 'watchdog' },
+    );
+    const signal = this.config.kill.watchdogSignal;
+    this.log.notice(`${this.name}: Killing process ${main.pid} with signal ${signal.name}.`, this.name);
+    const s = this.config.service;
+    const abortUsec = s.timeoutAbortUsec ?? s.timeoutStopUsec;
+    const abortMs = Number.isFinite(abortUsec) && abortUsec > 0 ? abortUsec / 1000 : undefined;
+    void this.abortMain('watchdog', signal.number, abortMs);
+  }
+
+  /** Who may talk for this service now, for the manager's routing and NotifyAccess= check. */
+  notifyPids(): NotifyPids {
+    return {
+      access: this.config.service.notifyAccess,
+      mainPid: this.mainPid,
+      controlPids: this.controlPids,
+      sessions: this.sessions,
+    };
+  }
+
+  /** An sd_notify message the manager accepted for this service (NotifyAccess= already checked).
+   * Takes ownership of `fds`: stored or closed. */
+  handleNotification(fields: ReadonlyMap<string, string>, fds: Fd[], sender: Credentials): void {
+    this.notifications++;
+    const s = this.config.service;
+    const notifyType = s.type === 'notify' || s.type === 'notify-reload';
+    const mainPidText = fields.get('MAINPID');
+    if (mainPidText !== undefined) this.changeMainPid(mainPidText, sender);
+    const stopping = fields.get('STOPPING') === '1';
+    if (stopping) {
+      if (this.state === 'running' || this.state === 'reload') {
+        this.log.info(`${this.name}: Service is stopping (STOPPING=1).`, this.name);
+        this.setState('stop-sigterm');
+      }
+    } else {
+      if (fields.get('RELOADING') === '1') {
+        if (this.state === 'running') {
+          this.log.info(`Reloading ${this.describe()}...`, this.name);
+          this.setState('reload');
+        }
+        if (this.state === 'reload') this.reloadingSeen = true;
+      }
+      if (fields.get('READY') === '1') {
+        if (notifyType && this.state === 'start') this.startWaiter?.('ready');
+        else if (this.state === 'reload' && this.reloadingSeen) {
+          this.reloadingSeen = false;
+          this.setState('running');
+          this.log.info(`Reloaded ${this.describe()}.`, this.name);
+          this.reloadWaiter?.();
+        }
+      }
+    }
+    const status = fields.get('STATUS');
+    if (status !== undefined) this.statusText = status === '' ? undefined : status;
+    const errnoText = fields.get('ERRNO');
+    if (errnoText !== undefined && /^[0-9]{1,9}$/.test(errnoText)) this.statusErrno = Number(errnoText);
+    const extend = parseUsec(fields.get('EXTEND_TIMEOUT_USEC'));
+    if (extend !== undefined && this.deadline) {
+      this.log.debug(
+        `${this.name}: Timeout extended by ${formatSeconds(extend)} (EXTEND_TIMEOUT_USEC=).`,
+        this.name,
+      );
+      this.deadline.extend(extend / 1000);
+    }
+    const watchdog = fields.get('WATCHDOG');
+    if (watchdog === '1') this.watchdog?.ping();
+    else if (watchdog === 'trigger') this.watchdogExpired(true);
+    const period = parseUsec(fields.get('WATCHDOG_USEC'));
+    if (period !== undefined && this.main) {
+      if (this.watchdog) this.watchdog.setPeriod(period);
+      else this.startWatchdog(period);
+    }
+    const name = fields.get('FDNAME');
+    if (fields.get('FDSTORE') === '1' && fds.length > 0) {
+      this.storeFds(fds.splice(0), name ?? 'stored');
+    }
+    if (fields.get('FDSTOREREMOVE') === '1') {
+      if (name === undefined)
+        this.log.warning(`${this.name}: FDSTOREREMOVE=1 without FDNAME=; nothing removed.`, this.name);
+      else
+        this.log.debug(
+          `${this.name}: Removed ${this.fdStore.remove(name)} stored fd(s) named ${name}.`,
+          this.name,
+        );
+    }
+    if (fds.length > 0) {
+      this.log.warning(`${this.name}: Got ${fds.length} fd(s) without FDSTORE=1; closing them.`, this.name);
+      for (const fd of fds) closeQuietly(fd);
+    }
+  }
+
+  private storeFds(fds: Fd[], name: string): void {
+    if (!isValidFdName(name)) {
+      for (const fd of fds) closeQuietly(fd);
+      this.log.warning(
+        `${this.name}: FDNAME=${JSON.stringify(name)} is not a valid fd name; ${fds.length} fd(s) closed.`,
+        this.name,
+      );
+      return;
+    }
+    for (const fd of fds) {
+      const outcome = this.fdStore.add(fd, name);
+      if (outcome === 'stored') this.log.debug(`${this.name}: Stored fd ${fd} as ${name}.`, this.name);
+      else if (outcome === 'disabled')
+        this.log.warning(
+          `${this.name}: FDSTORE=1 but FileDescriptorStoreMax=0; fd closed. Set FileDescriptorStoreMax= to keep fds.`,
+          this.name,
+        );
+      else if (outcome === 'full')
+        this.log.warning(
+          `${this.name}: fd store full (FileDescriptorStoreMax=${this.fdStore.max}); fd closed.`,
+          this.name,
+        );
+    }
+  }
+
+  /** MAINPID=: the service names another process as its main one (a daemon it forked). Taken
+   * from root, or when that process runs in one of the service's sessions. */
+  private changeMainPid(text: string, sender: Credentials): void {
+    const pid = /^[0-9]{1,10}$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(pid) || pid <= 1) {
+      this.log.warning(
+        `${this.name}: Failed to parse MAINPID=${text} field in notification message, ignoring.`,
+        this.name,
+      );
+      return;
+    }
+    if (pid === this.mainPid) return;
+    if (!['start', 'start-post', 'running', 'reload', 'stop', 'stop-sigterm'].includes(this.state)) return;
+    const session = sessionOf(pid);
+    if (session === undefined) {
+      this.log.warning(`${this.name}: New main PID ${pid} does not exist or is a zombie.`, this.name);
+      return;
+    }
+    if (sender.uid !== 0 && !this.sessions.has(session)) {
+      this.log.warning(
+        `${this.name}: New main PID ${pid} does not belong to service, and PID ${sender.pid} is not privileged, refusing.`,
+        this.name,
+      );
+      return;
+    }
+    const proc = followPid(pid, session);
+    this.main = proc;
+    this.mainPid = pid;
+    this.sessions.add(session);
+    void proc.exit.then((exit) => this.onMainExit(proc, exit));
+    this.log.info(`${this.name}: Main PID changed to ${pid} (MAINPID=).`, this.name, { pid });
+  }
+
+  /** Type=notify-reload: ReloadSignal= to the main process, then RELOADING=1 … READY=1 within
+   * TimeoutStartSec=. Throws when the unit cannot be reloaded this way or the reload timed out. */
+  async reload(): Promise<void> {
+    const s = this.config.service;
+    if (s.type !== 'notify-reload')
+      throw new Error(`${this.name} is Type=${s.type}; only Type=notify-reload reloads by signal`);
+    const main = this.main;
+    if (this.state !== 'running' || !main)
+      throw new Error(`${this.name} is not running (state ${this.state})`);
+    this.reloadingSeen = false;
+    this.setState('reload');
+    const done = new Promise<void>((resolve) => {
+      this.reloadWaiter = resolve;
+    });
+    const deadline = new Deadline(this.startTimeoutMs());
+    this.deadline = deadline;
+    main.signal(s.reloadSignal.number, false);
+    const r = await deadline.race(Promise.race([done, main.exit]));
+    deadline.cancel();
+    this.deadline = undefined;
+    this.reloadWaiter = undefined;
+    if (r === 'timeout') {
+      this.log.warning(`${this.name}: Reload operation timed out (no RELOADING=1 … READY=1).`, this.name);
+      if ((this.state as ServiceState) === 'reload') this.setState('running');
+      throw new Error(
+        `${this.name}: reload timed out after TimeoutStartSec=; the service did not send RELOADING=1 then READY=1`,
+      );
     }
   }
 
@@ -269,7 +572,21 @@ export class ServiceUnit {
     const e = this.config.exec;
     const { user, gid } = this.resolveUser(cmd);
     const protocol: Record<string, string> = { ...(request?.environment ?? {}), ...extra };
-    const fds = isMain && !request?.connection ? (request?.fds ?? []) : [];
+    const s = this.config.service;
+    // systemd exports NOTIFY_SOCKET only to the processes whose messages it would accept.
+    const access = s.notifyAccess;
+    if (this.notifySocket !== undefined && access !== 'none' && (isMain || access !== 'main'))
+      protocol.NOTIFY_SOCKET = this.notifySocket;
+    if (isMain && s.watchdogUsec > 0) {
+      // WATCHDOG_PID is left out: the pid is known only after the spawn, and the environment is
+      // fixed by then (the LISTEN_PID helper patches only LISTEN_PID). sd_watchdog_enabled(3),
+      // python-systemd and our watchdogEnabled() check WATCHDOG_PID only when it is set, so an
+      // unset one means "this process"; a set but wrong one would disable the watchdog.
+      protocol.WATCHDOG_USEC = String(s.watchdogUsec);
+    }
+    if (isMain && s.fileDescriptorStoreMax > 0) protocol.FDSTORE = String(s.fileDescriptorStoreMax);
+    // Stored fds come after the sockets' own, named by FDNAME= (socket-units.md §5.4).
+    const fds = isMain && !request?.connection ? [...(request?.fds ?? []), ...this.fdStore.list()] : [];
     if (fds.length > 0) {
       protocol.LISTEN_FDS = String(fds.length);
       protocol.LISTEN_FDNAMES = fds.map((f) => f.name).join(':');
@@ -325,6 +642,13 @@ export class ServiceUnit {
       this.log.error(`${this.name}: ${key}=${cmd.path}: ${(err as Error).message}`, this.name);
       return cmd.ignoreFailure;
     }
+    // NotifyAccess=exec/all: a control command may talk for the service while it runs.
+    this.controlPids.add(proc.pid);
+    this.sessions.add(proc.pid);
+    void proc.exit.then(() => {
+      this.controlPids.delete(proc.pid);
+      if (proc.pid !== this.mainPid) this.sessions.delete(proc.pid);
+    });
     if (await waitOrTimeout(proc.exit, timeoutMs)) {
       // A timeout fails the start whatever the `-` prefix says, as in systemd.
       this.log.warning(`${this.name}: ${key}=${cmd.path} timed out. Terminating.`, this.name);
@@ -347,6 +671,11 @@ export class ServiceUnit {
   /** TimeoutStartSec= in ms for the start-up commands; undefined when infinite. */
   private startTimeoutMs(): number | undefined {
     const usec = this.config.service.timeoutStartUsec;
+    return Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
+  }
+
+  private stopTimeoutMs(): number | undefined {
+    const usec = this.config.service.timeoutStopUsec;
     return Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
   }
 
@@ -378,6 +707,8 @@ export class ServiceUnit {
     }
     this.main = undefined;
     this.mainPid = undefined;
+    this.stopWatchdog();
+    this.startWaiter?.('exited');
     this.lastExit = exit;
     const key = exit.code === 'exited' ? `status=${exit.status}` : `signal=${exit.signal ?? exit.status}`;
     this.exits.set(key, (this.exits.get(key) ?? 0) + 1);
@@ -396,7 +727,7 @@ export class ServiceUnit {
 
   private async afterMainExit(exit: ProcessExit | undefined): Promise<void> {
     const s = this.config.service;
-    const result: ServiceResult = exit
+    const classified: ServiceResult = exit
       ? classifyExit(
           {
             status: exit.code === 'exited' ? exit.status : undefined,
@@ -406,6 +737,9 @@ export class ServiceUnit {
           { oneshot: s.type === 'oneshot', successExitStatus: this.successSet() },
         )
       : 'success';
+    // A watchdog abort or a start timeout decides the result, whatever signal ended the process.
+    const result = this.forcedResult ?? classified;
+    this.forcedResult = undefined;
     if (this.stopping) return; // stop() owns the rest
     if (result !== 'success') this.result = result;
     this.setState('stop-post');
@@ -458,9 +792,10 @@ export class ServiceUnit {
 
   /** Stop: ExecStop=, then KillSignal= to the main process (its process group, as KillMode=
    * control-group approximates without cgroups), SIGKILL after TimeoutStopSec=, then ExecStopPost=. */
-  async stop(): Promise<void> {
+  async stop(options: { restart?: boolean } = {}): Promise<void> {
     clearTimeout(this.restartTimer);
     this.stopRequested = true;
+    this.restartJob = options.restart ?? false;
     if (this.state === 'auto-restart') {
       this.setState('dead');
       return;
@@ -488,9 +823,12 @@ export class ServiceUnit {
       // systemd follows KillSignal= with SIGCONT, so a stopped process can act on it.
       main.signal(SIGCONT, k.killMode === 'control-group');
     }
-    const timeoutMs =
-      Number.isFinite(s.timeoutStopUsec) && s.timeoutStopUsec > 0 ? s.timeoutStopUsec / 1000 : undefined;
-    const timedOut = await waitOrTimeout(main.exit, timeoutMs);
+    // EXTEND_TIMEOUT_USEC= may push this out while the service winds down.
+    const deadline = new Deadline(this.stopTimeoutMs());
+    this.deadline = deadline;
+    const timedOut = (await deadline.race(main.exit)) === 'timeout';
+    deadline.cancel();
+    this.deadline = undefined;
     if (timedOut) {
       this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Killing.`, this.name);
       this.setState('stop-sigkill');
@@ -501,12 +839,19 @@ export class ServiceUnit {
     const exit = await main.exit;
     this.main = undefined;
     this.mainPid = undefined;
+    this.stopWatchdog();
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.runControl(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
     this.setState(this.result === 'success' ? 'dead' : 'failed');
     this.log.info(`Stopped ${this.describe()}.`, this.name);
   }
+}
+
+/** Seconds as systemd prints a limit: `5s`, `1.500s`. */
+function formatSeconds(usec: number): string {
+  const sec = usec / 1_000_000;
+  return Number.isInteger(sec) ? `${sec}s` : `${sec.toFixed(3)}s`;
 }
 
 /** What systemd tells ExecStopPost= (and ExecStop=) about the end of the main process. */

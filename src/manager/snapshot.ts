@@ -205,7 +205,11 @@ export function serviceStatus(
     mainPid: service.mainPid ?? null,
     lastExit: service.lastExit ? describeExit(service.lastExit) : null,
     statusText: service.statusText ?? null,
-    fdStore: { count: 0, limit: service.config.service.fileDescriptorStoreMax, names: [] },
+    fdStore: {
+      count: service.fdStore.size,
+      limit: service.config.service.fileDescriptorStoreMax,
+      names: service.fdStore.list().map((f) => f.name),
+    },
     starts: service.starts,
     restarts: service.restarts,
     exits: Object.fromEntries(service.exits),

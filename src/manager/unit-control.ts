@@ -68,6 +68,18 @@ export async function controlUnit(
 ): Promise<OperationResult> {
   const target = resolveUnit(manager, name);
   const unitName = target.unit.name;
+  if (
+    operation === 'reload' &&
+    target.kind === 'service' &&
+    target.unit.config.service.type === 'notify-reload'
+  ) {
+    try {
+      await target.unit.reload();
+    } catch (err) {
+      throw new ControlError('EFAILED', `Failed to reload ${unitName}: ${(err as Error).message}`);
+    }
+    return { unit: unitName, operation, activeState: target.unit.activeState, subState: target.unit.state };
+  }
   if (operation === 'reload') {
     const reloadable = target.kind === 'service' && target.unit.config.service.execReload.length > 0;
     throw new ControlError(
@@ -81,7 +93,8 @@ export async function controlUnit(
     if (operation !== 'start') target.unit.stop();
     if (operation !== 'stop') startSocket(target.unit);
   } else {
-    if (operation !== 'start') await target.unit.stop();
+    // A restart keeps the fd store (FileDescriptorStorePreserve=restart), a stop does not.
+    if (operation !== 'start') await target.unit.stop({ restart: operation === 'restart' });
     if (operation !== 'stop') await startService(manager, target.unit);
   }
   // A reload may have replaced the object meanwhile: report the unit that is there now.

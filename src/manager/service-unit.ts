@@ -238,6 +238,9 @@ export class ServiceUnit {
     this.controlTimedOut = false;
     this.forcedResult = undefined;
     this.watchdogFired = false;
+    // A new run says its own STATUS=, as systemd forgets the last one on start.
+    this.statusText = undefined;
+    this.statusErrno = undefined;
     this.result = 'success';
     this.starts++;
     const s = this.config.service;

@@ -1,0 +1,240 @@
+// `sockunit run` as the other end of sd_notify, against libsystemd's own clients: Debian's
+// python3-systemd (systemd.daemon.notify -> sd_notify) and the systemd-notify command. Type=notify
+// counts as started only at READY=1 and fails after TimeoutStartSec= without it; STATUS= shows in
+// `sockunit status`; garbage, oversize and foreign messages are refused, logged, and change nothing.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  BIN,
+  connectTcp,
+  freePort,
+  ManagerProcess,
+  pythonSystemdUnavailable,
+  SYSTEM_PYTHON,
+  sleep,
+  tempDir,
+  waitUntil,
+} from './fixtures/manager/harness.js';
+
+const SYSTEMD_NOTIFY = '/usr/bin/systemd-notify';
+
+export interface ServiceStatusJson {
+  unit: string;
+  activeState: string;
+  subState: string;
+  mainPid: number | null;
+  statusText: string | null;
+  fdStore: { count: number; limit: number; names: string[] };
+}
+
+/** `sockunit status --json UNIT` against this manager's control socket. */
+export function statusOf(m: ManagerProcess, unit: string): ServiceStatusJson {
+  let out: string;
+  try {
+    out = execFileSync(process.execPath, [BIN, 'status', '--json', unit], {
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: join(m.controlDir ?? '', 'control.sock') },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+  } catch (err) {
+    // status exits 3 for an inactive unit, with the JSON on stdout all the same.
+    out = String((err as { stdout?: string }).stdout ?? '');
+  }
+  const parsed = JSON.parse(out) as ServiceStatusJson[];
+  const s = parsed.find((x) => x.unit === unit);
+  if (!s) throw new Error(`sockunit status --json ${unit} did not list ${unit}:\n${out}`);
+  return s;
+}
+
+/** Sends one datagram to the manager's notify socket from a process of our own (python's
+ * socket module: Node has no unix datagram sockets). Its pid belongs to no service. */
+function sendDatagram(address: string, payload: string): number {
+  const script = [
+    'import socket, sys, os',
+    'addr = sys.argv[1]',
+    "addr = '\\0' + addr[1:] if addr.startswith('@') else addr",
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    'data = bytes.fromhex(sys.argv[2])',
+    's.sendto(data, addr)',
+    'print(os.getpid())',
+  ].join('\n');
+  const out = execFileSync(
+    SYSTEM_PYTHON,
+    ['-c', script, address, Buffer.from(payload, 'latin1').toString('hex')],
+    {
+      encoding: 'utf8',
+      timeout: 10_000,
+    },
+  );
+  return Number(out.trim());
+}
+
+describe('sockunit run: Type=notify with libsystemd clients', () => {
+  const managers: ManagerProcess[] = [];
+  after(async () => {
+    for (const m of managers) await m.dispose();
+  });
+  const start = async (units: (dir: string) => Record<string, string>) => {
+    const dir = tempDir('notify');
+    const m = await ManagerProcess.start({ dir, units: units(dir) });
+    managers.push(m);
+    return m;
+  };
+  const trigger = async (port: number) => (await connectTcp(port)).destroy();
+
+  test('python3-systemd: "Started" only after READY=1; STATUS= in sockunit status; NOTIFY_SOCKET given', async (t) => {
+    const why = pythonSystemdUnavailable();
+    if (why) return t.skip(why);
+    const port = await freePort();
+    const m = await start((dir) => {
+      writeFileSync(
+        join(dir, 'svc.py'),
+        [
+          'import os, time, systemd.daemon as d',
+          'print("notify-socket", os.environ.get("NOTIFY_SOCKET"), flush=True)',
+          'd.notify("STATUS=warming up")',
+          'time.sleep(0.8)',
+          'print("sending-ready", flush=True)',
+          'd.notify("READY=1\\nSTATUS=serving 42 clients")',
+          'time.sleep(60)',
+        ].join('\n'),
+      );
+      return {
+        'ready.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'ready.service': `[Service]\nType=notify\nExecStart=${SYSTEM_PYTHON} ${dir}/svc.py\n`,
+      };
+    });
+    await trigger(port);
+    const socketLine = await m.waitFor(/^ready\.service\[\d+\]: notify-socket /);
+    assert.match(
+      socketLine,
+      /notify-socket @sockunit\/notify\/\d+$/,
+      'NOTIFY_SOCKET is the abstract per-manager socket',
+    );
+    await m.waitFor(/^Started ready\.service\.$/, 8000);
+    const readyAt = m.lines.findIndex((l) => /^ready\.service\[\d+\]: sending-ready$/.test(l));
+    const startedAt = m.lines.findIndex((l) => l === 'Started ready.service.');
+    assert.ok(readyAt >= 0 && readyAt < startedAt, `"Started" comes after READY=1 is sent:\n${m.log}`);
+    const s = statusOf(m, 'ready.service');
+    assert.equal(s.activeState, 'active');
+    assert.equal(s.subState, 'running');
+    assert.equal(s.statusText, 'serving 42 clients');
+  });
+
+  test('python3-systemd: a Type=notify service that never sends READY=1 fails after TimeoutStartSec=', async (t) => {
+    const why = pythonSystemdUnavailable();
+    if (why) return t.skip(why);
+    const port = await freePort();
+    const m = await start((dir) => {
+      writeFileSync(
+        join(dir, 'mute.py'),
+        'import time, systemd.daemon as d\nd.notify("STATUS=still loading")\ntime.sleep(60)\n',
+      );
+      return {
+        'mute.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'mute.service': `[Service]\nType=notify\nTimeoutStartSec=1\nExecStart=${SYSTEM_PYTHON} ${dir}/mute.py\n`,
+      };
+    });
+    const t0 = Date.now();
+    await trigger(port);
+    await m.waitFor(/^mute\.service: Start operation timed out\. Terminating\.$/, 5000);
+    await m.waitFor(/^mute\.service: Failed with result 'timeout'\.$/, 5000);
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 900 && elapsed < 4000, `failed after ${elapsed} ms, TimeoutStartSec=1`);
+    assert.equal(m.matching(/^Started mute\.service/).length, 0, 'never counted as started');
+    // The queued trigger connection starts it again (as systemd would): whatever it is doing
+    // now, it is not active.
+    assert.notEqual(statusOf(m, 'mute.service').activeState, 'active');
+    assert.ok(m.running, 'the manager keeps running');
+  });
+
+  test('systemd-notify --no-block --ready --status= from a shell service (NotifyAccess=all)', async (t) => {
+    if (!existsSync(SYSTEMD_NOTIFY) && !process.env.CI)
+      return t.skip(`${SYSTEMD_NOTIFY} is missing; apt-get install systemd`);
+    const port = await freePort();
+    const m = await start(() => ({
+      'shell.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'shell.service': [
+        '[Service]',
+        'Type=notify',
+        'NotifyAccess=all',
+        'TimeoutStartSec=5',
+        // The systemd-notify child is not the main process: NotifyAccess=all lets the session in.
+        `ExecStart=/bin/sh -c 'sleep 0.3; ${SYSTEMD_NOTIFY} --no-block --ready --status="ready from sh"; echo notified; exec sleep 60'`,
+        '',
+      ].join('\n'),
+    }));
+    await trigger(port);
+    await m.waitFor(/^Started shell\.service\.$/, 8000);
+    const s = statusOf(m, 'shell.service');
+    assert.equal(s.subState, 'running');
+    assert.equal(s.statusText, 'ready from sh');
+  });
+
+  test('bad input: oversize, NUL and foreign-pid datagrams are refused and logged; NotifyAccess=main refuses a child; the manager keeps running', async (t) => {
+    const why = pythonSystemdUnavailable();
+    if (why) return t.skip(why);
+    const port = await freePort();
+    const m = await start((dir) => {
+      writeFileSync(
+        join(dir, 'main.py'),
+        [
+          'import subprocess, sys, time, systemd.daemon as d',
+          'd.notify("READY=1\\nSTATUS=main says hello")',
+          // A child of the main process: a different pid, refused under NotifyAccess=main.
+          // It stays alive a moment: a sender that is gone cannot be traced to a service (systemd has
+          // the same limit; that is what systemd-notify's barrier is for).
+          `subprocess.run([sys.executable, "-c", "import time, systemd.daemon as d; d.notify('STATUS=child took over'); time.sleep(1)"])`,
+          'print("child-sent", flush=True)',
+          'time.sleep(60)',
+        ].join('\n'),
+      );
+      return {
+        'guard.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'guard.service': `[Service]\nType=notify\nExecStart=${SYSTEM_PYTHON} ${dir}/main.py\n`,
+      };
+    });
+    await trigger(port);
+    await m.waitFor(/^Started guard\.service\.$/, 8000);
+    await m.waitFor(/^guard\.service\[\d+\]: child-sent$/);
+    const mainPid = statusOf(m, 'guard.service').mainPid;
+    const refusedChild = await m.waitFor(
+      /^guard\.service: Got notification message from PID \d+, but reception only permitted for main PID \d+$/,
+    );
+    assert.ok(refusedChild.endsWith(`main PID ${mainPid}`), refusedChild);
+
+    const address = `@sockunit/notify/${m.pid}`;
+    sendDatagram(address, `STATUS=${'x'.repeat(5000)}`);
+    await m.waitFor(/^Got notification message larger than 4096 bytes from PID \d+, ignoring\.$/);
+    sendDatagram(address, 'STATUS=evil\0READY=1');
+    await m.waitFor(/^Got notification message with an embedded NUL byte from PID \d+, ignoring\.$/);
+    const foreign = sendDatagram(address, 'READY=1\nSTATUS=not yours');
+    await m.waitFor(new RegExp(`^Cannot find unit for notify message of PID ${foreign}, ignoring\\.$`));
+    sendDatagram(address, '\xff\xfe garbage without equals sign\n=\n==');
+
+    await sleep(200);
+    assert.ok(m.running, 'the manager is still running');
+    const s = statusOf(m, 'guard.service');
+    assert.equal(s.statusText, 'main says hello', 'no refused message changed the status');
+    assert.equal(s.mainPid, mainPid);
+    assert.equal(s.subState, 'running');
+    // And the socket still works for the service it belongs to.
+    await waitUntil('status line', () =>
+      statusOf(m, 'guard.service').subState === 'running' ? true : undefined,
+    );
+  });
+
+  test('NotifyAccess=none: no NOTIFY_SOCKET in the environment', async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'plain.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'plain.service': `[Service]\nExecStart=/bin/sh -c 'echo "socket=[$NOTIFY_SOCKET]"; exec sleep 60'\n`,
+    }));
+    await trigger(port);
+    await m.waitFor(/^plain\.service\[\d+\]: socket=\[\]$/);
+  });
+});

@@ -74,9 +74,10 @@ describe('sockunit run as PID 1 in a new PID namespace', () => {
       wrapper: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'],
       args: ['--log-level=debug'],
       units: {
-        'orphan.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        // Accept=yes: the connection is taken at once, so nothing re-triggers while we watch.
+        'orphan.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
         // The service exits at once, leaving a grandchild that outlives it: re-parented to PID 1.
-        'orphan.service': "[Service]\nExecStart=/bin/sh -c '(sleep 1; exit 0) & echo spawned; exit 0'\n",
+        'orphan@.service': "[Service]\nExecStart=/bin/sh -c '(sleep 1; exit 0) & echo spawned; exit 0'\n",
       },
     });
     const unsharePid = manager.pid;
@@ -84,7 +85,7 @@ describe('sockunit run as PID 1 in a new PID namespace', () => {
     assert.equal(procInfo(init)?.comm, 'node', 'node is the init of the namespace');
 
     (await connectTcp(port)).destroy();
-    await manager.waitFor(/^orphan\.service: Deactivated successfully\.$/);
+    await manager.waitFor(/^orphan@0-.*\.service: Deactivated successfully\.$/);
     const adopted = await waitUntil('the orphan re-parented to PID 1', () => {
       const orphan = namespaceProcesses(init).find(
         (p) => p.pid !== init && p.ppid === init && p.state !== 'Z',

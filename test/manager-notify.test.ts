@@ -9,7 +9,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
-  BIN,
   connectTcp,
   freePort,
   ManagerProcess,
@@ -19,36 +18,9 @@ import {
   tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { statusOf } from './fixtures/manager/status.js';
 
 const SYSTEMD_NOTIFY = '/usr/bin/systemd-notify';
-
-export interface ServiceStatusJson {
-  unit: string;
-  activeState: string;
-  subState: string;
-  mainPid: number | null;
-  statusText: string | null;
-  fdStore: { count: number; limit: number; names: string[] };
-}
-
-/** `sockunit status --json UNIT` against this manager's control socket. */
-export function statusOf(m: ManagerProcess, unit: string): ServiceStatusJson {
-  let out: string;
-  try {
-    out = execFileSync(process.execPath, [BIN, 'status', '--json', unit], {
-      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: join(m.controlDir ?? '', 'control.sock') },
-      encoding: 'utf8',
-      timeout: 10_000,
-    });
-  } catch (err) {
-    // status exits 3 for an inactive unit, with the JSON on stdout all the same.
-    out = String((err as { stdout?: string }).stdout ?? '');
-  }
-  const parsed = JSON.parse(out) as ServiceStatusJson[];
-  const s = parsed.find((x) => x.unit === unit);
-  if (!s) throw new Error(`sockunit status --json ${unit} did not list ${unit}:\n${out}`);
-  return s;
-}
 
 /** Sends one datagram to the manager's notify socket from a process of our own (python's
  * socket module: Node has no unix datagram sockets). Its pid belongs to no service. */
@@ -117,7 +89,7 @@ describe('sockunit run: Type=notify with libsystemd clients', () => {
     );
     await m.waitFor(/^Started ready\.service\.$/, 8000);
     const readyAt = m.lines.findIndex((l) => /^ready\.service\[\d+\]: sending-ready$/.test(l));
-    const startedAt = m.lines.findIndex((l) => l === 'Started ready.service.');
+    const startedAt = m.lines.indexOf('Started ready.service.');
     assert.ok(readyAt >= 0 && readyAt < startedAt, `"Started" comes after READY=1 is sent:\n${m.log}`);
     const s = statusOf(m, 'ready.service');
     assert.equal(s.activeState, 'active');

@@ -1,0 +1,212 @@
+// The fd store under `sockunit run`, with a Node service using our own library: a connected client
+// socket handed over with FDSTORE=1 survives the service's crash and comes back by name in
+// LISTEN_FDS after the unit's own socket; the restarted process answers the same client on it.
+// And a zero-downtime restart: a client loop keeps sending requests while the service is
+// restarted, and every request is answered (the listener stays open in the manager; connections
+// wait in its backlog).
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { BIN, connectTcp, freePort, ManagerProcess, sleep, tempDir } from './fixtures/manager/harness.js';
+import { statusOf } from './fixtures/manager/status.js';
+
+/** The library as built next to this test (tsconfig.test.json), as a service would import it. */
+const LIBRARY = fileURLToPath(new URL('../src/activation/index.js', import.meta.url));
+
+const STORE_SERVICE = `
+import net from 'node:net';
+import { fdStore, listen, listenFds, ready } from ${JSON.stringify(LIBRARY)};
+
+const passed = listenFds();
+console.log('names', passed.map((f) => f.name).join(','));
+const client = passed.find((f) => f.name === 'client');
+if (client) {
+  // The connection the previous process stored: same client, new process.
+  const sock = new net.Socket({ fd: client.fd, readable: true, writable: true });
+  sock.write('second ' + process.pid + '\\n');
+  sock.on('data', (d) => sock.write('echo ' + process.pid + ' ' + d));
+  sock.on('error', () => {});
+}
+const server = net.createServer((c) => {
+  c.once('data', () => {
+    c.write('first ' + process.pid + '\\n', () => {
+      fdStore([c._handle.fd], 'client');
+      console.log('stored', c._handle.fd);
+      // Crash once the manager has had time to take the message (a sender that is gone cannot
+      // be traced to its service).
+      setTimeout(() => process.exit(3), 200);
+    });
+  });
+});
+await listen(server, 'web');
+ready();
+`;
+
+const ECHO_SERVICE = `
+import net from 'node:net';
+import { listen, ready, stopping } from ${JSON.stringify(LIBRARY)};
+
+const server = net.createServer((c) => {
+  c.on('error', () => {});
+  c.once('data', (d) => c.end('ok ' + String(d).trim() + ' ' + process.pid + '\\n'));
+});
+await listen(server, 'echo');
+ready();
+process.on('SIGTERM', () => {
+  stopping();
+  // Stop accepting (the manager's listener keeps queueing), finish what was accepted, then exit.
+  server.close(() => process.exit(0));
+});
+`;
+
+/** Reads lines from a socket, one await at a time. */
+function lineReader(sock: net.Socket): (ms?: number) => Promise<string> {
+  let buffer = '';
+  const waiting: (() => void)[] = [];
+  sock.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    for (const w of waiting.splice(0)) w();
+  });
+  return async (ms = 8000) => {
+    const deadline = Date.now() + ms;
+    while (!buffer.includes('\n')) {
+      if (Date.now() > deadline) throw new Error(`no line within ${ms} ms (have ${JSON.stringify(buffer)})`);
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+    const nl = buffer.indexOf('\n');
+    const line = buffer.slice(0, nl);
+    buffer = buffer.slice(nl + 1);
+    return line;
+  };
+}
+
+function sockunit(m: ManagerProcess, ...args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: join(m.controlDir ?? '', 'control.sock') },
+        timeout: 15_000,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    );
+  });
+}
+
+/** One request on a fresh connection: 'ok', 'refused' (ECONNREFUSED) or 'lost' (anything else). */
+function request(port: number, n: number): Promise<{ outcome: 'ok' | 'refused' | 'lost'; pid?: number }> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let reply = '';
+    const timer = setTimeout(() => finish('lost'), 10_000);
+    const finish = (outcome: 'ok' | 'refused' | 'lost', pid?: number) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(pid !== undefined ? { outcome, pid } : { outcome });
+    };
+    sock.on('connect', () => sock.write(`${n}\n`));
+    sock.on('data', (d) => {
+      reply += d.toString();
+      const m = /^ok (\d+) (\d+)\n$/.exec(reply);
+      if (m) finish(Number(m[1]) === n ? 'ok' : 'lost', Number(m[2]));
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) =>
+      finish(err.code === 'ECONNREFUSED' ? 'refused' : 'lost'),
+    );
+    sock.on('close', () => finish('lost'));
+  });
+}
+
+describe('sockunit run: the fd store', () => {
+  const managers: ManagerProcess[] = [];
+  after(async () => {
+    for (const m of managers) await m.dispose();
+  });
+
+  test('a stored client connection survives a crash and the restarted service answers it by name', async () => {
+    const port = await freePort();
+    const dir = tempDir('fdstore');
+    writeFileSync(join(dir, 'store.mjs'), STORE_SERVICE);
+    const m = await ManagerProcess.start({
+      dir,
+      units: {
+        'keep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=web\n`,
+        'keep.service': [
+          '[Service]',
+          'Type=notify',
+          'FileDescriptorStoreMax=4',
+          'Restart=on-failure',
+          'RestartSec=100ms',
+          `ExecStart=${process.execPath} ${dir}/store.mjs`,
+          '',
+        ].join('\n'),
+      },
+    });
+    managers.push(m);
+    const client = await connectTcp(port);
+    const read = lineReader(client);
+    client.write('hello\n');
+    const first = await read();
+    assert.match(first, /^first \d+$/);
+    const second = await read(10_000);
+    assert.match(second, /^second \d+$/);
+    assert.notEqual(second.split(' ')[1], first.split(' ')[1], 'answered by a new process');
+    client.write('again\n');
+    assert.equal(await read(), `echo ${second.split(' ')[1]} again`);
+    await m.waitFor(
+      /^keep\.service: Main process exited, code=exited, status=3\/NOTIMPLEMENTED|^keep\.service: Main process exited, code=exited, status=3$/,
+    );
+    await m.waitFor(/^keep\.service\[\d+\]: names web,client$/);
+    const s = statusOf(m, 'keep.service');
+    assert.equal(s.subState, 'running');
+    assert.deepEqual(
+      s.fdStore,
+      { count: 1, limit: 4, names: ['client'] },
+      'the store keeps the fd after handing it back',
+    );
+    client.destroy();
+  });
+
+  test('zero-downtime restart: 200 requests over ~5 s across 3 restarts, none refused, none lost', async (t) => {
+    const port = await freePort();
+    const dir = tempDir('zerodown');
+    writeFileSync(join(dir, 'echo.mjs'), ECHO_SERVICE);
+    const m = await ManagerProcess.start({
+      dir,
+      units: {
+        'zd.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=echo\nBacklog=512\n`,
+        'zd.service': `[Service]\nType=notify\nExecStart=${process.execPath} ${dir}/echo.mjs\n`,
+      },
+    });
+    managers.push(m);
+    const counts = { ok: 0, refused: 0, lost: 0 };
+    const pids = new Set<number>();
+    const restarts: Promise<{ code: number; out: string }>[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < 200; i++) {
+      if (i === 40 || i === 100 || i === 160) restarts.push(sockunit(m, 'restart', 'zd.service'));
+      const r = await request(port, i);
+      counts[r.outcome]++;
+      if (r.pid !== undefined) pids.add(r.pid);
+      await sleep(25);
+    }
+    const elapsed = Date.now() - t0;
+    t.diagnostic(
+      `${counts.ok} ok, ${counts.refused} refused, ${counts.lost} lost in ${elapsed} ms; ${pids.size} processes answered`,
+    );
+    for (const r of await Promise.all(restarts)) assert.equal(r.code, 0, r.out);
+    assert.deepEqual(counts, { ok: 200, refused: 0, lost: 0 }, `over ${elapsed} ms:\n${m.log}`);
+    assert.ok(pids.size >= 2, `answered by ${pids.size} processes: the restarts happened`);
+    assert.ok(elapsed < 30_000);
+  });
+});

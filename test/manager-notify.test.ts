@@ -9,6 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
+  BIN,
   connectTcp,
   freePort,
   ManagerProcess,
@@ -198,6 +199,86 @@ describe('sockunit run: Type=notify with libsystemd clients', () => {
     await waitUntil('status line', () =>
       statusOf(m, 'guard.service').subState === 'running' ? true : undefined,
     );
+  });
+
+  test('EXTEND_TIMEOUT_USEC= pushes TimeoutStartSec= out; MAINPID= hands the service to a forked process', async (t) => {
+    const why = pythonSystemdUnavailable();
+    if (why) return t.skip(why);
+    const port = await freePort();
+    const m = await start((dir) => {
+      writeFileSync(
+        join(dir, 'slow.py'),
+        [
+          'import subprocess, time, systemd.daemon as d',
+          'd.notify("EXTEND_TIMEOUT_USEC=4000000")',
+          'time.sleep(1.8)',
+          // The process that will serve: started in our session, then named the main one.
+          'child = subprocess.Popen(["/bin/sleep", "60"])',
+          'print("child", child.pid, flush=True)',
+          'd.notify(f"MAINPID={child.pid}\\nREADY=1\\nSTATUS=handed over")',
+          'time.sleep(0.5)',
+        ].join('\n'),
+      );
+      return {
+        'slow.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'slow.service': `[Service]\nType=notify\nTimeoutStartSec=1\nExecStart=${SYSTEM_PYTHON} ${dir}/slow.py\n`,
+      };
+    });
+    await trigger(port);
+    const childLine = await m.waitFor(/^slow\.service\[\d+\]: child \d+$/, 8000);
+    const child = Number(childLine.split(' ').pop());
+    await m.waitFor(/^Started slow\.service\.$/, 5000);
+    assert.equal(m.matching(/timed out/).length, 0, `extended past TimeoutStartSec=1:\n${m.log}`);
+    await m.waitFor(new RegExp(`^slow\\.service: Main PID changed to ${child} \\(MAINPID=\\)\\.$`));
+    await sleep(1000); // the first process has exited by now
+    const s = statusOf(m, 'slow.service');
+    assert.equal(s.subState, 'running', 'the exit of the old main process ends nothing');
+    assert.equal(s.mainPid, child);
+    assert.equal(m.matching(/^slow\.service: Main process exited/).length, 0, m.log);
+  });
+
+  test('Type=notify-reload: reload sends SIGHUP and waits for RELOADING=1 … READY=1', async (t) => {
+    const why = pythonSystemdUnavailable();
+    if (why) return t.skip(why);
+    const port = await freePort();
+    const m = await start((dir) => {
+      writeFileSync(
+        join(dir, 'reload.py'),
+        [
+          'import signal, time, systemd.daemon as d',
+          'generation = 1',
+          'def on_hup(sig, frame):',
+          '    global generation',
+          '    d.notify(f"RELOADING=1\\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")',
+          '    time.sleep(0.3)',
+          '    generation += 1',
+          '    d.notify(f"READY=1\\nSTATUS=generation {generation}")',
+          'signal.signal(signal.SIGHUP, on_hup)',
+          'd.notify("READY=1\\nSTATUS=generation 1")',
+          'while True: time.sleep(1)',
+        ].join('\n'),
+      );
+      return {
+        'rl.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'rl.service': `[Service]\nType=notify-reload\nExecStart=${SYSTEM_PYTHON} ${dir}/reload.py\n`,
+      };
+    });
+    await trigger(port);
+    await m.waitFor(/^Started rl\.service\.$/, 8000);
+    const pid = statusOf(m, 'rl.service').mainPid;
+    const out = execFileSync(process.execPath, [BIN, 'reload', 'rl.service'], {
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: join(m.controlDir ?? '', 'control.sock') },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    // execFileSync held our event loop: the manager's lines are read only now.
+    await m.waitFor(/^Reloading rl\.service\.\.\.$/);
+    await m.waitFor(/^Reloaded rl\.service\.$/);
+    assert.equal(out, '');
+    const s = statusOf(m, 'rl.service');
+    assert.equal(s.statusText, 'generation 2');
+    assert.equal(s.subState, 'running');
+    assert.equal(s.mainPid, pid, 'reloaded in place');
   });
 
   test('NotifyAccess=none: no NOTIFY_SOCKET in the environment', async () => {

@@ -530,6 +530,7 @@ export class ServiceUnit {
     if (this.state !== 'running' || !main)
       throw new Error(`${this.name} is not running (state ${this.state})`);
     this.reloadingSeen = false;
+    this.log.info(`Reloading ${this.describe()}...`, this.name);
     this.setState('reload');
     const done = new Promise<void>((resolve) => {
       this.reloadWaiter = resolve;

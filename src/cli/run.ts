@@ -80,6 +80,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const listening = manager.start();
   if (manager.sockets.size === 0) {
     log.error(`No socket units found in ${unitPath.join(', ')}.`);
+    // Closes what start() opened anyway (the notify socket), which would keep the process alive.
+    await manager.stop();
     return 1;
   }
   // Before the 'listening' line: whoever waits for it may use the control socket at once.

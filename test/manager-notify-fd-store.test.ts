@@ -37,9 +37,8 @@ const server = net.createServer((c) => {
     c.write('first ' + process.pid + '\\n', () => {
       fdStore([c._handle.fd], 'client');
       console.log('stored', c._handle.fd);
-      // Crash once the manager has had time to take the message (a sender that is gone cannot
-      // be traced to its service).
-      setTimeout(() => process.exit(3), 200);
+      // Crash at once: the manager reads the message before it handles the exit.
+      process.exit(3);
     });
   });
 });

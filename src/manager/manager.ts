@@ -92,7 +92,7 @@ export class Manager {
       starter: this.starter,
       onStateChange: (s) => this.onServiceState(s),
       restartRequest: () => ({ fds: this.socketsOf(service).flatMap((s) => s.passedFds()) }),
-      ...(this.notify ? { notifySocket: this.notify.address } : {}),
+      ...this.notifyOptions(),
     });
     this.services.set(config.name, service);
     return service;
@@ -119,6 +119,12 @@ export class Manager {
         `Cannot open the notify socket ${address}: ${(err as Error).message}; services get no NOTIFY_SOCKET (Type=notify services will time out).`,
       );
     }
+  }
+
+  private notifyOptions(): { notifySocket?: string; drainNotifications?: () => void } {
+    const notify = this.notify;
+    if (!notify) return {};
+    return { notifySocket: notify.address, drainNotifications: () => notify.drain() };
   }
 
   private notifyRejected(reason: NotifyRejection, pid: number | undefined): void {
@@ -262,7 +268,7 @@ export class Manager {
       log: this.log,
       starter: this.starter,
       restartable: false,
-      ...(this.notify ? { notifySocket: this.notify.address } : {}),
+      ...this.notifyOptions(),
     });
     this.services.set(name, service);
     const stdinSocket = unit.exec.standardInput === 'socket';

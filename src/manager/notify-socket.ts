@@ -78,7 +78,10 @@ export class NotifySocket {
     this.watch = watchReadable(fd, () => this.drain());
   }
 
-  private drain(): void {
+  /** Read every datagram queued now. Also called before a main process's exit is handled: what
+   * it sent before it died is in the queue, and must reach its service while its pid is still
+   * the main pid (systemd, too, reads the notify socket before SIGCHLD). */
+  drain(): void {
     const fd = this.fd;
     if (fd === undefined) return;
     for (let i = 0; i < MESSAGES_PER_WAKEUP; i++) {

@@ -93,6 +93,8 @@ export interface ServiceUnitOptions {
   restartable?: boolean;
   /** The manager's notify socket (NOTIFY_SOCKET), given to the processes NotifyAccess= permits. */
   notifySocket?: string;
+  /** Deliver the notify messages queued now; run before a main process's exit is handled. */
+  drainNotifications?: () => void;
 }
 
 const EXIT_DESCRIPTIONS: Record<number, string> = {
@@ -134,6 +136,7 @@ export class ServiceUnit {
   /** Notify messages taken from this service's processes. */
   notifications = 0;
   private readonly notifySocket: string | undefined;
+  private readonly drainNotifications: (() => void) | undefined;
   private readonly controlPids = new Set<number>();
   /** Sessions (setsid: the pids they were started as) of the main process and control commands. */
   private readonly sessions = new Set<number>();
@@ -175,6 +178,7 @@ export class ServiceUnit {
     this.restartRequest = options.restartRequest;
     this.restartable = options.restartable ?? true;
     this.notifySocket = options.notifySocket;
+    this.drainNotifications = options.drainNotifications;
     this.fdStore = new FdStore(options.config.service.fileDescriptorStoreMax);
     this.startLimit = new RateLimit(
       options.config.unit.startLimitIntervalUsec,
@@ -709,6 +713,9 @@ export class ServiceUnit {
     if (this.config.service.type === 'forking' && this.state === 'start') {
       if (exit.code === 'exited' && exit.status === 0) return;
     }
+    // Its last words (READY=1, FDSTORE=1 just before exit(3)) count while it is still the main pid.
+    this.drainNotifications?.();
+    if (this.main !== proc) return;
     this.main = undefined;
     this.mainPid = undefined;
     this.stopWatchdog();

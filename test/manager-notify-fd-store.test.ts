@@ -12,7 +12,15 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BIN, connectTcp, freePort, ManagerProcess, sleep, tempDir } from './fixtures/manager/harness.js';
+import {
+  BIN,
+  connectTcp,
+  freePort,
+  ManagerProcess,
+  sleep,
+  tempDir,
+  waitUntil,
+} from './fixtures/manager/harness.js';
 import { statusOf } from './fixtures/manager/status.js';
 
 /** The library as built next to this test (tsconfig.test.json), as a service would import it. */
@@ -174,6 +182,59 @@ describe('sockunit run: the fd store', () => {
       'the store keeps the fd after handing it back',
     );
     client.destroy();
+  });
+
+  test('FDSTOREREMOVE=1 drops by name; FileDescriptorStoreMax= caps the store; a restart keeps it, a stop releases it', async () => {
+    const port = await freePort();
+    const dir = tempDir('fdstore-names');
+    writeFileSync(
+      join(dir, 'names.mjs'),
+      `
+import { openSync } from 'node:fs';
+import { fdStore, fdStoreRemove, notify, ready } from ${JSON.stringify(LIBRARY)};
+// Distinct files: the store drops a second fd for an inode it already holds.
+let n = 0;
+const open = () => openSync(${JSON.stringify(dir)} + '/f' + ++n, 'w');
+if (!process.env.LISTEN_FDNAMES?.includes('keep')) {
+  fdStore([open()], 'gone');
+  fdStore([open()], 'keep');
+  fdStore([open(), open()], 'extra'); // one over FileDescriptorStoreMax=3
+  fdStoreRemove('gone');
+}
+notify({ READY: 1, STATUS: 'names ' + process.env.LISTEN_FDNAMES + ' fdstore ' + process.env.FDSTORE });
+setInterval(() => {}, 1000);
+`,
+    );
+    const m = await ManagerProcess.start({
+      dir,
+      units: {
+        'names.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'names.service': `[Service]\nType=notify\nFileDescriptorStoreMax=3\nExecStart=${process.execPath} ${dir}/names.mjs\n`,
+      },
+    });
+    managers.push(m);
+    (await connectTcp(port)).destroy();
+    await m.waitFor(/^Started names\.service\.$/);
+    await m.waitFor(/^names\.service: fd store full \(FileDescriptorStoreMax=3\); fd closed\.$/);
+    const first = await waitUntil('store settled', () => {
+      const s = statusOf(m, 'names.service');
+      return s.fdStore.count === 2 ? s : undefined;
+    });
+    assert.deepEqual(first.fdStore, { count: 2, limit: 3, names: ['keep', 'extra'] });
+    assert.equal(first.statusText, 'names names.socket fdstore 3');
+    const restart = await sockunit(m, 'restart', 'names.service');
+    assert.equal(restart.code, 0, restart.out);
+    const after = statusOf(m, 'names.service');
+    assert.equal(
+      after.statusText,
+      'names names.socket:keep:extra fdstore 3',
+      'stored fds come back after the socket',
+    );
+    assert.equal(after.fdStore.count, 2);
+    const stop = await sockunit(m, 'stop', 'names.service');
+    assert.equal(stop.code, 0, stop.out);
+    await m.waitFor(/^names\.service: Releasing 2 stored file descriptor\(s\)\.$/);
+    assert.equal(statusOf(m, 'names.service').fdStore.count, 0);
   });
 
   test('zero-downtime restart: 200 requests over ~5 s across 3 restarts, none refused, none lost', async (t) => {

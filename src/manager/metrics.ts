@@ -82,6 +82,18 @@ export function managerRegistry(manager: Manager): Registry {
     },
   });
 
+  new Counter({
+    name: 'sockunit_notify_messages_total',
+    help: 'sd_notify messages on the notify socket: accepted, or refused (malformed, unknown sender, NotifyAccess=).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'accepted' }, manager.notifyCounts.accepted);
+      this.inc({ outcome: 'refused' }, manager.notifyCounts.refused);
+    },
+  });
+
   // One kernel dump per scrape, shared by the connection gauges below.
   let snapshot: { at: number; data: UnitConnections[] } | undefined;
   const connections = (): UnitConnections[] => {

@@ -182,8 +182,16 @@ export class PosixSpawnStarter implements ProcessStarter {
 
     const owned: Fd[] = [];
     let pid = 0;
-    const capture = captureOutput(this.log, request.unit, () => pid);
-    owned.push(capture.childEnd);
+    // The log pipe costs a socketpair and a Node handle per process: made only when some output
+    // really goes to the log (an Accept=yes `cat` with StandardInput=socket writes to its client).
+    let capture: { childEnd: Fd; done: Promise<void> } | undefined;
+    const toLog = (): Fd => {
+      if (!capture) {
+        capture = captureOutput(this.log, request.unit, () => pid);
+        owned.push(capture.childEnd);
+      }
+      return capture.childEnd;
+    };
     // Everything that can throw from here on runs inside the try: the capture pipe and opened
     // files must be closed on every path, or each failed start leaks them.
     try {
@@ -192,18 +200,16 @@ export class PosixSpawnStarter implements ProcessStarter {
         fallback: 'socket' | 'capture',
       ): Fd | 'inherit' | 'null' => {
         if (spec === undefined)
-          return fallback === 'socket' && request.connection !== undefined
-            ? request.connection
-            : capture.childEnd;
+          return fallback === 'socket' && request.connection !== undefined ? request.connection : toLog();
         if (spec === 'null') return 'null';
-        if (spec === 'socket') return request.connection ?? capture.childEnd;
-        if (spec === 'inherit') return request.connection ?? capture.childEnd;
+        if (spec === 'socket') return request.connection ?? toLog();
+        if (spec === 'inherit') return request.connection ?? toLog();
         const fd = openOutputFile(spec);
         if (fd !== undefined) {
           owned.push(fd);
           return fd;
         }
-        return capture.childEnd; // journal, kmsg, tty: all land in the manager's log
+        return toLog(); // journal, kmsg, tty: all land in the manager's log
       };
       const stdinSpec = request.standardInput;
       let stdin: Fd | 'null' = 'null';
@@ -230,9 +236,10 @@ export class PosixSpawnStarter implements ProcessStarter {
       });
       pid = child.pid;
       this.livePids.add(pid);
+      const logged = capture?.done;
       const exit = onExit(child.pid, child.pidfd).then(async (status) => {
         this.livePids.delete(status.pid);
-        await settledOrAfter(capture.done, OUTPUT_FLUSH_MS);
+        if (logged) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
         return status;
       });
       return {

@@ -220,7 +220,9 @@ async function cold(rounds: number, dir: string): Promise<void> {
     writeFileSync(join(unitDir, `cold-${name}.socket`), `[Socket]\nListenStream=127.0.0.1:${port}\n`);
     writeFileSync(
       join(unitDir, `cold-${name}.service`),
-      `[Service]\nExecStart=${exec}\nStandardOutput=null\n`,
+      // Each round starts the service once: more than StartLimitBurst=5 starts in 10 s on a fast
+      // machine, which fails the socket (service-start-limit-hit) in systemd as in sockunit.
+      `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${exec}\nStandardOutput=null\n`,
     );
   }
   const manager = startTool(process.execPath, [BIN, 'run', '--log-level=warning', '-p', unitDir]);

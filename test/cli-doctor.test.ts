@@ -140,8 +140,6 @@ describe('sockunit doctor', () => {
     const ns = fresh('fellback');
     ns.exec('sysctl', '-qw', 'net.mptcp.enabled=0');
     const dir = tempDir('doctor');
-    // The harness gives every manager this control socket.
-    const control = join(dir, '.control.sock');
     const manager = await ManagerProcess.start({
       dir,
       wrapper: ['ip', 'netns', 'exec', ns.name],
@@ -152,7 +150,7 @@ describe('sockunit doctor', () => {
       },
     });
     try {
-      const r = doctorIn(ns, '--json', '--control-socket', control);
+      const r = doctorIn(ns, '--json', '--control-socket', manager.controlSocket);
       const report = parseReport(r);
       const fellBack = check(report, 'manager-fallback');
       assert.equal(fellBack.status, 'warning', JSON.stringify(fellBack));
@@ -168,8 +166,6 @@ describe('sockunit doctor', () => {
     if (why) return t.skip(why);
     const ns = fresh('mgr-ok');
     const dir = tempDir('doctor');
-    // The harness gives every manager this control socket.
-    const control = join(dir, '.control.sock');
     const manager = await ManagerProcess.start({
       dir,
       wrapper: ['ip', 'netns', 'exec', ns.name],
@@ -179,13 +175,13 @@ describe('sockunit doctor', () => {
       },
     });
     try {
-      const r = doctorIn(ns, '--json', '--control-socket', control);
+      const r = doctorIn(ns, '--json', '--control-socket', manager.controlSocket);
       const report = parseReport(r);
       const c = check(report, 'manager-fallback');
       assert.equal(c.status, 'ok', `${JSON.stringify(c)}\nmanager log:\n${manager.log}`);
       assert.match(
         c.message,
-        new RegExp(`^1 MPTCP listeners on ${control}, none fell back; connections now: 0 MPTCP`),
+        new RegExp(`^1 MPTCP listeners on ${manager.controlSocket}, none fell back; connections now: 0 MPTCP`),
       );
     } finally {
       await manager.dispose();

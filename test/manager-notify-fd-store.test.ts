@@ -231,7 +231,9 @@ setInterval(() => {}, 1000);
       'stored fds come back after the socket',
     );
     assert.equal(after.fdStore.count, 2);
-    const stop = await sockunit(m, 'stop', 'names.service');
+    // The socket goes too: the connection that started the service was never accepted (this
+    // service does not serve), so a listening socket would start the service again at once.
+    const stop = await sockunit(m, 'stop', 'names.socket', 'names.service');
     assert.equal(stop.code, 0, stop.out);
     await m.waitFor(/^names\.service: Releasing 2 stored file descriptor\(s\)\.$/);
     assert.equal(statusOf(m, 'names.service').fdStore.count, 0);

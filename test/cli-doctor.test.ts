@@ -181,7 +181,9 @@ describe('sockunit doctor', () => {
       assert.equal(c.status, 'ok', `${JSON.stringify(c)}\nmanager log:\n${manager.log}`);
       assert.match(
         c.message,
-        new RegExp(`^1 MPTCP listeners on ${manager.controlSocket}, none fell back; connections now: 0 MPTCP`),
+        new RegExp(
+          `^1 MPTCP listeners on ${manager.controlSocket}, none fell back; connections now: 0 MPTCP`,
+        ),
       );
     } finally {
       await manager.dispose();

@@ -4,7 +4,7 @@
 // when User= is set, PassEnvironment= names, then Environment=, then EnvironmentFile= (later wins),
 // and UnsetEnvironment= last (socket-units.md §5.5, §6.5).
 
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseEnvironmentFile } from '../unit/environment.js';
 import type { ExecContext } from '../unit/exec-context.js';
@@ -23,8 +23,12 @@ export interface EnvironmentInputs {
   invocationId?: string;
 }
 
+/** 128 random bits in hex, as systemd's INVOCATION_ID. randomUUID draws from a cached entropy
+ * pool: one per service start, it is ~10x cheaper than randomBytes(16) (it showed in profiles of
+ * Accept=yes load). Six of the bits are the UUID version and variant, which a reader of the id
+ * never interprets. */
 export function newInvocationId(): string {
-  return randomBytes(16).toString('hex');
+  return randomUUID().replaceAll('-', '');
 }
 
 /** Reads EnvironmentFile= entries: a missing file is an error unless its `-` prefix says not. */

@@ -25,6 +25,10 @@ export interface LoggerOptions {
   out: Writable;
   /** Keep the last N records per unit for `status` (default 20). */
   keepPerUnit?: number;
+  /** Keep records for at most this many units, the least recently logged dropped first (default
+   * 2048). Every Accept=yes connection is a unit of its own: without a bound the history would
+   * grow by one entry per connection for as long as the manager runs. */
+  keepUnits?: number;
 }
 
 export class Logger {
@@ -32,6 +36,7 @@ export class Logger {
   private readonly minRank: number;
   private readonly out: Writable;
   private readonly keep: number;
+  private readonly keepUnits: number;
   private readonly recent = new Map<string, LogRecord[]>();
   private readonly listeners = new Set<(record: LogRecord) => void>();
 
@@ -40,6 +45,7 @@ export class Logger {
     this.minRank = levelRank[options.level ?? 'info'];
     this.out = options.out;
     this.keep = options.keepPerUnit ?? 20;
+    this.keepUnits = options.keepUnits ?? 2048;
   }
 
   log(level: LogLevel, message: string, unit?: string, fields?: Record<string, unknown>, pid?: number): void {
@@ -51,7 +57,13 @@ export class Logger {
       const list = this.recent.get(unit) ?? [];
       list.push(record);
       if (list.length > this.keep) list.shift();
+      // Re-inserted so the Map's order is least recently logged first.
+      this.recent.delete(unit);
       this.recent.set(unit, list);
+      if (this.recent.size > this.keepUnits) {
+        const oldest = this.recent.keys().next().value;
+        if (oldest !== undefined) this.recent.delete(oldest);
+      }
     }
     for (const listener of this.listeners) listener(record);
     if (levelRank[level] < this.minRank) return;
@@ -77,6 +89,11 @@ export class Logger {
   /** A line a service wrote to stdout/stderr. */
   output(unit: string, pid: number, line: string): void {
     this.log('info', line, unit, { output: true }, pid);
+  }
+
+  /** How many units have records kept. */
+  get unitsKept(): number {
+    return this.recent.size;
   }
 
   recentFor(unit: string): readonly LogRecord[] {

@@ -6,17 +6,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   connectTcp,
   exchange,
   freePort,
-  ManagerProcess,
+  managerSuite,
   REPORT_PY,
   type Report,
   readReport,
   SYSTEM_PYTHON,
-  tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
 
@@ -24,17 +23,7 @@ const AF_UNIX = 1;
 const AF_INET = 2;
 
 describe('sockunit run: Accept=no', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
-  const start = async (build: (dir: string) => Record<string, string>) => {
-    const dir = tempDir('accept-no');
-    writeFileSync(join(dir, 'report.py'), REPORT_PY);
-    const m = await ManagerProcess.start({ dir, units: build(dir) });
-    managers.push(m);
-    return m;
-  };
+  const { start } = managerSuite('accept-no', (dir) => writeFileSync(join(dir, 'report.py'), REPORT_PY));
   const report = (dir: string, name: string, ...flags: string[]) =>
     `${SYSTEM_PYTHON} ${dir}/report.py ${dir}/${name}.json ${flags.join(' ')}`;
 

@@ -6,36 +6,29 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   connectTcp,
   exchange,
   freePort,
-  ManagerProcess,
+  managerSuite,
   processesWith,
   REPORT_PY,
   readReport,
   rootUnavailable,
   SYSTEM_PYTHON,
-  tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
 
 describe('sockunit run: the service process', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
-  const start = async (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) => {
-    const dir = tempDir('exec');
+  const suite = managerSuite('exec', (dir) => {
     // The report service may run as nobody: it must read the script and write its report here.
     chmodSync(dir, 0o777);
     writeFileSync(join(dir, 'report.py'), REPORT_PY, { mode: 0o644 });
-    const m = await ManagerProcess.start({ dir, units: build(dir), ...(env ? { env } : {}) });
-    managers.push(m);
-    return m;
-  };
-  const trigger = async (port: number) => (await connectTcp(port)).destroy();
+  });
+  const start = (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) =>
+    suite.start(build, env ? { env } : {});
+  const { trigger } = suite;
 
   test('Environment=, EnvironmentFile=, UMask=, WorkingDirectory=, the clean environment, output capture', async () => {
     const port = await freePort();

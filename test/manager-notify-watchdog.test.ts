@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  connectTcp,
   freePort,
-  ManagerProcess,
+  managerSuite,
   pythonSystemdUnavailable,
   SYSTEM_PYTHON,
   sleep,
-  tempDir,
 } from './fixtures/manager/harness.js';
 import { statusOf } from './fixtures/manager/status.js';
 
@@ -47,17 +45,7 @@ function pingerScript(dir: string): string {
 }
 
 describe('sockunit run: WatchdogSec=', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
-  const start = async (units: (dir: string) => Record<string, string>) => {
-    const dir = tempDir('watchdog');
-    const m = await ManagerProcess.start({ dir, units: units(dir) });
-    managers.push(m);
-    return m;
-  };
-  const trigger = async (port: number) => (await connectTcp(port)).destroy();
+  const { start, trigger } = managerSuite('watchdog');
 
   test('a service that pings keeps running; WATCHDOG_USEC given, WATCHDOG_PID left unset', async (t) => {
     const why = pythonSystemdUnavailable();

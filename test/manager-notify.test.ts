@@ -7,16 +7,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   BIN,
-  connectTcp,
   freePort,
-  ManagerProcess,
+  managerSuite,
   pythonSystemdUnavailable,
   SYSTEM_PYTHON,
   sleep,
-  tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
 import { statusOf } from './fixtures/manager/status.js';
@@ -47,17 +45,7 @@ function sendDatagram(address: string, payload: string): number {
 }
 
 describe('sockunit run: Type=notify with libsystemd clients', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
-  const start = async (units: (dir: string) => Record<string, string>) => {
-    const dir = tempDir('notify');
-    const m = await ManagerProcess.start({ dir, units: units(dir) });
-    managers.push(m);
-    return m;
-  };
-  const trigger = async (port: number) => (await connectTcp(port)).destroy();
+  const { start, trigger } = managerSuite('notify');
 
   test('python3-systemd: "Started" only after READY=1; STATUS= in sockunit status; NOTIFY_SOCKET given', async (t) => {
     const why = pythonSystemdUnavailable();

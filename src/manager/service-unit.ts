@@ -714,7 +714,8 @@ export class ServiceUnit {
       if (exit.code === 'exited' && exit.status === 0) return;
     }
     // Its last words (READY=1, FDSTORE=1 just before exit(3)) count while it is still the main pid.
-    this.drainNotifications?.();
+    // With NotifyAccess=none none of its processes got NOTIFY_SOCKET: nothing of its to drain.
+    if (this.config.service.notifyAccess !== 'none') this.drainNotifications?.();
     if (this.main !== proc) return;
     this.main = undefined;
     this.mainPid = undefined;

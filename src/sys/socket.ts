@@ -91,6 +91,18 @@ export function accept(fd: Fd, flags = 0): Accepted | undefined {
   return { fd: ret, peer: decodeSockAddr(addr, len.readUInt32LE()) };
 }
 
+/** read(2) into `buf`: the byte count, 0 at end of file, undefined when a non-blocking fd has
+ * nothing to read now (EAGAIN). */
+export function readSome(fd: Fd, buf: Buffer): number | undefined {
+  const ret = Number(c.read(fd, buf, buf.length));
+  if (ret === -1) {
+    const e = errno();
+    if (e === 11) return undefined; // EAGAIN / EWOULDBLOCK
+    throw systemError('read', e);
+  }
+  return ret;
+}
+
 export function setsockopt(
   fd: Fd,
   level: number,

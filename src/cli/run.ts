@@ -2,6 +2,7 @@
 
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { acceptThreadPids } from '../manager/accept-thread.js';
 import { type ControlPlane, startControlPlane } from '../manager/control-plane.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
@@ -103,7 +104,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     const reaper = setInterval(() => {
       // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
       // children are left to their pidfd watchers.
-      for (const exit of reapOrphans(starter.livePids)) log.debug(`Reaped orphan ${exit.pid}.`);
+      // The accept thread's fresh spawns are not in livePids until the main thread adopts them.
+      const inFlight = acceptThreadPids();
+      const ours = inFlight.length > 0 ? new Set([...starter.livePids, ...inFlight]) : starter.livePids;
+      for (const exit of reapOrphans(ours)) log.debug(`Reaped orphan ${exit.pid}.`);
     }, 1000);
     const shutdown = (signal: string) => {
       if (stopping) return;

@@ -2,6 +2,7 @@
 // listener before starting anything, routes traffic to service starts, supervises, reloads on
 // SIGHUP and shuts down cleanly on SIGTERM/SIGINT. One broken unit fails alone.
 
+import { signalNumber } from '../sys/process.js';
 import { closeQuietly } from '../sys/socket.js';
 import { formatDiagnostic } from '../unit/diagnostic.js';
 import { listUnitNames, resolveSearchPath, UnitPathIndex } from '../unit/load.js';
@@ -9,6 +10,9 @@ import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
 import { parseUnitName } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
+import { acceptPlanFor } from './accept-plan.js';
+import type { AcceptPlan } from './accept-protocol.js';
+import { acceptThread } from './accept-thread.js';
 import { connectionInstance, remoteEnvironment } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
@@ -16,7 +20,7 @@ import { type NotifyMessage, type NotifyRejection, NotifySocket } from './notify
 import { PosixSpawnStarter, type ProcessStarter } from './process.js';
 import { belongsTo, checkNotifyAccess, defaultNotifySocketAddress, sessionOf } from './service-notify.js';
 import { ServiceUnit } from './service-unit.js';
-import { type AcceptedConnection, type Port, SocketUnit } from './socket-unit.js';
+import { type AcceptedConnection, type Port, SocketUnit, type SpawnEvent } from './socket-unit.js';
 
 export interface ManagerOptions {
   /** Unit directories, highest priority first. */
@@ -192,6 +196,8 @@ export class Manager {
       hooks: {
         trigger: (s) => this.trigger(s),
         connection: (s, conn) => this.startInstance(s, conn),
+        acceptPlan: (s) => this.acceptPlan(s),
+        adopt: (s, conn, event) => this.adoptInstance(s, conn, event),
       },
     });
     this.sockets.set(config.name, socket);
@@ -288,6 +294,80 @@ export class Manager {
       closeQuietly(conn.fd);
     }
     if (service.activeState === 'active' || service.activeState === 'activating') await done;
+    this.services.delete(name);
+  }
+
+  /** Whether the accept thread may start `socket`'s instances, and how (accept-plan.ts). */
+  private acceptPlan(socket: SocketUnit): AcceptPlan | undefined {
+    if (!this.starter.adopt) return undefined;
+    const template = this.loadInstance(socket.config.triggers, socket.config.triggers);
+    if (!template || !this.templates.get(socket.config.triggers)) return undefined;
+    const plan = acceptPlanFor(
+      socket.config,
+      socket.ports.map((p) => p.spec),
+      template,
+      process.env,
+    );
+    if ('reason' in plan) {
+      this.log.debug(`${socket.name}: instances start on the main thread (${plan.reason}).`, socket.name);
+      return undefined;
+    }
+    this.log.debug(`${socket.name}: instances start on the accept thread.`, socket.name);
+    return plan;
+  }
+
+  /** Accept=yes through the accept thread: the instance runs already (or failed to start);
+   * name it, supervise it, log it, as startInstance does for the main thread's starts. */
+  private async adoptInstance(
+    socket: SocketUnit,
+    conn: AcceptedConnection,
+    event: SpawnEvent,
+  ): Promise<void> {
+    const { prefix } = parseUnitName(socket.name);
+    const name = `${prefix}@${connectionInstance(conn)}.service`;
+    const unit = this.loadInstance(name, socket.config.triggers);
+    const adopt = this.starter.adopt?.bind(this.starter);
+    const proc =
+      event.kind === 'spawned' && adopt ? adopt(name, event.pid, event.pidfd, event.logFd) : undefined;
+    if (event.kind === 'spawned') acceptThread().registered(event.pid, event.ringSlot);
+    if (!unit) {
+      proc?.signal(signalNumber('SIGKILL'), true);
+      socket.failToStart(
+        `Failed to queue service startup job (Maybe the service file is missing or not a template unit?): ${socket.config.triggers} did not load`,
+      );
+      return;
+    }
+    const service = new ServiceUnit({
+      config: unit,
+      log: this.log,
+      starter: this.starter,
+      restartable: false,
+      ...this.notifyOptions(),
+    });
+    this.services.set(name, service);
+    const done = new Promise<void>((resolve) => {
+      service.onSettled = resolve;
+    });
+    const request = {
+      fds: [],
+      environment: {
+        ...remoteEnvironment(conn.remote),
+        ...(conn.cookie !== undefined ? { SO_COOKIE: String(conn.cookie) } : {}),
+      },
+    };
+    if (proc) {
+      service.adopt(proc, request);
+      // Spawned while the manager began to stop: stop it with the others.
+      if (this.stopping) void service.stop();
+    } else {
+      service.startFailed(event.kind === 'failed' ? event.message : 'cannot supervise the process', request);
+    }
+    if (
+      service.activeState === 'active' ||
+      service.activeState === 'activating' ||
+      service.activeState === 'deactivating'
+    )
+      await done;
     this.services.delete(name);
   }
 

@@ -52,6 +52,8 @@ export interface RunningProcess {
 
 export interface ProcessStarter {
   start(request: ProcessRequest): RunningProcess;
+  /** Supervise a process started elsewhere (the accept thread); see PosixSpawnStarter. */
+  adopt?(unit: string, pid: number, pidfd: Fd, logFd?: Fd): RunningProcess;
 }
 
 /** A bare executable name is looked up in systemd's fixed search path, not in $PATH. An absolute
@@ -110,6 +112,16 @@ const captureBuffer = Buffer.allocUnsafe(64 * 1024);
  * which showed in the connection rate. `done` settles at end of file. */
 function captureOutput(log: Logger, unit: string, pid: () => number): { childEnd: Fd; done: Promise<void> } {
   const [parentEnd, childEnd] = socketPair('stream');
+  try {
+    return { childEnd, done: readOutput(log, unit, pid, parentEnd) };
+  } catch (err) {
+    closeQuietly(childEnd);
+    throw err;
+  }
+}
+
+/** Forward what arrives on `parentEnd` to the log, line by line, until end of file; closes it. */
+function readOutput(log: Logger, unit: string, pid: () => number, parentEnd: Fd): Promise<void> {
   let pending = '';
   const decoder = new StringDecoder('utf8');
   const emitLines = (text: string) => {
@@ -153,10 +165,9 @@ function captureOutput(log: Logger, unit: string, pid: () => number): { childEnd
     watch = watchReadable(parentEnd, onReady);
   } catch (err) {
     closeQuietly(parentEnd);
-    closeQuietly(childEnd);
     throw err;
   }
-  return { childEnd, done };
+  return done;
 }
 
 function openOutputFile(spec: string): Fd | undefined {
@@ -173,6 +184,34 @@ let ids: { euid: number; egid: number } | undefined;
 function ownIds(): { euid: number; egid: number } {
   ids ??= { euid: process.geteuid?.() ?? 0, egid: process.getegid?.() ?? 0 };
   return ids;
+}
+
+/** Where a process's stdout/stderr go: the connection (StandardInput=socket), the manager's log,
+ * /dev/null, or a file (`file:`, `append:`, `truncate:`). */
+export type OutputTarget = 'connection' | 'capture' | 'null' | { file: StandardOutput };
+
+/** systemd's rules for Standard*=, decided without opening anything: stdout defaults to the
+ * connection when stdin is the socket, else to the log; stderr follows stdout unless set;
+ * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log. */
+export function stdioTargets(
+  standardInput: StandardInput,
+  standardOutput: StandardOutput | undefined,
+  standardError: StandardOutput | undefined,
+  hasConnection: boolean,
+): { stdin: 'connection' | 'null' | { file: string }; stdout: OutputTarget; stderr: OutputTarget } {
+  let stdin: 'connection' | 'null' | { file: string } = 'null';
+  if (standardInput === 'socket' && hasConnection) stdin = 'connection';
+  else if (standardInput.startsWith('file:')) stdin = { file: standardInput.slice(5) };
+  const fallback = stdin === 'connection' ? 'connection' : 'capture';
+  const output = (spec: StandardOutput | undefined): OutputTarget => {
+    if (spec === undefined) return fallback;
+    if (spec === 'null') return 'null';
+    if (spec === 'socket' || spec === 'inherit') return hasConnection ? 'connection' : 'capture';
+    const kind = spec.split(':')[0];
+    if (kind === 'file' || kind === 'truncate' || kind === 'append') return { file: spec };
+    return 'capture';
+  };
+  return { stdin, stdout: output(standardOutput), stderr: output(standardError ?? standardOutput) };
 }
 
 /** User=/Group=: posix_spawn cannot change credentials, so a service that must run as another
@@ -252,32 +291,28 @@ export class PosixSpawnStarter implements ProcessStarter {
     // Everything that can throw from here on runs inside the try: the capture pipe and opened
     // files must be closed on every path, or each failed start leaks them.
     try {
-      const output = (
-        spec: StandardOutput | undefined,
-        fallback: 'socket' | 'capture',
-      ): Fd | 'inherit' | 'null' => {
-        if (spec === undefined)
-          return fallback === 'socket' && request.connection !== undefined ? request.connection : toLog();
-        if (spec === 'null') return 'null';
-        if (spec === 'socket') return request.connection ?? toLog();
-        if (spec === 'inherit') return request.connection ?? toLog();
-        const fd = openOutputFile(spec);
-        if (fd !== undefined) {
-          owned.push(fd);
-          return fd;
-        }
-        return toLog(); // journal, kmsg, tty: all land in the manager's log
+      const targets = stdioTargets(
+        request.standardInput,
+        request.standardOutput,
+        request.standardError,
+        request.connection !== undefined,
+      );
+      const place = (t: OutputTarget): Fd | 'null' => {
+        if (t === 'null') return 'null';
+        if (t === 'connection') return request.connection as Fd;
+        if (t === 'capture') return toLog();
+        const fd = openOutputFile(t.file) as Fd;
+        owned.push(fd);
+        return fd;
       };
-      const stdinSpec = request.standardInput;
       let stdin: Fd | 'null' = 'null';
-      if (stdinSpec === 'socket' && request.connection !== undefined) stdin = request.connection;
-      else if (stdinSpec.startsWith('file:')) {
-        stdin = openFile(stdinSpec.slice(5), O_RDONLY | O_CLOEXEC);
+      if (targets.stdin === 'connection') stdin = request.connection as Fd;
+      else if (targets.stdin !== 'null') {
+        stdin = openFile(targets.stdin.file, O_RDONLY | O_CLOEXEC);
         owned.push(stdin);
       }
-      const stdoutFallback = stdin !== 'null' && stdinSpec === 'socket' ? 'socket' : 'capture';
-      const stdout = output(request.standardOutput, stdoutFallback);
-      const stderr = output(request.standardError ?? request.standardOutput, stdoutFallback);
+      const stdout = place(targets.stdout);
+      const stderr = place(targets.stderr);
 
       const child = spawnProcess({
         file: target,
@@ -292,30 +327,45 @@ export class PosixSpawnStarter implements ProcessStarter {
         ...(request.cwd !== undefined && cwdExists ? { cwd: request.cwd } : {}),
       });
       pid = child.pid;
-      this.livePids.add(pid);
-      const logged = capture?.done;
-      const exit = onExit(child.pid, child.pidfd).then(async (status) => {
-        this.livePids.delete(status.pid);
-        if (logged) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
-        return status;
-      });
-      return {
-        pid,
-        exit,
-        signal: (signal: number, group = false) => {
-          try {
-            kill(group ? -pid : pid, signal);
-          } catch {
-            if (group) {
-              try {
-                kill(pid, signal);
-              } catch {}
-            }
-          }
-        },
-      };
+      return this.running(child.pid, child.pidfd, capture?.done);
     } finally {
       for (const fd of owned) closeQuietly(fd);
     }
+  }
+
+  /** A process started elsewhere (the accept thread): supervise it as if started here. `logFd`
+   * is the manager's end of its output pipe, owned from now on. */
+  adopt(unit: string, pid: number, pidfd: Fd, logFd?: Fd): RunningProcess {
+    let logged: Promise<void> | undefined;
+    if (logFd !== undefined) {
+      try {
+        logged = readOutput(this.log, unit, () => pid, logFd);
+      } catch {} // its output is lost, the process itself is not
+    }
+    return this.running(pid, pidfd, logged);
+  }
+
+  private running(pid: number, pidfd: Fd, logged: Promise<void> | undefined): RunningProcess {
+    this.livePids.add(pid);
+    const exit = onExit(pid, pidfd).then(async (status) => {
+      this.livePids.delete(status.pid);
+      if (logged) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
+      return status;
+    });
+    return {
+      pid,
+      exit,
+      signal: (signal: number, group = false) => {
+        try {
+          kill(group ? -pid : pid, signal);
+        } catch {
+          if (group) {
+            try {
+              kill(pid, signal);
+            } catch {}
+          }
+        }
+      },
+    };
   }
 }

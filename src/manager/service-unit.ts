@@ -321,6 +321,36 @@ export class ServiceUnit {
     }
   }
 
+  /** Accept=yes through the accept thread: the main process already runs (Type=simple/exec,
+   * nothing before or after it; accept-plan.ts decides). From here on it is supervised as if
+   * `start()` had spawned it. */
+  adopt(proc: RunningProcess, request: StartRequest): void {
+    this.beginStart(request);
+    this.setState('start');
+    this.main = proc;
+    this.mainPid = proc.pid;
+    this.sessions.add(proc.pid);
+    proc.exit.then((exit) => this.onMainExit(proc, exit));
+    this.setState('running');
+    this.log.info(`Started ${this.describe()}.`, this.name, { pid: proc.pid });
+  }
+
+  /** The accept thread could not spawn the main process: fail as `start()` fails then. */
+  startFailed(message: string, request: StartRequest): void {
+    this.beginStart(request);
+    this.setState('start');
+    this.log.error(`${this.name}: ${message}`, this.name);
+    this.fail('resources');
+  }
+
+  private beginStart(request: StartRequest): void {
+    this.lastRequest = request;
+    this.result = 'success';
+    this.statusText = undefined;
+    this.statusErrno = undefined;
+    this.starts++;
+  }
+
   /** Type=notify: wait for READY=1 under TimeoutStartSec= (extended by EXTEND_TIMEOUT_USEC=). */
   private async waitForReady(): Promise<'ready' | 'exited' | 'timeout'> {
     const deadline = new Deadline(this.startTimeoutMs());

@@ -13,6 +13,8 @@ import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../sys/socket.js';
 import { type Watch, watchReadable } from '../sys/watch.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
+import type { AcceptPlan, AcceptThreadEvent } from './accept-protocol.js';
+import { type AcceptWatch, acceptThread } from './accept-thread.js';
 import type { UnixPeer } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
@@ -34,6 +36,8 @@ export interface Port {
   /** MPTCP was asked for, the kernel has none, and the unit allowed falling back to TCP. */
   fellBack: boolean;
   watch: Watch | undefined;
+  /** Set when the accept thread watches this port (then also `watch`). */
+  acceptWatch?: AcceptWatch | undefined;
   pollLimit: RateLimit;
   pauseTimer: NodeJS.Timeout | undefined;
 }
@@ -56,7 +60,16 @@ export interface SocketUnitHooks {
   /** Accept=yes: start one instance for this connection; the callee owns `conn.fd`. The returned
    * promise settles when the instance has ended, so the live-connection count stays right. */
   connection(unit: SocketUnit, conn: AcceptedConnection): Promise<void>;
+  /** Accept=yes: how the accept thread may start this unit's instances; undefined when the main
+   * thread must accept and start them (accept-plan.ts). */
+  acceptPlan?(unit: SocketUnit): AcceptPlan | undefined;
+  /** Accept=yes: an instance the accept thread spawned, or failed to spawn, for `conn` (whose
+   * fd is closed already). Settles when the instance has ended. */
+  adopt?(unit: SocketUnit, conn: AcceptedConnection, event: SpawnEvent): Promise<void>;
 }
+
+/** What the accept thread reports about one connection it took. */
+export type SpawnEvent = Extract<AcceptThreadEvent, { kind: 'spawned' | 'failed' }>;
 
 export interface SocketUnitOptions {
   config: SocketUnitConfig;
@@ -226,9 +239,94 @@ export class SocketUnit {
   private arm(port: Port): void {
     if (port.pauseTimer || this.quiesced) return;
     if (!port.watch) {
-      port.watch = watchReadable(port.fd, () => this.onReadable(port));
+      const plan = this.acceptPlan();
+      if (plan) {
+        const watch: AcceptWatch = acceptThread().watch(port.fd, port.spec, plan, (ev) =>
+          this.onAcceptEvent(port, ev, watch),
+        );
+        port.acceptWatch = watch;
+        port.watch = watch;
+      } else {
+        port.watch = watchReadable(port.fd, () => this.onReadable(port));
+      }
     } else {
       port.watch.rearm();
+    }
+  }
+
+  private plan: AcceptPlan | null | undefined;
+
+  /** Asked once per unit (a reload makes a new SocketUnit, so a new plan). */
+  private acceptPlan(): AcceptPlan | undefined {
+    if (!this.config.socket.accept || !this.hooks.acceptPlan || !this.hooks.adopt) return undefined;
+    if (this.plan === undefined) this.plan = this.hooks.acceptPlan(this) ?? null;
+    return this.plan ?? undefined;
+  }
+
+  /** Accept=yes through the accept thread: the same bookkeeping and log lines as
+   * acceptConnections/handleConnection, after the fact. */
+  private onAcceptEvent(port: Port, ev: AcceptThreadEvent, watch: AcceptWatch): void {
+    // Taken by the thread just before a reload handed the port over: the new unit counts it, so
+    // instance numbers go on without repeating.
+    if (this.successor) {
+      this.successor.onAcceptEvent(port, ev, watch);
+      return;
+    }
+    switch (ev.kind) {
+      case 'spawned':
+      case 'failed': {
+        this.triggers++;
+        for (const w of ev.warnings) this.log.debug(`${this.name}: ${w}`, this.name);
+        const counter = this.accepted++;
+        this.connected++;
+        const conn: AcceptedConnection = {
+          fd: -1,
+          port,
+          local: ev.local ?? port.address ?? { family: 'unix', path: '' },
+          remote: ev.peer,
+          counter,
+          ...(ev.cookie !== undefined ? { cookie: ev.cookie } : {}),
+        };
+        const adopt = this.hooks.adopt;
+        if (!adopt) return;
+        adopt(this, conn, ev)
+          .catch((err: unknown) => this.log.error(`${this.name}: ${(err as Error).message}`, this.name))
+          .finally(() => {
+            this.connected--;
+            watch?.instanceEnded();
+          });
+        return;
+      }
+      case 'refused':
+        this.triggers++;
+        this.refused++;
+        this.log.warning(
+          `${this.name}: Too many incoming connections (${ev.live}), dropping connection.`,
+          this.name,
+        );
+        return;
+      case 'poll-limit':
+        port.watch?.stop();
+        if (this.state !== 'listening') return;
+        this.log.notice(
+          `${this.name}: Poll limit hit, pausing ${portAddress(port)} for ${ev.ms} ms.`,
+          this.name,
+        );
+        clearTimeout(port.pauseTimer);
+        port.pauseTimer = setTimeout(() => {
+          port.pauseTimer = undefined;
+          if (this.state === 'listening') this.arm(port);
+        }, ev.ms);
+        return;
+      case 'trigger-limit':
+        if (this.state === 'listening')
+          this.fail('trigger-limit-hit', 'Trigger limit hit, refusing further activation.');
+        return;
+      case 'accept-error':
+        this.log.error(`${this.name}: accept() failed: ${ev.message}`, this.name);
+        return;
+      default:
+        return;
     }
   }
 
@@ -348,7 +446,11 @@ export class SocketUnit {
     this.accepted = old.accepted;
     this.refused = old.refused;
     this.triggers = old.triggers;
+    old.successor = this;
   }
+
+  /** The unit this one's ports went to on a reload. */
+  private successor: SocketUnit | undefined;
 
   /** Shutdown: stop watching for good, ports still open, until `stop()` closes them. */
   quiesce(): void {
@@ -407,6 +509,7 @@ export class SocketUnit {
     for (const p of ports) {
       p.watch?.release();
       p.watch = undefined;
+      p.acceptWatch = undefined;
       clearTimeout(p.pauseTimer);
       p.pauseTimer = undefined;
     }
@@ -421,6 +524,7 @@ export class SocketUnit {
       if (port.watch) port.watch.close();
       else closeQuietly(port.fd);
       port.watch = undefined;
+      port.acceptWatch = undefined;
     }
     if (this.config.socket.removeOnStop) this.removeFiles();
     this.ports = [];

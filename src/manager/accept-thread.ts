@@ -1,0 +1,202 @@
+// Accept=yes on a thread of its own. With one process per connection, everything the main
+// thread does between a connection's arrival and the posix_spawn of its instance is latency the
+// client waits through, and the main thread also has the previous instances' exits, logs and
+// state changes to handle. For units whose instances all start the same way (accept-plan.ts
+// says which), a worker thread waits on the listener, accepts and spawns; the main thread then
+// adopts the running process (name, ServiceUnit, logs, exit) while it already serves its client.
+// Measured in bench/accept.ts: the README and bench/README.md have the figures.
+//
+// The listener stays the SocketUnit's: this file only replaces its readiness watch, with the
+// same stop/rearm/release/close contract as sys/watch.ts.
+
+import { Worker } from 'node:worker_threads';
+import type { SocketSpec } from '../net/spec.js';
+import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, SHUT_RDWR } from '../sys/constants.js';
+import { epollCreate, epollCtl, eventFd, eventFdSignal } from '../sys/epoll.js';
+import { closeQuietly, type Fd, shutdown } from '../sys/socket.js';
+import type { Watch } from '../sys/watch.js';
+import {
+  type AcceptPlan,
+  type AcceptThreadEvent,
+  type ToAcceptThread,
+  WATCH_SLOT_COUNT,
+  WATCH_SLOTS,
+} from './accept-protocol.js';
+
+/** A listener watched by the accept thread. */
+export interface AcceptWatch extends Watch {
+  /** An instance this watch spawned has ended: one more may start under MaxConnections=. */
+  instanceEnded(): void;
+}
+
+type Handler = (event: AcceptThreadEvent) => void;
+
+const PID_RING_SLOTS = 1024;
+
+class AcceptThread {
+  private worker: Worker | undefined;
+  private epfd: Fd | undefined;
+  private wakeFd: Fd | undefined;
+  private nextTag = 1;
+  /** Handlers stay until the thread confirms a removal: events already on their way still land. */
+  private readonly handlers = new Map<number, Handler>();
+  private readonly afterRemoval = new Map<number, () => void>();
+  private active = 0;
+  readonly pidRing = new Int32Array(new SharedArrayBuffer(4 * PID_RING_SLOTS));
+
+  private start(): { worker: Worker; epfd: Fd } {
+    if (this.worker && this.epfd !== undefined) return { worker: this.worker, epfd: this.epfd };
+    const epfd = epollCreate();
+    let wakeFd: Fd;
+    try {
+      wakeFd = eventFd();
+      epollCtl(epfd, EPOLL_CTL_ADD, wakeFd, EPOLLIN, 0);
+    } catch (err) {
+      closeQuietly(epfd);
+      throw err;
+    }
+    const worker = new Worker(new URL('./accept-worker.js', import.meta.url), {
+      workerData: { epfd, wakeFd, pidRing: this.pidRing },
+      stdout: false,
+      stderr: false,
+    });
+    worker.on('message', (event: AcceptThreadEvent) => this.dispatch(event));
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', () => {
+      if (this.worker === worker) this.reset();
+    });
+    worker.unref();
+    // A worker inside a native call cannot be terminated: at exit Node would wait for its
+    // epoll_wait to time out. Wake it so it leaves at once.
+    process.once('exit', () => this.shutdown());
+    this.worker = worker;
+    this.epfd = epfd;
+    this.wakeFd = wakeFd;
+    return { worker, epfd };
+  }
+
+  private reset(): void {
+    if (this.epfd !== undefined) closeQuietly(this.epfd);
+    if (this.wakeFd !== undefined) closeQuietly(this.wakeFd);
+    this.worker = undefined;
+    this.epfd = undefined;
+    this.wakeFd = undefined;
+  }
+
+  private dispatch(event: AcceptThreadEvent): void {
+    if (event.kind === 'thread-error') {
+      this.failAll(new Error(event.message));
+      return;
+    }
+    if (event.kind === 'removed') {
+      this.handlers.delete(event.tag);
+      const then = this.afterRemoval.get(event.tag);
+      this.afterRemoval.delete(event.tag);
+      then?.();
+      return;
+    }
+    this.handlers.get(event.tag)?.(event);
+  }
+
+  private failAll(err: Error): void {
+    for (const [tag, handler] of this.handlers)
+      handler({ kind: 'accept-error', tag, message: `accept thread failed: ${err.message}` });
+  }
+
+  private send(message: ToAcceptThread): void {
+    this.worker?.postMessage(message);
+    if (this.wakeFd !== undefined) eventFdSignal(this.wakeFd);
+  }
+
+  private retain(delta: number): void {
+    this.active += delta;
+    if (this.active > 0) this.worker?.ref();
+    else this.worker?.unref();
+  }
+
+  shutdown(): void {
+    if (!this.worker) return;
+    this.send({ kind: 'stop' });
+  }
+
+  /** Pids the thread has spawned that the main thread has not registered yet. */
+  inFlightPids(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.pidRing.length; i++) {
+      const pid = Atomics.load(this.pidRing, i);
+      if (pid !== 0) out.push(pid);
+    }
+    return out;
+  }
+
+  /** The main thread knows `pid` now (it is in the starter's live set). */
+  registered(pid: number, slot: number): void {
+    if (slot >= 0) Atomics.compareExchange(this.pidRing, slot, pid, 0);
+  }
+
+  watch(fd: Fd, spec: SocketSpec, plan: AcceptPlan, handler: Handler): AcceptWatch {
+    const { worker, epfd } = this.start();
+    const tag = this.nextTag++;
+    const slots = new SharedArrayBuffer(4 * WATCH_SLOT_COUNT);
+    const view = new Int32Array(slots);
+    Atomics.store(view, WATCH_SLOTS.armed, 1);
+    this.handlers.set(tag, handler);
+    worker.postMessage({ kind: 'add', tag, fd, spec, plan, slots } satisfies ToAcceptThread);
+    // Level-triggered: the thread may see the event before the plan; it looks again after.
+    epollCtl(epfd, EPOLL_CTL_ADD, fd, EPOLLIN, tag);
+    this.retain(1);
+    let open = true;
+    let armed = true;
+    const setArmed = (on: boolean) => {
+      if (armed === on || !open) return;
+      armed = on;
+      Atomics.store(view, WATCH_SLOTS.armed, on ? 1 : 0);
+      if (this.epfd !== undefined) epollCtl(this.epfd, EPOLL_CTL_MOD, fd, on ? EPOLLIN : 0, tag);
+      this.retain(on ? 1 : -1);
+    };
+    const remove = (then?: () => void) => {
+      if (!open) return;
+      setArmed(false);
+      open = false;
+      if (this.epfd !== undefined) {
+        try {
+          epollCtl(this.epfd, EPOLL_CTL_DEL, fd, 0, tag);
+        } catch {}
+      }
+      if (then) this.afterRemoval.set(tag, then);
+      this.send({ kind: 'remove', tag });
+    };
+    return {
+      fd,
+      stop: () => setArmed(false),
+      rearm: () => {
+        if (!open) throw new Error(`accept thread: fd ${fd} is no longer watched`);
+        setArmed(true);
+      },
+      release: () => remove(),
+      close: () => {
+        // Refuse new connections at once; the fd itself is closed when the thread has let go
+        // of it, so its number cannot be reused under an accept() in flight.
+        try {
+          shutdown(fd, SHUT_RDWR);
+        } catch {}
+        remove(() => closeQuietly(fd));
+      },
+      instanceEnded: () => {
+        Atomics.sub(view, WATCH_SLOTS.live, 1);
+      },
+    };
+  }
+}
+
+let thread: AcceptThread | undefined;
+
+export function acceptThread(): AcceptThread {
+  thread ??= new AcceptThread();
+  return thread;
+}
+
+/** Pids spawned by the accept thread and not yet registered: for the PID-1 orphan reaper. */
+export function acceptThreadPids(): number[] {
+  return thread?.inFlightPids() ?? [];
+}

@@ -1,0 +1,70 @@
+// Typed epoll(7) and eventfd(2) for code that runs its own wait loop on a worker thread (the
+// accept thread). Each entry carries a 64-bit tag instead of a pointer. watch.ts predates this
+// file and keeps its own inline copies of the same calls.
+
+import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC } from './constants.js';
+import { systemError } from './errors.js';
+import { libcCalls as c, errno } from './ffi.js';
+import { check, type Fd } from './socket.js';
+
+// epoll_event is packed on x86_64 only (12 bytes, data at 4); 16 bytes with data at 8 elsewhere.
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+const EINTR = 4;
+
+export function epollCreate(): Fd {
+  return check(c.epoll_create1(EPOLL_CLOEXEC), 'epoll_create1');
+}
+
+/** epoll_ctl(2): `op` is EPOLL_CTL_ADD, _MOD or _DEL; `events` the EPOLL* mask. */
+export function epollCtl(epfd: Fd, op: number, fd: Fd, events: number, tag: bigint | number): void {
+  const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
+  ev.writeUInt32LE(events >>> 0, 0);
+  ev.writeBigUInt64LE(BigInt(tag), DATA_OFFSET);
+  check(c.epoll_ctl(epfd, op, fd, ev), 'epoll_ctl', { hint: `fd ${fd}` });
+}
+
+export interface EpollReady {
+  tag: bigint;
+  events: number;
+}
+
+/** A reusable epoll_wait buffer for up to `max` events. */
+export function epollBuffer(max: number): Buffer {
+  return Buffer.alloc(EPOLL_EVENT_SIZE * max);
+}
+
+/** epoll_wait(2) into `buffer`; an empty list on timeout or EINTR. */
+export function epollWait(epfd: Fd, buffer: Buffer, timeoutMs: number): EpollReady[] {
+  const max = Math.floor(buffer.length / EPOLL_EVENT_SIZE);
+  const n = c.epoll_wait(epfd, buffer, max, timeoutMs);
+  if (n === -1) {
+    const e = errno();
+    if (e === EINTR) return [];
+    throw systemError('epoll_wait', e);
+  }
+  const ready: EpollReady[] = [];
+  for (let i = 0; i < n; i++)
+    ready.push({
+      tag: buffer.readBigUInt64LE(i * EPOLL_EVENT_SIZE + DATA_OFFSET),
+      events: buffer.readUInt32LE(i * EPOLL_EVENT_SIZE),
+    });
+  return ready;
+}
+
+/** A non-blocking, close-on-exec eventfd: one thread signals, another's epoll wakes. */
+export function eventFd(): Fd {
+  return check(c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), 'eventfd');
+}
+
+const one = Buffer.alloc(8);
+one.writeBigUInt64LE(1n);
+
+export function eventFdSignal(fd: Fd): void {
+  c.write(fd, one, 8);
+}
+
+/** Reset the counter (a read of a non-blocking eventfd; nothing to read is fine). */
+export function eventFdDrain(fd: Fd): void {
+  c.read(fd, Buffer.alloc(8), 8);
+}

@@ -1,0 +1,143 @@
+// Accept=yes through the accept thread (manager/accept-thread.ts): an instance it spawns must
+// start exactly as one the main thread spawns (SOCKUNIT_ACCEPT_THREAD=0), against the same real
+// service reporting what it got; units the plan cannot cover must keep the main thread's path;
+// output is captured; a stop ends the instances it started.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  connectTcp,
+  exchange,
+  freePort,
+  type ManagerProcess,
+  managerSuite,
+  processesWith,
+  REPORT_PY,
+  readReport,
+  SYSTEM_PYTHON,
+  waitUntil,
+} from './fixtures/manager/harness.js';
+
+/** Connect, let the report service answer by closing, return the client's port. */
+async function oneConnection(port: number): Promise<number> {
+  const socket = await connectTcp(port);
+  const clientPort = socket.localPort as number;
+  await new Promise<void>((resolve) => {
+    socket.on('data', () => {});
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+  });
+  return clientPort;
+}
+
+describe('sockunit run: the accept thread', () => {
+  const { start } = managerSuite('accept-thread', (dir) => writeFileSync(join(dir, 'report.py'), REPORT_PY));
+
+  const reportUnits = (port: number) => (dir: string) => ({
+    'rep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+    'rep@.service': `[Service]\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/out.json\nEnvironment=GREETING=hi\n`,
+  });
+
+  async function instanceReport(m: ManagerProcess, port: number) {
+    const clientPort = await oneConnection(port);
+    const report = await readReport(join(m.dir, 'out.json'));
+    const started = await m.waitFor(/^Started rep@0-\d+-127\.0\.0\.1:\d+-127\.0\.0\.1:\d+\.service\.$/);
+    return { clientPort, report, started };
+  }
+
+  test('an instance starts as on the main thread: fds, LISTEN_PID, environment, name', async () => {
+    const threadPort = await freePort();
+    const mainPort = await freePort();
+    const onThread = await start(reportUnits(threadPort), { args: ['--log-level=debug'] });
+    const onMain = await start(reportUnits(mainPort), {
+      args: ['--log-level=debug'],
+      env: { ...process.env, SOCKUNIT_ACCEPT_THREAD: '0' },
+    });
+    await onThread.waitFor(/^rep\.socket: instances start on the accept thread\.$/);
+    await onMain.waitFor(/^rep\.socket: instances start on the main thread \(SOCKUNIT_ACCEPT_THREAD=0\)\.$/);
+
+    const a = await instanceReport(onThread, threadPort);
+    const b = await instanceReport(onMain, mainPort);
+    for (const [{ report, clientPort }, what] of [
+      [a, 'accept thread'],
+      [b, 'main thread'],
+    ] as const) {
+      assert.equal(report.listen_pid, String(report.pid), `${what}: LISTEN_PID is the service's pid`);
+      assert.equal(report.listen_fds, '1', what);
+      assert.equal(report.fdnames, 'connection', what);
+      assert.equal(report.fds.length, 1, `${what}: ${JSON.stringify(report.fds)}`);
+      assert.equal(report.env.REMOTE_ADDR, '127.0.0.1', what);
+      assert.equal(report.env.REMOTE_PORT, String(clientPort), what);
+      assert.match(report.env.INVOCATION_ID ?? '', /^[0-9a-f]{32}$/, what);
+      assert.match(report.env.SO_COOKIE ?? '', /^\d+$/, what);
+      assert.equal(report.env.GREETING, 'hi', what);
+      assert.equal(report.cwd, '/', what);
+    }
+    const keys = (r: typeof a.report) => Object.keys(r.env).sort();
+    assert.deepEqual(keys(a.report), keys(b.report), 'the same variables on both paths');
+    const same = ['PATH', 'LANG', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'GREETING'];
+    for (const k of same) assert.equal(a.report.env[k], b.report.env[k], k);
+    assert.deepEqual(
+      a.report.fds.map(({ family, type, protocol, listening }) => ({ family, type, protocol, listening })),
+      b.report.fds.map(({ family, type, protocol, listening }) => ({ family, type, protocol, listening })),
+    );
+    assert.equal(a.report.umask, b.report.umask);
+    await onThread.waitFor(/^rep@0-.*Deactivated successfully\.$/);
+  });
+
+  test('what the plan cannot cover keeps the main thread, and still works', async () => {
+    const port = await freePort();
+    const m = await start(
+      () => ({
+        'var.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+        'var@.service': '[Service]\nStandardInput=socket\nExecStart=/bin/echo $REMOTE_ADDR\n',
+      }),
+      { args: ['--log-level=debug'] },
+    );
+    await m.waitFor(/^var\.socket: instances start on the main thread \(\$VAR in the command line\)\.$/);
+    assert.equal(await exchange(port), '127.0.0.1\n', '$REMOTE_ADDR expanded per connection');
+  });
+
+  test('service output lands in the log as unit[pid]: line', async () => {
+    const port = await freePort();
+    const m = await start(
+      (dir) => {
+        const script = join(dir, 'talk.sh');
+        writeFileSync(script, '#!/bin/sh\necho "to the log"\necho "to stderr" >&2\necho reply >&3\n', {
+          mode: 0o755,
+        });
+        return {
+          'talk.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+          'talk@.service': `[Service]\nExecStart=${script}\n`,
+        };
+      },
+      { args: ['--log-level=debug'] },
+    );
+    await m.waitFor(/^talk\.socket: instances start on the accept thread\.$/);
+    assert.equal(await exchange(port), 'reply\n');
+    await m.waitFor(/^talk@0-[^[]+\[\d+\]: to the log$/);
+    await m.waitFor(/^talk@0-[^[]+\[\d+\]: to stderr$/);
+  });
+
+  test('a stop ends the instances the thread started, and the port is closed', async () => {
+    const port = await freePort();
+    const marker = `sockunit-accept-thread-${process.pid}-${Date.now()}`;
+    const m = await start((dir) => {
+      const script = join(dir, marker);
+      writeFileSync(script, '#!/bin/sh\nsleep 60\n', { mode: 0o755 });
+      return {
+        'hold.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+        'hold@.service': `[Service]\nExecStart=${script}\n`,
+      };
+    });
+    const clients = [await connectTcp(port), await connectTcp(port)];
+    await waitUntil('two instances', () => (m.matching(/^Started hold@/).length === 2 ? true : undefined));
+    assert.equal(processesWith(marker).length, 2);
+    await m.stop();
+    assert.deepEqual(processesWith(marker), [], 'no instance outlives the manager');
+    await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' });
+    for (const c of clients) c.destroy();
+  });
+});

@@ -121,6 +121,34 @@ describe('sockunit run: the accept thread', () => {
     await m.waitFor(/^talk@0-[^[]+\[\d+\]: to stderr$/);
   });
 
+  test("the orphan reaper never takes an accept-thread instance's exit status (3 s of 8-way load)", async (t) => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'quick.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nTriggerLimitBurst=0\nPollLimitBurst=0\n`,
+      'quick@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
+    }));
+    // The reaper runs once a second: spawns and exits must straddle several of its runs.
+    const deadline = Date.now() + 3000;
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 2000 && Date.now() < deadline; i++) {
+          assert.equal(await exchange(port, 'x\n'), 'x\n');
+          done++;
+        }
+      }),
+    );
+    await waitUntil(
+      'every instance to be reaped by its owner',
+      () => (m.matching(/^quick@.*Deactivated successfully\.$/).length === done ? true : undefined),
+      10_000,
+    );
+    t.diagnostic(`${done} connections`);
+    assert.ok(done > 50, `load ran (${done})`);
+    assert.deepEqual(m.matching(/exit status lost/), [], 'no status was taken by the reaper');
+    assert.equal(m.running, true);
+  });
+
   test('a stop ends the instances the thread started, and the port is closed', async () => {
     const port = await freePort();
     const marker = `sockunit-accept-thread-${process.pid}-${Date.now()}`;

@@ -140,6 +140,26 @@ test('reapOrphans leaves excluded pids and child_process children alone, reaps t
   assert.deepEqual(reapOrphans(new Set()), [], 'nothing left');
 });
 
+test('reapOrphans with a predicate asks it per pid, at the moment of each decision', () => {
+  const kept = start('exit 7');
+  const orphan = start('exit 8');
+  for (const pid of [kept.pid, orphan.pid]) waitUntilZombie(pid);
+  const asked: number[] = [];
+  const reaped = reapOrphans((pid) => {
+    asked.push(pid);
+    return pid === kept.pid;
+  });
+  assert.deepEqual(reaped, [{ pid: orphan.pid, code: 'exited', status: 8 }]);
+  assert.ok(asked.includes(kept.pid), 'the kept pid was asked about');
+  assert.deepEqual(
+    waitPidfd(kept.pidfd),
+    { pid: kept.pid, code: 'exited', status: 7 },
+    'its status is still there',
+  );
+  close(kept.pidfd);
+  close(orphan.pidfd);
+});
+
 test('reapAny reaps whichever child exited, and is undefined with no children left', () => {
   const child = start('exit 0');
   waitUntilZombie(child.pid);

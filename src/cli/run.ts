@@ -2,7 +2,7 @@
 
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { acceptThreadPids } from '../manager/accept-thread.js';
+import { acceptThreadMayOwn } from '../manager/accept-thread.js';
 import { type ControlPlane, startControlPlane } from '../manager/control-plane.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
@@ -38,6 +38,10 @@ Options:
 
 Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
 units, keeping unchanged listeners open.
+
+Environment: SOCKUNIT_ACCEPT_THREAD=0 starts every Accept=yes instance from the main thread (by
+default a worker thread accepts and spawns them where the template allows; --log-level=debug
+tells which units do).
 `;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -105,8 +109,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
       // children are left to their pidfd watchers.
       // The accept thread's fresh spawns are not in livePids until the main thread adopts them.
-      const inFlight = acceptThreadPids();
-      const ours = inFlight.length > 0 ? new Set([...starter.livePids, ...inFlight]) : starter.livePids;
+      const ours = (pid: number) => starter.livePids.has(pid) || acceptThreadMayOwn(pid);
       for (const exit of reapOrphans(ours)) log.debug(`Reaped orphan ${exit.pid}.`);
     }, 1000);
     const shutdown = (signal: string) => {

@@ -119,14 +119,12 @@ class AcceptThread {
     this.send({ kind: 'stop' });
   }
 
-  /** Pids the thread has spawned that the main thread has not registered yet. */
-  inFlightPids(): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.pidRing.length; i++) {
-      const pid = Atomics.load(this.pidRing, i);
-      if (pid !== 0) out.push(pid);
-    }
-    return out;
+  /** See acceptThreadMayOwn. */
+  mayOwn(pid: number): boolean {
+    // Slot 0 counts spawns under way: their pids are not in the ring yet.
+    if (Atomics.load(this.pidRing, 0) > 0) return true;
+    for (let i = 1; i < this.pidRing.length; i++) if (Atomics.load(this.pidRing, i) === pid) return true;
+    return false;
   }
 
   /** The main thread knows `pid` now (it is in the starter's live set). */
@@ -196,7 +194,9 @@ export function acceptThread(): AcceptThread {
   return thread;
 }
 
-/** Pids spawned by the accept thread and not yet registered: for the PID-1 orphan reaper. */
-export function acceptThreadPids(): number[] {
-  return thread?.inFlightPids() ?? [];
+/** For the PID-1 orphan reaper: true when `pid` may be an accept-thread instance the main thread
+ * has not registered yet (in the pid ring, or a spawn is under way and its pid not yet written).
+ * Asked per pid at the moment of the decision, never from a list taken earlier. */
+export function acceptThreadMayOwn(pid: number): boolean {
+  return thread?.mayOwn(pid) ?? false;
 }

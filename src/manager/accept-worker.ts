@@ -18,7 +18,7 @@ import { hasCode } from '../sys/errors.js';
 import { socketPair } from '../sys/msg.js';
 import type { SockAddr } from '../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, getsockopt, setNonBlocking } from '../sys/socket.js';
-import { spawnProcess } from '../sys/spawn.js';
+import { type SpawnedProcess, type SpawnOptions, spawnProcess } from '../sys/spawn.js';
 import {
   type AcceptPlan,
   type AcceptThreadEvent,
@@ -90,14 +90,26 @@ function disarm(l: Listener): void {
 
 /** A free slot of the pid ring, written before the spawn returns to the main thread's view. */
 function remember(pid: number): number {
-  for (let i = 0; i < pidRing.length; i++) {
-    const slot = (ringNext + i) % pidRing.length;
+  for (let i = 0; i < pidRing.length - 1; i++) {
+    const slot = 1 + ((ringNext + i) % (pidRing.length - 1));
     if (Atomics.compareExchange(pidRing, slot, 0, pid) === 0) {
-      ringNext = slot + 1;
+      ringNext = slot; // the next search starts after this slot
       return slot;
     }
   }
   return -1; // full: the main thread registers the pid itself a moment later
+}
+
+/** spawnProcess, with the pid ring kept right for the orphan reaper: slot 0 counts spawns under
+ * way, and the pid is in the ring before that count drops. */
+function spawnTracked(options: SpawnOptions): SpawnedProcess & { slot: number } {
+  Atomics.add(pidRing, 0, 1);
+  try {
+    const spawned = spawnProcess(options);
+    return { ...spawned, slot: remember(spawned.pid) };
+  } finally {
+    Atomics.sub(pidRing, 0, 1);
+  }
 }
 
 function onReadable(l: Listener): void {
@@ -160,7 +172,7 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr): void {
     if (wantsLog) [parentEnd, childEnd] = socketPair('stream');
     const target = (t: AcceptPlan['stdout']): Fd | 'null' =>
       t === 'connection' ? fd : t === 'capture' ? (childEnd as Fd) : 'null';
-    const spawned = spawnProcess({
+    const spawned = spawnTracked({
       file: plan.file,
       argv: plan.argv,
       env,
@@ -171,13 +183,12 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr): void {
       setsid: true,
       cwd: plan.cwd,
     });
-    const slot = remember(spawned.pid);
     post({
       kind: 'spawned',
       tag: l.tag,
       pid: spawned.pid,
       pidfd: spawned.pidfd,
-      ringSlot: slot,
+      ringSlot: spawned.slot,
       ...(parentEnd !== undefined ? { logFd: parentEnd } : {}),
       ...(local ? { local } : {}),
       peer,

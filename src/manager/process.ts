@@ -347,11 +347,18 @@ export class PosixSpawnStarter implements ProcessStarter {
 
   private running(pid: number, pidfd: Fd, logged: Promise<void> | undefined): RunningProcess {
     this.livePids.add(pid);
-    const exit = onExit(pid, pidfd).then(async (status) => {
-      this.livePids.delete(status.pid);
-      if (logged) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
-      return status;
-    });
+    const exit = onExit(pid, pidfd)
+      .catch((err: unknown): ProcessExit => {
+        // Its status is gone (something else reaped it): the process still ended, and the
+        // manager must go on. Counted as a clean exit, so no Restart= loop follows from it.
+        this.log.error(`pid ${pid}: exit status lost (${(err as Error).message}); counting it as exited.`);
+        return { pid, code: 'exited', status: 0 };
+      })
+      .then(async (status) => {
+        this.livePids.delete(status.pid);
+        if (logged) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
+        return status;
+      });
     return {
       pid,
       exit,

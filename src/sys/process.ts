@@ -142,7 +142,7 @@ export function childPids(): Pid[] {
 }
 
 /**
- * Reap exited children whose pids are not in `excluded`, leaving the others' statuses for their
+ * Reap exited children whose pids are not in `excluded` (a set, or a predicate), leaving the others' statuses for their
  * owners (pidfd watchers, child_process). For PID 1, where orphans are re-parented to the manager.
  * `excluded` must hold every pid someone else waits for: the manager's own children and those
  * of child_process. Returns what was reaped (at most `limit`, to stay bounded).
@@ -150,18 +150,21 @@ export function childPids(): Pid[] {
  * It peeks with WNOWAIT first, so a status it must not take is never consumed. waitid reports one
  * waitable child at a time; when that one is excluded, the others are found through /proc.
  */
-export function reapOrphans(excluded: ReadonlySet<Pid>, limit = 64): ExitStatus[] {
+export function reapOrphans(excluded: ReadonlySet<Pid> | ((pid: Pid) => boolean), limit = 64): ExitStatus[] {
+  // A predicate is asked at the moment of each decision: another thread may be starting children
+  // meanwhile (the manager's accept thread), which a set taken before the call would not know.
+  const isExcluded = typeof excluded === 'function' ? excluded : (pid: Pid) => excluded.has(pid);
   const reaped: ExitStatus[] = [];
   while (reaped.length < limit) {
     const peek = waitid(P_ALL, 0, WEXITED | WNOHANG | WNOWAIT, 'any child (peek)');
     if (!peek) return reaped;
-    if (excluded.has(peek.pid)) break;
+    if (isExcluded(peek.pid)) break;
     const status = waitPid(peek.pid);
     if (status) reaped.push(status);
   }
   for (const pid of childPids()) {
     if (reaped.length >= limit) break;
-    if (excluded.has(pid)) continue;
+    if (isExcluded(pid)) continue;
     let status: ExitStatus | undefined;
     try {
       status = waitPid(pid);

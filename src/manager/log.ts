@@ -49,6 +49,10 @@ export class Logger {
   }
 
   log(level: LogLevel, message: string, unit?: string, fields?: Record<string, unknown>, pid?: number): void {
+    // Below the level and nobody following (`logs -f`): not kept either. Every Accept=yes
+    // instance logs its state changes at debug level; keeping what nobody asked for cost a record,
+    // a timestamp and a history update each.
+    if (levelRank[level] < this.minRank && this.listeners.size === 0) return;
     const record: LogRecord = { time: new Date().toISOString(), level, message };
     if (unit !== undefined) record.unit = unit;
     if (pid !== undefined) record.pid = pid;

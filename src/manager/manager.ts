@@ -323,8 +323,9 @@ export class Manager {
     conn: AcceptedConnection,
     event: SpawnEvent,
   ): Promise<void> {
-    const { prefix } = parseUnitName(socket.name);
-    const name = `${prefix}@${connectionInstance(conn)}.service`;
+    // A socket unit's name is valid (it loaded) and has no instance: its prefix is all before
+    // the suffix, no need to parse it per connection.
+    const name = `${socket.name.slice(0, -'.socket'.length)}@${connectionInstance(conn)}.service`;
     const unit = this.loadInstance(name, socket.config.triggers);
     const adopt = this.starter.adopt?.bind(this.starter);
     const proc =

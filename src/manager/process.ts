@@ -146,22 +146,19 @@ function readOutput(log: Logger, unit: string, pid: () => number, parentEnd: Fd)
     settle();
   };
   const onReady = () => {
-    // Bounded per wake-up, so a chatty service cannot hold the event loop.
-    for (let i = 0; i < 16; i++) {
-      let n: number | undefined;
-      try {
-        n = readSome(parentEnd, captureBuffer);
-      } catch {
-        n = 0; // ECONNRESET and the like: the writer is gone
-      }
-      if (n === undefined) break;
-      if (n === 0) return finish();
-      emitLines(decoder.write(captureBuffer.subarray(0, n)));
+    // One read per wake-up: readable means it cannot block, so the fd needs no O_NONBLOCK (two
+    // fcntl calls saved per process); more pending data wakes the watcher again at once.
+    let n: number | undefined;
+    try {
+      n = readSome(parentEnd, captureBuffer);
+    } catch {
+      n = 0; // ECONNRESET and the like: the writer is gone
     }
+    if (n === 0) return finish();
+    if (n !== undefined) emitLines(decoder.write(captureBuffer.subarray(0, n)));
     watch?.rearm();
   };
   try {
-    setNonBlocking(parentEnd, true);
     watch = watchReadable(parentEnd, onReady);
   } catch (err) {
     closeQuietly(parentEnd);

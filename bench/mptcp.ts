@@ -1,7 +1,7 @@
 // Loopback benchmark: plain Node TCP vs sockunit MPTCP, and the kernel's own MPTCP/TCP ratio
 // measured with a non-Node peer (Debian's python3 with IPPROTO_MPTCP = 262).
 //
-//   npx tsc -p tsconfig.test.json && node .test-build/bench/mptcp.js [reps, default 5]
+//   npx tsc -p tsconfig.test.json && node .test-build/bench/mptcp.js [reps, default 7]
 //
 // On loopback MPTCP moves about half of TCP's bytes (baselines.md §0), so sockunit is judged
 // against the kernel's ratio, never against TCP: target sockunit-MPTCP/Node-TCP >= 0.95x the
@@ -370,7 +370,7 @@ async function warmUp(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const reps = Number(process.argv[2] ?? 5);
+  const reps = Number(process.argv[2] ?? 7); // single repetitions vary 2-3x on a small VM
   const availability = mptcp.available();
   if (!availability.available) throw new Error(`MPTCP is not available here: ${availability.reason}`);
   await warmUp();

@@ -344,6 +344,11 @@ export class PosixSpawnStarter implements ProcessStarter {
 
   private running(pid: number, pidfd: Fd, logged: Promise<void> | undefined): RunningProcess {
     this.livePids.add(pid);
+    // Usually the output pipe has ended by the time the exit is seen: no flush timer then.
+    let flushed = logged === undefined;
+    void logged?.then(() => {
+      flushed = true;
+    });
     const exit = onExit(pid, pidfd)
       .catch((err: unknown): ProcessExit => {
         // Its status is gone (something else reaped it): the process still ended, and the
@@ -353,7 +358,7 @@ export class PosixSpawnStarter implements ProcessStarter {
       })
       .then(async (status) => {
         this.livePids.delete(status.pid);
-        if (logged) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
+        if (logged && !flushed) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
         return status;
       });
     return {

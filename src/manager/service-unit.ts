@@ -6,7 +6,7 @@ import type { Credentials } from '../sys/msg.js';
 import { signalNumber } from '../sys/process.js';
 import { closeQuietly, type Fd } from '../sys/socket.js';
 import { type ExecCommand, expandCommandVariables } from '../unit/exec-command.js';
-import type { ServiceUnitConfig } from '../unit/service-config.js';
+import type { ExitStatusSet, ServiceUnitConfig } from '../unit/service-config.js';
 import { FdStore, isValidFdName } from './fd-store.js';
 import { followForkedDaemon, readPidFile } from './forked-daemon.js';
 import type { Logger } from './log.js';
@@ -763,8 +763,7 @@ export class ServiceUnit {
   }
 
   private successSet(): Set<number | string> {
-    const s = this.config.service.successExitStatus;
-    return new Set<number | string>([...s.statuses, ...s.signals.map((x) => x.name.replace(/^SIG/, ''))]);
+    return statusSet(this.config.service.successExitStatus);
   }
 
   private async afterMainExit(exit: ProcessExit | undefined): Promise<void> {
@@ -789,14 +788,8 @@ export class ServiceUnit {
       await this.runControl(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
     const restartRules = {
       policy: s.restart,
-      preventExitStatus: new Set<number | string>([
-        ...s.restartPreventExitStatus.statuses,
-        ...s.restartPreventExitStatus.signals.map((x) => x.name.replace(/^SIG/, '')),
-      ]),
-      forceExitStatus: new Set<number | string>([
-        ...s.restartForceExitStatus.statuses,
-        ...s.restartForceExitStatus.signals.map((x) => x.name.replace(/^SIG/, '')),
-      ]),
+      preventExitStatus: statusSet(s.restartPreventExitStatus),
+      forceExitStatus: statusSet(s.restartForceExitStatus),
     };
     const facts = {
       result,
@@ -907,6 +900,21 @@ export function stopPostEnvironment(
     env.EXIT_STATUS = exit.code === 'exited' ? String(exit.status) : (exit.signal ?? String(exit.status));
   }
   return env;
+}
+
+/** An exit-status list as a set of numbers and signal names without SIG, built once per
+ * config (every Accept=yes instance of a template shares it, and asked on every exit). */
+const statusSets = new WeakMap<ExitStatusSet, Set<number | string>>();
+function statusSet(list: ExitStatusSet): Set<number | string> {
+  let set = statusSets.get(list);
+  if (!set) {
+    set = new Set<number | string>([
+      ...list.statuses,
+      ...list.signals.map((x) => x.name.replace(/^SIG/, '')),
+    ]);
+    statusSets.set(list, set);
+  }
+  return set;
 }
 
 const SIGTERM = signalNumber('SIGTERM');

@@ -421,12 +421,16 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
       registry.set(fd, { watcherKind: 'epoll-worker' });
       setArmed(entry, true);
       let open = true;
-      const forget = (): void => {
+      const forget = (closing: boolean): void => {
         if (!open) return;
         open = false;
+        const wasArmed = entry.armed;
         setArmed(entry, false);
         entries.delete(entry.id);
         registry.delete(fd);
+        // About to be closed after its one-shot event fired: the registration is disabled, and
+        // closing the fd removes it (one epoll_ctl less per pidfd and output pipe of a service).
+        if (closing && !wasArmed) return;
         if (epfd !== undefined) c.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, epollEvent(0, 0n));
       };
       return {
@@ -444,10 +448,10 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
           ctl(EPOLL_CTL_MOD, entry, EPOLLIN | EPOLLONESHOT);
           setArmed(entry, true);
         },
-        release: forget,
+        release: () => forget(false),
         close() {
           if (!open) return;
-          forget();
+          forget(true);
           closeFd(fd);
         },
       };

@@ -1,6 +1,5 @@
-// Typed epoll(7) and eventfd(2) for code that runs its own wait loop on a worker thread (the
-// accept thread). Each entry carries a 64-bit tag instead of a pointer. watch.ts predates this
-// file and keeps its own inline copies of the same calls.
+// Typed epoll(7) and eventfd(2) for the code that waits on a worker thread: the readiness
+// watcher (watch.ts) and the accept thread. Each entry carries a 64-bit tag instead of a pointer.
 
 import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC } from './constants.js';
 import { systemError } from './errors.js';
@@ -9,19 +8,24 @@ import { check, type Fd } from './socket.js';
 
 // epoll_event is packed on x86_64 only (12 bytes, data at 4); 16 bytes with data at 8 elsewhere.
 export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
-const DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+export const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
 const EINTR = 4;
 
 export function epollCreate(): Fd {
   return check(c.epoll_create1(EPOLL_CLOEXEC), 'epoll_create1');
 }
 
-/** epoll_ctl(2): `op` is EPOLL_CTL_ADD, _MOD or _DEL; `events` the EPOLL* mask. */
-export function epollCtl(epfd: Fd, op: number, fd: Fd, events: number, tag: bigint | number): void {
+/** A struct epoll_event: `events` mask and 64-bit `tag`. */
+export function epollEvent(events: number, tag: bigint | number): Buffer {
   const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
   ev.writeUInt32LE(events >>> 0, 0);
-  ev.writeBigUInt64LE(BigInt(tag), DATA_OFFSET);
-  check(c.epoll_ctl(epfd, op, fd, ev), 'epoll_ctl', { hint: `fd ${fd}` });
+  ev.writeBigUInt64LE(BigInt(tag), EPOLL_DATA_OFFSET);
+  return ev;
+}
+
+/** epoll_ctl(2): `op` is EPOLL_CTL_ADD, _MOD or _DEL; `events` the EPOLL* mask. */
+export function epollCtl(epfd: Fd, op: number, fd: Fd, events: number, tag: bigint | number): void {
+  check(c.epoll_ctl(epfd, op, fd, epollEvent(events, tag)), 'epoll_ctl', { hint: `fd ${fd}` });
 }
 
 export interface EpollReady {
@@ -46,7 +50,7 @@ export function epollWait(epfd: Fd, buffer: Buffer, timeoutMs: number): EpollRea
   const ready: EpollReady[] = [];
   for (let i = 0; i < n; i++)
     ready.push({
-      tag: buffer.readBigUInt64LE(i * EPOLL_EVENT_SIZE + DATA_OFFSET),
+      tag: buffer.readBigUInt64LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET),
       events: buffer.readUInt32LE(i * EPOLL_EVENT_SIZE),
     });
   return ready;

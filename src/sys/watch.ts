@@ -31,9 +31,6 @@
 import { fstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import {
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
-  EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   EPOLL_CTL_MOD,
@@ -42,9 +39,18 @@ import {
   EPOLLIN,
   EPOLLONESHOT,
 } from './constants.js';
+import {
+  EPOLL_DATA_OFFSET,
+  EPOLL_EVENT_SIZE,
+  epollCreate,
+  epollCtl,
+  epollEvent,
+  eventFd,
+  eventFdSignal,
+} from './epoll.js';
 import { errnoName, type SystemError, systemError } from './errors.js';
 import { libcCalls as c, errno, uvPoll } from './ffi.js';
-import { check, close as closeFd, closeQuietly, type Fd } from './socket.js';
+import { close as closeFd, closeQuietly, type Fd } from './socket.js';
 
 export interface ReadyEvent {
   fd: Fd;
@@ -94,17 +100,6 @@ function watchError(fd: Fd, code: string, message: string): Error & { code: stri
   return err;
 }
 
-// epoll_event is packed on x86_64 only (12 bytes, data at 4); 16 bytes with data at 8 elsewhere.
-const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
-const DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
-
-function epollEvent(events: number, tag: bigint): Buffer {
-  const ev = Buffer.alloc(EVENT_SIZE);
-  ev.writeUInt32LE(events >>> 0, 0);
-  ev.writeBigUInt64LE(tag, DATA_OFFSET);
-  return ev;
-}
-
 let probeEpoll: Fd | undefined;
 /** epoll instances of our own, skipped when looking for fds that libuv watches. */
 const ownEpolls = new Set<Fd>();
@@ -112,7 +107,7 @@ const ownEpolls = new Set<Fd>();
 /** The same check libuv makes (uv__io_check_fd): an fd epoll accepts is one uv_poll accepts. */
 function probePollable(fd: Fd): void {
   if (probeEpoll === undefined) {
-    probeEpoll = check(c.epoll_create1(EPOLL_CLOEXEC), 'epoll_create1');
+    probeEpoll = epollCreate();
     ownEpolls.add(probeEpoll);
   }
   const ev = epollEvent(EPOLLIN, 1n);
@@ -330,11 +325,11 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
 
   const start = (): Fd => {
     if (epfd !== undefined) return epfd;
-    const ep = check(c.epoll_create1(EPOLL_CLOEXEC), 'epoll_create1');
+    const ep = epollCreate();
     let wake: Fd;
     try {
-      wake = check(c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), 'eventfd');
-      check(c.epoll_ctl(ep, EPOLL_CTL_ADD, wake, epollEvent(EPOLLIN, 0n)), 'epoll_ctl');
+      wake = eventFd();
+      epollCtl(ep, EPOLL_CTL_ADD, wake, EPOLLIN, 0n);
     } catch (err) {
       closeQuietly(ep);
       throw err;
@@ -343,7 +338,7 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
     wakeFd = wake;
     ownEpolls.add(ep);
     worker = new Worker(new URL('./watch-worker.js', import.meta.url), {
-      workerData: { epfd: ep, eventSize: EVENT_SIZE, dataOffset: DATA_OFFSET },
+      workerData: { epfd: ep, eventSize: EPOLL_EVENT_SIZE, dataOffset: EPOLL_DATA_OFFSET },
       stdout: false,
       stderr: false,
     });
@@ -360,16 +355,11 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
   };
 
   const wakeWorker = (): void => {
-    if (wakeFd === undefined) return;
-    const one = Buffer.alloc(8);
-    one.writeBigUInt64LE(1n);
-    c.write(wakeFd, one, 8);
+    if (wakeFd !== undefined) eventFdSignal(wakeFd);
   };
 
   const ctl = (op: number, entry: WorkerEntry, events: number): void => {
-    if (epfd === undefined) return;
-    const ev = epollEvent(events, tagOf(entry));
-    check(c.epoll_ctl(epfd, op, entry.fd, ev), 'epoll_ctl', { hint: `fd ${entry.fd}` });
+    if (epfd !== undefined) epollCtl(epfd, op, entry.fd, events, tagOf(entry));
   };
 
   const shutdown = (): void => {

@@ -100,6 +100,37 @@ describe('sockunit run: the accept thread', () => {
     assert.equal(await exchange(port), '127.0.0.1\n', '$REMOTE_ADDR expanded per connection');
   });
 
+  test('MaxConnectionsPerSource= on the thread: a second connection from a source is refused, and its slot comes back when the first ends', async () => {
+    const port = await freePort();
+    const m = await start(
+      () => ({
+        'per.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nMaxConnectionsPerSource=1\n`,
+        'per@.service': "[Service]\nStandardInput=socket\nExecStart=/bin/sh -c 'read line; echo got'\n",
+      }),
+      { args: ['--log-level=debug'] },
+    );
+    await m.waitFor(/^per\.socket: instances start on the accept thread\.$/);
+    const first = await connectTcp(port);
+    await m.waitFor(/^Started per@0-/);
+    const second = await connectTcp(port);
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 3000);
+      second.on('error', () => {});
+      second.on('data', () => {});
+      second.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    assert.equal(closed, true, 'the second connection from 127.0.0.1 is closed at once');
+    await m.waitFor(
+      /^per\.socket: Too many incoming connections \(1\) from source 127\.0\.0\.1, dropping connection\.$/,
+    );
+    first.end('bye\n');
+    await m.waitFor(/^per@0-.*Deactivated successfully\.$/);
+    assert.equal(await exchange(port, 'again\n'), 'got\n', 'the slot is free again');
+  });
+
   test('service output lands in the log as unit[pid]: line', async () => {
     const port = await freePort();
     const m = await start(

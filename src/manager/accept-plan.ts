@@ -1,8 +1,8 @@
 // Which Accept=yes units the accept thread may start instances for, and how: those whose
 // instances all start the same way, so that everything but a few per-connection variables can
 // be decided once. Anything that needs work per start (ExecStartPre=, EnvironmentFile=, `$VAR`
-// in the command line, User=, output files, notify or watchdog protocols, per-source limits,
-// unix sockets with their peer credentials in the name) keeps the main thread's path, which
+// in the command line, User=, output files, notify or watchdog protocols, unix sockets with
+// their peer credentials in the name) keeps the main thread's path, which
 // does all of it. The plan is rebuilt on every reload, as the units are.
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -51,7 +51,6 @@ export function acceptPlanFor(
   const e = template.exec;
   if (process.env.SOCKUNIT_ACCEPT_THREAD === '0') return { reason: 'SOCKUNIT_ACCEPT_THREAD=0' };
   if (!onlyInetStreams(specs)) return { reason: 'not only IP stream listeners' };
-  if (s.maxConnectionsPerSource > 0) return { reason: 'MaxConnectionsPerSource=' };
   if (svc.type !== 'simple' && svc.type !== 'exec') return { reason: `Type=${svc.type}` };
   const cmd = svc.execStart[0];
   if (!cmd || svc.execStart.length !== 1) return { reason: 'not exactly one ExecStart=' };
@@ -108,6 +107,7 @@ export function acceptPlanFor(
     cwd,
     nonBlocking: svc.nonBlocking,
     maxConnections: s.maxConnections,
+    maxConnectionsPerSource: s.maxConnectionsPerSource,
     triggerLimit: { intervalUsec: s.triggerLimitIntervalUsec, burst: s.triggerLimitBurst },
     pollLimit: { intervalUsec: s.pollLimitIntervalUsec, burst: s.pollLimitBurst },
   };

@@ -23,6 +23,8 @@ export interface AcceptPlan {
   cwd: string;
   nonBlocking: boolean;
   maxConnections: number;
+  /** 0: no per-source limit. */
+  maxConnectionsPerSource: number;
   triggerLimit: { intervalUsec: number; burst: number };
   pollLimit: { intervalUsec: number; burst: number };
 }
@@ -47,6 +49,16 @@ interface ConnectionFacts {
   local?: SockAddr;
   peer: SockAddr;
   cookie?: bigint;
+  /** Counted against MaxConnectionsPerSource= under this key until the main thread says the
+   * instance ended (`ended` on the sync port). */
+  source?: string;
+}
+
+/** Sent on the synchronous port, which the thread reads before every accept. */
+export interface InstanceEnded {
+  kind: 'ended';
+  tag: number;
+  source: string;
 }
 
 export type AcceptThreadEvent =
@@ -65,6 +77,8 @@ export type AcceptThreadEvent =
   | (ConnectionFacts & { kind: 'failed'; message: string; warnings: string[] })
   /** MaxConnections= reached; the connection is closed. */
   | { kind: 'refused'; tag: number; peer: SockAddr; live: number }
+  /** MaxConnectionsPerSource= reached for `source`; the connection is closed. */
+  | { kind: 'refused-source'; tag: number; peer: SockAddr; source: string; count: number }
   /** PollLimit*= hit: the listener is disarmed for `ms`. */
   | { kind: 'poll-limit'; tag: number; ms: number }
   /** TriggerLimit*= hit: the listener is disarmed; the unit fails. */

@@ -9,7 +9,7 @@
 // The listener stays the SocketUnit's: this file only replaces its readiness watch, with the
 // same stop/rearm/release/close contract as sys/watch.ts.
 
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { SocketSpec } from '../net/spec.js';
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, SHUT_RDWR } from '../sys/constants.js';
 import { epollCreate, epollCtl, eventFd, eventFdSignal } from '../sys/epoll.js';
@@ -18,6 +18,7 @@ import type { Watch } from '../sys/watch.js';
 import {
   type AcceptPlan,
   type AcceptThreadEvent,
+  type InstanceEnded,
   type ToAcceptThread,
   WATCH_SLOT_COUNT,
   WATCH_SLOTS,
@@ -25,8 +26,9 @@ import {
 
 /** A listener watched by the accept thread. */
 export interface AcceptWatch extends Watch {
-  /** An instance this watch spawned has ended: one more may start under MaxConnections=. */
-  instanceEnded(): void;
+  /** An instance this watch spawned has ended: one more may start under MaxConnections= (and,
+   * with its source, under MaxConnectionsPerSource=). */
+  instanceEnded(source?: string): void;
 }
 
 type Handler = (event: AcceptThreadEvent) => void;
@@ -42,6 +44,8 @@ class AcceptThread {
   private readonly handlers = new Map<number, Handler>();
   private readonly afterRemoval = new Map<number, () => void>();
   private active = 0;
+  /** Where instance ends go for MaxConnectionsPerSource= (read synchronously by the thread). */
+  private endedPort: MessagePort | undefined;
   readonly pidRing = new Int32Array(new SharedArrayBuffer(4 * PID_RING_SLOTS));
 
   private start(): { worker: Worker; epfd: Fd } {
@@ -55,11 +59,16 @@ class AcceptThread {
       closeQuietly(epfd);
       throw err;
     }
+    const ended = new MessageChannel();
     const worker = new Worker(new URL('./accept-worker.js', import.meta.url), {
-      workerData: { epfd, wakeFd, pidRing: this.pidRing },
+      workerData: { epfd, wakeFd, pidRing: this.pidRing, endedPort: ended.port2 },
+      transferList: [ended.port2],
       stdout: false,
       stderr: false,
     });
+    this.endedPort = ended.port1;
+    // Not a handle that keeps the process alive: only the worker's ref does that.
+    ended.port1.unref();
     worker.on('message', (event: AcceptThreadEvent) => this.dispatch(event));
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', () => {
@@ -180,8 +189,10 @@ class AcceptThread {
         } catch {}
         remove(() => closeQuietly(fd));
       },
-      instanceEnded: () => {
+      instanceEnded: (source?: string) => {
         Atomics.sub(view, WATCH_SLOTS.live, 1);
+        if (source !== undefined)
+          this.endedPort?.postMessage({ kind: 'ended', tag, source } satisfies InstanceEnded);
       },
     };
   }

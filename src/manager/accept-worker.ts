@@ -9,7 +9,7 @@
 // a message before adding it. Tag 0 is the main thread's eventfd: a message is waiting.
 
 import { randomUUID } from 'node:crypto';
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { applyConnectionOptions } from '../net/options.js';
 import type { SocketSpec } from '../net/spec.js';
 import { EPOLL_CTL_MOD, SO_COOKIE, SOL_SOCKET } from '../sys/constants.js';
@@ -22,10 +22,11 @@ import { type SpawnedProcess, type SpawnOptions, spawnProcess } from '../sys/spa
 import {
   type AcceptPlan,
   type AcceptThreadEvent,
+  type InstanceEnded,
   type ToAcceptThread,
   WATCH_SLOTS,
 } from './accept-protocol.js';
-import { remoteEnvironment } from './instance-name.js';
+import { remoteEnvironment, sourceKey } from './instance-name.js';
 import { RateLimit } from './rate-limit.js';
 
 interface Listener {
@@ -37,11 +38,16 @@ interface Listener {
   slots: Int32Array;
   triggerLimit: RateLimit;
   pollLimit: RateLimit;
+  /** Live instances per source, for MaxConnectionsPerSource=. */
+  perSource: Map<string, number>;
 }
 
-const { epfd, wakeFd, pidRing } = workerData as {
+const { epfd, wakeFd, pidRing, endedPort } = workerData as {
   epfd: number;
   wakeFd: number;
+  /** Instance ends, read synchronously before each accept so a per-source slot freed by the main
+   * thread counts at once (nothing listens on it: messages wait until taken). */
+  endedPort: MessagePort;
   /** Pids spawned here whose owner on the main thread does not know them yet: the PID-1 orphan
    * reaper must leave them alone. */
   pidRing: Int32Array;
@@ -71,6 +77,7 @@ parentPort?.on('message', (m: ToAcceptThread) => {
       slots,
       triggerLimit: new RateLimit(m.plan.triggerLimit.intervalUsec, m.plan.triggerLimit.burst),
       pollLimit: new RateLimit(m.plan.pollLimit.intervalUsec, m.plan.pollLimit.burst),
+      perSource: new Map(),
     });
   } else if (m.kind === 'remove') {
     listeners.delete(m.tag);
@@ -112,6 +119,18 @@ function spawnTracked(options: SpawnOptions): SpawnedProcess & { slot: number } 
   }
 }
 
+/** Take every instance end the main thread has reported so far. */
+function takeEnded(): void {
+  for (let m = receiveMessageOnPort(endedPort); m; m = receiveMessageOnPort(endedPort)) {
+    const ended = m.message as InstanceEnded;
+    const l = listeners.get(ended.tag);
+    if (!l) continue;
+    const n = (l.perSource.get(ended.source) ?? 1) - 1;
+    if (n <= 0) l.perSource.delete(ended.source);
+    else l.perSource.set(ended.source, n);
+  }
+}
+
 function onReadable(l: Listener): void {
   if (!l.pollLimit.test()) {
     disarm(l);
@@ -144,11 +163,23 @@ function onReadable(l: Listener): void {
       post({ kind: 'refused', tag: l.tag, peer: conn.peer, live });
       continue;
     }
-    startInstance(l, conn.fd, conn.peer);
+    let source: string | undefined;
+    if (l.plan.maxConnectionsPerSource > 0) {
+      takeEnded();
+      source = sourceKey(conn.peer);
+      const count = l.perSource.get(source) ?? 0;
+      if (count >= l.plan.maxConnectionsPerSource) {
+        closeQuietly(conn.fd);
+        post({ kind: 'refused-source', tag: l.tag, peer: conn.peer, source, count });
+        continue;
+      }
+      l.perSource.set(source, count + 1);
+    }
+    startInstance(l, conn.fd, conn.peer, source);
   }
 }
 
-function startInstance(l: Listener, fd: Fd, peer: SockAddr): void {
+function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | undefined): void {
   const plan = l.plan;
   const warnings = applyConnectionOptions(fd, l.spec).map((w) => w.message);
   let local: SockAddr | undefined;
@@ -193,6 +224,7 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr): void {
       ...(local ? { local } : {}),
       peer,
       ...(cookie !== undefined ? { cookie } : {}),
+      ...(source !== undefined ? { source } : {}),
       invocationId,
       warnings,
     });
@@ -204,6 +236,7 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr): void {
       ...(local ? { local } : {}),
       peer,
       ...(cookie !== undefined ? { cookie } : {}),
+      ...(source !== undefined ? { source } : {}),
       message: (err as Error).message,
       warnings,
     });

@@ -68,3 +68,17 @@ export function remoteEnvironment(remote: SockAddr): Record<string, string> {
       return {};
   }
 }
+
+/** What MaxConnectionsPerSource= counts per: the peer's IP address (IPv4-mapped shown as IPv4),
+ * the vsock CID, or every unix peer together. */
+export function sourceKey(remote: SockAddr): string {
+  switch (remote.family) {
+    case 'inet':
+    case 'inet6':
+      return remote.address.replace(/^::ffff:/i, '');
+    case 'vsock':
+      return `vsock:${remote.cid}`;
+    default:
+      return 'unix';
+  }
+}

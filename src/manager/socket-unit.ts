@@ -15,7 +15,7 @@ import { type Watch, watchReadable } from '../sys/watch.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
 import type { AcceptPlan, AcceptThreadEvent } from './accept-protocol.js';
 import { type AcceptWatch, acceptThread } from './accept-thread.js';
-import type { UnixPeer } from './instance-name.js';
+import { sourceKey, type UnixPeer } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
 import { RateLimit } from './rate-limit.js';
@@ -293,10 +293,18 @@ export class SocketUnit {
           .catch((err: unknown) => this.log.error(`${this.name}: ${(err as Error).message}`, this.name))
           .finally(() => {
             this.connected--;
-            watch?.instanceEnded();
+            watch.instanceEnded(ev.source);
           });
         return;
       }
+      case 'refused-source':
+        this.triggers++;
+        this.refused++;
+        this.log.warning(
+          `${this.name}: Too many incoming connections (${ev.count}) from source ${ev.source}, dropping connection.`,
+          this.name,
+        );
+        return;
       case 'refused':
         this.triggers++;
         this.refused++;
@@ -588,18 +596,6 @@ function unixPeerOf(fd: Fd): UnixPeer | undefined {
     }
   } catch {}
   return peer;
-}
-
-function sourceKey(remote: SockAddr): string {
-  switch (remote.family) {
-    case 'inet':
-    case 'inet6':
-      return remote.address.replace(/^::ffff:/i, '');
-    case 'vsock':
-      return `vsock:${remote.cid}`;
-    default:
-      return 'unix';
-  }
 }
 
 export function protocolLabel(spec: SocketSpec): string {

@@ -48,3 +48,21 @@ test('history is bounded per unit and in units: Accept=yes instances cannot grow
   assert.equal(log.recentFor('echo@999-1-127.0.0.1:7-127.0.0.1:999.service').length, 1);
   assert.equal(log.recentFor('web.socket').length, 0, 'web.socket had not logged for 1000 units');
 });
+
+test('records below the level are dropped unless someone follows: then they are kept and sent', () => {
+  const { log, text } = logger();
+  log.debug('a.service: dead -> start', 'a.service');
+  log.info('Started a.service.', 'a.service');
+  assert.deepEqual(
+    log.recentFor('a.service').map((r) => r.message),
+    ['Started a.service.'],
+    'a debug record at level info is not kept',
+  );
+  const seen: string[] = [];
+  const stop = log.subscribe((r) => seen.push(r.message));
+  log.debug('a.service: start -> running', 'a.service');
+  stop();
+  assert.deepEqual(seen, ['a.service: start -> running'], 'a follower gets it');
+  assert.equal(log.recentFor('a.service').length, 2, 'and it is kept while followed');
+  assert.equal(text(), 'Started a.service.\n', 'never printed below the level');
+});

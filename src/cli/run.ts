@@ -39,9 +39,9 @@ Options:
 Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
 units, keeping unchanged listeners open.
 
-Environment: SOCKUNIT_ACCEPT_THREAD=0 starts every Accept=yes instance from the main thread (by
-default a worker thread accepts and spawns them where the template allows; --log-level=debug
-tells which units do).
+Environment: SOCKUNIT_ACCEPT_THREAD=0 (or no, false, off) starts every Accept=yes instance from
+the main thread (by default a worker thread accepts and spawns them where the template allows;
+--log-level=debug tells which units do).
 `;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {

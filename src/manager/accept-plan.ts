@@ -49,7 +49,9 @@ export function acceptPlanFor(
   const s = socket.socket;
   const svc = template.service;
   const e = template.exec;
-  if (process.env.SOCKUNIT_ACCEPT_THREAD === '0') return { reason: 'SOCKUNIT_ACCEPT_THREAD=0' };
+  const off = process.env.SOCKUNIT_ACCEPT_THREAD;
+  if (off !== undefined && /^(0|no|false|off)$/i.test(off.trim()))
+    return { reason: `SOCKUNIT_ACCEPT_THREAD=${off}` };
   if (!onlyInetStreams(specs)) return { reason: 'not only IP stream listeners' };
   if (svc.type !== 'simple' && svc.type !== 'exec') return { reason: `Type=${svc.type}` };
   const cmd = svc.execStart[0];

@@ -26,7 +26,7 @@ import {
   type ToAcceptThread,
   WATCH_SLOTS,
 } from './accept-protocol.js';
-import { remoteEnvironment, sourceKey } from './instance-name.js';
+import { connectionEnvironment, sourceKey } from './instance-name.js';
 import { RateLimit } from './rate-limit.js';
 
 interface Listener {
@@ -192,8 +192,8 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
   } catch {}
   const invocationId = randomUUID().replaceAll('-', '');
   const env = [...plan.env, `INVOCATION_ID=${invocationId}`];
-  for (const [name, value] of Object.entries(remoteEnvironment(peer))) env.push(`${name}=${value}`);
-  if (cookie !== undefined) env.push(`SO_COOKIE=${cookie}`);
+  for (const [name, value] of Object.entries(connectionEnvironment(peer, cookie)))
+    env.push(`${name}=${value}`);
   let parentEnd: Fd | undefined;
   let childEnd: Fd | undefined;
   Atomics.add(l.slots, WATCH_SLOTS.live, 1);

@@ -82,3 +82,11 @@ export function sourceKey(remote: SockAddr): string {
       return 'unix';
   }
 }
+
+/** The variables an Accept=yes instance gets for its connection: REMOTE_ADDR/REMOTE_PORT, and
+ * SO_COOKIE where the kernel gave one. */
+export function connectionEnvironment(remote: SockAddr, cookie: bigint | undefined): Record<string, string> {
+  const env = remoteEnvironment(remote);
+  if (cookie !== undefined) env.SO_COOKIE = String(cookie);
+  return env;
+}

@@ -13,7 +13,7 @@ import type { SocketUnitConfig } from '../unit/socket-config.js';
 import { acceptPlanFor } from './accept-plan.js';
 import type { AcceptPlan } from './accept-protocol.js';
 import { acceptThread } from './accept-thread.js';
-import { connectionInstance, remoteEnvironment } from './instance-name.js';
+import { connectionEnvironment, connectionInstance } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
 import { type NotifyMessage, type NotifyRejection, NotifySocket } from './notify-socket.js';
@@ -258,17 +258,33 @@ export class Manager {
       closeQuietly(conn.fd);
       return;
     }
-    const { prefix } = parseUnitName(socket.name);
-    const instance = connectionInstance(conn);
-    const name = `${prefix}@${instance}.service`;
+    const name = instanceName(socket, conn);
     const unit = this.loadInstance(name, socket.config.triggers);
     if (!unit) {
       closeQuietly(conn.fd);
-      socket.failToStart(
-        `Failed to queue service startup job (Maybe the service file is missing or not a template unit?): ${socket.config.triggers} did not load`,
-      );
+      socket.failToStart(templateMissing(socket));
       return;
     }
+    const stdinSocket = unit.exec.standardInput === 'socket';
+    await this.superviseInstance(name, unit, async (service) => {
+      try {
+        await service.start({
+          fds: stdinSocket ? [] : [{ fd: conn.fd, name: socket.config.socket.fileDescriptorName }],
+          environment: instanceEnvironment(conn),
+          ...(stdinSocket ? { connection: conn.fd } : {}),
+        });
+      } finally {
+        closeQuietly(conn.fd);
+      }
+    });
+  }
+
+  /** One Accept=yes instance's ServiceUnit, from `begin` (its start) until it has come to rest. */
+  private async superviseInstance(
+    name: string,
+    unit: ServiceUnitConfig,
+    begin: (service: ServiceUnit) => Promise<void> | void,
+  ): Promise<void> {
     const service = new ServiceUnit({
       config: unit,
       log: this.log,
@@ -277,31 +293,23 @@ export class Manager {
       ...this.notifyOptions(),
     });
     this.services.set(name, service);
-    const stdinSocket = unit.exec.standardInput === 'socket';
     const done = new Promise<void>((resolve) => {
       service.onSettled = resolve;
     });
     try {
-      await service.start({
-        fds: stdinSocket ? [] : [{ fd: conn.fd, name: socket.config.socket.fileDescriptorName }],
-        environment: {
-          ...remoteEnvironment(conn.remote),
-          ...(conn.cookie !== undefined ? { SO_COOKIE: String(conn.cookie) } : {}),
-        },
-        ...(stdinSocket ? { connection: conn.fd } : {}),
-      });
+      await begin(service);
+      if (service.activeState !== 'inactive' && service.activeState !== 'failed') await done;
     } finally {
-      closeQuietly(conn.fd);
+      this.services.delete(name);
     }
-    if (service.activeState === 'active' || service.activeState === 'activating') await done;
-    this.services.delete(name);
   }
 
   /** Whether the accept thread may start `socket`'s instances, and how (accept-plan.ts). */
   private acceptPlan(socket: SocketUnit): AcceptPlan | undefined {
     if (!this.starter.adopt) return undefined;
-    const template = this.loadInstance(socket.config.triggers, socket.config.triggers);
-    if (!template || !this.templates.get(socket.config.triggers)) return undefined;
+    // Only a template that is the same for every instance can have one plan for all of them.
+    const template = this.uniformTemplate(socket.config.triggers);
+    if (!template) return undefined;
     const plan = acceptPlanFor(
       socket.config,
       socket.ports.map((p) => p.spec),
@@ -323,9 +331,7 @@ export class Manager {
     conn: AcceptedConnection,
     event: SpawnEvent,
   ): Promise<void> {
-    // A socket unit's name is valid (it loaded) and has no instance: its prefix is all before
-    // the suffix, no need to parse it per connection.
-    const name = `${socket.name.slice(0, -'.socket'.length)}@${connectionInstance(conn)}.service`;
+    const name = instanceName(socket, conn);
     const unit = this.loadInstance(name, socket.config.triggers);
     const adopt = this.starter.adopt?.bind(this.starter);
     const proc =
@@ -333,58 +339,42 @@ export class Manager {
     if (event.kind === 'spawned') acceptThread().registered(event.pid, event.ringSlot);
     if (!unit) {
       proc?.signal(signalNumber('SIGKILL'), true);
-      socket.failToStart(
-        `Failed to queue service startup job (Maybe the service file is missing or not a template unit?): ${socket.config.triggers} did not load`,
-      );
+      socket.failToStart(templateMissing(socket));
       return;
     }
-    const service = new ServiceUnit({
-      config: unit,
-      log: this.log,
-      starter: this.starter,
-      restartable: false,
-      ...this.notifyOptions(),
-    });
-    this.services.set(name, service);
-    const done = new Promise<void>((resolve) => {
-      service.onSettled = resolve;
-    });
-    const request = {
-      fds: [],
-      environment: {
-        ...remoteEnvironment(conn.remote),
-        ...(conn.cookie !== undefined ? { SO_COOKIE: String(conn.cookie) } : {}),
-      },
-    };
-    if (proc) {
+    const request = { fds: [], environment: instanceEnvironment(conn) };
+    await this.superviseInstance(name, unit, (service) => {
+      if (!proc) {
+        service.startFailed(
+          event.kind === 'failed' ? event.message : 'cannot supervise the process',
+          request,
+        );
+        return;
+      }
       service.adopt(proc, request);
       // Spawned while the manager began to stop: stop it with the others.
       if (this.stopping) void service.stop();
-    } else {
-      service.startFailed(event.kind === 'failed' ? event.message : 'cannot supervise the process', request);
-    }
-    if (
-      service.activeState === 'active' ||
-      service.activeState === 'activating' ||
-      service.activeState === 'deactivating'
-    )
-      await done;
-    this.services.delete(name);
+    });
   }
 
   private readonly templates = new Map<string, ServiceUnitConfig | null>();
 
-  /** A template without `%` specifiers is the same for every instance: type it once and rename. */
-  private loadInstance(name: string, template: string): ServiceUnitConfig | undefined {
+  /** A template without `%` specifiers is the same for every instance: its config, typed once;
+   * null when it has specifiers or does not load. */
+  private uniformTemplate(template: string): ServiceUnitConfig | null {
     let cached = this.templates.get(template);
     if (cached === undefined) {
       const unit = this.load(template);
       const text = unit?.config ? JSON.stringify(unit.config) : '';
       cached = unit?.config?.type === 'service' && !text.includes('%') ? unit.config : null;
       this.templates.set(template, cached);
-      if (!unit?.config) return undefined;
     }
-    if (cached) return { ...cached, name };
+    return cached;
+  }
+
+  private loadInstance(name: string, template: string): ServiceUnitConfig | undefined {
+    const uniform = this.uniformTemplate(template);
+    if (uniform) return { ...uniform, name };
     const unit = this.load(name);
     return unit?.config?.type === 'service' ? unit.config : undefined;
   }
@@ -450,6 +440,20 @@ export class Manager {
     this.notify?.close();
     this.notify = undefined;
   }
+}
+
+/** `prefix@N-COOKIE-LOCAL-REMOTE.service`. A socket unit's name is valid (it loaded) and has no
+ * instance: its prefix is everything before `.socket`, no parse needed per connection. */
+function instanceName(socket: SocketUnit, conn: AcceptedConnection): string {
+  return `${socket.name.slice(0, -'.socket'.length)}@${connectionInstance(conn)}.service`;
+}
+
+function instanceEnvironment(conn: AcceptedConnection): Record<string, string> {
+  return connectionEnvironment(conn.remote, conn.cookie);
+}
+
+function templateMissing(socket: SocketUnit): string {
+  return `Failed to queue service startup job (Maybe the service file is missing or not a template unit?): ${socket.config.triggers} did not load`;
 }
 
 function sameSpecs(a: SocketUnitConfig, b: SocketUnitConfig): boolean {

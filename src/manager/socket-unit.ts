@@ -299,32 +299,15 @@ export class SocketUnit {
       }
       case 'refused-source':
         this.triggers++;
-        this.refused++;
-        this.log.warning(
-          `${this.name}: Too many incoming connections (${ev.count}) from source ${ev.source}, dropping connection.`,
-          this.name,
-        );
+        this.refuse(ev.count, ev.source);
         return;
       case 'refused':
         this.triggers++;
-        this.refused++;
-        this.log.warning(
-          `${this.name}: Too many incoming connections (${ev.live}), dropping connection.`,
-          this.name,
-        );
+        this.refuse(ev.live);
         return;
       case 'poll-limit':
         port.watch?.stop();
-        if (this.state !== 'listening') return;
-        this.log.notice(
-          `${this.name}: Poll limit hit, pausing ${portAddress(port)} for ${ev.ms} ms.`,
-          this.name,
-        );
-        clearTimeout(port.pauseTimer);
-        port.pauseTimer = setTimeout(() => {
-          port.pauseTimer = undefined;
-          if (this.state === 'listening') this.arm(port);
-        }, ev.ms);
+        if (this.state === 'listening') this.pause(port, ev.ms);
         return;
       case 'trigger-limit':
         if (this.state === 'listening')
@@ -345,12 +328,7 @@ export class SocketUnit {
   private onReadable(port: Port): void {
     if (this.state !== 'listening' || this.quiesced) return;
     if (!port.pollLimit.test()) {
-      const ms = Math.ceil(port.pollLimit.remainingUsec() / 1000);
-      this.log.notice(`${this.name}: Poll limit hit, pausing ${portAddress(port)} for ${ms} ms.`, this.name);
-      port.pauseTimer = setTimeout(() => {
-        port.pauseTimer = undefined;
-        if (this.state === 'listening') this.arm(port);
-      }, ms);
+      this.pause(port, Math.ceil(port.pollLimit.remainingUsec() / 1000));
       return;
     }
     if (this.config.socket.accept) {
@@ -393,22 +371,14 @@ export class SocketUnit {
     const s = this.config.socket;
     const source = sourceKey(remote);
     if (this.connected >= s.maxConnections) {
-      this.refused++;
       closeQuietly(fd);
-      this.log.warning(
-        `${this.name}: Too many incoming connections (${this.connected}), dropping connection.`,
-        this.name,
-      );
+      this.refuse(this.connected);
       return;
     }
     const fromSource = this.perSource.get(source) ?? 0;
     if (s.maxConnectionsPerSource > 0 && fromSource >= s.maxConnectionsPerSource) {
-      this.refused++;
       closeQuietly(fd);
-      this.log.warning(
-        `${this.name}: Too many incoming connections (${fromSource}) from source ${source}, dropping connection.`,
-        this.name,
-      );
+      this.refuse(fromSource, source);
       return;
     }
     for (const w of applyConnectionOptions(fd, port.spec))
@@ -446,6 +416,27 @@ export class SocketUnit {
     if (this.state !== 'listening') return;
     this.disarmAll();
     this.setState('running');
+  }
+
+  /** A connection closed at once by MaxConnections= (or, with `source`, MaxConnectionsPerSource=):
+   * counted and logged as systemd words it. */
+  private refuse(count: number, source?: string): void {
+    this.refused++;
+    const from = source !== undefined ? ` from source ${source}` : '';
+    this.log.warning(
+      `${this.name}: Too many incoming connections (${count})${from}, dropping connection.`,
+      this.name,
+    );
+  }
+
+  /** PollLimit*= hit: stop watching `port` for the rest of the window. */
+  private pause(port: Port, ms: number): void {
+    this.log.notice(`${this.name}: Poll limit hit, pausing ${portAddress(port)} for ${ms} ms.`, this.name);
+    clearTimeout(port.pauseTimer);
+    port.pauseTimer = setTimeout(() => {
+      port.pauseTimer = undefined;
+      if (this.state === 'listening') this.arm(port);
+    }, ms);
   }
 
   /** Reload: the counters systemctl shows go on from the unit this one replaces, so Accept=yes

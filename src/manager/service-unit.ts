@@ -236,17 +236,7 @@ export class ServiceUnit {
       this.setState('failed', true);
       return;
     }
-    this.lastRequest = request;
-    this.stopRequested = false;
-    this.restartJob = false;
-    this.controlTimedOut = false;
-    this.forcedResult = undefined;
-    this.watchdogFired = false;
-    // A new run says its own STATUS=, as systemd forgets the last one on start.
-    this.statusText = undefined;
-    this.statusErrno = undefined;
-    this.result = 'success';
-    this.starts++;
+    this.beginStart(request);
     const s = this.config.service;
     this.fdStore.max = s.fileDescriptorStoreMax;
     this.sessions.clear();
@@ -343,11 +333,18 @@ export class ServiceUnit {
     this.fail('resources');
   }
 
+  /** What every start resets, whoever spawns the main process. */
   private beginStart(request: StartRequest): void {
     this.lastRequest = request;
-    this.result = 'success';
+    this.stopRequested = false;
+    this.restartJob = false;
+    this.controlTimedOut = false;
+    this.forcedResult = undefined;
+    this.watchdogFired = false;
+    // A new run says its own STATUS=, as systemd forgets the last one on start.
     this.statusText = undefined;
     this.statusErrno = undefined;
+    this.result = 'success';
     this.starts++;
   }
 

@@ -42,12 +42,29 @@ function openFdCount(): number {
 async function inspectChild<T>(options: Partial<SpawnOptions>, inspect: (pid: number) => T): Promise<T> {
   const child = spawnProcess({ file: '/bin/sleep', argv: ['sleep', '30'], env: PATH_ENV, ...options });
   try {
-    // posix_spawn returns after the child's exec: what /proc shows now is what sleep was given.
+    // posix_spawn returns after the child's exec, but sleep's dynamic loader may still hold fd 3
+    // (ld.so.cache, libc) for a moment: look once it sleeps, at what it was given.
+    await untilSleeping(child.pid);
     return inspect(child.pid);
   } finally {
     kill(child.pid, 'KILL');
     await onExit(child.pid, child.pidfd);
   }
+}
+
+async function untilSleeping(pid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const wchan = readFileSync(`/proc/${pid}/wchan`, 'latin1');
+    if (wchan.includes('nanosleep')) return;
+    if (wchan === '0' || wchan === '') {
+      // A kernel that hides wait channels: the loader is done well within this.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error(`pid ${pid} did not reach nanosleep within 5 s`);
 }
 
 function childFds(pid: number): number[] {

@@ -751,7 +751,9 @@ export class ServiceUnit {
     this.lastExit = exit;
     const key = exit.code === 'exited' ? `status=${exit.status}` : `signal=${exit.signal ?? exit.status}`;
     this.exits.set(key, (this.exits.get(key) ?? 0) + 1);
-    const level = exit.code === 'exited' && exit.status === 0 ? 'info' : 'warning';
+    // systemd's levels: a clean exit is a debug line (the journal shows only "Deactivated
+    // successfully."), anything else a notice.
+    const level = exit.code === 'exited' && exit.status === 0 ? 'debug' : 'notice';
     this.log.log(level, `${this.name}: Main process exited, ${describeExit(exit)}`, this.name, {
       pid: proc.pid,
       exit,

@@ -144,14 +144,70 @@ function addFileActions(actions: Buffer, options: SpawnOptions, file: string): v
 
 /** Signal state (spawn.md trap 5): every signal to its default action, bits written by hand
  * because sigaddset refuses glibc's internal 32 and 33; nothing blocked. */
-function addAttributes(attr: Buffer, options: SpawnOptions, file: string): void {
+function addAttributes(attr: Buffer, setsid: boolean): void {
   const allSignals = Buffer.alloc(SIGSET_SIZE);
   allSignals.fill(0xff, 0, 8); // signals 1..64 are bits 0..63
   const noSignals = Buffer.alloc(SIGSET_SIZE);
-  const flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (options.setsid ? POSIX_SPAWN_SETSID : 0);
-  call(c.posix_spawnattr_setflags(attr, flags), 'posix_spawnattr_setflags', file);
-  call(c.posix_spawnattr_setsigdefault(attr, allSignals), 'posix_spawnattr_setsigdefault', file);
-  call(c.posix_spawnattr_setsigmask(attr, noSignals), 'posix_spawnattr_setsigmask', file);
+  const flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (setsid ? POSIX_SPAWN_SETSID : 0);
+  call(c.posix_spawnattr_setflags(attr, flags), 'posix_spawnattr_setflags', 'posix_spawnattr');
+  call(c.posix_spawnattr_setsigdefault(attr, allSignals), 'posix_spawnattr_setsigdefault', 'posix_spawnattr');
+  call(c.posix_spawnattr_setsigmask(attr, noSignals), 'posix_spawnattr_setsigmask', 'posix_spawnattr');
+}
+
+// Spawn attributes and file actions are built once and reused: posix_spawn only reads them, and
+// each posix_spawn_file_actions_add* call costs glibc a getrlimit(RLIMIT_NOFILE) system call per
+// fd it names (eight per Accept=yes start). Connections arriving one at a time get the same fd
+// numbers again and again, so a few recent sets of actions cover most starts.
+
+const attributeSets = new Map<boolean, Buffer>();
+
+function attributesFor(setsid: boolean): Buffer {
+  let attr = attributeSets.get(setsid);
+  if (!attr) {
+    attr = Buffer.alloc(SPAWNATTR_SIZE);
+    call(c.posix_spawnattr_init(attr), 'posix_spawnattr_init', 'posix_spawnattr');
+    try {
+      addAttributes(attr, setsid);
+    } catch (err) {
+      c.posix_spawnattr_destroy(attr);
+      throw err;
+    }
+    attributeSets.set(setsid, attr);
+  }
+  return attr;
+}
+
+const ACTION_SETS_KEPT = 32;
+/** Built file actions by their layout, least recently used first. */
+const actionSets = new Map<string, Buffer>();
+
+function actionsKey(options: SpawnOptions): string {
+  return `${options.stdin ?? 'null'} ${options.stdout ?? 'inherit'} ${options.stderr ?? 'inherit'} ${(options.fds ?? []).join(',')} ${options.cwd ?? ''}`;
+}
+
+function actionsFor(options: SpawnOptions): Buffer {
+  const key = actionsKey(options);
+  let actions = actionSets.get(key);
+  if (actions) {
+    actionSets.delete(key);
+    actionSets.set(key, actions);
+    return actions;
+  }
+  actions = Buffer.alloc(FILE_ACTIONS_SIZE);
+  call(c.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init', options.file);
+  try {
+    addFileActions(actions, options, options.file);
+  } catch (err) {
+    c.posix_spawn_file_actions_destroy(actions);
+    throw err;
+  }
+  actionSets.set(key, actions);
+  if (actionSets.size > ACTION_SETS_KEPT) {
+    const [oldestKey, oldest] = actionSets.entries().next().value as [string, Buffer];
+    actionSets.delete(oldestKey);
+    c.posix_spawn_file_actions_destroy(oldest);
+  }
+  return actions;
 }
 
 /**
@@ -188,35 +244,23 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
     if (typeof spec === 'number') checkFd(spec, name, file);
   const env = environment(options.env, file);
 
-  const actions = Buffer.alloc(FILE_ACTIONS_SIZE);
-  const attr = Buffer.alloc(SPAWNATTR_SIZE);
-  call(c.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init', file);
+  const actions = actionsFor(options);
+  const attr = attributesFor(options.setsid === true);
+  const pidOut = Buffer.alloc(4);
+  const argv = [...options.argv, null];
+  const envp = [...env, null];
+  const spawn = file.includes('/') ? c.posix_spawn : c.posix_spawnp;
+  const previousUmask = options.umask !== undefined ? c.umask(options.umask & 0o777) : undefined;
+  let ret: number;
   try {
-    call(c.posix_spawnattr_init(attr), 'posix_spawnattr_init', file);
-    try {
-      addFileActions(actions, options, file);
-      addAttributes(attr, options, file);
-      const pidOut = Buffer.alloc(4);
-      const argv = [...options.argv, null];
-      const envp = [...env, null];
-      const spawn = file.includes('/') ? c.posix_spawn : c.posix_spawnp;
-      const previousUmask = options.umask !== undefined ? c.umask(options.umask & 0o777) : undefined;
-      let ret: number;
-      try {
-        ret = spawn(pidOut, file, actions, attr, argv, envp);
-      } finally {
-        if (previousUmask !== undefined) c.umask(previousUmask);
-      }
-      if (ret !== 0) throw spawnError(exitHint(ret), file, ret);
-      const pid = pidOut.readInt32LE();
-      // The child cannot be reaped before this (only we can reap it), so the pid is still ours.
-      return { pid, pidfd: pidfdOpen(pid) };
-    } finally {
-      c.posix_spawnattr_destroy(attr);
-    }
+    ret = spawn(pidOut, file, actions, attr, argv, envp);
   } finally {
-    c.posix_spawn_file_actions_destroy(actions);
+    if (previousUmask !== undefined) c.umask(previousUmask);
   }
+  if (ret !== 0) throw spawnError(exitHint(ret), file, ret);
+  const pid = pidOut.readInt32LE();
+  // The child cannot be reaped before this (only we can reap it), so the pid is still ours.
+  return { pid, pidfd: pidfdOpen(pid) };
 }
 
 function exitHint(errno: number): string {

@@ -31,8 +31,8 @@ export interface AcceptPlan {
 
 /** Indexes into a listener's shared Int32Array. */
 export const WATCH_SLOTS = {
-  /** Instances alive: the accept thread adds one per spawn, the main thread subtracts one when
-   * an instance has ended. MaxConnections= is checked against it before a spawn. */
+  /** Instances alive, counted by the thread (one more per spawn, one less when it sees the
+   * process end). MaxConnections= is checked against it before a spawn. */
   live: 0,
   /** 1 while the main thread wants connections accepted: checked before every accept. */
   armed: 1,
@@ -49,20 +49,13 @@ interface ConnectionFacts {
   local?: SockAddr;
   peer: SockAddr;
   cookie?: bigint;
-  /** Counted against MaxConnectionsPerSource= under this key until the main thread says the
-   * instance ended (`ended` on the sync port). */
-  source?: string;
 }
 
-/** Sent on the synchronous port, which the thread reads before every accept. */
-export interface InstanceEnded {
-  kind: 'ended';
-  tag: number;
-  source: string;
-}
-
-export type AcceptThreadEvent =
-  /** An instance runs: its pid and pidfd (now the main thread's), its log pipe if any. */
+/** Events about one listener (`tag`), in the order they happened. */
+export type ListenerEvent =
+  /** An instance runs. The thread keeps watching it: its output comes as `output` events and its
+   * end as `exited`; the main thread reaps it (waitid) then. `pidfd` and `logFd` are the thread's,
+   * named only so the main thread can take over should the thread die. */
   | (ConnectionFacts & {
       kind: 'spawned';
       pid: number;
@@ -85,5 +78,15 @@ export type AcceptThreadEvent =
   | { kind: 'trigger-limit'; tag: number }
   | { kind: 'accept-error'; tag: number; message: string }
   /** A `remove` was done: no event for this tag follows. */
-  | { kind: 'removed'; tag: number }
-  | { kind: 'thread-error'; message: string };
+  | { kind: 'removed'; tag: number };
+
+/** Events about one spawned instance, by pid (after its `spawned`). */
+export type InstanceEvent =
+  /** Whole lines it wrote to its log pipe (the last, unterminated, one at end of file). */
+  | { kind: 'output'; pid: number; lines: string[] }
+  /** It has ended and waits to be reaped. Output it wrote before is in earlier events; with
+   * `logOpen` something it left behind still holds its log pipe (`log-closed` follows). */
+  | { kind: 'exited'; pid: number; logOpen: boolean }
+  | { kind: 'log-closed'; pid: number };
+
+export type AcceptThreadEvent = ListenerEvent | InstanceEvent | { kind: 'thread-error'; message: string };

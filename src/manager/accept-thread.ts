@@ -2,36 +2,41 @@
 // thread does between a connection's arrival and the posix_spawn of its instance is latency the
 // client waits through, and the main thread also has the previous instances' exits, logs and
 // state changes to handle. For units whose instances all start the same way (accept-plan.ts
-// says which), a worker thread waits on the listener, accepts and spawns; the main thread then
-// adopts the running process (name, ServiceUnit, logs, exit) while it already serves its client.
+// says which), a worker thread waits on the listener, accepts, spawns, and watches the instance
+// (its end, its output); the main thread adopts the running process (name, ServiceUnit, logs,
+// reaping) from the thread's reports, which come in batches (accept-worker.ts says why).
 // Measured in bench/accept.ts: the README and bench/README.md have the figures.
 //
 // The listener stays the SocketUnit's: this file only replaces its readiness watch, with the
 // same stop/rearm/release/close contract as sys/watch.ts.
 
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type { SocketSpec } from '../net/spec.js';
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, SHUT_RDWR } from '../sys/constants.js';
 import { epollCreate, epollCtl, eventFd, eventFdSignal } from '../sys/epoll.js';
+import { waitPid } from '../sys/process.js';
 import { closeQuietly, type Fd, shutdown } from '../sys/socket.js';
 import type { Watch } from '../sys/watch.js';
 import {
   type AcceptPlan,
   type AcceptThreadEvent,
-  type InstanceEnded,
+  type InstanceEvent,
+  type ListenerEvent,
   type ToAcceptThread,
   WATCH_SLOT_COUNT,
   WATCH_SLOTS,
 } from './accept-protocol.js';
+import type { WatchedElsewhere } from './process.js';
 
-/** A listener watched by the accept thread. */
-export interface AcceptWatch extends Watch {
-  /** An instance this watch spawned has ended: one more may start under MaxConnections= (and,
-   * with its source, under MaxConnectionsPerSource=). */
-  instanceEnded(source?: string): void;
+type Handler = (event: ListenerEvent) => void;
+
+/** An instance the thread watches, as the main thread knows it. */
+interface Tracked {
+  reports: WatchedElsewhere | undefined;
+  pidfd: Fd;
+  logFd: Fd | undefined;
+  exited: boolean;
 }
-
-type Handler = (event: AcceptThreadEvent) => void;
 
 const PID_RING_SLOTS = 1024;
 
@@ -44,8 +49,8 @@ class AcceptThread {
   private readonly handlers = new Map<number, Handler>();
   private readonly afterRemoval = new Map<number, () => void>();
   private active = 0;
-  /** Where instance ends go for MaxConnectionsPerSource= (read synchronously by the thread). */
-  private endedPort: MessagePort | undefined;
+  /** Spawned instances until their end (and their log pipe's) has been reported. */
+  private readonly instances = new Map<number, Tracked>();
   readonly pidRing = new Int32Array(new SharedArrayBuffer(4 * PID_RING_SLOTS));
 
   private start(): { worker: Worker; epfd: Fd } {
@@ -59,20 +64,19 @@ class AcceptThread {
       closeQuietly(epfd);
       throw err;
     }
-    const ended = new MessageChannel();
     const worker = new Worker(new URL('./accept-worker.js', import.meta.url), {
-      workerData: { epfd, wakeFd, pidRing: this.pidRing, endedPort: ended.port2 },
-      transferList: [ended.port2],
+      workerData: { epfd, wakeFd, pidRing: this.pidRing },
       stdout: false,
       stderr: false,
     });
-    this.endedPort = ended.port1;
-    // Not a handle that keeps the process alive: only the worker's ref does that.
-    ended.port1.unref();
-    worker.on('message', (event: AcceptThreadEvent) => this.dispatch(event));
+    worker.on('message', (batch: AcceptThreadEvent[]) => {
+      for (const event of batch) this.dispatch(event);
+    });
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', () => {
-      if (this.worker === worker) this.reset();
+      if (this.worker !== worker) return;
+      this.reset();
+      this.takeOverAll();
     });
     worker.unref();
     // A worker inside a native call cannot be terminated: at exit Node would wait for its
@@ -93,18 +97,77 @@ class AcceptThread {
   }
 
   private dispatch(event: AcceptThreadEvent): void {
-    if (event.kind === 'thread-error') {
-      this.failAll(new Error(event.message));
+    switch (event.kind) {
+      case 'thread-error':
+        this.failAll(new Error(event.message));
+        return;
+      case 'removed': {
+        this.handlers.delete(event.tag);
+        const then = this.afterRemoval.get(event.tag);
+        this.afterRemoval.delete(event.tag);
+        then?.();
+        return;
+      }
+      case 'output':
+      case 'exited':
+      case 'log-closed':
+        this.onInstanceEvent(event);
+        return;
+      case 'spawned':
+        this.instances.set(event.pid, {
+          reports: undefined,
+          pidfd: event.pidfd,
+          logFd: event.logFd,
+          exited: false,
+        });
+        this.retain(1);
+        this.handlers.get(event.tag)?.(event);
+        return;
+      default:
+        this.handlers.get(event.tag)?.(event);
+    }
+  }
+
+  private onInstanceEvent(event: InstanceEvent): void {
+    const tracked = this.instances.get(event.pid);
+    if (!tracked) return;
+    if (event.kind === 'output') {
+      tracked.reports?.output(event.lines);
       return;
     }
-    if (event.kind === 'removed') {
-      this.handlers.delete(event.tag);
-      const then = this.afterRemoval.get(event.tag);
-      this.afterRemoval.delete(event.tag);
-      then?.();
-      return;
+    if (event.kind === 'exited') {
+      tracked.exited = true;
+      if (tracked.reports) tracked.reports.exited(event.logOpen);
+      else waitPid(event.pid); // nobody adopted it (the handler failed): reap it all the same
+      if (event.logOpen) return;
+    } else {
+      tracked.reports?.logClosed();
     }
-    this.handlers.get(event.tag)?.(event);
+    this.instances.delete(event.pid);
+    this.retain(-1);
+  }
+
+  /** The main thread supervises `pid` now: the thread's reports about it go to `reports`. */
+  adopted(pid: number, reports: WatchedElsewhere): void {
+    const tracked = this.instances.get(pid);
+    if (tracked) tracked.reports = reports;
+  }
+
+  /** The thread is gone: its instances are watched from the main thread from now on. */
+  private takeOverAll(): void {
+    for (const [pid, tracked] of this.instances) {
+      this.instances.delete(pid);
+      this.retain(-1);
+      if (tracked.exited) {
+        if (tracked.logFd !== undefined) closeQuietly(tracked.logFd);
+        continue;
+      }
+      if (tracked.reports) tracked.reports.takeOver(tracked.pidfd, tracked.logFd);
+      else {
+        closeQuietly(tracked.logFd);
+        closeQuietly(tracked.pidfd);
+      }
+    }
   }
 
   private failAll(err: Error): void {
@@ -141,7 +204,7 @@ class AcceptThread {
     if (slot >= 0) Atomics.compareExchange(this.pidRing, slot, pid, 0);
   }
 
-  watch(fd: Fd, spec: SocketSpec, plan: AcceptPlan, handler: Handler): AcceptWatch {
+  watch(fd: Fd, spec: SocketSpec, plan: AcceptPlan, handler: Handler): Watch {
     const { worker, epfd } = this.start();
     const tag = this.nextTag++;
     const slots = new SharedArrayBuffer(4 * WATCH_SLOT_COUNT);
@@ -188,11 +251,6 @@ class AcceptThread {
           shutdown(fd, SHUT_RDWR);
         } catch {}
         remove(() => closeQuietly(fd));
-      },
-      instanceEnded: (source?: string) => {
-        Atomics.sub(view, WATCH_SLOTS.live, 1);
-        if (source !== undefined)
-          this.endedPort?.postMessage({ kind: 'ended', tag, source } satisfies InstanceEnded);
       },
     };
   }

@@ -1,28 +1,51 @@
 // The accept thread of accept-thread.ts. It waits on the listeners of Accept=yes units whose
 // instances all start the same way, and per connection does only what the instance's process
 // needs before it can run: accept, the connection's socket options, the per-connection
-// variables, posix_spawn. Everything else (instance names, the service state machine, logs,
-// exits) stays on the main thread and runs while the instance already serves its client.
+// variables, posix_spawn. It then watches the instance until it ends (its pidfd, and its log pipe
+// when output goes to the log), so nothing of the instance's I/O touches the main thread, which
+// keeps names, the service state machine, logs and reaping.
+//
+// Events go to the main thread in batches, at most FLUSH_MS after the first of them: one
+// connection is a `spawned` and an `exited` event, and each message wakes the main thread (an
+// eventfd write, two epoll_waits and a JS turn there). Events that change a unit's state
+// (failures, limits, removals) go at once.
 //
 // The main thread owns the epoll instance: it adds, disarms and removes listeners with
 // epoll_ctl directly (safe while this thread is in epoll_wait) and sends each listener's plan as
-// a message before adding it. Tag 0 is the main thread's eventfd: a message is waiting.
+// a message before adding it. Tag 0 is the main thread's eventfd: a message is waiting. Instance
+// fds carry tags above INSTANCE_TAG, which listener tags never reach.
 
 import { randomUUID } from 'node:crypto';
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { StringDecoder } from 'node:string_decoder';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { applyConnectionOptions } from '../net/options.js';
 import type { SocketSpec } from '../net/spec.js';
-import { EPOLL_CTL_MOD, SO_COOKIE, SOL_SOCKET } from '../sys/constants.js';
+import {
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_MOD,
+  EPOLLIN,
+  EPOLLONESHOT,
+  SO_COOKIE,
+  SOL_SOCKET,
+} from '../sys/constants.js';
 import { epollBuffer, epollCtl, epollWait, eventFdDrain } from '../sys/epoll.js';
 import { hasCode } from '../sys/errors.js';
 import { socketPair } from '../sys/msg.js';
 import type { SockAddr } from '../sys/sockaddr.js';
-import { accept, closeQuietly, type Fd, getsockname, getsockopt, setNonBlocking } from '../sys/socket.js';
+import {
+  accept,
+  closeQuietly,
+  type Fd,
+  getsockname,
+  getsockopt,
+  readSome,
+  recvNow,
+  setNonBlocking,
+} from '../sys/socket.js';
 import { type SpawnedProcess, type SpawnOptions, spawnProcess } from '../sys/spawn.js';
 import {
   type AcceptPlan,
   type AcceptThreadEvent,
-  type InstanceEnded,
   type ToAcceptThread,
   WATCH_SLOTS,
 } from './accept-protocol.js';
@@ -34,7 +57,7 @@ interface Listener {
   fd: Fd;
   spec: SocketSpec;
   plan: AcceptPlan;
-  /** [0] live instances (this thread adds, the main thread subtracts), [1] 1 while armed. */
+  /** [0] live instances, [1] 1 while armed (the main thread's switch). */
   slots: Int32Array;
   triggerLimit: RateLimit;
   pollLimit: RateLimit;
@@ -42,31 +65,67 @@ interface Listener {
   perSource: Map<string, number>;
 }
 
-const { epfd, wakeFd, pidRing, endedPort } = workerData as {
+/** An instance this thread started and watches until both its process and its log pipe end. */
+interface Instance {
+  pid: number;
+  listener: Listener;
+  source: string | undefined;
+  /** Open until the process has ended. */
+  pidfd: Fd | undefined;
+  /** The manager's end of its output pipe, open until end of file. */
+  logFd: Fd | undefined;
+  decoder: StringDecoder;
+  partial: string;
+}
+
+const { epfd, wakeFd, pidRing } = workerData as {
   epfd: number;
   wakeFd: number;
-  /** Instance ends, read synchronously before each accept so a per-source slot freed by the main
-   * thread counts at once (nothing listens on it: messages wait until taken). */
-  endedPort: MessagePort;
   /** Pids spawned here whose owner on the main thread does not know them yet: the PID-1 orphan
    * reaper must leave them alone. */
   pidRing: Int32Array;
 };
 const WAIT_MS = 1000;
+/** The longest an event waits in the batch for the main thread. */
+const FLUSH_MS = 10;
+/** A batch this long goes at once. */
+const FLUSH_EVENTS = 256;
+/** Back to Node's event loop (timers, V8's tasks for this isolate) at least this often. */
+const TURNS_PER_YIELD = 64;
 /** At most this many accepts per listener and wake-up, so one busy listener cannot starve the
  * others (spawn.md trap 1). */
 const ACCEPTS_PER_WAKEUP = 8;
+/** Tags at and above this are instance fds: pidfd = INSTANCE_TAG + pid, log pipe = LOG_TAG + pid.
+ * Listener tags count up from 1 and stay far below. */
+const INSTANCE_TAG = 2n ** 40n;
+const LOG_TAG = 2n ** 41n;
+/** Reads of one log pipe per wake-up when its process has ended (to take what it wrote last). */
+const DRAIN_READS = 16;
 
 const listeners = new Map<number, Listener>();
+const instances = new Map<number, Instance>();
 const events = epollBuffer(64);
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 let running = true;
 let ringNext = 0;
+let batch: AcceptThreadEvent[] = [];
+let batchSince = 0;
 
-function post(event: AcceptThreadEvent): void {
-  parentPort?.postMessage(event);
+function flush(): void {
+  if (batch.length === 0) return;
+  const out = batch;
+  batch = [];
+  parentPort?.postMessage(out);
 }
 
-parentPort?.on('message', (m: ToAcceptThread) => {
+/** Queue an event for the main thread; `now` sends the batch at once. */
+function post(event: AcceptThreadEvent, now = false): void {
+  if (batch.length === 0) batchSince = performance.now();
+  batch.push(event);
+  if (now || batch.length >= FLUSH_EVENTS) flush();
+}
+
+function onMessage(m: ToAcceptThread): void {
   if (m.kind === 'add') {
     const slots = new Int32Array(m.slots);
     listeners.set(m.tag, {
@@ -80,12 +139,22 @@ parentPort?.on('message', (m: ToAcceptThread) => {
       perSource: new Map(),
     });
   } else if (m.kind === 'remove') {
+    // Its instances stay watched: they run on after their listener has gone.
     listeners.delete(m.tag);
-    post({ kind: 'removed', tag: m.tag });
+    post({ kind: 'removed', tag: m.tag }, true);
   } else if (m.kind === 'stop') {
     running = false;
   }
-});
+}
+
+parentPort?.on('message', onMessage);
+
+/** Take the main thread's messages now, without waiting for the event loop. */
+function takeMessages(): void {
+  if (!parentPort) return;
+  for (let m = receiveMessageOnPort(parentPort); m; m = receiveMessageOnPort(parentPort))
+    onMessage(m.message as ToAcceptThread);
+}
 
 /** Stop reporting this listener until the main thread re-arms it. */
 function disarm(l: Listener): void {
@@ -119,22 +188,19 @@ function spawnTracked(options: SpawnOptions): SpawnedProcess & { slot: number } 
   }
 }
 
-/** Take every instance end the main thread has reported so far. */
-function takeEnded(): void {
-  for (let m = receiveMessageOnPort(endedPort); m; m = receiveMessageOnPort(endedPort)) {
-    const ended = m.message as InstanceEnded;
-    const l = listeners.get(ended.tag);
-    if (!l) continue;
-    const n = (l.perSource.get(ended.source) ?? 1) - 1;
-    if (n <= 0) l.perSource.delete(ended.source);
-    else l.perSource.set(ended.source, n);
-  }
+/** One instance fewer under MaxConnections= (and under its source's limit). */
+function release(l: Listener, source: string | undefined): void {
+  Atomics.sub(l.slots, WATCH_SLOTS.live, 1);
+  if (source === undefined) return;
+  const n = (l.perSource.get(source) ?? 1) - 1;
+  if (n <= 0) l.perSource.delete(source);
+  else l.perSource.set(source, n);
 }
 
 function onReadable(l: Listener): void {
   if (!l.pollLimit.test()) {
     disarm(l);
-    post({ kind: 'poll-limit', tag: l.tag, ms: Math.ceil(l.pollLimit.remainingUsec() / 1000) });
+    post({ kind: 'poll-limit', tag: l.tag, ms: Math.ceil(l.pollLimit.remainingUsec() / 1000) }, true);
     return;
   }
   for (let i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
@@ -147,14 +213,14 @@ function onReadable(l: Listener): void {
       if (hasCode(err, 'ECONNABORTED', 'EINTR', 'EPROTO')) continue;
       // EINVAL: the main thread shut the listener down (the unit failed or stopped).
       if (hasCode(err, 'EINVAL', 'EBADF')) return;
-      post({ kind: 'accept-error', tag: l.tag, message: (err as Error).message });
+      post({ kind: 'accept-error', tag: l.tag, message: (err as Error).message }, true);
       return;
     }
     if (!conn) return;
     if (!l.triggerLimit.test()) {
       closeQuietly(conn.fd);
       disarm(l);
-      post({ kind: 'trigger-limit', tag: l.tag });
+      post({ kind: 'trigger-limit', tag: l.tag }, true);
       return;
     }
     const live = Atomics.load(l.slots, WATCH_SLOTS.live);
@@ -165,7 +231,6 @@ function onReadable(l: Listener): void {
     }
     let source: string | undefined;
     if (l.plan.maxConnectionsPerSource > 0) {
-      takeEnded();
       source = sourceKey(conn.peer);
       const count = l.perSource.get(source) ?? 0;
       if (count >= l.plan.maxConnectionsPerSource) {
@@ -197,13 +262,14 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
   let parentEnd: Fd | undefined;
   let childEnd: Fd | undefined;
   Atomics.add(l.slots, WATCH_SLOTS.live, 1);
+  let spawned: (SpawnedProcess & { slot: number }) | undefined;
   try {
     if (plan.nonBlocking) setNonBlocking(fd, true);
     const wantsLog = plan.stdout === 'capture' || plan.stderr === 'capture';
     if (wantsLog) [parentEnd, childEnd] = socketPair('stream');
     const target = (t: AcceptPlan['stdout']): Fd | 'null' =>
       t === 'connection' ? fd : t === 'capture' ? (childEnd as Fd) : 'null';
-    const spawned = spawnTracked({
+    spawned = spawnTracked({
       file: plan.file,
       argv: plan.argv,
       env,
@@ -214,59 +280,161 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
       setsid: true,
       cwd: plan.cwd,
     });
-    post({
-      kind: 'spawned',
-      tag: l.tag,
-      pid: spawned.pid,
-      pidfd: spawned.pidfd,
-      ringSlot: spawned.slot,
-      ...(parentEnd !== undefined ? { logFd: parentEnd } : {}),
-      ...(local ? { local } : {}),
-      peer,
-      ...(cookie !== undefined ? { cookie } : {}),
-      ...(source !== undefined ? { source } : {}),
-      invocationId,
-      warnings,
-    });
-    parentEnd = undefined; // the main thread owns it now
   } catch (err) {
-    post({
-      kind: 'failed',
-      tag: l.tag,
-      ...(local ? { local } : {}),
-      peer,
-      ...(cookie !== undefined ? { cookie } : {}),
-      ...(source !== undefined ? { source } : {}),
-      message: (err as Error).message,
-      warnings,
-    });
+    release(l, source);
+    closeQuietly(parentEnd);
+    post(
+      {
+        kind: 'failed',
+        tag: l.tag,
+        ...(local ? { local } : {}),
+        peer,
+        ...(cookie !== undefined ? { cookie } : {}),
+        message: (err as Error).message,
+        warnings,
+      },
+      true,
+    );
+    return;
   } finally {
     closeQuietly(fd);
     closeQuietly(childEnd);
-    closeQuietly(parentEnd);
+  }
+  post({
+    kind: 'spawned',
+    tag: l.tag,
+    pid: spawned.pid,
+    pidfd: spawned.pidfd,
+    ringSlot: spawned.slot,
+    ...(parentEnd !== undefined ? { logFd: parentEnd } : {}),
+    ...(local ? { local } : {}),
+    peer,
+    ...(cookie !== undefined ? { cookie } : {}),
+    invocationId,
+    warnings,
+  });
+  watchInstance({
+    pid: spawned.pid,
+    listener: l,
+    source,
+    pidfd: spawned.pidfd,
+    logFd: parentEnd,
+    decoder: new StringDecoder('utf8'),
+    partial: '',
+  });
+}
+
+function watchInstance(inst: Instance): void {
+  instances.set(inst.pid, inst);
+  try {
+    // One-shot: an ended process stays readable until reaped, which the main thread does.
+    epollCtl(epfd, EPOLL_CTL_ADD, inst.pidfd as Fd, EPOLLIN | EPOLLONESHOT, INSTANCE_TAG + BigInt(inst.pid));
+    if (inst.logFd !== undefined)
+      epollCtl(epfd, EPOLL_CTL_ADD, inst.logFd, EPOLLIN, LOG_TAG + BigInt(inst.pid));
+  } catch (err) {
+    post({ kind: 'thread-error', message: `cannot watch pid ${inst.pid}: ${(err as Error).message}` }, true);
   }
 }
 
-function turn(): void {
-  if (!running) return;
-  let ready: ReturnType<typeof epollWait>;
-  try {
-    ready = epollWait(epfd, events, WAIT_MS);
-  } catch (err) {
-    post({ kind: 'thread-error', message: (err as Error).message });
+/** Whole lines of `text` go out now; the rest waits for its newline (or end of file). */
+function emitOutput(inst: Instance, text: string, atEnd: boolean): void {
+  let pending = inst.partial + text;
+  const lines: string[] = [];
+  for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+    lines.push(pending.slice(0, nl));
+    pending = pending.slice(nl + 1);
+  }
+  if (atEnd && pending !== '') {
+    lines.push(pending);
+    pending = '';
+  }
+  inst.partial = pending;
+  if (lines.length > 0) post({ kind: 'output', pid: inst.pid, lines });
+}
+
+/** Read what its log pipe holds: once (level-triggered: more wakes us again), or until empty
+ * when the process has ended. Closes the pipe at end of file. */
+function readLog(inst: Instance, drain: boolean): void {
+  const fd = inst.logFd;
+  if (fd === undefined) return;
+  for (let i = 0; i < (drain ? DRAIN_READS : 1); i++) {
+    let n: number | undefined;
+    try {
+      n = drain ? recvNow(fd, readBuffer) : readSome(fd, readBuffer);
+    } catch {
+      n = 0; // ECONNRESET and the like: the writer is gone
+    }
+    if (n === undefined) return;
+    if (n === 0) {
+      closeQuietly(fd); // leaves the epoll set with it
+      inst.logFd = undefined;
+      emitOutput(inst, inst.decoder.end(), true);
+      if (inst.pidfd === undefined) {
+        post({ kind: 'log-closed', pid: inst.pid });
+        instances.delete(inst.pid);
+      }
+      return;
+    }
+    emitOutput(inst, inst.decoder.write(readBuffer.subarray(0, n)), false);
+  }
+}
+
+function onInstanceEnded(inst: Instance): void {
+  if (inst.pidfd === undefined) return;
+  readLog(inst, true);
+  closeQuietly(inst.pidfd);
+  inst.pidfd = undefined;
+  release(inst.listener, inst.source);
+  post({ kind: 'exited', pid: inst.pid, logOpen: inst.logFd !== undefined });
+  if (inst.logFd === undefined) instances.delete(inst.pid);
+}
+
+function onReady(tag: bigint): void {
+  if (tag === 0n) {
+    eventFdDrain(wakeFd);
+    takeMessages();
     return;
   }
-  for (const { tag } of ready) {
-    if (tag === 0n) {
-      eventFdDrain(wakeFd);
-      continue;
-    }
-    // Unknown: added on the main thread, its plan still in the message queue. The listener is
-    // level-triggered, so it is reported again after the messages below are taken.
-    const l = listeners.get(Number(tag));
-    if (l) onReadable(l);
+  if (tag >= LOG_TAG) {
+    const inst = instances.get(Number(tag - LOG_TAG));
+    if (inst) readLog(inst, false);
+    return;
   }
-  // Back to the event loop for a moment: messages (plans, removals) are taken there.
+  if (tag >= INSTANCE_TAG) {
+    const inst = instances.get(Number(tag - INSTANCE_TAG));
+    if (inst) onInstanceEnded(inst);
+    return;
+  }
+  let l = listeners.get(Number(tag));
+  if (!l) {
+    // Added on the main thread, its plan still in the message queue: take it now.
+    takeMessages();
+    l = listeners.get(Number(tag));
+  }
+  if (l) onReadable(l);
+}
+
+/** Waits and handles events without returning to Node's event loop (each return costs an
+ * extra epoll_wait there), except every TURNS_PER_YIELD rounds or when idle. */
+function turn(): void {
+  for (let round = 0; running && round < TURNS_PER_YIELD; round++) {
+    const waitMs =
+      batch.length > 0 ? Math.max(0, Math.ceil(FLUSH_MS - (performance.now() - batchSince))) : WAIT_MS;
+    let ready: ReturnType<typeof epollWait>;
+    try {
+      ready = epollWait(epfd, events, waitMs);
+    } catch (err) {
+      post({ kind: 'thread-error', message: (err as Error).message }, true);
+      return;
+    }
+    for (const { tag } of ready) onReady(tag);
+    if (batch.length > 0 && performance.now() - batchSince >= FLUSH_MS) flush();
+    if (ready.length === 0 && batch.length === 0) break; // idle: let the event loop run
+  }
+  if (!running) {
+    flush();
+    return;
+  }
   setImmediate(turn);
 }
 

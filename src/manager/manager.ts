@@ -17,7 +17,7 @@ import { connectionEnvironment, connectionInstance } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
 import { type NotifyMessage, type NotifyRejection, NotifySocket } from './notify-socket.js';
-import { PosixSpawnStarter, type ProcessStarter } from './process.js';
+import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './process.js';
 import { belongsTo, checkNotifyAccess, defaultNotifySocketAddress, sessionOf } from './service-notify.js';
 import { ServiceUnit } from './service-unit.js';
 import { type AcceptedConnection, type Port, SocketUnit, type SpawnEvent } from './socket-unit.js';
@@ -333,9 +333,12 @@ export class Manager {
   ): Promise<void> {
     const name = instanceName(socket, conn);
     const unit = this.loadInstance(name, socket.config.triggers);
-    const adopt = this.starter.adopt?.bind(this.starter);
-    const proc =
-      event.kind === 'spawned' && adopt ? adopt(name, event.pid, event.pidfd, event.logFd) : undefined;
+    let proc: RunningProcess | undefined;
+    if (event.kind === 'spawned' && this.starter.adopt) {
+      const adopted = this.starter.adopt(name, event.pid);
+      proc = adopted.proc;
+      acceptThread().adopted(event.pid, adopted.reports);
+    }
     if (event.kind === 'spawned') acceptThread().registered(event.pid, event.ringSlot);
     if (!unit) {
       proc?.signal(signalNumber('SIGKILL'), true);

@@ -9,7 +9,7 @@ import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../sys/constants.js';
 import { open as openFile } from '../sys/fs.js';
 import { listenPidWrap } from '../sys/listen-pid-helper.js';
 import { socketPair } from '../sys/msg.js';
-import { type ExitStatus, kill, onExit } from '../sys/process.js';
+import { type ExitStatus, kill, onExit, waitPid } from '../sys/process.js';
 import { closeQuietly, type Fd, readSome, setNonBlocking } from '../sys/socket.js';
 import { spawnProcess } from '../sys/spawn.js';
 import { type Watch, watchReadable } from '../sys/watch.js';
@@ -50,10 +50,23 @@ export interface RunningProcess {
   signal(signal: number, group?: boolean): void;
 }
 
+/** What another thread (the accept thread) reports about a process it started and watches;
+ * the main thread reaps it and logs its output. */
+export interface WatchedElsewhere {
+  /** Whole lines it wrote to its log pipe. */
+  output(lines: string[]): void;
+  /** It has ended and can be reaped now; with `logOpen`, output may still follow. */
+  exited(logOpen: boolean): void;
+  /** Its log pipe has closed (after an `exited` with `logOpen`). */
+  logClosed(): void;
+  /** The watching thread is gone: watch its pidfd and log pipe from here. */
+  takeOver(pidfd: Fd, logFd: Fd | undefined): void;
+}
+
 export interface ProcessStarter {
   start(request: ProcessRequest): RunningProcess;
-  /** Supervise a process started elsewhere (the accept thread); see PosixSpawnStarter. */
-  adopt?(unit: string, pid: number, pidfd: Fd, logFd?: Fd): RunningProcess;
+  /** Supervise a process another thread started and watches; see PosixSpawnStarter. */
+  adopt?(unit: string, pid: number): { proc: RunningProcess; reports: WatchedElsewhere };
 }
 
 /** A bare executable name is looked up in systemd's fixed search path, not in $PATH. An absolute
@@ -330,16 +343,51 @@ export class PosixSpawnStarter implements ProcessStarter {
     }
   }
 
-  /** A process started elsewhere (the accept thread): supervise it as if started here. `logFd`
-   * is the manager's end of its output pipe, owned from now on. */
-  adopt(unit: string, pid: number, pidfd: Fd, logFd?: Fd): RunningProcess {
-    let logged: Promise<void> | undefined;
-    if (logFd !== undefined) {
-      try {
-        logged = readOutput(this.log, unit, () => pid, logFd);
-      } catch {} // its output is lost, the process itself is not
-    }
-    return this.running(pid, pidfd, logged);
+  /** A process the accept thread started and watches: its end and output come as `reports`.
+   * Reaped here (waitid on its pid) when it has ended, so no other thread's wait can race the
+   * main thread's signals to a pid that is already free again. */
+  adopt(unit: string, pid: number): { proc: RunningProcess; reports: WatchedElsewhere } {
+    this.livePids.add(pid);
+    let settle!: (exit: Promise<ProcessExit>) => void;
+    const ended = new Promise<ProcessExit>((resolve) => {
+      settle = (exit) => resolve(exit);
+    });
+    const exit = ended
+      .catch((err: unknown): ProcessExit => this.lostStatus(pid, err))
+      .then((status) => {
+        this.livePids.delete(pid);
+        return status;
+      });
+    const reports: WatchedElsewhere = {
+      output: (lines) => {
+        for (const line of lines) this.log.output(unit, pid, line);
+      },
+      exited: () => {
+        try {
+          const status = waitPid(pid);
+          settle(status ? Promise.resolve(status) : onExit(pid));
+        } catch (err) {
+          settle(Promise.reject(err));
+        }
+      },
+      logClosed: () => {},
+      takeOver: (pidfd, logFd) => {
+        if (logFd !== undefined) {
+          try {
+            void readOutput(this.log, unit, () => pid, logFd);
+          } catch {} // its output is lost, the process itself is not
+        }
+        settle(onExit(pid, pidfd));
+      },
+    };
+    return { proc: this.handle(pid, exit), reports };
+  }
+
+  private lostStatus(pid: number, err: unknown): ProcessExit {
+    // Its status is gone (something else reaped it): the process still ended, and the manager
+    // must go on. Counted as a clean exit, so no Restart= loop follows from it.
+    this.log.error(`pid ${pid}: exit status lost (${(err as Error).message}); counting it as exited.`);
+    return { pid, code: 'exited', status: 0 };
   }
 
   private running(pid: number, pidfd: Fd, logged: Promise<void> | undefined): RunningProcess {
@@ -350,17 +398,16 @@ export class PosixSpawnStarter implements ProcessStarter {
       flushed = true;
     });
     const exit = onExit(pid, pidfd)
-      .catch((err: unknown): ProcessExit => {
-        // Its status is gone (something else reaped it): the process still ended, and the
-        // manager must go on. Counted as a clean exit, so no Restart= loop follows from it.
-        this.log.error(`pid ${pid}: exit status lost (${(err as Error).message}); counting it as exited.`);
-        return { pid, code: 'exited', status: 0 };
-      })
+      .catch((err: unknown): ProcessExit => this.lostStatus(pid, err))
       .then(async (status) => {
         this.livePids.delete(status.pid);
         if (logged && !flushed) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
         return status;
       });
+    return this.handle(pid, exit);
+  }
+
+  private handle(pid: number, exit: Promise<ProcessExit>): RunningProcess {
     return {
       pid,
       exit,

@@ -13,8 +13,8 @@ import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../sys/socket.js';
 import { type Watch, watchReadable } from '../sys/watch.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
-import type { AcceptPlan, AcceptThreadEvent } from './accept-protocol.js';
-import { type AcceptWatch, acceptThread } from './accept-thread.js';
+import type { AcceptPlan, ListenerEvent } from './accept-protocol.js';
+import { acceptThread } from './accept-thread.js';
 import { sourceKey, type UnixPeer } from './instance-name.js';
 import { socketSpecsFor } from './listen-spec.js';
 import type { Logger } from './log.js';
@@ -37,7 +37,6 @@ export interface Port {
   fellBack: boolean;
   watch: Watch | undefined;
   /** Set when the accept thread watches this port (then also `watch`). */
-  acceptWatch?: AcceptWatch | undefined;
   pollLimit: RateLimit;
   pauseTimer: NodeJS.Timeout | undefined;
 }
@@ -69,7 +68,7 @@ export interface SocketUnitHooks {
 }
 
 /** What the accept thread reports about one connection it took. */
-export type SpawnEvent = Extract<AcceptThreadEvent, { kind: 'spawned' | 'failed' }>;
+export type SpawnEvent = Extract<ListenerEvent, { kind: 'spawned' | 'failed' }>;
 
 export interface SocketUnitOptions {
   config: SocketUnitConfig;
@@ -241,11 +240,7 @@ export class SocketUnit {
     if (!port.watch) {
       const plan = this.acceptPlan();
       if (plan) {
-        const watch: AcceptWatch = acceptThread().watch(port.fd, port.spec, plan, (ev) =>
-          this.onAcceptEvent(port, ev, watch),
-        );
-        port.acceptWatch = watch;
-        port.watch = watch;
+        port.watch = acceptThread().watch(port.fd, port.spec, plan, (ev) => this.onAcceptEvent(port, ev));
       } else {
         port.watch = watchReadable(port.fd, () => this.onReadable(port));
       }
@@ -265,11 +260,11 @@ export class SocketUnit {
 
   /** Accept=yes through the accept thread: the same bookkeeping and log lines as
    * acceptConnections/handleConnection, after the fact. */
-  private onAcceptEvent(port: Port, ev: AcceptThreadEvent, watch: AcceptWatch): void {
+  private onAcceptEvent(port: Port, ev: ListenerEvent): void {
     // Taken by the thread just before a reload handed the port over: the new unit counts it, so
     // instance numbers go on without repeating.
     if (this.successor) {
-      this.successor.onAcceptEvent(port, ev, watch);
+      this.successor.onAcceptEvent(port, ev);
       return;
     }
     switch (ev.kind) {
@@ -293,7 +288,6 @@ export class SocketUnit {
           .catch((err: unknown) => this.log.error(`${this.name}: ${(err as Error).message}`, this.name))
           .finally(() => {
             this.connected--;
-            watch.instanceEnded(ev.source);
           });
         return;
       }
@@ -508,7 +502,6 @@ export class SocketUnit {
     for (const p of ports) {
       p.watch?.release();
       p.watch = undefined;
-      p.acceptWatch = undefined;
       clearTimeout(p.pauseTimer);
       p.pauseTimer = undefined;
     }
@@ -523,7 +516,6 @@ export class SocketUnit {
       if (port.watch) port.watch.close();
       else closeQuietly(port.fd);
       port.watch = undefined;
-      port.acceptWatch = undefined;
     }
     if (this.config.socket.removeOnStop) this.removeFiles();
     this.ports = [];

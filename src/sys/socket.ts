@@ -7,6 +7,7 @@ import {
   F_SETFD,
   F_SETFL,
   FD_CLOEXEC,
+  MSG_DONTWAIT,
   O_NONBLOCK,
   SO_ACCEPTCONN,
   SO_DOMAIN,
@@ -99,6 +100,18 @@ export function readSome(fd: Fd, buf: Buffer): number | undefined {
     const e = errno();
     if (e === 11) return undefined; // EAGAIN / EWOULDBLOCK
     throw systemError('read', e);
+  }
+  return ret;
+}
+
+/** recv(2) without blocking (MSG_DONTWAIT), whatever the fd's own O_NONBLOCK: the byte count,
+ * 0 at end of file, undefined when nothing is there now. */
+export function recvNow(fd: Fd, buf: Buffer): number | undefined {
+  const ret = Number(c.recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null));
+  if (ret === -1) {
+    const e = errno();
+    if (e === 11) return undefined; // EAGAIN / EWOULDBLOCK
+    throw systemError('recv', e);
   }
   return ret;
 }

@@ -25,8 +25,13 @@ export function epollEvent(events: number, tag: bigint | number): Buffer {
 
 /** epoll_ctl(2): `op` is EPOLL_CTL_ADD, _MOD or _DEL; `events` the EPOLL* mask. */
 export function epollCtl(epfd: Fd, op: number, fd: Fd, events: number, tag: bigint | number): void {
-  check(c.epoll_ctl(epfd, op, fd, epollEvent(events, tag)), 'epoll_ctl', { hint: `fd ${fd}` });
+  ctlScratch.writeUInt32LE(events >>> 0, 0);
+  ctlScratch.writeBigUInt64LE(BigInt(tag), EPOLL_DATA_OFFSET);
+  check(c.epoll_ctl(epfd, op, fd, ctlScratch), 'epoll_ctl', { hint: `fd ${fd}` });
 }
+
+/** epollCtl's event, filled and passed within one call (each thread has its own module copy). */
+const ctlScratch = Buffer.alloc(EPOLL_EVENT_SIZE);
 
 export interface EpollReady {
   tag: bigint;
@@ -69,6 +74,8 @@ export function eventFdSignal(fd: Fd): void {
 }
 
 /** Reset the counter (a read of a non-blocking eventfd; nothing to read is fine). */
+const drainScratch = Buffer.alloc(8);
+
 export function eventFdDrain(fd: Fd): void {
-  c.read(fd, Buffer.alloc(8), 8);
+  c.read(fd, drainScratch, 8);
 }

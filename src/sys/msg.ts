@@ -219,11 +219,14 @@ const pairTypes: Record<SocketPairType, number> = {
 };
 
 /** socketpair(AF_UNIX): two connected ends, close-on-exec. */
+/** Filled and read within socketPair's one call (each thread has its own copy of this module). */
+const pairScratch = Buffer.alloc(8);
+
 export function socketPair(
   type: SocketPairType = 'stream',
   options: { nonBlocking?: boolean } = {},
 ): [Fd, Fd] {
-  const sv = Buffer.alloc(8);
+  const sv = pairScratch;
   const flags = pairTypes[type] | SOCK_CLOEXEC | (options.nonBlocking ? SOCK_NONBLOCK : 0);
   check(c.socketpair(AF_UNIX, flags, 0, sv), 'socketpair');
   return [sv.readInt32LE(0), sv.readInt32LE(4)];

@@ -66,6 +66,9 @@ export function signalNumber(signal: string | number): number {
   return value;
 }
 
+/** waitid's siginfo_t, filled and decoded within one call (each thread has its own copy). */
+const siginfoScratch = Buffer.alloc(SIGINFO_SIZE);
+
 function decodeSiginfo(info: Buffer): ExitStatus | undefined {
   const pid = info.readInt32LE(16);
   if (pid === 0) return undefined; // WNOHANG and nothing has exited
@@ -81,7 +84,7 @@ function decodeSiginfo(info: Buffer): ExitStatus | undefined {
 /** waitid(2). ECHILD means "no children" for P_ALL (undefined) but "not a child of ours, or
  * reaped already" for one process, which the caller must hear about. */
 function waitid(idtype: number, id: number, options: number, context: string): ExitStatus | undefined {
-  const info = Buffer.alloc(SIGINFO_SIZE);
+  const info = siginfoScratch.fill(0); // si_pid stays 0 when WNOHANG finds nothing
   if (c.waitid(idtype, id, info, options) === -1) {
     const e = errno();
     if (e === ECHILD && idtype === P_ALL) return undefined;

@@ -77,11 +77,18 @@ export interface Accepted {
   peer: SockAddr;
 }
 
+// Scratch buffers for the calls below: each is filled and read within one synchronous call, and
+// every thread has its own copy of this module. Per Accept=yes connection these calls ran ~10
+// Buffer.alloc()s, each a backing store V8 counts as external memory and collects.
+const scratchAddr = Buffer.alloc(SOCKADDR_STORAGE_SIZE);
+const scratchLen = Buffer.alloc(4);
+const scratchInt = Buffer.alloc(4);
+
 /** accept4(2), close-on-exec always; `flags` may add SOCK_NONBLOCK. Returns undefined on
  * EAGAIN (nothing pending on a non-blocking listener). */
 export function accept(fd: Fd, flags = 0): Accepted | undefined {
-  const addr = Buffer.alloc(SOCKADDR_STORAGE_SIZE);
-  const len = Buffer.alloc(4);
+  const addr = scratchAddr;
+  const len = scratchLen;
   len.writeUInt32LE(addr.length);
   const ret = c.accept4(fd, addr, len, flags | SOCK_CLOEXEC);
   if (ret === -1) {
@@ -127,9 +134,8 @@ export function setsockopt(
 }
 
 export function setsockoptInt(fd: Fd, level: number, name: number, value: number, optName?: string): void {
-  const buf = Buffer.alloc(4);
-  buf.writeInt32LE(value);
-  setsockopt(fd, level, name, buf, optName);
+  scratchInt.writeInt32LE(value);
+  setsockopt(fd, level, name, scratchInt, optName);
 }
 
 /** getsockopt(2) into a buffer of `size` bytes; returns the bytes the kernel wrote. */
@@ -141,7 +147,7 @@ export function getsockopt(
   optName = `${level}/${name}`,
 ): Buffer {
   const buf = Buffer.alloc(size);
-  const len = Buffer.alloc(4);
+  const len = scratchLen;
   len.writeUInt32LE(size);
   check(c.getsockopt(fd, level, name, buf, len), 'getsockopt', { hint: optName });
   return buf.subarray(0, len.readUInt32LE());
@@ -150,7 +156,7 @@ export function getsockopt(
 /** getsockopt(2) with a caller-built buffer (for options whose input carries a header, such as
  * MPTCP_SUBFLOW_ADDRS). Returns the length the kernel reported. */
 export function getsockoptInto(fd: Fd, level: number, name: number, buf: Buffer, optName?: string): number {
-  const len = Buffer.alloc(4);
+  const len = scratchLen;
   len.writeUInt32LE(buf.length);
   check(c.getsockopt(fd, level, name, buf, len), 'getsockopt', { hint: optName ?? `${level}/${name}` });
   return len.readUInt32LE();
@@ -162,16 +168,16 @@ export function getsockoptInt(fd: Fd, level: number, name: number, optName?: str
 }
 
 export function getsockname(fd: Fd): SockAddr {
-  const addr = Buffer.alloc(SOCKADDR_STORAGE_SIZE);
-  const len = Buffer.alloc(4);
+  const addr = scratchAddr;
+  const len = scratchLen;
   len.writeUInt32LE(addr.length);
   check(c.getsockname(fd, addr, len), 'getsockname');
   return decodeSockAddr(addr, len.readUInt32LE());
 }
 
 export function getpeername(fd: Fd): SockAddr {
-  const addr = Buffer.alloc(SOCKADDR_STORAGE_SIZE);
-  const len = Buffer.alloc(4);
+  const addr = scratchAddr;
+  const len = scratchLen;
   len.writeUInt32LE(addr.length);
   check(c.getpeername(fd, addr, len), 'getpeername');
   return decodeSockAddr(addr, len.readUInt32LE());

@@ -177,6 +177,9 @@ function attributesFor(setsid: boolean): Buffer {
   return attr;
 }
 
+/** posix_spawn's pid out-parameter, read right after the call. */
+const pidScratch = Buffer.alloc(4);
+
 const ACTION_SETS_KEPT = 32;
 /** Built file actions by their layout, least recently used first. */
 const actionSets = new Map<string, Buffer>();
@@ -246,7 +249,7 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
 
   const actions = actionsFor(options);
   const attr = attributesFor(options.setsid === true);
-  const pidOut = Buffer.alloc(4);
+  const pidOut = pidScratch;
   const argv = [...options.argv, null];
   const envp = [...env, null];
   const spawn = file.includes('/') ? c.posix_spawn : c.posix_spawnp;

@@ -328,8 +328,10 @@ async function main(): Promise<void> {
         await startServer(FLOOR_NAME, 'listen-fds', (p) => [process.execPath, [FLOOR, String(p), fd3echo]]),
       );
     }
-    // Warm-up: page cache, JIT, the watcher thread.
-    for (const s of servers) await measure(s, 8, 100);
+    // Warm-up: page cache, the watcher and accept threads, and V8's optimizing compiler, which
+    // needs a few hundred connections before the Node servers reach their steady state (with 100
+    // the first repetition of every Node row ran ~10 % slower than the others).
+    for (const s of servers) await measure(s, 8, 400);
     const rows: Row[] = [];
     for (let rep = 0; rep < repetitions; rep++)
       for (const c of CONCURRENCY)

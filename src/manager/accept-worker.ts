@@ -427,7 +427,9 @@ function turn(): void {
       post({ kind: 'thread-error', message: (err as Error).message }, true);
       return;
     }
-    for (const { tag } of ready) onReady(tag);
+    // Connections first: a client waits on each, while an ended instance's clean-up can wait.
+    for (const { tag } of ready) if (tag < INSTANCE_TAG) onReady(tag);
+    for (const { tag } of ready) if (tag >= INSTANCE_TAG) onReady(tag);
     if (batch.length > 0 && performance.now() - batchSince >= FLUSH_MS) flush();
     if (ready.length === 0 && batch.length === 0) break; // idle: let the event loop run
   }

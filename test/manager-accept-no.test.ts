@@ -78,6 +78,8 @@ describe('sockunit run: Accept=no', () => {
     assert.equal(await exchange(port), 'hello\n');
     const first = await readReport(`${m.dir}/once.json`);
     await m.waitFor(/^once\.service: Deactivated successfully\.$/);
+    // As systemd: a clean exit of the main process is a debug line, so not in the info log.
+    assert.equal(m.matching(/^once\.service: Main process exited/).length, 0, m.log);
     assert.equal(await exchange(port), 'hello\n');
     const second = await readReport(`${m.dir}/once.json`);
     assert.notEqual(first.pid, second.pid, 'a new process');

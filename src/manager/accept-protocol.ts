@@ -53,16 +53,14 @@ interface ConnectionFacts {
 
 /** Events about one listener (`tag`), in the order they happened. */
 export type ListenerEvent =
-  /** An instance runs. The thread keeps watching it: its output comes as `output` events and its
-   * end as `exited`; the main thread reaps it (waitid) then. `pidfd` and `logFd` are the thread's,
-   * named only so the main thread can take over should the thread die. */
+  /** An instance runs. The thread keeps watching it (its pidfd, and its log pipe when output
+   * goes to the log): its output comes as `output` events and its end as `exited`; the main
+   * thread reaps it (waitid) then. */
   | (ConnectionFacts & {
       kind: 'spawned';
       pid: number;
-      pidfd: number;
       /** Slot of the shared pid ring to clear once the pid is registered (-1: none). */
       ringSlot: number;
-      logFd?: number;
       invocationId: string;
       warnings: string[];
     })
@@ -87,6 +85,7 @@ export type InstanceEvent =
   /** It has ended and waits to be reaped. Output it wrote before is in earlier events; with
    * `logOpen` something it left behind still holds its log pipe (`log-closed` follows). */
   | { kind: 'exited'; pid: number; logOpen: boolean }
+  /** Its log pipe reached end of file and is closed (before or after its end). */
   | { kind: 'log-closed'; pid: number };
 
 export type AcceptThreadEvent = ListenerEvent | InstanceEvent | { kind: 'thread-error'; message: string };

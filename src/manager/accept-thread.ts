@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { SocketSpec } from '../net/spec.js';
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, SHUT_RDWR } from '../sys/constants.js';
 import { epollCreate, epollCtl, eventFd, eventFdSignal } from '../sys/epoll.js';
-import { waitPid } from '../sys/process.js';
+import { onExit, waitPid } from '../sys/process.js';
 import { closeQuietly, type Fd, shutdown } from '../sys/socket.js';
 import type { Watch } from '../sys/watch.js';
 import {
@@ -33,9 +33,8 @@ type Handler = (event: ListenerEvent) => void;
 /** An instance the thread watches, as the main thread knows it. */
 interface Tracked {
   reports: WatchedElsewhere | undefined;
-  pidfd: Fd;
-  logFd: Fd | undefined;
   exited: boolean;
+  logClosed: boolean;
 }
 
 const PID_RING_SLOTS = 1024;
@@ -114,12 +113,7 @@ class AcceptThread {
         this.onInstanceEvent(event);
         return;
       case 'spawned':
-        this.instances.set(event.pid, {
-          reports: undefined,
-          pidfd: event.pidfd,
-          logFd: event.logFd,
-          exited: false,
-        });
+        this.instances.set(event.pid, { reports: undefined, exited: false, logClosed: false });
         this.retain(1);
         this.handlers.get(event.tag)?.(event);
         return;
@@ -137,12 +131,14 @@ class AcceptThread {
     }
     if (event.kind === 'exited') {
       tracked.exited = true;
+      if (!event.logOpen) tracked.logClosed = true; // closed before, or it never had one
       if (tracked.reports) tracked.reports.exited(event.logOpen);
-      else waitPid(event.pid); // nobody adopted it (the handler failed): reap it all the same
-      if (event.logOpen) return;
+      else reapQuietly(event.pid); // nobody adopted it (its handler failed): reap it all the same
     } else {
-      tracked.reports?.logClosed();
+      tracked.logClosed = true;
+      if (tracked.exited) tracked.reports?.logClosed();
     }
+    if (!tracked.exited || !tracked.logClosed) return;
     this.instances.delete(event.pid);
     this.retain(-1);
   }
@@ -153,20 +149,21 @@ class AcceptThread {
     if (tracked) tracked.reports = reports;
   }
 
-  /** The thread is gone: its instances are watched from the main thread from now on. */
+  /** The thread is gone, and with it what it had not sent yet: its instances are watched from
+   * the main thread by pid from now on, through pidfds of the main thread's own (fd numbers the
+   * thread named may have been closed and reused since). Spawns it never reported are still in
+   * the pid ring: they are reaped when they end. Their output pipes are left alone. */
   private takeOverAll(): void {
     for (const [pid, tracked] of this.instances) {
       this.instances.delete(pid);
       this.retain(-1);
-      if (tracked.exited) {
-        if (tracked.logFd !== undefined) closeQuietly(tracked.logFd);
-        continue;
-      }
-      if (tracked.reports) tracked.reports.takeOver(tracked.pidfd, tracked.logFd);
-      else {
-        closeQuietly(tracked.logFd);
-        closeQuietly(tracked.pidfd);
-      }
+      if (tracked.exited) continue;
+      if (tracked.reports) tracked.reports.takeOver();
+      else void onExit(pid).catch(() => {});
+    }
+    for (let slot = 1; slot < this.pidRing.length; slot++) {
+      const pid = Atomics.exchange(this.pidRing, slot, 0);
+      if (pid > 0) void onExit(pid).catch(() => {});
     }
   }
 
@@ -254,6 +251,13 @@ class AcceptThread {
       },
     };
   }
+}
+
+/** Reap an ended process nobody supervises (its status has no one to go to). */
+function reapQuietly(pid: number): void {
+  try {
+    waitPid(pid);
+  } catch {} // reaped already
 }
 
 let thread: AcceptThread | undefined;

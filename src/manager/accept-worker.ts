@@ -304,9 +304,7 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
     kind: 'spawned',
     tag: l.tag,
     pid: spawned.pid,
-    pidfd: spawned.pidfd,
     ringSlot: spawned.slot,
-    ...(parentEnd !== undefined ? { logFd: parentEnd } : {}),
     ...(local ? { local } : {}),
     peer,
     ...(cookie !== undefined ? { cookie } : {}),
@@ -369,10 +367,8 @@ function readLog(inst: Instance, drain: boolean): void {
       closeQuietly(fd); // leaves the epoll set with it
       inst.logFd = undefined;
       emitOutput(inst, inst.decoder.end(), true);
-      if (inst.pidfd === undefined) {
-        post({ kind: 'log-closed', pid: inst.pid });
-        instances.delete(inst.pid);
-      }
+      post({ kind: 'log-closed', pid: inst.pid });
+      if (inst.pidfd === undefined) instances.delete(inst.pid);
       return;
     }
     emitOutput(inst, inst.decoder.write(readBuffer.subarray(0, n)), false);

@@ -59,8 +59,8 @@ export interface WatchedElsewhere {
   exited(logOpen: boolean): void;
   /** Its log pipe has closed (after an `exited` with `logOpen`). */
   logClosed(): void;
-  /** The watching thread is gone: watch its pidfd and log pipe from here. */
-  takeOver(pidfd: Fd, logFd: Fd | undefined): void;
+  /** The watching thread is gone: watch the process from here (its output is no longer read). */
+  takeOver(): void;
 }
 
 export interface ProcessStarter {
@@ -371,14 +371,7 @@ export class PosixSpawnStarter implements ProcessStarter {
         }
       },
       logClosed: () => {},
-      takeOver: (pidfd, logFd) => {
-        if (logFd !== undefined) {
-          try {
-            void readOutput(this.log, unit, () => pid, logFd);
-          } catch {} // its output is lost, the process itself is not
-        }
-        settle(onExit(pid, pidfd));
-      },
+      takeOver: () => settle(onExit(pid)),
     };
     return { proc: this.handle(pid, exit), reports };
   }

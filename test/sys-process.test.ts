@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn as nodeSpawn } from 'node:child_process';
+import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { receiveMessage, socketPair } from '../src/sys/msg.js';
@@ -9,6 +9,7 @@ import {
   describeExit,
   exitedCleanly,
   kill,
+  mayInheritOrphans,
   onExit,
   pidfdOpen,
   reapAny,
@@ -188,4 +189,26 @@ test('onExit rejects: ESRCH for no such pid, ECHILD for a process that is not ou
   } finally {
     close(readEnd);
   }
+});
+
+test('mayInheritOrphans: false for an ordinary process, true for a child subreaper', () => {
+  assert.equal(process.pid === 1, false, 'the test runner is not PID 1');
+  assert.equal(mayInheritOrphans(), false);
+  // A process that made itself a subreaper (prctl PR_SET_CHILD_SUBREAPER, kept across execve)
+  // before exec'ing node: the same call there says true.
+  const probe = `import('${new URL('../src/sys/process.js', import.meta.url).href}').then((m) => console.log(m.mayInheritOrphans()))`;
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import ctypes, os, sys; assert ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0; os.execv(sys.argv[1], sys.argv[1:])',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      probe,
+    ],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'true');
 });

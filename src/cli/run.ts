@@ -7,7 +7,7 @@ import { type ControlPlane, startControlPlane } from '../manager/control-plane.j
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
 import { PosixSpawnStarter } from '../manager/process.js';
-import { reapOrphans } from '../sys/process.js';
+import { mayInheritOrphans, reapOrphans } from '../sys/process.js';
 import { resolveSearchPath } from '../unit/load.js';
 import type { CommandIO } from './io.js';
 
@@ -105,13 +105,16 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const reaper = setInterval(() => {
-      // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
-      // children are left to their pidfd watchers.
-      // The accept thread's fresh spawns are not in livePids until the main thread adopts them.
-      const ours = (pid: number) => starter.livePids.has(pid) || acceptThreadMayOwn(pid);
-      for (const exit of reapOrphans(ours)) log.debug(`Reaped orphan ${exit.pid}.`);
-    }, 1000);
+    // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
+    // children are left to their pidfd watchers. Anywhere else no orphan can come to us, and the
+    // tick (a /proc read per thread) would only cost idle CPU.
+    const reaper = mayInheritOrphans()
+      ? setInterval(() => {
+          // The accept thread's fresh spawns are not in livePids until the main thread adopts them.
+          const ours = (pid: number) => starter.livePids.has(pid) || acceptThreadMayOwn(pid);
+          for (const exit of reapOrphans(ours)) log.debug(`Reaped orphan ${exit.pid}.`);
+        }, 1000)
+      : undefined;
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;

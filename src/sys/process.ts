@@ -144,6 +144,18 @@ export function childPids(): Pid[] {
   return pids;
 }
 
+const PR_GET_CHILD_SUBREAPER = 37;
+
+/** Whether orphans can be re-parented to this process: it is PID 1 of its pid namespace, or a
+ * child subreaper (prctl(2)). When the kernel cannot tell, true: reaping then costs little and
+ * leaving zombies would cost more. */
+export function mayInheritOrphans(): boolean {
+  if (process.pid === 1) return true;
+  const flag = Buffer.alloc(4);
+  if (c.prctl(PR_GET_CHILD_SUBREAPER, 'void *', flag) === -1) return true;
+  return flag.readInt32LE() !== 0;
+}
+
 /**
  * Reap exited children whose pids are not in `excluded` (a set, or a predicate), leaving the others' statuses for their
  * owners (pidfd watchers, child_process). For PID 1, where orphans are re-parented to the manager.

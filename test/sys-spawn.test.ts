@@ -312,3 +312,24 @@ test('children never see fds of this process beyond the passed ones', async () =
     close(extra[1]);
   }
 });
+
+test('reused file actions: 40 fd layouts (more than are kept), each child gets its own fd at 3, also after eviction', async () => {
+  const pairs = Array.from({ length: 40 }, () => socketPair('stream'));
+  try {
+    const order = [...pairs.keys(), 0, 1]; // the first layouts again, rebuilt after eviction
+    for (const i of order) {
+      const fd = (pairs[i] as [number, number])[0];
+      const seen = await inspectChild({ fds: [fd] }, (pid) => ({
+        fds: childFds(pid),
+        three: readlinkSync(`/proc/${pid}/fd/3`),
+      }));
+      assert.deepEqual(seen.fds, [0, 1, 2, 3], `layout ${i}`);
+      assert.equal(seen.three, readlinkSync(`/proc/self/fd/${fd}`), `layout ${i}: fd 3 is our fd ${fd}`);
+    }
+  } finally {
+    for (const [a, b] of pairs) {
+      close(a);
+      close(b);
+    }
+  }
+});

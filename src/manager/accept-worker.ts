@@ -16,7 +16,6 @@
 // fds carry tags above INSTANCE_TAG, which listener tags never reach.
 
 import { randomUUID } from 'node:crypto';
-import { StringDecoder } from 'node:string_decoder';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { applyConnectionOptions } from '../net/options.js';
 import type { SocketSpec } from '../net/spec.js';
@@ -50,6 +49,7 @@ import {
   WATCH_SLOTS,
 } from './accept-protocol.js';
 import { connectionEnvironment, sourceKey } from './instance-name.js';
+import { OutputLines } from './output-lines.js';
 import { RateLimit } from './rate-limit.js';
 
 interface Listener {
@@ -74,8 +74,7 @@ interface Instance {
   pidfd: Fd | undefined;
   /** The manager's end of its output pipe, open until end of file. */
   logFd: Fd | undefined;
-  decoder: StringDecoder;
-  partial: string;
+  lines: OutputLines;
 }
 
 const { epfd, wakeFd, pidRing } = workerData as {
@@ -317,8 +316,7 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
     source,
     pidfd: spawned.pidfd,
     logFd: parentEnd,
-    decoder: new StringDecoder('utf8'),
-    partial: '',
+    lines: new OutputLines(),
   });
 }
 
@@ -334,19 +332,7 @@ function watchInstance(inst: Instance): void {
   }
 }
 
-/** Whole lines of `text` go out now; the rest waits for its newline (or end of file). */
-function emitOutput(inst: Instance, text: string, atEnd: boolean): void {
-  let pending = inst.partial + text;
-  const lines: string[] = [];
-  for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-    lines.push(pending.slice(0, nl));
-    pending = pending.slice(nl + 1);
-  }
-  if (atEnd && pending !== '') {
-    lines.push(pending);
-    pending = '';
-  }
-  inst.partial = pending;
+function emitOutput(inst: Instance, lines: string[]): void {
   if (lines.length > 0) post({ kind: 'output', pid: inst.pid, lines });
 }
 
@@ -366,12 +352,12 @@ function readLog(inst: Instance, drain: boolean): void {
     if (n === 0) {
       closeQuietly(fd); // leaves the epoll set with it
       inst.logFd = undefined;
-      emitOutput(inst, inst.decoder.end(), true);
+      emitOutput(inst, inst.lines.end());
       post({ kind: 'log-closed', pid: inst.pid });
       if (inst.pidfd === undefined) instances.delete(inst.pid);
       return;
     }
-    emitOutput(inst, inst.decoder.write(readBuffer.subarray(0, n)), false);
+    emitOutput(inst, inst.lines.push(readBuffer.subarray(0, n)));
   }
 }
 

@@ -4,7 +4,6 @@
 // child_process forks the whole ~50 MB manager and is 0.5-0.7x as fast (spawn.md).
 
 import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../sys/constants.js';
 import { open as openFile } from '../sys/fs.js';
 import { listenPidWrap } from '../sys/listen-pid-helper.js';
@@ -16,6 +15,7 @@ import { type Watch, watchReadable } from '../sys/watch.js';
 import type { ExecCommand } from '../unit/exec-command.js';
 import type { StandardInput, StandardOutput } from '../unit/exec-context.js';
 import type { Logger } from './log.js';
+import { OutputLines } from './output-lines.js';
 import { SERVICE_PATH } from './service-environment.js';
 
 export type ProcessExit = ExitStatus;
@@ -135,16 +135,9 @@ function captureOutput(log: Logger, unit: string, pid: () => number): { childEnd
 
 /** Forward what arrives on `parentEnd` to the log, line by line, until end of file; closes it. */
 function readOutput(log: Logger, unit: string, pid: () => number, parentEnd: Fd): Promise<void> {
-  let pending = '';
-  const decoder = new StringDecoder('utf8');
-  const emitLines = (text: string) => {
-    pending += text;
-    let nl = pending.indexOf('\n');
-    while (nl >= 0) {
-      log.output(unit, pid(), pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-      nl = pending.indexOf('\n');
-    }
+  const lines = new OutputLines();
+  const emit = (out: string[]) => {
+    for (const line of out) log.output(unit, pid(), line);
   };
   let settle!: () => void;
   const done = new Promise<void>((resolve) => {
@@ -154,8 +147,7 @@ function readOutput(log: Logger, unit: string, pid: () => number, parentEnd: Fd)
   const finish = () => {
     watch?.close();
     watch = undefined;
-    const rest = pending + decoder.end();
-    if (rest) log.output(unit, pid(), rest);
+    emit(lines.end());
     settle();
   };
   const onReady = () => {
@@ -168,7 +160,7 @@ function readOutput(log: Logger, unit: string, pid: () => number, parentEnd: Fd)
       n = 0; // ECONNRESET and the like: the writer is gone
     }
     if (n === 0) return finish();
-    if (n !== undefined) emitLines(decoder.write(captureBuffer.subarray(0, n)));
+    if (n !== undefined) emit(lines.push(captureBuffer.subarray(0, n)));
     watch?.rearm();
   };
   try {

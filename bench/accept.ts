@@ -28,6 +28,8 @@ const FLOOR_NAME = 'Node floor (bench/floor-server.ts)';
  * the issue's 0.75 ms target was set. */
 const FLOOR_BASELINE_MS = 0.7;
 const WARM_UP_CONNECTIONS = 2000;
+/** Chunks a row is measured in, interleaved with the other servers' (see main). */
+const CHUNKS_PER_ROW = 4;
 const SELF = fileURLToPath(import.meta.url);
 const SSA = '/usr/bin/systemd-socket-activate';
 const CONCURRENCY = [1, 8, 32];
@@ -36,12 +38,11 @@ const CLK_TCK = 100;
 const LINE = 'ping sockunit\n';
 
 interface ClientResult {
-  done: number;
   errors: number;
   mismatches: number;
   elapsedMs: number;
-  p50: number;
-  p99: number;
+  /** One per finished connection, in ms. */
+  latencies: number[];
 }
 
 // ---- the load client, run in its own process so it does not share the bench's event loop ----
@@ -79,11 +80,7 @@ async function client(port: number, concurrency: number, count: number): Promise
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
-  const elapsedMs = performance.now() - begin;
-  latencies.sort((a, b) => a - b);
-  const pick = (q: number): number =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { done: latencies.length, errors, mismatches, elapsedMs, p50: pick(0.5), p99: pick(0.99) };
+  return { errors, mismatches, elapsedMs: performance.now() - begin, latencies };
 }
 
 function runClient(port: number, concurrency: number, count: number): Promise<ClientResult> {
@@ -115,11 +112,15 @@ interface Server {
   process: ChildProcess;
 }
 
-function cpuTicks(pid: number): number {
+/** CPU ticks of the server itself (all its threads) and of its reaped children. */
+function cpuTicks(pid: number): { own: number; children: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields 14-17 of stat(5) (utime stime cutime cstime) are 11-14 after the comm field.
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return {
+    own: Number(fields[11]) + Number(fields[12]),
+    children: Number(fields[13]) + Number(fields[14]),
+  };
 }
 
 function childCount(pid: number): number {
@@ -229,25 +230,55 @@ interface Row {
   connPerSec: number;
   p50: number;
   p99: number;
+  /** The server's CPU and its reaped children's, per connection. */
   cpuMsPerConn: number;
+  /** The server's own CPU (all its threads, no children), per connection. */
+  ownCpuMsPerConn: number;
   errors: number;
 }
 
-async function measure(server: Server, concurrency: number, count: number): Promise<Row> {
+/** One chunk of a row: `count` connections to one server. */
+interface Sample {
+  elapsedMs: number;
+  latencies: number[];
+  ownTicks: number;
+  childTicks: number;
+  errors: number;
+}
+
+async function measure(server: Server, concurrency: number, count: number): Promise<Sample> {
   const pid = server.process.pid as number;
   const before = cpuTicks(pid);
   const r = await runClient(server.port, concurrency, count);
   await until(`${server.name} to reap its children`, () => childCount(pid) === 0, 10_000);
-  const cpuMs = ((cpuTicks(pid) - before) * 1000) / CLK_TCK;
+  const after = cpuTicks(pid);
+  return {
+    elapsedMs: r.elapsedMs,
+    latencies: r.latencies,
+    ownTicks: after.own - before.own,
+    childTicks: after.children - before.children,
+    errors: r.errors + r.mismatches + (count - r.latencies.length),
+  };
+}
+
+/** A row from its chunks: rates and CPU over all of them, latency percentiles over every
+ * connection. */
+function rowOf(server: Server, concurrency: number, samples: Sample[]): Row {
+  const latencies = samples.flatMap((x) => x.latencies).sort((a, b) => a - b);
+  const done = Math.max(1, latencies.length);
+  const pick = (q: number): number => latencies[Math.min(done - 1, Math.floor(q * done))] ?? 0;
+  const sum = (f: (x: Sample) => number) => samples.reduce((n, x) => n + f(x), 0);
+  const tickMs = 1000 / CLK_TCK;
   return {
     server: server.name,
     family: server.family,
     concurrency,
-    connPerSec: (r.done / r.elapsedMs) * 1000,
-    p50: r.p50,
-    p99: r.p99,
-    cpuMsPerConn: cpuMs / Math.max(1, r.done),
-    errors: r.errors + r.mismatches + (count - r.done),
+    connPerSec: (latencies.length / sum((x) => x.elapsedMs)) * 1000,
+    p50: pick(0.5),
+    p99: pick(0.99),
+    cpuMsPerConn: (sum((x) => x.ownTicks + x.childTicks) * tickMs) / done,
+    ownCpuMsPerConn: (sum((x) => x.ownTicks) * tickMs) / done,
+    errors: sum((x) => x.errors),
   };
 }
 
@@ -334,17 +365,30 @@ async function main(): Promise<void> {
     // of the Node platform threads' CPU (~0.2 ms per connection of `run`, on this VM 10-20 ms a
     // job); after 2,000 they are done. systemd-socket-activate gets the same warm-up.
     for (const s of servers) await measure(s, 8, WARM_UP_CONNECTIONS);
+    // Each row is taken in CHUNKS_PER_ROW chunks, interleaved with the other servers' chunks
+    // (starting with a different server each time): on a shared VM the cost of an exec drifts
+    // by 10-20 % within a minute, and a row measured whole, after another server's, carried that
+    // drift into the ratios between them.
     const rows: Row[] = [];
+    const chunk = Math.ceil(count / CHUNKS_PER_ROW);
     for (let rep = 0; rep < repetitions; rep++)
-      for (const c of CONCURRENCY)
-        for (const s of servers) {
-          const row = await measure(s, c, count);
+      for (const c of CONCURRENCY) {
+        const samples = servers.map((): Sample[] => []);
+        for (let k = 0; k < CHUNKS_PER_ROW; k++)
+          for (let i = 0; i < servers.length; i++) {
+            const at = (i + k) % servers.length;
+            samples[at]?.push(await measure(servers[at] as Server, c, chunk));
+          }
+        servers.forEach((s, i) => {
+          const row = rowOf(s, c, samples[i] ?? []);
           rows.push(row);
           console.error(
             `rep ${rep + 1} c=${c} ${s.name}: ${row.connPerSec.toFixed(0)} conn/s, p50 ${row.p50.toFixed(2)} ms, ` +
-              `p99 ${row.p99.toFixed(2)} ms, CPU ${row.cpuMsPerConn.toFixed(3)} ms/conn, errors ${row.errors}`,
+              `p99 ${row.p99.toFixed(2)} ms, CPU ${row.cpuMsPerConn.toFixed(3)} ms/conn ` +
+              `(own ${row.ownCpuMsPerConn.toFixed(3)}), errors ${row.errors}`,
           );
-        }
+        });
+      }
     printTable(rows, servers, count, repetitions);
     console.log(
       `\nExec floor in this run: ${execFloorMs().toFixed(2)} ms CPU per fork+exec of /bin/true by /bin/sh ` +
@@ -361,9 +405,9 @@ function printTable(rows: Row[], servers: Server[], count: number, repetitions: 
     `\nAccept=yes, ${count} connections a row, median of ${repetitions} interleaved repetitions; ratio = conn/s over systemd-socket-activate's in the same family and concurrency.\n`,
   );
   console.log(
-    '| server | service | c | conn/s | ratio | p50 ms | p99 ms | CPU ms/conn | CPU ratio | errors |',
+    '| server | service | c | conn/s | ratio | p50 ms | p99 ms | CPU ms/conn | CPU ratio | own CPU ms/conn | errors |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const family of ['inetd', 'listen-fds'] as const)
     for (const c of CONCURRENCY) {
       const of = (name: string) => rows.filter((r) => r.server === name && r.concurrency === c);
@@ -379,7 +423,8 @@ function printTable(rows: Row[], servers: Server[], count: number, repetitions: 
         console.log(
           `| ${s.name} | ${family === 'inetd' ? '/bin/cat on stdin/stdout' : 'C echo on fd 3 (LISTEN_PID checked)'} | ${c} | ${rate.toFixed(0)} | ${(rate / refRate).toFixed(2)} | ` +
             `${median(mine.map((r) => r.p50)).toFixed(2)} | ${median(mine.map((r) => r.p99)).toFixed(2)} | ` +
-            `${cpu.toFixed(2)} | ${(cpu / refCpu).toFixed(2)} | ${mine.reduce((n, r) => n + r.errors, 0)} |`,
+            `${cpu.toFixed(2)} | ${(cpu / refCpu).toFixed(2)} | ${median(mine.map((r) => r.ownCpuMsPerConn)).toFixed(2)} | ` +
+            `${mine.reduce((n, r) => n + r.errors, 0)} |`,
         );
       }
     }
@@ -388,20 +433,26 @@ function printTable(rows: Row[], servers: Server[], count: number, repetitions: 
 
 /** CPU per connection of `sockunit run` over the Node floor's, per concurrency, and what that
  * ratio makes of the floor's 0.70 ms on the baseline machine. Both run the same service on the
- * same machine in the same run, so the ratio carries over where absolute figures do not. */
+ * same machine, their chunks interleaved, so the ratio carries over where absolute figures do
+ * not. Ratios are taken per repetition (each pair measured side by side), then the median; the
+ * servers' own CPU (no children) is compared too: it is the part the manager's code decides. */
 function printFloorComparison(rows: Row[]): void {
-  const cpuOf = (name: string, c: number) =>
-    median(rows.filter((r) => r.server === name && r.concurrency === c).map((r) => r.cpuMsPerConn));
-  const parts: string[] = [];
+  const ofServer = (name: string, c: number) => rows.filter((r) => r.server === name && r.concurrency === c);
+  const lines: string[] = [];
   for (const c of CONCURRENCY) {
-    const floor = cpuOf(FLOOR_NAME, c);
-    const run = cpuOf('sockunit run (LISTEN_FDS)', c);
-    if (!(floor > 0) || !(run > 0)) return;
-    const ratio = run / floor;
-    parts.push(`c=${c}: ${ratio.toFixed(2)}x -> ${(ratio * FLOOR_BASELINE_MS).toFixed(2)} ms`);
+    const floor = ofServer(FLOOR_NAME, c);
+    const run = ofServer('sockunit run (LISTEN_FDS)', c);
+    if (floor.length === 0 || floor.length !== run.length) return;
+    const total = run.map((r, i) => r.cpuMsPerConn / (floor[i]?.cpuMsPerConn ?? Number.NaN));
+    const own = run.map((r, i) => r.ownCpuMsPerConn / (floor[i]?.ownCpuMsPerConn ?? Number.NaN));
+    const ratio = median(total);
+    lines.push(
+      `c=${c}: ${ratio.toFixed(2)}x -> ${(ratio * FLOOR_BASELINE_MS).toFixed(2)} ms ` +
+        `(repetitions ${total.map((x) => x.toFixed(2)).join(', ')}); own CPU ${median(own).toFixed(2)}x`,
+    );
   }
   console.log(
-    `\nCPU per connection, sockunit run over the Node floor, scaled to the floor's ${FLOOR_BASELINE_MS} ms on the baseline machine: ${parts.join(', ')}`,
+    `\nCPU per connection, sockunit run over the Node floor, scaled to the floor's ${FLOOR_BASELINE_MS} ms on the baseline machine:\n${lines.join('\n')}`,
   );
 }
 

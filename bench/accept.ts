@@ -11,8 +11,9 @@
 // /proc/<pid>/stat, over the row, divided by the connections.
 //
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/accept.js [connections] [repetitions]
-// Bounded: `connections` per row (default 800), a 30 s deadline per row, `repetitions` (default 3)
-// interleaved passes over every server and concurrency.
+// Bounded: `connections` per row (default 800), taken in CHUNKS_PER_ROW chunks interleaved with
+// the other servers' chunks, a 30 s deadline per chunk, `repetitions` (default 3) passes over
+// every concurrency.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +34,7 @@ const CHUNKS_PER_ROW = 4;
 const SELF = fileURLToPath(import.meta.url);
 const SSA = '/usr/bin/systemd-socket-activate';
 const CONCURRENCY = [1, 8, 32];
-const ROW_DEADLINE_MS = 30_000;
+const CHUNK_DEADLINE_MS = 30_000;
 const CLK_TCK = 100;
 const LINE = 'ping sockunit\n';
 
@@ -53,7 +54,7 @@ async function client(port: number, concurrency: number, count: number): Promise
   let errors = 0;
   let mismatches = 0;
   const begin = performance.now();
-  const deadline = begin + ROW_DEADLINE_MS;
+  const deadline = begin + CHUNK_DEADLINE_MS;
   const one = (): Promise<void> =>
     new Promise((resolve) => {
       const t0 = performance.now();

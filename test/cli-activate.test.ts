@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { commandEnvironment, fdnameIsValid } from '../src/activate/activate.js';
 import { parseActivateArguments, splitArguments } from '../src/cli/activate.js';
-import { commandEnvironment, fdnameIsValid } from '../src/manager/activate.js';
 
 // The compiled CLI, run as users run it, side by side with systemd's own tool on the same service.
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   BIN,
   connectTcp,
   exchange,
   freePort,
-  ManagerProcess,
+  managerSuite,
   processesWith,
   sleep,
   tempDir,
@@ -20,15 +20,7 @@ import {
 } from './fixtures/manager/harness.js';
 
 describe('sockunit run (command line)', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
-  const start = async (options: Parameters<typeof ManagerProcess.start>[0]) => {
-    const m = await ManagerProcess.start(options);
-    managers.push(m);
-    return m;
-  };
+  const { run: start } = managerSuite('run');
 
   test('--help, bad options and an empty unit directory', () => {
     const help = spawnSync(process.execPath, [BIN, 'run', '--help'], { encoding: 'utf8' });
@@ -225,8 +217,7 @@ describe('sockunit run (command line)', () => {
     writeFileSync(join(dir, 'r.service'), '[Service]\nExecStart=/bin/true\n');
     try {
       for (let i = 0; i < 10; i++) {
-        const m = await ManagerProcess.start({ dir, units: {} });
-        managers.push(m);
+        const m = await start({ dir, units: {} });
         m.signal(i % 2 === 0 ? 'SIGINT' : 'SIGTERM');
         const { code, signal } = await m.stop(null);
         assert.deepEqual({ code, signal }, { code: 0, signal: null }, `run ${i}:\n${m.log}`);

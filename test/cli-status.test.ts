@@ -9,8 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { formatStatus } from '../src/cli/status.js';
-import type { ServiceStatus, SocketRow, SocketStatus, UnitRow, UnitStatus } from '../src/manager/snapshot.js';
-import type { OperationResult } from '../src/manager/unit-control.js';
+import type {
+  ServiceStatus,
+  SocketRow,
+  SocketStatus,
+  UnitRow,
+  UnitStatus,
+} from '../src/manager/control/snapshot.js';
+import type { OperationResult } from '../src/manager/control/unit-control.js';
 import {
   BIN,
   connectTcp,

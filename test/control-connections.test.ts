@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { UnitConnections } from '../src/manager/connections.js';
+import type { UnitConnections } from '../src/manager/control/connections.js';
 import {
   BIN,
   ManagerProcess,

@@ -7,7 +7,7 @@ import {
   ControlError,
   defaultControlSocketPath,
   parseControlRequest,
-} from '../src/manager/control-protocol.js';
+} from '../src/manager/control/protocol.js';
 
 test('a well-formed request is returned typed; unknown fields are dropped', () => {
   const r = parseControlRequest('{"v":1,"id":7,"method":"logs","units":["a.service"],"follow":true,"x":1}');

@@ -8,14 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { callControl } from '../src/cli/control-client.js';
-import type { UnitStatus } from '../src/manager/snapshot.js';
+import type { UnitStatus } from '../src/manager/control/snapshot.js';
 import {
   BIN,
   exchange,
   freePort,
-  ManagerProcess,
+  managerSuite,
   rootUnavailable,
   tempDir,
   waitUntil,
@@ -60,10 +60,7 @@ function rawExchange(
 }
 
 describe('control socket', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
+  const suite = managerSuite('control');
 
   const startManager = async (extra: string[] = []) => {
     const dir = tempDir('control');
@@ -71,7 +68,7 @@ describe('control socket', () => {
     chmodSync(dir, 0o755);
     const port = await freePort();
     const control = join(dir, 'control.sock');
-    const m = await ManagerProcess.start({
+    const m = await suite.run({
       dir,
       units: {
         'echo.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
@@ -79,7 +76,6 @@ describe('control socket', () => {
       },
       args: ['--control-socket', control, ...extra],
     });
-    managers.push(m);
     return { m, control, port };
   };
 

@@ -1,4 +1,4 @@
-// Accept=yes through the accept thread (manager/accept-thread.ts): an instance it spawns must
+// Accept=yes through the accept thread (manager/accept/thread.ts): an instance it spawns must
 // start exactly as one the main thread spawns (SOCKUNIT_ACCEPT_THREAD=0), against the same real
 // service reporting what it got; units the plan cannot cover must keep the main thread's path;
 // output is captured; a stop ends the instances it started.

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   connectTcp,
   exchange,
   freePort,
-  ManagerProcess,
+  managerSuite,
   sleep,
   tempDir,
   waitUntil,
@@ -32,15 +32,8 @@ function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
 }
 
 describe('sockunit run: Accept=yes', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
-  const start = async (units: Record<string, string>) => {
-    const m = await ManagerProcess.start({ units });
-    managers.push(m);
-    return m;
-  };
+  const suite = managerSuite('accept');
+  const start = (units: Record<string, string>) => suite.run({ units });
 
   test('instances are named prefix@N-COOKIE-LOCAL-REMOTE.service and get REMOTE_ADDR/REMOTE_PORT', async () => {
     const port = await freePort();
@@ -82,14 +75,13 @@ describe('sockunit run: Accept=yes', () => {
   test('AF_UNIX instances are named N-COOKIE-PID_PIDFDINODE-UID (or N-COOKIE-PID-UID) and get SO_COOKIE', async () => {
     const dir = tempDir('unix-accept');
     const path = join(dir, 'u.sock');
-    const m = await ManagerProcess.start({
+    const m = await suite.run({
       dir,
       units: {
         'u.socket': `[Socket]\nListenStream=${path}\nAccept=yes\n`,
         'u@.service': '[Service]\nExecStart=/bin/sh -c \'echo "$${REMOTE_ADDR:-none} $$SO_COOKIE" >&3\'\n',
       },
     });
-    managers.push(m);
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = net.connect(path);
       let data = '';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connectionInstance, remoteEnvironment } from '../src/manager/instance-name.js';
+import { connectionInstance, remoteEnvironment } from '../src/manager/accept/instance-name.js';
 
 test('instance names follow systemd 258: N-COOKIE-LOCAL-REMOTE', () => {
   const cases: [Parameters<typeof connectionInstance>[0], string][] = [

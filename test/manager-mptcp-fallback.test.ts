@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ManagerProcess, REPORT_PY, readReport, SYSTEM_PYTHON, tempDir } from './fixtures/manager/harness.js';
+import { managerSuite, REPORT_PY, readReport, SYSTEM_PYTHON, tempDir } from './fixtures/manager/harness.js';
 import { Netns, netnsUnavailable } from './fixtures/mptcp/netns.js';
 
 const IPPROTO_TCP = 6;
@@ -16,22 +16,19 @@ const IPPROTO_TCP = 6;
 describe('sockunit run where MPTCP is disabled (net.mptcp.enabled=0 in a netns)', () => {
   const why = netnsUnavailable();
   let ns: Netns | undefined;
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-    ns?.delete();
-  });
+  const suite = managerSuite('nomptcp');
+  after(() => ns?.delete());
 
   const run = async (fallbackKey: boolean, args: string[]) => {
     // One manager at a time: they all bind the same ports inside the one namespace.
-    for (const m of managers.splice(0)) await m.dispose();
+    await suite.disposeAll();
     if (!ns) {
       ns = new Netns('run-nomptcp');
       ns.exec('sysctl', '-qw', 'net.mptcp.enabled=0');
     }
     const dir = tempDir('nomptcp');
     writeFileSync(join(dir, 'report.py'), REPORT_PY);
-    const m = await ManagerProcess.start({
+    return suite.run({
       dir,
       wrapper: ['ip', 'netns', 'exec', ns.name],
       args,
@@ -42,8 +39,6 @@ describe('sockunit run where MPTCP is disabled (net.mptcp.enabled=0 in a netns)'
         'plain.service': `[Service]\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/plain.json --accept\n`,
       },
     });
-    managers.push(m);
-    return m;
   };
 
   /** A client inside the namespace: connect, read the greeting, bounded. */

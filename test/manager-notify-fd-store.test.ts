@@ -10,13 +10,14 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   BIN,
   connectTcp,
   freePort,
-  ManagerProcess,
+  type ManagerProcess,
+  managerSuite,
   sleep,
   tempDir,
   waitUntil,
@@ -135,16 +136,13 @@ function request(port: number, n: number): Promise<{ outcome: 'ok' | 'refused' |
 }
 
 describe('sockunit run: the fd store', () => {
-  const managers: ManagerProcess[] = [];
-  after(async () => {
-    for (const m of managers) await m.dispose();
-  });
+  const suite = managerSuite('fdstore');
 
   test('a stored client connection survives a crash and the restarted service answers it by name', async () => {
     const port = await freePort();
     const dir = tempDir('fdstore');
     writeFileSync(join(dir, 'store.mjs'), STORE_SERVICE);
-    const m = await ManagerProcess.start({
+    const m = await suite.run({
       dir,
       units: {
         'keep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=web\n`,
@@ -159,7 +157,6 @@ describe('sockunit run: the fd store', () => {
         ].join('\n'),
       },
     });
-    managers.push(m);
     const client = await connectTcp(port);
     const read = lineReader(client);
     client.write('hello\n');
@@ -205,14 +202,13 @@ notify({ READY: 1, STATUS: 'names ' + process.env.LISTEN_FDNAMES + ' fdstore ' +
 setInterval(() => {}, 1000);
 `,
     );
-    const m = await ManagerProcess.start({
+    const m = await suite.run({
       dir,
       units: {
         'names.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
         'names.service': `[Service]\nType=notify\nFileDescriptorStoreMax=3\nExecStart=${process.execPath} ${dir}/names.mjs\n`,
       },
     });
-    managers.push(m);
     (await connectTcp(port)).destroy();
     await m.waitFor(/^Started names\.service\.$/);
     await m.waitFor(/^names\.service: fd store full \(FileDescriptorStoreMax=3\); fd closed\.$/);
@@ -243,14 +239,13 @@ setInterval(() => {}, 1000);
     const port = await freePort();
     const dir = tempDir('zerodown');
     writeFileSync(join(dir, 'echo.mjs'), ECHO_SERVICE);
-    const m = await ManagerProcess.start({
+    const m = await suite.run({
       dir,
       units: {
         'zd.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nFileDescriptorName=echo\nBacklog=512\n`,
         'zd.service': `[Service]\nType=notify\nExecStart=${process.execPath} ${dir}/echo.mjs\n`,
       },
     });
-    managers.push(m);
     const counts = { ok: 0, refused: 0, lost: 0 };
     const pids = new Set<number>();
     const restarts: Promise<{ code: number; out: string }>[] = [];

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
-import { FdStore, isValidFdName } from '../src/manager/fd-store.js';
+import { FdStore, isValidFdName } from '../src/manager/service/fd-store.js';
 import {
   type NotifyMessage,
   type NotifyRejection,
   NotifySocket,
   parseNotifyText,
-} from '../src/manager/notify-socket.js';
+} from '../src/manager/service/notify-socket.js';
 import { AF_UNIX, SOCK_DGRAM } from '../src/sys/constants.js';
 import { sendMessage } from '../src/sys/msg.js';
 import { closeQuietly, isOpen, socket } from '../src/sys/socket.js';

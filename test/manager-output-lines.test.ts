@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OutputLines } from '../src/manager/output-lines.js';
+import { OutputLines } from '../src/manager/exec/output-lines.js';
 
 test('OutputLines: lines across reads, UTF-8 split inside a character, empty lines, no newline at the end', () => {
   const lines = new OutputLines();

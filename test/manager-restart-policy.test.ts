@@ -5,7 +5,7 @@ import {
   type RestartPolicy,
   type ServiceResult,
   shouldRestart,
-} from '../src/manager/restart-policy.js';
+} from '../src/manager/service/restart-policy.js';
 
 // systemd.service(5)'s table, row by row: which Restart= values restart after each result.
 const expected: Record<ServiceResult, RestartPolicy[]> = {

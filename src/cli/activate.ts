@@ -2,7 +2,12 @@
 // parses it ("+" mode: options end at the first non-option or at `--`), plus --protocol and
 // --mptcp-fallback. The work is in manager/activate.ts.
 
-import { ActivateError, type ActivateOptions, type ActivateProtocol, activate } from '../manager/activate.js';
+import {
+  ActivateError,
+  type ActivateOptions,
+  type ActivateProtocol,
+  activate,
+} from '../activate/activate.js';
 import type { CommandIO } from './io.js';
 
 const HELP = `Usage: sockunit activate [OPTIONS...] COMMAND [ARGS...]

@@ -2,7 +2,7 @@
 // (so Accept=no services count too): peer, protocol (mptcp, mptcp->tcp, tcp), whether a
 // connection runs multi-path, its subflow count and each subflow's addresses.
 
-import type { UnitConnections } from '../manager/connections.js';
+import type { UnitConnections } from '../manager/control/connections.js';
 import { CLIENT_OPTIONS_HELP, callControl, formatTable, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 

@@ -8,7 +8,7 @@ import {
   type ControlMethod,
   type ControlResponse,
   defaultControlSocketPath,
-} from '../manager/control-protocol.js';
+} from '../manager/control/protocol.js';
 import type { CommandIO } from './io.js';
 
 /** A request that failed: refused by the manager (`code` from the reply) or never delivered

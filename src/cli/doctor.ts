@@ -3,8 +3,8 @@
 // check found a problem or a warning (MPTCP unusable, or connections that stay single-path).
 
 import { parseArgs } from 'node:util';
-import type { UnitConnections } from '../manager/connections.js';
-import type { SocketRow } from '../manager/snapshot.js';
+import type { UnitConnections } from '../manager/control/connections.js';
+import type { SocketRow } from '../manager/control/snapshot.js';
 import { type CheckStatus, type DoctorReport, doctor, type ManagerSocketsSource } from '../mptcp/doctor.js';
 import { ControlClientError, callControl, controlSocketPath } from './control-client.js';
 import type { CommandIO } from './io.js';

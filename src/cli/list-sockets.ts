@@ -1,7 +1,7 @@
 // `sockunit list-sockets`: every open port of the running manager, like `systemctl list-sockets
 // --show-types`, with a PROTOCOL column that says `mptcp`, or `mptcp->tcp` where MPTCP fell back.
 
-import type { SocketRow } from '../manager/snapshot.js';
+import type { SocketRow } from '../manager/control/snapshot.js';
 import { CLIENT_OPTIONS_HELP, callControl, formatTable, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 

@@ -1,7 +1,7 @@
 // `sockunit list-units`: every unit of the running manager with its load, active and sub state,
 // like `systemctl list-units --all`.
 
-import type { UnitRow } from '../manager/snapshot.js';
+import type { UnitRow } from '../manager/control/snapshot.js';
 import { CLIENT_OPTIONS_HELP, callControl, formatTable, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 

@@ -2,11 +2,11 @@
 
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { acceptThreadMayOwn } from '../manager/accept-thread.js';
-import { type ControlPlane, startControlPlane } from '../manager/control-plane.js';
+import { acceptThreadMayOwn } from '../manager/accept/thread.js';
+import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
+import { PosixSpawnStarter } from '../manager/exec/process.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
-import { PosixSpawnStarter } from '../manager/process.js';
 import { mayInheritOrphans, reapOrphans } from '../sys/process.js';
 import { resolveSearchPath } from '../unit/load.js';
 import type { CommandIO } from './io.js';

@@ -2,8 +2,8 @@
 // state and since when, listen addresses, accepted/connected/refused, activations, main pid,
 // last exit, STATUS= text, fd store, and the unit's last log lines. No UNIT: every unit.
 
+import type { BrokenStatus, ServiceStatus, SocketStatus, UnitStatus } from '../manager/control/snapshot.js';
 import type { LogRecord } from '../manager/log.js';
-import type { BrokenStatus, ServiceStatus, SocketStatus, UnitStatus } from '../manager/snapshot.js';
 import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 

@@ -2,8 +2,8 @@
 // manager, with systemctl's semantics (stop on a socket closes its listeners; start on a service
 // passes it its sockets). Quiet on success, like systemctl; --json prints the resulting states.
 
-import type { ControlMethod } from '../manager/control-protocol.js';
-import type { OperationResult } from '../manager/unit-control.js';
+import type { ControlMethod } from '../manager/control/protocol.js';
+import type { OperationResult } from '../manager/control/unit-control.js';
 import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
 import type { Command, CommandIO } from './io.js';
 

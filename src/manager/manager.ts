@@ -10,17 +10,23 @@ import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
 import { parseUnitName } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
-import { acceptPlanFor } from './accept-plan.js';
-import type { AcceptPlan } from './accept-protocol.js';
-import { acceptThread } from './accept-thread.js';
-import { connectionEnvironment, connectionInstance } from './instance-name.js';
-import { socketSpecsFor } from './listen-spec.js';
+import { connectionEnvironment, connectionInstance } from './accept/instance-name.js';
+import { acceptPlanFor } from './accept/plan.js';
+import type { AcceptPlan } from './accept/protocol.js';
+import { acceptThread } from './accept/thread.js';
+import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './exec/process.js';
 import type { Logger } from './log.js';
-import { type NotifyMessage, type NotifyRejection, NotifySocket } from './notify-socket.js';
-import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './process.js';
-import { belongsTo, checkNotifyAccess, defaultNotifySocketAddress, sessionOf } from './service-notify.js';
-import { ServiceUnit } from './service-unit.js';
-import { type AcceptedConnection, type Port, SocketUnit, type SpawnEvent } from './socket-unit.js';
+import {
+  belongsTo,
+  checkNotifyAccess,
+  defaultNotifySocketAddress,
+  sessionOf,
+} from './service/notify-rules.js';
+import { type NotifyMessage, type NotifyRejection, NotifySocket } from './service/notify-socket.js';
+import { ServiceUnit } from './service/service-unit.js';
+import { socketSpecsFor } from './socket/listen-spec.js';
+import type { Port } from './socket/port.js';
+import { type AcceptedConnection, SocketUnit, type SpawnEvent } from './socket/socket-unit.js';
 
 export interface ManagerOptions {
   /** Unit directories, highest priority first. */
@@ -304,7 +310,7 @@ export class Manager {
     }
   }
 
-  /** Whether the accept thread may start `socket`'s instances, and how (accept-plan.ts). */
+  /** Whether the accept thread may start `socket`'s instances, and how (accept/plan.ts). */
   private acceptPlan(socket: SocketUnit): AcceptPlan | undefined {
     if (!this.starter.adopt) return undefined;
     // Only a template that is the same for every instance can have one plan for all of them.

@@ -31,6 +31,13 @@ export function noMptcpReason(code: string): string | undefined {
   return noMptcpReasons[code];
 }
 
+/** True when `err` (from socket(…, IPPROTO_MPTCP) or anything that opened one) says this kernel
+ * or namespace has no MPTCP, so plain TCP is the fall-back; false for errors TCP would hit too. */
+export function isNoMptcpError(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && noMptcpReason(code) !== undefined;
+}
+
 let cached: Availability | undefined;
 
 /** Whether this process can open MPTCP sockets, and why not. Probed once per process (one

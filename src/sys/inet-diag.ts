@@ -3,27 +3,17 @@
 // a service accepted itself (Accept=no) become visible to the manager: nothing else lists them.
 // Raw bytes and attributes only; mptcp/ and manager/ decode what they carry.
 
+import { AF_INET, AF_INET6, IPPROTO_MPTCP, IPPROTO_TCP } from './constants.js';
 import {
-  AF_INET,
-  AF_INET6,
-  AF_NETLINK,
-  IPPROTO_MPTCP,
-  IPPROTO_TCP,
-  NETLINK_SOCK_DIAG,
-  SOCK_DGRAM,
-} from './constants.js';
-import { systemError } from './errors.js';
-import { receiveMessage, sendMessage } from './msg.js';
-import { waitReadable } from './poll.js';
+  attributes,
+  NLM_F_DUMP,
+  NLMSG_HEADER,
+  sockDiagExchange,
+  sockDiagRequest,
+  TCP_LISTEN,
+} from './netlink.js';
 import { formatIp, type Inet6Addr, type InetAddr } from './sockaddr.js';
-import { closeQuietly, socket } from './socket.js';
 
-const SOCK_DIAG_BY_FAMILY = 20;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLMSG_HEADER = 16;
 const REQ_V2_SIZE = 56;
 const INET_DIAG_MSG_SIZE = 72;
 const INET_DIAG_INFO = 2;
@@ -41,13 +31,10 @@ const MPTCP_SUBFLOW_ATTR_TOKEN_LOC = 2;
 const MPTCP_SUBFLOW_ATTR_FLAGS = 8;
 const MPTCP_SUBFLOW_ATTR_ID_REM = 9;
 const MPTCP_SUBFLOW_ATTR_ID_LOC = 10;
-export const TCP_LISTEN = 10;
 /** Every TCP state but LISTEN (1..11 without 10): the connections of a listener. */
 export const CONNECTION_STATES = 0xfff & ~(1 << TCP_LISTEN) & ~1;
 // Bounds for one dump: a busy host has thousands of sockets, a few dozen per datagram.
 const MAX_DATAGRAMS = 10_000;
-const REPLY_TIMEOUT_MS = 1000;
-const ETIMEDOUT = 110;
 
 /** The MPTCP side of a TCP subflow (the `mptcp` ULP's diag attributes). */
 export interface SubflowDiag {
@@ -112,13 +99,10 @@ function request(q: InetDiagQuery): Buffer {
   const withProtocolAttr = q.protocol === 'mptcp';
   const ports = q.localPorts ?? [];
   const filter = ports.length > 0 && ports.length <= MAX_FILTER_PORTS ? localPortFilter(ports) : undefined;
-  const buf = Buffer.alloc(
-    NLMSG_HEADER + REQ_V2_SIZE + (withProtocolAttr ? 8 : 0) + (filter ? 4 + filter.length : 0),
+  const buf = sockDiagRequest(
+    REQ_V2_SIZE + (withProtocolAttr ? 8 : 0) + (filter ? 4 + filter.length : 0),
+    NLM_F_DUMP,
   );
-  buf.writeUInt32LE(buf.length, 0);
-  buf.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
-  buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-  buf.writeUInt32LE(1, 8);
   buf.writeUInt8(q.family === 'inet' ? AF_INET : AF_INET6, 16);
   // IPPROTO_MPTCP (262) does not fit sdiag_protocol's u8: the kernel takes it from the
   // INET_DIAG_REQ_PROTOCOL attribute instead, as ss does.
@@ -138,16 +122,6 @@ function request(q: InetDiagQuery): Buffer {
     filter.copy(buf, at + 4);
   }
   return buf;
-}
-
-/** Each netlink attribute (type, payload) in `buf`. */
-function* attributes(buf: Buffer): Generator<[number, Buffer]> {
-  for (let at = 0; at + 4 <= buf.length; ) {
-    const length = buf.readUInt16LE(at);
-    if (length < 4 || at + length > buf.length) return;
-    yield [buf.readUInt16LE(at + 2) & 0x3fff, buf.subarray(at + 4, at + length)];
-    at += (length + 3) & ~3;
-  }
 }
 
 function address(family: 'inet' | 'inet6', msg: Buffer, portAt: number, ipAt: number): InetAddr | Inet6Addr {
@@ -199,39 +173,19 @@ function decodeMessage(msg: Buffer): InetDiagSocket | undefined {
  * mptcp_diag / tcp_diag module is missing.
  */
 export function inetDiagDump(q: InetDiagQuery): InetDiagSocket[] {
-  const nl = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
   const out: InetDiagSocket[] = [];
-  try {
-    sendMessage(nl, request(q), { to: { family: 'netlink', pid: 0, groups: 0 } });
-    for (let n = 0; n < MAX_DATAGRAMS; n++) {
-      if (!waitReadable(nl, REPLY_TIMEOUT_MS))
-        throw systemError('sock_diag', ETIMEDOUT, {
-          hint: `no reply to a ${q.protocol} dump within ${REPLY_TIMEOUT_MS} ms`,
-        });
-      const got = receiveMessage(nl, { maxBytes: 65536 });
-      if (!got) continue;
-      const data = got.data;
-      for (let at = 0; at + NLMSG_HEADER <= data.length; ) {
-        const length = data.readUInt32LE(at);
-        const type = data.readUInt16LE(at + 4);
-        if (length < NLMSG_HEADER) return out;
-        if (type === NLMSG_DONE) return out;
-        if (type === NLMSG_ERROR) {
-          const errno = -data.readInt32LE(at + NLMSG_HEADER);
-          if (errno === 0) return out;
-          throw systemError('sock_diag', errno, {
-            hint: `dumping ${q.protocol} sockets of ${q.family}; ENOENT means the kernel has no ${q.protocol === 'mptcp' ? 'mptcp_diag' : 'tcp_diag'} module (modprobe it)`,
-          });
-        }
-        if (type === SOCK_DIAG_BY_FAMILY) {
-          const s = decodeMessage(data.subarray(at + NLMSG_HEADER, at + length));
-          if (s) out.push(s);
-        }
-        at += (length + 3) & ~3;
-      }
-    }
-    return out;
-  } finally {
-    closeQuietly(nl);
-  }
+  sockDiagExchange(
+    request(q),
+    (payload) => {
+      const s = decodeMessage(payload);
+      if (s) out.push(s);
+      return false;
+    },
+    {
+      timeoutHint: `no reply to a ${q.protocol} dump`,
+      errorHint: `dumping ${q.protocol} sockets of ${q.family}; ENOENT means the kernel has no ${q.protocol === 'mptcp' ? 'mptcp_diag' : 'tcp_diag'} module (modprobe it)`,
+      maxDatagrams: MAX_DATAGRAMS,
+    },
+  );
+  return out;
 }

@@ -2,7 +2,7 @@
 // `foo@N-COOKIE-LOCAL-REMOTE.service`, N counting accepted connections from 0, COOKIE the
 // connection's SO_COOKIE in decimal. Users' tooling greps these names, so the format is kept exact.
 
-import type { SockAddr } from '../sys/sockaddr.js';
+import type { SockAddr } from '../../sys/sockaddr.js';
 
 /** IPv4-mapped IPv6 addresses are shown as IPv4, as systemd does. */
 function plainIp(address: string): string {

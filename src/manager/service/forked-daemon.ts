@@ -4,9 +4,9 @@
 // child, so no pidfd wait reaches it: its end is noticed by polling with kill(…, 0).
 
 import { readFileSync } from 'node:fs';
-import { hasCode } from '../sys/errors.js';
-import { kill } from '../sys/process.js';
-import type { ProcessExit, RunningProcess } from './process.js';
+import { hasCode } from '../../sys/errors.js';
+import { kill } from '../../sys/process.js';
+import type { ProcessExit, RunningProcess } from '../exec/process.js';
 
 /** How often a forked daemon is checked for life. */
 const POLL_MS = 100;

@@ -1,11 +1,17 @@
+// Room manager/control/: what users and orchestrators see of a running manager — the control
+// socket and its protocol (server.ts, protocol.ts), start/stop/reload of units on request
+// (unit-control.ts), the records status and list-* print (snapshot.ts), the kernel's view of
+// live connections (connections.ts) and Prometheus metrics (metrics.ts). The one room above
+// manager.ts: it is handed a running Manager and reads it; cli/run.ts wires the two together.
+//
 // What `sockunit run` serves besides its units: the control socket (always) and the Prometheus
 // endpoint (with --metrics). Kept out of cli/run.ts so the run command only wires it in.
 
-import { defaultControlSocketPath } from './control-protocol.js';
-import { ControlServer } from './control-server.js';
-import type { Logger } from './log.js';
-import type { Manager } from './manager.js';
+import type { Logger } from '../log.js';
+import type { Manager } from '../manager.js';
 import { MetricsServer, parseMetricsAddress } from './metrics.js';
+import { defaultControlSocketPath } from './protocol.js';
+import { ControlServer } from './server.js';
 
 export interface ControlPlaneOptions {
   /** --control-socket: a path given explicitly must work, or the run fails. */

@@ -3,11 +3,11 @@
 // protocol applies to which port (socket-units.md §3.3) and where a bare port binds (§3.2).
 
 import { existsSync } from 'node:fs';
-import type { SocketOptions, SocketProtocol, SocketSpec } from '../net/spec.js';
-import { interfaceIndex, type SockAddr } from '../sys/sockaddr.js';
-import type { ListenDirective, SocketListenDirective } from '../unit/listen.js';
-import type { SocketSection } from '../unit/socket-config.js';
-import { requireGroup, requireUser } from './users.js';
+import type { SocketOptions, SocketProtocol, SocketSpec } from '../../net/spec.js';
+import { interfaceIndex, type SockAddr } from '../../sys/sockaddr.js';
+import type { ListenDirective, SocketListenDirective } from '../../unit/listen.js';
+import type { SocketSection } from '../../unit/socket-config.js';
+import { requireGroup, requireUser } from '../exec/users.js';
 
 /** A bare port binds `[::]` where the host has IPv6, else `0.0.0.0` (systemd checks the same file). */
 export function hostHasIPv6(): boolean {

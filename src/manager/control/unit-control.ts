@@ -3,10 +3,10 @@
 // passes it the fds of every socket unit that triggers it, and those sockets stop watching
 // until it stops (the manager's state hook resumes them); reload needs ExecReload=.
 
-import { ControlError } from './control-protocol.js';
-import type { Manager } from './manager.js';
-import type { ServiceUnit } from './service-unit.js';
-import type { SocketUnit } from './socket-unit.js';
+import type { Manager } from '../manager.js';
+import type { ServiceUnit } from '../service/service-unit.js';
+import type { SocketUnit } from '../socket/socket-unit.js';
+import { ControlError } from './protocol.js';
 
 export type UnitOperation = 'start' | 'stop' | 'restart' | 'reload';
 

@@ -1,8 +1,8 @@
-// What the main thread and the accept thread (accept-worker.ts) tell each other. Plain data only:
+// What the main thread and the accept thread (accept/worker.ts) tell each other. Plain data only:
 // every message crosses threads by structured clone.
 
-import type { SocketSpec } from '../net/spec.js';
-import type { SockAddr } from '../sys/sockaddr.js';
+import type { SocketSpec } from '../../net/spec.js';
+import type { SockAddr } from '../../sys/sockaddr.js';
 
 /** Where an instance's stdin/stdout/stderr go: the connection, the manager's log, /dev/null. */
 export type PlanStdio = 'connection' | 'capture' | 'null';

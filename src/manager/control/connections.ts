@@ -3,15 +3,15 @@
 // accept for themselves) are covered. For MPTCP: whether each connection runs multi-path, how
 // many subflows it has, and every subflow's addresses, joined to its MPTCP socket by token.
 
-import { decodeMptcpInfo } from '../mptcp/info.js';
+import { decodeMptcpInfo } from '../../mptcp/info.js';
 import {
   CONNECTION_STATES,
   type InetDiagQuery,
   type InetDiagSocket,
   inetDiagDump,
-} from '../sys/inet-diag.js';
-import { formatSockAddr, type Inet6Addr, type InetAddr } from '../sys/sockaddr.js';
-import type { SocketUnit } from './socket-unit.js';
+} from '../../sys/inet-diag.js';
+import { formatSockAddr, type Inet6Addr, type InetAddr } from '../../sys/sockaddr.js';
+import type { SocketUnit } from '../socket/socket-unit.js';
 
 export interface SubflowRecord {
   local: string;

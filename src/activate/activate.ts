@@ -1,3 +1,6 @@
+// Layer activate/: `sockunit activate`, a small program of its own beside manager/ (it shares
+// only manager/socket's listen-spec.ts, so its flags open the same sockets a unit would).
+//
 // `sockunit activate`: systemd-socket-activate's one-shot activation (socket-units.md §7), plus
 // --protocol (MPTCP, SCTP, UDP-Lite). Open the listeners, then either start the command with all
 // of them at fd 3.. on the first readable event, or (--accept) accept and start one process per
@@ -13,6 +16,8 @@
 // - --protocol opens MPTCP/SCTP/UDP-Lite listeners, which the C tool cannot.
 
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { socketOptionsFor, specFor } from '../manager/socket/listen-spec.js';
+import { isNoMptcpError } from '../mptcp/probe.js';
 import { type OpenedSocket, openSocket } from '../net/open.js';
 import type { SocketSpec } from '../net/spec.js';
 import { hasCode } from '../sys/errors.js';
@@ -24,8 +29,6 @@ import { spawnProcess } from '../sys/spawn.js';
 import { createUvPollWatcher, type Watch, type Watcher } from '../sys/watch.js';
 import { parseSocketAddress, type SocketListenDirective, type SocketListenKind } from '../unit/listen.js';
 import { defaultSocketSection, type SocketSection } from '../unit/socket-config.js';
-import { socketOptionsFor, specFor } from './listen-spec.js';
-import { MPTCP_UNAVAILABLE_CODES } from './socket-unit.js';
 
 export type ActivateSocketType = SocketListenKind;
 export type ActivateProtocol = 'tcp' | 'mptcp' | 'sctp' | 'udplite';
@@ -244,7 +247,7 @@ function openPort(value: string, o: ActivateOptions): { opened: OpenedSocket; pr
   try {
     return { opened: openSocket(spec), protocol };
   } catch (err) {
-    const mptcpMissing = protocol === 'mptcp' && hasCode(err, ...MPTCP_UNAVAILABLE_CODES);
+    const mptcpMissing = protocol === 'mptcp' && isNoMptcpError(err);
     if (mptcpMissing && o.mptcpFallback && spec.kind === 'socket') {
       o.log(
         `MPTCP is not available (${(err as Error).message}); '${value}' falls back to TCP as --mptcp-fallback allows.`,

@@ -1,4 +1,4 @@
-// The accept thread of accept-thread.ts. It waits on the listeners of Accept=yes units whose
+// The accept thread of accept/thread.ts. It waits on the listeners of Accept=yes units whose
 // instances all start the same way, and per connection does only what the instance's process
 // needs before it can run: accept, the connection's socket options, the per-connection
 // variables, posix_spawn. It then watches the instance until it ends (its pidfd, and its log pipe
@@ -18,8 +18,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { applyConnectionOptions } from '../net/options.js';
-import type { SocketSpec } from '../net/spec.js';
+import { applyConnectionOptions } from '../../net/options.js';
+import type { SocketSpec } from '../../net/spec.js';
 import {
   EPOLL_CTL_ADD,
   EPOLL_CTL_MOD,
@@ -27,11 +27,11 @@ import {
   EPOLLONESHOT,
   SO_COOKIE,
   SOL_SOCKET,
-} from '../sys/constants.js';
-import { epollBuffer, epollCtl, epollWait, eventFdDrain } from '../sys/epoll.js';
-import { hasCode } from '../sys/errors.js';
-import { socketPair } from '../sys/msg.js';
-import type { SockAddr } from '../sys/sockaddr.js';
+} from '../../sys/constants.js';
+import { epollBuffer, epollCtl, epollWait, eventFdDrain } from '../../sys/epoll.js';
+import { hasCode } from '../../sys/errors.js';
+import { socketPair } from '../../sys/msg.js';
+import type { SockAddr } from '../../sys/sockaddr.js';
 import {
   accept,
   closeQuietly,
@@ -41,17 +41,12 @@ import {
   readSome,
   recvNow,
   setNonBlocking,
-} from '../sys/socket.js';
-import { type SpawnedProcess, type SpawnOptions, spawnProcess } from '../sys/spawn.js';
-import {
-  type AcceptPlan,
-  type AcceptThreadEvent,
-  type ToAcceptThread,
-  WATCH_SLOTS,
-} from './accept-protocol.js';
+} from '../../sys/socket.js';
+import { type SpawnedProcess, type SpawnOptions, spawnProcess } from '../../sys/spawn.js';
+import { OutputLines } from '../exec/output-lines.js';
+import { RateLimit } from '../rate-limit.js';
 import { connectionEnvironment, sourceKey } from './instance-name.js';
-import { OutputLines } from './output-lines.js';
-import { RateLimit } from './rate-limit.js';
+import { type AcceptPlan, type AcceptThreadEvent, type ToAcceptThread, WATCH_SLOTS } from './protocol.js';
 
 interface Listener {
   tag: number;

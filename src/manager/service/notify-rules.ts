@@ -3,10 +3,10 @@
 // lives under (a start/stop deadline that EXTEND_TIMEOUT_USEC= can push out, the watchdog).
 
 import { readFileSync } from 'node:fs';
-import { hasCode } from '../sys/errors.js';
-import { kill } from '../sys/process.js';
-import type { NotifyAccess } from '../unit/service-config.js';
-import type { ProcessExit, RunningProcess } from './process.js';
+import { hasCode } from '../../sys/errors.js';
+import { kill } from '../../sys/process.js';
+import type { NotifyAccess } from '../../unit/service-config.js';
+import type { ProcessExit, RunningProcess } from '../exec/process.js';
 
 /** One notify socket per manager, in the abstract namespace: nothing to create, to clean up after
  * a crash, or to collide with another manager's (the pid makes it unique on the host), and both

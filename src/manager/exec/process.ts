@@ -1,22 +1,27 @@
+// Room manager/exec/: how a process of a unit starts — this file (executable, fds, LISTEN_PID,
+// stdio, output capture), its environment (environment.ts), the user it runs as (users.ts) and
+// its output as log lines (output-lines.ts). Used by the service and accept rooms; uses only
+// the layers below manager/ and the manager's log.
+//
 // Starting one process of a unit: resolve the executable, place the fds at 3.., set LISTEN_PID
 // through the exec trampoline, wire stdin/stdout/stderr per Standard*=, and capture output into
 // the log as `unit[pid]: line`. Every start goes through posix_spawn (sys/spawn.ts): Node's own
 // child_process forks the whole ~50 MB manager and is 0.5-0.7x as fast (spawn.md).
 
 import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
-import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../sys/constants.js';
-import { open as openFile } from '../sys/fs.js';
-import { listenPidWrap } from '../sys/listen-pid-helper.js';
-import { socketPair } from '../sys/msg.js';
-import { type ExitStatus, kill, onExit, waitPid } from '../sys/process.js';
-import { closeQuietly, type Fd, readSome, setNonBlocking } from '../sys/socket.js';
-import { spawnProcess } from '../sys/spawn.js';
-import { type Watch, watchReadable } from '../sys/watch.js';
-import type { ExecCommand } from '../unit/exec-command.js';
-import type { StandardInput, StandardOutput } from '../unit/exec-context.js';
-import type { Logger } from './log.js';
+import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../../sys/constants.js';
+import { open as openFile } from '../../sys/fs.js';
+import { listenPidWrap } from '../../sys/listen-pid-helper.js';
+import { socketPair } from '../../sys/msg.js';
+import { type ExitStatus, kill, onExit, waitPid } from '../../sys/process.js';
+import { closeQuietly, type Fd, readSome, setNonBlocking } from '../../sys/socket.js';
+import { spawnProcess } from '../../sys/spawn.js';
+import { type Watch, watchReadable } from '../../sys/watch.js';
+import type { ExecCommand } from '../../unit/exec-command.js';
+import type { StandardInput, StandardOutput } from '../../unit/exec-context.js';
+import type { Logger } from '../log.js';
+import { SERVICE_PATH } from './environment.js';
 import { OutputLines } from './output-lines.js';
-import { SERVICE_PATH } from './service-environment.js';
 
 export type ProcessExit = ExitStatus;
 

@@ -6,8 +6,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseEnvironmentFile } from '../unit/environment.js';
-import type { ExecContext } from '../unit/exec-context.js';
+import { parseEnvironmentFile } from '../../unit/environment.js';
+import type { ExecContext } from '../../unit/exec-context.js';
 import type { UserRecord } from './users.js';
 
 /** systemd's PATH for system services. */

@@ -1,82 +1,26 @@
+// Room manager/service/: a service unit's life — its states (states.ts) and state machine (this
+// file), how its commands run (commands.ts), Restart= (restart-policy.ts), sd_notify (the socket:
+// notify-socket.ts; who may talk, timers: notify-rules.ts; what a message does:
+// notification.ts), the fd store (fd-store.ts) and Type=forking daemons (forked-daemon.ts).
+//
 // One service's life: the state machine systemd gives a .service (dead -> start-pre -> running ->
 // stop-sigterm -> stop-post -> dead/failed, with auto-restart), driven by the processes it starts.
 // The socket units decide when to start it and hand it their fds; this file decides how.
 
-import type { Credentials } from '../sys/msg.js';
-import { signalNumber } from '../sys/process.js';
-import { closeQuietly, type Fd } from '../sys/socket.js';
-import { type ExecCommand, expandCommandVariables } from '../unit/exec-command.js';
-import type { ExitStatusSet, ServiceUnitConfig } from '../unit/service-config.js';
-import { FdStore, isValidFdName } from './fd-store.js';
+import type { Credentials } from '../../sys/msg.js';
+import { signalNumber } from '../../sys/process.js';
+import type { Fd } from '../../sys/socket.js';
+import type { ServiceUnitConfig } from '../../unit/service-config.js';
+import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
+import type { Logger } from '../log.js';
+import { RateLimit } from '../rate-limit.js';
+import { describeExit, ServiceCommands, stopPostEnvironment, timeoutMs, waitOrTimeout } from './commands.js';
+import { FdStore } from './fd-store.js';
 import { followForkedDaemon, readPidFile } from './forked-daemon.js';
-import type { Logger } from './log.js';
-import type { ProcessExit, ProcessStarter, RunningProcess } from './process.js';
-import { RateLimit } from './rate-limit.js';
-import { classifyExit, type ServiceResult, shouldRestart } from './restart-policy.js';
-import { newInvocationId, serviceEnvironment } from './service-environment.js';
-import {
-  Deadline,
-  followPid,
-  type NotifyPids,
-  parseUsec,
-  sessionOf,
-  WatchdogTimer,
-} from './service-notify.js';
-import { lookupUser, requireGroup, requireUser, type UserRecord } from './users.js';
-
-export type ServiceState =
-  | 'dead'
-  | 'condition'
-  | 'start-pre'
-  | 'start'
-  | 'start-post'
-  | 'running'
-  | 'reload'
-  | 'exited'
-  | 'stop'
-  | 'stop-sigterm'
-  | 'stop-sigkill'
-  | 'stop-post'
-  | 'auto-restart'
-  | 'failed';
-
-export type ActiveState = 'inactive' | 'activating' | 'active' | 'deactivating' | 'failed';
-
-export function activeStateOf(state: ServiceState): ActiveState {
-  switch (state) {
-    case 'dead':
-      return 'inactive';
-    case 'failed':
-      return 'failed';
-    case 'running':
-    case 'reload':
-    case 'exited':
-      return 'active';
-    case 'condition':
-    case 'start-pre':
-    case 'start':
-    case 'start-post':
-    case 'auto-restart':
-      return 'activating';
-    default:
-      return 'deactivating';
-  }
-}
-
-/** An fd handed to a service, with the name it gets in LISTEN_FDNAMES. */
-export interface PassedFd {
-  fd: Fd;
-  name: string;
-}
-
-/** What a start needs from the socket side: the fds (Accept=no: every triggering socket's ports;
- * Accept=yes: the connection), the extra protocol variables, and the flag NonBlocking= asks for. */
-export interface StartRequest {
-  fds: PassedFd[];
-  environment?: Record<string, string>;
-  /** StandardInput=socket: the single fd becomes stdin/stdout instead of LISTEN_FDS. */
-  connection?: Fd;
-}
+import { applyFdStore, parseMainPid, readNotification } from './notification.js';
+import { Deadline, followPid, type NotifyPids, sessionOf, WatchdogTimer } from './notify-rules.js';
+import { restartsAfter, resultOfExit, type ServiceResult } from './restart-policy.js';
+import { type ActiveState, activeStateOf, type ServiceState, type StartRequest } from './states.js';
 
 export interface ServiceUnitOptions {
   config: ServiceUnitConfig;
@@ -95,22 +39,6 @@ export interface ServiceUnitOptions {
   notifySocket?: string;
   /** Deliver the notify messages queued now; run before a main process's exit is handled. */
   drainNotifications?: () => void;
-}
-
-const EXIT_DESCRIPTIONS: Record<number, string> = {
-  0: 'SUCCESS',
-  1: 'FAILURE',
-  2: 'INVALIDARGUMENT',
-  203: 'EXEC',
-};
-
-/** systemd's wording: `code=exited, status=1/FAILURE` or `code=killed, status=15/TERM`. */
-export function describeExit(exit: ProcessExit): string {
-  if (exit.code === 'exited') {
-    const name = EXIT_DESCRIPTIONS[exit.status];
-    return `code=exited, status=${exit.status}${name ? `/${name}` : ''}`;
-  }
-  return `code=${exit.code}, status=${exit.status}/${exit.signal ?? exit.status}`;
 }
 
 export class ServiceUnit {
@@ -135,11 +63,9 @@ export class ServiceUnit {
   statusErrno: number | undefined;
   /** Notify messages taken from this service's processes. */
   notifications = 0;
-  private readonly notifySocket: string | undefined;
+  /** Starts the unit's commands and tracks their processes. */
+  private readonly commands: ServiceCommands;
   private readonly drainNotifications: (() => void) | undefined;
-  private readonly controlPids = new Set<number>();
-  /** Sessions (setsid: the pids they were started as) of the main process and control commands. */
-  private readonly sessions = new Set<number>();
   /** Type=notify: settles the wait for READY=1 (or the main process's end). */
   private startWaiter: ((outcome: 'ready' | 'exited') => void) | undefined;
   private reloadWaiter: (() => void) | undefined;
@@ -155,16 +81,12 @@ export class ServiceUnit {
   private watchdogFired = false;
   private main: RunningProcess | undefined;
   private readonly log: Logger;
-  private readonly starter: ProcessStarter;
-  private readonly managerEnv: NodeJS.ProcessEnv;
   private readonly onStateChange: ((unit: ServiceUnit, previous: ServiceState) => void) | undefined;
   private readonly restartRequest: (() => StartRequest) | undefined;
   private readonly restartable: boolean;
   private readonly startLimit: RateLimit;
   private lastRequest: StartRequest | undefined;
   private stopRequested = false;
-  /** The last control command overran TimeoutStartSec=: the start fails with 'timeout'. */
-  private controlTimedOut = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -172,12 +94,15 @@ export class ServiceUnit {
     this.config = options.config;
     this.name = options.config.name;
     this.log = options.log;
-    this.starter = options.starter;
-    this.managerEnv = options.managerEnv ?? process.env;
     this.onStateChange = options.onStateChange;
     this.restartRequest = options.restartRequest;
     this.restartable = options.restartable ?? true;
-    this.notifySocket = options.notifySocket;
+    this.commands = new ServiceCommands(this, {
+      log: options.log,
+      starter: options.starter,
+      managerEnv: options.managerEnv ?? process.env,
+      notifySocket: options.notifySocket,
+    });
     this.drainNotifications = options.drainNotifications;
     this.fdStore = new FdStore(options.config.service.fileDescriptorStoreMax);
     this.startLimit = new RateLimit(
@@ -239,29 +164,29 @@ export class ServiceUnit {
     this.beginStart(request);
     const s = this.config.service;
     this.fdStore.max = s.fileDescriptorStoreMax;
-    this.sessions.clear();
+    this.commands.sessions.clear();
     try {
       this.setState('start-pre');
       for (const cmd of s.execStartPre)
-        if (!(await this.runControl(cmd, 'ExecStartPre', undefined, undefined, this.startTimeoutMs())))
+        if (!(await this.commands.run(cmd, 'ExecStartPre', undefined, undefined, this.startTimeoutMs())))
           return this.fail(this.startFailure());
       this.setState('start');
       if (s.type === 'oneshot') {
         for (const cmd of s.execStart)
-          if (!(await this.runControl(cmd, 'ExecStart', request))) return this.fail(this.startFailure());
+          if (!(await this.commands.run(cmd, 'ExecStart', request))) return this.fail(this.startFailure());
         this.setState('start-post');
         for (const cmd of s.execStartPost)
-          if (!(await this.runControl(cmd, 'ExecStartPost'))) return this.fail(this.startFailure());
+          if (!(await this.commands.run(cmd, 'ExecStartPost'))) return this.fail(this.startFailure());
         this.log.info(`Finished ${this.describe()}.`, this.name);
         await this.afterMainExit(undefined);
         return;
       }
       const cmd = s.execStart[0];
       if (!cmd) return this.fail('resources');
-      const proc = this.spawn(cmd, request, true);
+      const proc = this.commands.spawn(cmd, request, true);
       this.main = proc;
       this.mainPid = proc.pid;
-      this.sessions.add(proc.pid);
+      this.commands.sessions.add(proc.pid);
       proc.exit.then((exit) => this.onMainExit(proc, exit));
       if (s.watchdogUsec > 0 && s.type !== 'forking') this.startWatchdog(s.watchdogUsec);
       if (s.type === 'notify' || s.type === 'notify-reload') {
@@ -279,7 +204,7 @@ export class ServiceUnit {
           this.main = undefined; // its exit is ours to handle now, not onMainExit's
           this.mainPid = undefined;
           this.log.warning(`${this.name}: Start operation timed out. Terminating.`, this.name);
-          await this.terminate(proc);
+          await this.commands.terminate(proc);
           return this.fail('timeout');
         }
         const exit = await proc.exit;
@@ -299,7 +224,7 @@ export class ServiceUnit {
       if (s.watchdogUsec > 0 && s.type === 'forking') this.startWatchdog(s.watchdogUsec);
       this.setState('start-post');
       for (const c of s.execStartPost)
-        if (!(await this.runControl(c, 'ExecStartPost', undefined, undefined, this.startTimeoutMs())))
+        if (!(await this.commands.run(c, 'ExecStartPost', undefined, undefined, this.startTimeoutMs())))
           return this.fail(this.startFailure());
       if (this.state === 'start-post') {
         this.setState('running');
@@ -312,14 +237,14 @@ export class ServiceUnit {
   }
 
   /** Accept=yes through the accept thread: the main process already runs (Type=simple/exec,
-   * nothing before or after it; accept-plan.ts decides). From here on it is supervised as if
+   * nothing before or after it; accept/plan.ts decides). From here on it is supervised as if
    * `start()` had spawned it. */
   adopt(proc: RunningProcess, request: StartRequest): void {
     this.beginStart(request);
     this.setState('start');
     this.main = proc;
     this.mainPid = proc.pid;
-    this.sessions.add(proc.pid);
+    this.commands.sessions.add(proc.pid);
     proc.exit.then((exit) => this.onMainExit(proc, exit));
     this.setState('running');
     this.log.info(`Started ${this.describe()}.`, this.name, { pid: proc.pid });
@@ -338,7 +263,7 @@ export class ServiceUnit {
     this.lastRequest = request;
     this.stopRequested = false;
     this.restartJob = false;
-    this.controlTimedOut = false;
+    this.commands.timedOut = false;
     this.forcedResult = undefined;
     this.watchdogFired = false;
     // A new run says its own STATUS=, as systemd forgets the last one on start.
@@ -417,8 +342,8 @@ export class ServiceUnit {
     return {
       access: this.config.service.notifyAccess,
       mainPid: this.mainPid,
-      controlPids: this.controlPids,
-      sessions: this.sessions,
+      controlPids: this.commands.controlPids,
+      sessions: this.commands.sessions,
     };
   }
 
@@ -426,25 +351,24 @@ export class ServiceUnit {
    * Takes ownership of `fds`: stored or closed. */
   handleNotification(fields: ReadonlyMap<string, string>, fds: Fd[], sender: Credentials): void {
     this.notifications++;
+    const n = readNotification(fields);
     const s = this.config.service;
     const notifyType = s.type === 'notify' || s.type === 'notify-reload';
-    const mainPidText = fields.get('MAINPID');
-    if (mainPidText !== undefined) this.changeMainPid(mainPidText, sender);
-    const stopping = fields.get('STOPPING') === '1';
-    if (stopping) {
+    if (n.mainPid !== undefined) this.changeMainPid(n.mainPid, sender);
+    if (n.stopping) {
       if (this.state === 'running' || this.state === 'reload') {
         this.log.info(`${this.name}: Service is stopping (STOPPING=1).`, this.name);
         this.setState('stop-sigterm');
       }
     } else {
-      if (fields.get('RELOADING') === '1') {
+      if (n.reloading) {
         if (this.state === 'running') {
           this.log.info(`Reloading ${this.describe()}...`, this.name);
           this.setState('reload');
         }
         if (this.state === 'reload') this.reloadingSeen = true;
       }
-      if (fields.get('READY') === '1') {
+      if (n.ready) {
         if (notifyType && this.state === 'start') this.startWaiter?.('ready');
         else if (this.state === 'reload' && this.reloadingSeen) {
           this.reloadingSeen = false;
@@ -454,75 +378,29 @@ export class ServiceUnit {
         }
       }
     }
-    const status = fields.get('STATUS');
-    if (status !== undefined) this.statusText = status === '' ? undefined : status;
-    const errnoText = fields.get('ERRNO');
-    if (errnoText !== undefined && /^[0-9]{1,9}$/.test(errnoText)) this.statusErrno = Number(errnoText);
-    const extend = parseUsec(fields.get('EXTEND_TIMEOUT_USEC'));
-    if (extend !== undefined && this.deadline) {
+    if (n.status !== undefined) this.statusText = n.status === '' ? undefined : n.status;
+    if (n.errno !== undefined) this.statusErrno = n.errno;
+    if (n.extendTimeoutUsec !== undefined && this.deadline) {
       this.log.debug(
-        `${this.name}: Timeout extended by ${formatSeconds(extend)} (EXTEND_TIMEOUT_USEC=).`,
+        `${this.name}: Timeout extended by ${formatSeconds(n.extendTimeoutUsec)} (EXTEND_TIMEOUT_USEC=).`,
         this.name,
       );
-      this.deadline.extend(extend / 1000);
+      this.deadline.extend(n.extendTimeoutUsec / 1000);
     }
-    const watchdog = fields.get('WATCHDOG');
-    if (watchdog === '1') this.watchdog?.ping();
-    else if (watchdog === 'trigger') this.watchdogExpired(true);
-    const period = parseUsec(fields.get('WATCHDOG_USEC'));
-    if (period !== undefined && this.main) {
-      if (this.watchdog) this.watchdog.setPeriod(period);
-      else this.startWatchdog(period);
+    if (n.watchdog === 'ping') this.watchdog?.ping();
+    else if (n.watchdog === 'trigger') this.watchdogExpired(true);
+    if (n.watchdogUsec !== undefined && this.main) {
+      if (this.watchdog) this.watchdog.setPeriod(n.watchdogUsec);
+      else this.startWatchdog(n.watchdogUsec);
     }
-    const name = fields.get('FDNAME');
-    if (fields.get('FDSTORE') === '1' && fds.length > 0) {
-      this.storeFds(fds.splice(0), name ?? 'stored');
-    }
-    if (fields.get('FDSTOREREMOVE') === '1') {
-      if (name === undefined)
-        this.log.warning(`${this.name}: FDSTOREREMOVE=1 without FDNAME=; nothing removed.`, this.name);
-      else
-        this.log.debug(
-          `${this.name}: Removed ${this.fdStore.remove(name)} stored fd(s) named ${name}.`,
-          this.name,
-        );
-    }
-    if (fds.length > 0) {
-      this.log.warning(`${this.name}: Got ${fds.length} fd(s) without FDSTORE=1; closing them.`, this.name);
-      for (const fd of fds) closeQuietly(fd);
-    }
-  }
-
-  private storeFds(fds: Fd[], name: string): void {
-    if (!isValidFdName(name)) {
-      for (const fd of fds) closeQuietly(fd);
-      this.log.warning(
-        `${this.name}: FDNAME=${JSON.stringify(name)} is not a valid fd name; ${fds.length} fd(s) closed.`,
-        this.name,
-      );
-      return;
-    }
-    for (const fd of fds) {
-      const outcome = this.fdStore.add(fd, name);
-      if (outcome === 'stored') this.log.debug(`${this.name}: Stored fd ${fd} as ${name}.`, this.name);
-      else if (outcome === 'disabled')
-        this.log.warning(
-          `${this.name}: FDSTORE=1 but FileDescriptorStoreMax=0; fd closed. Set FileDescriptorStoreMax= to keep fds.`,
-          this.name,
-        );
-      else if (outcome === 'full')
-        this.log.warning(
-          `${this.name}: fd store full (FileDescriptorStoreMax=${this.fdStore.max}); fd closed.`,
-          this.name,
-        );
-    }
+    applyFdStore(n, fds, this.fdStore, this.log, this.name);
   }
 
   /** MAINPID=: the service names another process as its main one (a daemon it forked). Taken
    * from root, or when that process runs in one of the service's sessions. */
   private changeMainPid(text: string, sender: Credentials): void {
-    const pid = /^[0-9]{1,10}$/.test(text) ? Number(text) : Number.NaN;
-    if (!Number.isSafeInteger(pid) || pid <= 1) {
+    const pid = parseMainPid(text);
+    if (pid === undefined) {
       this.log.warning(
         `${this.name}: Failed to parse MAINPID=${text} field in notification message, ignoring.`,
         this.name,
@@ -536,7 +414,7 @@ export class ServiceUnit {
       this.log.warning(`${this.name}: New main PID ${pid} does not exist or is a zombie.`, this.name);
       return;
     }
-    if (sender.uid !== 0 && !this.sessions.has(session)) {
+    if (sender.uid !== 0 && !this.commands.sessions.has(session)) {
       this.log.warning(
         `${this.name}: New main PID ${pid} does not belong to service, and PID ${sender.pid} is not privileged, refusing.`,
         this.name,
@@ -546,7 +424,7 @@ export class ServiceUnit {
     const proc = followPid(pid, session);
     this.main = proc;
     this.mainPid = pid;
-    this.sessions.add(session);
+    this.commands.sessions.add(session);
     void proc.exit.then((exit) => this.onMainExit(proc, exit));
     this.log.info(`${this.name}: Main PID changed to ${pid} (MAINPID=).`, this.name, { pid });
   }
@@ -586,147 +464,17 @@ export class ServiceUnit {
     return this.config.unit.description ? `${this.config.unit.description} (${this.name})` : this.name;
   }
 
-  private resolveUser(cmd: ExecCommand): { user?: UserRecord; gid?: number } {
-    const e = this.config.exec;
-    if (cmd.fullPrivileges || cmd.noSetCredentials) return {};
-    const out: { user?: UserRecord; gid?: number } = {};
-    if (e.user !== undefined) {
-      out.user = requireUser(e.user);
-      out.gid = out.user.gid;
-    }
-    if (e.group !== undefined) out.gid = requireGroup(e.group);
-    return out;
-  }
-
-  private spawn(
-    cmd: ExecCommand,
-    request: StartRequest | undefined,
-    isMain: boolean,
-    extra: Record<string, string> = {},
-  ): RunningProcess {
-    const e = this.config.exec;
-    const { user, gid } = this.resolveUser(cmd);
-    const protocol: Record<string, string> = { ...(request?.environment ?? {}), ...extra };
-    const s = this.config.service;
-    // systemd exports NOTIFY_SOCKET only to the processes whose messages it would accept.
-    const access = s.notifyAccess;
-    if (this.notifySocket !== undefined && access !== 'none' && (isMain || access !== 'main'))
-      protocol.NOTIFY_SOCKET = this.notifySocket;
-    if (isMain && s.watchdogUsec > 0) {
-      // WATCHDOG_PID is left out: the pid is known only after the spawn, and the environment is
-      // fixed by then (the LISTEN_PID helper patches only LISTEN_PID). sd_watchdog_enabled(3),
-      // python-systemd and our watchdogEnabled() check WATCHDOG_PID only when it is set, so an
-      // unset one means "this process"; a set but wrong one would disable the watchdog.
-      protocol.WATCHDOG_USEC = String(s.watchdogUsec);
-    }
-    if (isMain && s.fileDescriptorStoreMax > 0) protocol.FDSTORE = String(s.fileDescriptorStoreMax);
-    // Stored fds come after the sockets' own, named by FDNAME= (socket-units.md §5.4).
-    const fds = isMain && !request?.connection ? [...(request?.fds ?? []), ...this.fdStore.list()] : [];
-    if (fds.length > 0) {
-      protocol.LISTEN_FDS = String(fds.length);
-      protocol.LISTEN_FDNAMES = fds.map((f) => f.name).join(':');
-    }
-    const env = serviceEnvironment({
-      exec: e,
-      managerEnv: this.managerEnv,
-      ...(user ? { user } : e.user !== undefined ? {} : {}),
-      protocol,
-      invocationId: newInvocationId(),
-    });
-    const expanded = expandCommandVariables(cmd, env);
-    // systemd starts system services in `/`, not wherever the manager was started.
-    let cwd = '/';
-    if (e.workingDirectory) {
-      cwd =
-        e.workingDirectory.path === '~'
-          ? (user?.home ?? lookupUser('0')?.home ?? '/')
-          : e.workingDirectory.path;
-    }
-    return this.starter.start({
-      unit: this.name,
-      command: expanded,
-      env,
-      fds: fds.map((f) => f.fd),
-      listenPid: fds.length > 0,
-      ...(request?.connection !== undefined && isMain ? { connection: request.connection } : {}),
-      standardInput: e.standardInput,
-      ...(e.standardOutput !== undefined ? { standardOutput: e.standardOutput } : {}),
-      ...(e.standardError !== undefined ? { standardError: e.standardError } : {}),
-      nonBlocking: this.config.service.nonBlocking,
-      cwd,
-      cwdMissingOk: e.workingDirectory?.missingOk ?? false,
-      umask: e.umask,
-      ...(user ? { uid: user.uid } : {}),
-      ...(gid !== undefined ? { gid } : {}),
-    });
-  }
-
-  /** Run a control command (ExecStartPre=, ExecStop=…) to completion. False when it failed and
-   * its `-` prefix does not excuse it. */
-  private async runControl(
-    cmd: ExecCommand,
-    key: string,
-    request?: StartRequest,
-    extra?: Record<string, string>,
-    timeoutMs?: number,
-  ): Promise<boolean> {
-    let proc: RunningProcess;
-    try {
-      proc = this.spawn(cmd, request, key === 'ExecStart', extra);
-    } catch (err) {
-      this.log.error(`${this.name}: ${key}=${cmd.path}: ${(err as Error).message}`, this.name);
-      return cmd.ignoreFailure;
-    }
-    // NotifyAccess=exec/all: a control command may talk for the service while it runs.
-    this.controlPids.add(proc.pid);
-    this.sessions.add(proc.pid);
-    void proc.exit.then(() => {
-      this.controlPids.delete(proc.pid);
-      if (proc.pid !== this.mainPid) this.sessions.delete(proc.pid);
-    });
-    if (await waitOrTimeout(proc.exit, timeoutMs)) {
-      // A timeout fails the start whatever the `-` prefix says, as in systemd.
-      this.log.warning(`${this.name}: ${key}=${cmd.path} timed out. Terminating.`, this.name);
-      await this.terminate(proc);
-      this.controlTimedOut = true;
-      return false;
-    }
-    const exit = await proc.exit;
-    const ok = exit.code === 'exited' && exit.status === 0;
-    if (!ok) {
-      this.log.log(
-        cmd.ignoreFailure ? 'notice' : 'error',
-        `${this.name}: ${key}=${cmd.path} exited, ${describeExit(exit)}`,
-        this.name,
-      );
-    }
-    return ok || cmd.ignoreFailure;
-  }
-
   /** TimeoutStartSec= in ms for the start-up commands; undefined when infinite. */
   private startTimeoutMs(): number | undefined {
-    const usec = this.config.service.timeoutStartUsec;
-    return Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
+    return timeoutMs(this.config.service.timeoutStartUsec);
   }
 
   private stopTimeoutMs(): number | undefined {
-    const usec = this.config.service.timeoutStopUsec;
-    return Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
+    return timeoutMs(this.config.service.timeoutStopUsec);
   }
 
   private startFailure(): ServiceResult {
-    return this.controlTimedOut ? 'timeout' : 'exit-code';
-  }
-
-  /** SIGTERM to the process group, SIGKILL after TimeoutStopSec=: for a command that overran. */
-  private async terminate(proc: RunningProcess): Promise<void> {
-    proc.signal(SIGTERM, true);
-    const usec = this.config.service.timeoutStopUsec;
-    const ms = Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
-    if (await waitOrTimeout(proc.exit, ms)) {
-      proc.signal(SIGKILL, true);
-      await proc.exit;
-    }
+    return this.commands.timedOut ? 'timeout' : 'exit-code';
   }
 
   private fail(result: ServiceResult): void {
@@ -761,22 +509,9 @@ export class ServiceUnit {
     void this.afterMainExit(exit);
   }
 
-  private successSet(): Set<number | string> {
-    return statusSet(this.config.service.successExitStatus);
-  }
-
   private async afterMainExit(exit: ProcessExit | undefined): Promise<void> {
     const s = this.config.service;
-    const classified: ServiceResult = exit
-      ? classifyExit(
-          {
-            status: exit.code === 'exited' ? exit.status : undefined,
-            signal: exit.signal,
-            dumped: exit.code === 'dumped',
-          },
-          { oneshot: s.type === 'oneshot', successExitStatus: this.successSet() },
-        )
-      : 'success';
+    const classified = resultOfExit(exit, s);
     // A watchdog abort or a start timeout decides the result, whatever signal ended the process.
     const result = this.forcedResult ?? classified;
     this.forcedResult = undefined;
@@ -784,19 +519,8 @@ export class ServiceUnit {
     if (result !== 'success') this.result = result;
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
-      await this.runControl(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
-    const restartRules = {
-      policy: s.restart,
-      preventExitStatus: statusSet(s.restartPreventExitStatus),
-      forceExitStatus: statusSet(s.restartForceExitStatus),
-    };
-    const facts = {
-      result,
-      ...(exit?.code === 'exited' ? { status: exit.status } : {}),
-      ...(exit && exit.code !== 'exited' && exit.signal ? { signal: exit.signal } : {}),
-      requestedStop: this.stopRequested,
-    };
-    const restart = exit !== undefined && shouldRestart(restartRules, facts);
+      await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
+    const restart = exit !== undefined && restartsAfter(s, result, exit, this.stopRequested);
     if (restart && !this.restartable)
       this.log.notice(
         `${this.name}: Restart=${s.restart} not applied: an Accept=yes instance's connection is gone once it exits.`,
@@ -850,7 +574,7 @@ export class ServiceUnit {
     const k = this.config.kill;
     this.setState('stop');
     for (const cmd of s.execStop)
-      await this.runControl(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
+      await this.commands.run(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
     this.setState('stop-sigterm');
     if (k.killMode !== 'none') {
       main.signal(k.killSignal.number, k.killMode === 'control-group');
@@ -876,7 +600,7 @@ export class ServiceUnit {
     this.stopWatchdog();
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
-      await this.runControl(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
+      await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
     this.setState(this.result === 'success' ? 'dead' : 'failed');
     this.log.info(`Stopped ${this.describe()}.`, this.name);
   }
@@ -888,49 +612,5 @@ function formatSeconds(usec: number): string {
   return Number.isInteger(sec) ? `${sec}s` : `${sec.toFixed(3)}s`;
 }
 
-/** What systemd tells ExecStopPost= (and ExecStop=) about the end of the main process. */
-export function stopPostEnvironment(
-  result: ServiceResult,
-  exit: ProcessExit | undefined,
-): Record<string, string> {
-  const env: Record<string, string> = { SERVICE_RESULT: result };
-  if (exit) {
-    env.EXIT_CODE = exit.code;
-    env.EXIT_STATUS = exit.code === 'exited' ? String(exit.status) : (exit.signal ?? String(exit.status));
-  }
-  return env;
-}
-
-/** An exit-status list as a set of numbers and signal names without SIG, built once per
- * config (every Accept=yes instance of a template shares it, and asked on every exit). */
-const statusSets = new WeakMap<ExitStatusSet, Set<number | string>>();
-function statusSet(list: ExitStatusSet): Set<number | string> {
-  let set = statusSets.get(list);
-  if (!set) {
-    set = new Set<number | string>([
-      ...list.statuses,
-      ...list.signals.map((x) => x.name.replace(/^SIG/, '')),
-    ]);
-    statusSets.set(list, set);
-  }
-  return set;
-}
-
-const SIGTERM = signalNumber('SIGTERM');
 const SIGKILL = signalNumber('SIGKILL');
 const SIGCONT = signalNumber('SIGCONT');
-
-/** True when the timeout passed first. */
-async function waitOrTimeout(p: Promise<unknown>, ms: number | undefined): Promise<boolean> {
-  if (ms === undefined) {
-    await p;
-    return false;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<true>((resolve) => {
-    timer = setTimeout(() => resolve(true), ms);
-  });
-  const r = await Promise.race([p.then(() => false as const), timeout]);
-  clearTimeout(timer);
-  return r;
-}

@@ -2,8 +2,8 @@
 // survive its restart, passed back after the unit's own sockets on the next start with their
 // FDNAME= names (`stored` by default), as systemd does (socket-units.md §5.4).
 
-import { fstat } from '../sys/fs.js';
-import { closeQuietly, type Fd } from '../sys/socket.js';
+import { fstat } from '../../sys/fs.js';
+import { closeQuietly, type Fd } from '../../sys/socket.js';
 
 export interface StoredFd {
   fd: Fd;

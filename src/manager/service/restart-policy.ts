@@ -1,6 +1,7 @@
 // systemd.service(5)'s Restart= table: whether a service that ended this way is started again.
 
-import type { RestartPolicy } from '../unit/service-config.js';
+import type { ExitStatus } from '../../sys/process.js';
+import type { ExitStatusSet, RestartPolicy, ServiceSection } from '../../unit/service-config.js';
 
 export type { RestartPolicy };
 
@@ -61,4 +62,55 @@ export function classifyExit(
   if (options.successExitStatus?.has(sig)) return 'success';
   if (!options.oneshot && ['HUP', 'INT', 'TERM', 'PIPE'].includes(sig)) return 'success';
   return exit.dumped ? 'core-dump' : 'signal';
+}
+
+/** An exit-status list as a set of numbers and signal names without SIG, built once per
+ * config (every Accept=yes instance of a template shares it, and asked on every exit). */
+const statusSets = new WeakMap<ExitStatusSet, Set<number | string>>();
+function statusSet(list: ExitStatusSet): Set<number | string> {
+  let set = statusSets.get(list);
+  if (!set) {
+    set = new Set<number | string>([
+      ...list.statuses,
+      ...list.signals.map((x) => x.name.replace(/^SIG/, '')),
+    ]);
+    statusSets.set(list, set);
+  }
+  return set;
+}
+
+/** The result of a run whose main process ended with `exit` (none: a oneshot's commands all
+ * succeeded), under the unit's SuccessExitStatus=. */
+export function resultOfExit(exit: ExitStatus | undefined, service: ServiceSection): ServiceResult {
+  if (!exit) return 'success';
+  return classifyExit(
+    {
+      status: exit.code === 'exited' ? exit.status : undefined,
+      signal: exit.signal,
+      dumped: exit.code === 'dumped',
+    },
+    { oneshot: service.type === 'oneshot', successExitStatus: statusSet(service.successExitStatus) },
+  );
+}
+
+/** Restart=, RestartPreventExitStatus= and RestartForceExitStatus= applied to a run that ended
+ * with `result` and `exit`. */
+export function restartsAfter(
+  service: ServiceSection,
+  result: ServiceResult,
+  exit: ExitStatus,
+  requestedStop: boolean,
+): boolean {
+  const rules = {
+    policy: service.restart,
+    preventExitStatus: statusSet(service.restartPreventExitStatus),
+    forceExitStatus: statusSet(service.restartForceExitStatus),
+  };
+  const facts = {
+    result,
+    ...(exit.code === 'exited' ? { status: exit.status } : {}),
+    ...(exit.code !== 'exited' && exit.signal ? { signal: exit.signal } : {}),
+    requestedStop,
+  };
+  return shouldRestart(rules, facts);
 }

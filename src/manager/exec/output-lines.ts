@@ -1,6 +1,6 @@
 // A service's output as log lines: bytes from its pipe in, whole lines out. UTF-8 sequences and
 // lines split across reads are joined; the last line needs no newline at end of file. Used where
-// output is read: on the main thread (process.ts) and on the accept thread (accept-worker.ts).
+// output is read: on the main thread (process.ts) and on the accept thread (accept/worker.ts).
 
 import { StringDecoder } from 'node:string_decoder';
 

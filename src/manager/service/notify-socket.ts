@@ -5,10 +5,10 @@
 
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AF_UNIX, SO_PASSCRED, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET } from '../sys/constants.js';
-import { type Credentials, receiveMessage } from '../sys/msg.js';
-import { bind, closeQuietly, type Fd, setsockoptInt, socket } from '../sys/socket.js';
-import { type Watch, watchReadable } from '../sys/watch.js';
+import { AF_UNIX, SO_PASSCRED, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET } from '../../sys/constants.js';
+import { type Credentials, receiveMessage } from '../../sys/msg.js';
+import { bind, closeQuietly, type Fd, setsockoptInt, socket } from '../../sys/socket.js';
+import { type Watch, watchReadable } from '../../sys/watch.js';
 
 /** systemd drops larger datagrams (PIPE_BUF). */
 export const NOTIFY_MAX_BYTES = 4096;

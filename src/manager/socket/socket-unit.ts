@@ -1,24 +1,30 @@
+// Room manager/socket/: a socket unit's life — this file (open, watch, trigger, accept, stop), its
+// ports and how they are named (port.ts), and the socket specs its [Socket] section becomes
+// (listen-spec.ts). Accept=yes hands connections to the accept room or starts instances here.
+//
 // One socket unit's life (socket-units.md §4): open every port, watch them, and on traffic either
 // start the service with all the unit's fds (Accept=no) or accept and start one instance per
 // connection (Accept=yes). States as systemd names them: dead, listening, running, failed.
 
 import { fstatSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { applyConnectionOptions, type OpenedSocket, openSocket } from '../net/open.js';
-import { netlinkFamilies, type SocketSpec } from '../net/spec.js';
-import { SO_COOKIE, SO_PEERCRED, SO_PEERPIDFD, SOL_SOCKET } from '../sys/constants.js';
-import { hasCode } from '../sys/errors.js';
-import { mqUnlink } from '../sys/fs.js';
-import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
-import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../sys/socket.js';
-import { type Watch, watchReadable } from '../sys/watch.js';
-import type { SocketUnitConfig } from '../unit/socket-config.js';
-import type { AcceptPlan, ListenerEvent } from './accept-protocol.js';
-import { acceptThread } from './accept-thread.js';
-import { sourceKey, type UnixPeer } from './instance-name.js';
+import { isNoMptcpError } from '../../mptcp/probe.js';
+import { applyConnectionOptions, type OpenedSocket, openSocket } from '../../net/open.js';
+import type { SocketSpec } from '../../net/spec.js';
+import { SO_COOKIE, SO_PEERCRED, SO_PEERPIDFD, SOL_SOCKET } from '../../sys/constants.js';
+import { hasCode } from '../../sys/errors.js';
+import { mqUnlink } from '../../sys/fs.js';
+import type { SockAddr } from '../../sys/sockaddr.js';
+import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../../sys/socket.js';
+import { watchReadable } from '../../sys/watch.js';
+import type { SocketUnitConfig } from '../../unit/socket-config.js';
+import { sourceKey, type UnixPeer } from '../accept/instance-name.js';
+import type { AcceptPlan, ListenerEvent } from '../accept/protocol.js';
+import { acceptThread } from '../accept/thread.js';
+import type { Logger } from '../log.js';
+import { RateLimit } from '../rate-limit.js';
 import { socketSpecsFor } from './listen-spec.js';
-import type { Logger } from './log.js';
-import { RateLimit } from './rate-limit.js';
+import { describePort, fsPath, type Port, portAddress, protocolLabel } from './port.js';
 
 export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
 export type SocketResult =
@@ -27,19 +33,6 @@ export type SocketResult =
   | 'trigger-limit-hit'
   | 'service-start-limit-hit'
   | 'start-limit-hit';
-
-/** One open port of a socket unit. */
-export interface Port {
-  spec: SocketSpec;
-  fd: Fd;
-  address: SockAddr | undefined;
-  /** MPTCP was asked for, the kernel has none, and the unit allowed falling back to TCP. */
-  fellBack: boolean;
-  watch: Watch | undefined;
-  /** Set when the accept thread watches this port (then also `watch`). */
-  pollLimit: RateLimit;
-  pauseTimer: NodeJS.Timeout | undefined;
-}
 
 /** A connection accepted for an Accept=yes unit, handed to the manager to start an instance. */
 export interface AcceptedConnection {
@@ -60,7 +53,7 @@ export interface SocketUnitHooks {
    * promise settles when the instance has ended, so the live-connection count stays right. */
   connection(unit: SocketUnit, conn: AcceptedConnection): Promise<void>;
   /** Accept=yes: how the accept thread may start this unit's instances; undefined when the main
-   * thread must accept and start them (accept-plan.ts). */
+   * thread must accept and start them (accept/plan.ts). */
   acceptPlan?(unit: SocketUnit): AcceptPlan | undefined;
   /** Accept=yes: an instance the accept thread spawned, or failed to spawn, for `conn` (whose
    * fd is closed already). Settles when the instance has ended. */
@@ -81,8 +74,6 @@ export interface SocketUnitOptions {
 /** At most this many accepts per wake-up: an unbounded loop starves the event loop (spawn.md
  * trap 1). */
 const ACCEPTS_PER_WAKEUP = 8;
-
-export const MPTCP_UNAVAILABLE_CODES = ['ENOPROTOOPT', 'EPROTONOSUPPORT', 'EINVAL', 'EACCES', 'EPERM'];
 
 export class SocketUnit {
   readonly name: string;
@@ -190,7 +181,7 @@ export class SocketUnit {
     } catch (err) {
       const mptcp = spec.kind === 'socket' && spec.protocol === 'mptcp';
       const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
-      if (!mptcp || !allowed || !hasCode(err, ...MPTCP_UNAVAILABLE_CODES)) throw err;
+      if (!mptcp || !allowed || !isNoMptcpError(err)) throw err;
       this.log.warning(
         `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
         this.name,
@@ -549,13 +540,6 @@ export class SocketUnit {
   }
 }
 
-function fsPath(spec: SocketSpec): string | undefined {
-  if (spec.kind === 'socket' && spec.address.family === 'unix' && !spec.address.path.startsWith('@'))
-    return spec.address.path;
-  if (spec.kind === 'fifo') return spec.path;
-  return undefined;
-}
-
 /** SO_PEERCRED (and SO_PEERPIDFD's inode where the kernel has it), as systemd 258 puts them in
  * AF_UNIX instance names; undefined when the peer's pid is not visible (another PID namespace). */
 function unixPeerOf(fd: Fd): UnixPeer | undefined {
@@ -579,47 +563,4 @@ function unixPeerOf(fd: Fd): UnixPeer | undefined {
     }
   } catch {}
   return peer;
-}
-
-export function protocolLabel(spec: SocketSpec): string {
-  if (spec.kind !== 'socket')
-    return spec.kind === 'mqueue'
-      ? 'MessageQueue'
-      : spec.kind === 'fifo'
-        ? 'FIFO'
-        : spec.kind === 'special'
-          ? 'Special'
-          : 'Netlink';
-  if (spec.protocol) return spec.protocol === 'mptcp' ? 'MPTCP' : spec.protocol.toUpperCase();
-  if (spec.family === 'unix')
-    return spec.type === 'stream' ? 'Stream' : spec.type === 'datagram' ? 'Datagram' : 'SequentialPacket';
-  if (spec.family === 'vsock') return 'VSOCK';
-  return spec.type === 'stream' ? 'TCP' : spec.type === 'datagram' ? 'UDP' : 'SequentialPacket';
-}
-
-export function portAddress(port: Port): string {
-  const spec = port.spec;
-  // systemctl list-sockets shows a netlink port as `family group`, not the bound nl_pid.
-  if (spec.kind === 'netlink') return `${netlinkFamilyName(spec.family)} ${spec.group}`;
-  if (port.address) return formatSockAddr(port.address);
-  switch (spec.kind) {
-    case 'fifo':
-    case 'special':
-      return spec.path;
-    case 'mqueue':
-      return spec.name;
-    default:
-      return formatSockAddr(spec.address);
-  }
-}
-
-/** `route` for 0: net/ resolves the family to its number when it opens the port. */
-function netlinkFamilyName(family: string | number): string {
-  if (typeof family === 'string') return family;
-  return Object.entries(netlinkFamilies).find(([, n]) => n === family)?.[0] ?? String(family);
-}
-
-function describePort(spec: SocketSpec): string {
-  if (spec.kind === 'socket') return `${protocolLabel(spec)} ${formatSockAddr(spec.address)}`;
-  return `${protocolLabel(spec)} ${spec.kind === 'mqueue' ? spec.name : spec.kind === 'netlink' ? spec.family : spec.path}`;
 }

@@ -6,14 +6,14 @@
 // does all of it. The plan is rebuilt on every reload, as the units are.
 
 import { existsSync, readFileSync } from 'node:fs';
-import type { SocketSpec } from '../net/spec.js';
-import { listenPidWrap } from '../sys/listen-pid-helper.js';
-import { expandCommandVariables } from '../unit/exec-command.js';
-import type { ServiceUnitConfig } from '../unit/service-config.js';
-import type { SocketUnitConfig } from '../unit/socket-config.js';
-import type { AcceptPlan, PlanStdio } from './accept-protocol.js';
-import { resolveExecutable, stdioTargets } from './process.js';
-import { serviceEnvironment } from './service-environment.js';
+import type { SocketSpec } from '../../net/spec.js';
+import { listenPidWrap } from '../../sys/listen-pid-helper.js';
+import { expandCommandVariables } from '../../unit/exec-command.js';
+import type { ServiceUnitConfig } from '../../unit/service-config.js';
+import type { SocketUnitConfig } from '../../unit/socket-config.js';
+import { serviceEnvironment } from '../exec/environment.js';
+import { resolveExecutable, stdioTargets } from '../exec/process.js';
+import type { AcceptPlan, PlanStdio } from './protocol.js';
 
 /** Set by the accept thread per connection: a unit that sets them itself keeps the main path. */
 const PER_CONNECTION = ['INVOCATION_ID', 'REMOTE_ADDR', 'REMOTE_PORT', 'SO_COOKIE'];

@@ -1,14 +1,16 @@
 // The control socket of `sockunit run`: a unix stream socket (mode 0600 by default) speaking the
-// JSON-lines protocol of control-protocol.ts. Every connection's peer is checked with
+// JSON-lines protocol of control/protocol.ts. Every connection's peer is checked with
 // SO_PEERCRED: only root and the manager's own user may read or steer it. A bad request gets an
 // error reply and the connection stays usable; nothing a client sends can take the manager down.
 
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { handleFd } from '../mptcp/multipath.js';
-import { SO_PEERCRED, SOL_SOCKET } from '../sys/constants.js';
-import { getsockopt } from '../sys/socket.js';
+import { handleFd } from '../../mptcp/multipath.js';
+import { SO_PEERCRED, SOL_SOCKET } from '../../sys/constants.js';
+import { getsockopt } from '../../sys/socket.js';
+import type { Logger, LogRecord } from '../log.js';
+import type { Manager } from '../manager.js';
 import { unitConnections } from './connections.js';
 import {
   CONTROL_PROTOCOL_VERSION,
@@ -19,9 +21,7 @@ import {
   MAX_REQUEST_BYTES,
   okResponse,
   parseControlRequest,
-} from './control-protocol.js';
-import type { Logger, LogRecord } from './log.js';
-import type { Manager } from './manager.js';
+} from './protocol.js';
 import { socketRows, unitNames, unitRows, unitStatus } from './snapshot.js';
 import { controlUnit, daemonReload, resolveUnit } from './unit-control.js';
 

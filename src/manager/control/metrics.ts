@@ -6,10 +6,10 @@
 
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { Logger } from '../log.js';
+import type { Manager } from '../manager.js';
+import type { SocketUnit } from '../socket/socket-unit.js';
 import { type UnitConnections, unitConnections } from './connections.js';
-import type { Logger } from './log.js';
-import type { Manager } from './manager.js';
-import type { SocketUnit } from './socket-unit.js';
 
 export interface MetricsAddress {
   host: string;

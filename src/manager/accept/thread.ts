@@ -1,22 +1,27 @@
+// Room manager/accept/: Accept=yes on a thread of its own — which units it may serve
+// (plan.ts), the thread's side (worker.ts), what the two threads tell each other (protocol.ts),
+// and the instance names both sides give (instance-name.ts). This file is the main thread's end.
+//
 // Accept=yes on a thread of its own. With one process per connection, everything the main
 // thread does between a connection's arrival and the posix_spawn of its instance is latency the
 // client waits through, and the main thread also has the previous instances' exits, logs and
-// state changes to handle. For units whose instances all start the same way (accept-plan.ts
+// state changes to handle. For units whose instances all start the same way (accept/plan.ts
 // says which), a worker thread waits on the listener, accepts, spawns, and watches the instance
 // (its end, its output); the main thread adopts the running process (name, ServiceUnit, logs,
-// reaping) from the thread's reports, which come in batches (accept-worker.ts says why).
+// reaping) from the thread's reports, which come in batches (accept/worker.ts says why).
 // Measured in bench/accept.ts: the README and bench/README.md have the figures.
 //
 // The listener stays the SocketUnit's: this file only replaces its readiness watch, with the
 // same stop/rearm/release/close contract as sys/watch.ts.
 
 import { Worker } from 'node:worker_threads';
-import type { SocketSpec } from '../net/spec.js';
-import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, SHUT_RDWR } from '../sys/constants.js';
-import { epollCreate, epollCtl, eventFd, eventFdSignal } from '../sys/epoll.js';
-import { onExit, waitPid } from '../sys/process.js';
-import { closeQuietly, type Fd, shutdown } from '../sys/socket.js';
-import type { Watch } from '../sys/watch.js';
+import type { SocketSpec } from '../../net/spec.js';
+import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, SHUT_RDWR } from '../../sys/constants.js';
+import { epollCreate, epollCtl, eventFd, eventFdSignal } from '../../sys/epoll.js';
+import { onExit, waitPid } from '../../sys/process.js';
+import { closeQuietly, type Fd, shutdown } from '../../sys/socket.js';
+import type { Watch } from '../../sys/watch.js';
+import type { WatchedElsewhere } from '../exec/process.js';
 import {
   type AcceptPlan,
   type AcceptThreadEvent,
@@ -25,8 +30,7 @@ import {
   type ToAcceptThread,
   WATCH_SLOT_COUNT,
   WATCH_SLOTS,
-} from './accept-protocol.js';
-import type { WatchedElsewhere } from './process.js';
+} from './protocol.js';
 
 type Handler = (event: ListenerEvent) => void;
 
@@ -63,7 +67,7 @@ class AcceptThread {
       closeQuietly(epfd);
       throw err;
     }
-    const worker = new Worker(new URL('./accept-worker.js', import.meta.url), {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: { epfd, wakeFd, pidRing: this.pidRing },
       stdout: false,
       stderr: false,

@@ -105,7 +105,7 @@ describe('sockunit run: Accept=no', () => {
     const r = await readReport(`${m.dir}/flaky.json`);
     c.destroy();
     await m.waitFor(/^flaky\.service\[\d+\]: first start fails$/);
-    await m.waitFor(/^flaky\.service: Main process exited, code=exited, status=3$/);
+    await m.waitFor(/^flaky\.service: Main process exited, code=exited, status=3\/NOTIMPLEMENTED$/);
     await m.waitFor(/^flaky\.service: Scheduled restart job, restart in 100 ms\.$/);
     assert.equal(r.listen_fds, '1');
     assert.equal(r.listen_pid, String(r.pid));

@@ -17,6 +17,7 @@ import {
   tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { socketStatusOf } from './fixtures/manager/status.js';
 
 /** Resolves when the peer closes (true) or after `ms` (false). */
 function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
@@ -145,17 +146,25 @@ describe('sockunit run: Accept=yes', () => {
     assert.equal(await exchange(port, 'ping\n'), 'got ping fds=none\n');
   });
 
-  test('MaxConnections= refuses the excess at once, counted and logged', async () => {
+  test('MaxConnections= refuses the excess at once, counted (status, metrics) and logged', async () => {
     const port = await freePort();
-    const m = await start({
-      'held.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nMaxConnections=2\n`,
-      'held@.service': "[Service]\nStandardInput=socket\nExecStart=/bin/sh -c 'read line'\n",
+    const m = await suite.run({
+      units: {
+        'held.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\nMaxConnections=2\n`,
+        'held@.service': "[Service]\nStandardInput=socket\nExecStart=/bin/sh -c 'read line'\n",
+      },
+      args: ['--metrics', '127.0.0.1:0'],
     });
+    const metricsUrl = (await m.waitFor(/^Metrics: http:\/\/127\.0\.0\.1:\d+\/metrics$/)).slice('Metrics: '.length);
     const held = [await connectTcp(port), await connectTcp(port)];
     await waitUntil('two instances', () => (m.matching(/^Started held@/).length === 2 ? true : undefined));
     const excess = await connectTcp(port);
     assert.equal(await closedWithin(excess, 3000), true, 'the third connection is closed by the manager');
     await m.waitFor(/^held\.socket: Too many incoming connections \(2\), dropping connection\.$/);
+    // The refusal is counted where users look: status (and the metrics read the same counter).
+    assert.equal(socketStatusOf(m, 'held.socket').refused, 1, 'status counts the refused connection');
+    const metrics = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
+    assert.match(metrics, /^sockunit_socket_refused_total\{unit="held\.socket"\} 1$/m, metrics);
     for (const s of held) s.end('bye\n');
     await waitUntil('instances gone', () =>
       m.matching(/^held@.*Deactivated successfully/).length === 2 ? true : undefined,
@@ -178,6 +187,7 @@ describe('sockunit run: Accept=yes', () => {
     const second = await connectTcp(port);
     assert.equal(await closedWithin(second, 3000), true, 'same source: refused');
     await m.waitFor(/^per\.socket: Too many incoming connections \(1\) from source 127\.0\.0\.1/);
+    assert.equal(socketStatusOf(m, 'per.socket').refused, 1, 'status counts the refused connection');
     const other = await connectTcp(port, '127.0.0.1', 3000, '127.0.0.2');
     await m.waitFor(/^Started per@\d+-\d+-127\.0\.0\.1:\d+-127\.0\.0\.2:\d+\.service\.$/);
     for (const s of [first, other]) s.end('bye\n');

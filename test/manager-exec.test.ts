@@ -19,6 +19,7 @@ import {
   SYSTEM_PYTHON,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { statusOf } from './fixtures/manager/status.js';
 
 describe('sockunit run: the service process', () => {
   const suite = managerSuite('exec', (dir) => {
@@ -152,6 +153,30 @@ describe('sockunit run: the service process', () => {
     assert.equal(m.matching(/^Started pre\.service/).length, 0);
   });
 
+  test("Restart=on-failure restarts a start that failed with 'resources', as systemd's service_shall_restart() does, until the start limit", async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'res.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'res.service': [
+        '[Unit]',
+        'StartLimitBurst=3',
+        'StartLimitIntervalSec=1min',
+        '[Service]',
+        'Restart=on-failure',
+        'RestartSec=20ms',
+        'User=sockunit-no-such-user',
+        'ExecStart=/bin/true',
+        '',
+      ].join('\n'),
+    }));
+    await trigger(port);
+    await m.waitFor(/^res\.service: Failed with result 'start-limit-hit'\.$/, 10_000);
+    // Three starts fail for resources (the user cannot be found); each is followed by a restart
+    // job, and the fourth start is refused by StartLimitBurst=3.
+    assert.equal(m.matching(/^res\.service: Scheduled restart job, restart in 20 ms\.$/).length, 3, m.log);
+    assert.equal(m.matching(/^res\.service: Start request repeated too quickly\.$/).length, 1, m.log);
+  });
+
   test("an ExecStartPre= that overruns TimeoutStartSec= is terminated and fails the start with 'timeout', '-' or not", async () => {
     const port = await freePort();
     const marker = `${80 + (process.pid % 1000) / 1000}`;
@@ -192,7 +217,8 @@ describe('sockunit run: the service process', () => {
     const marker = `${70 + (process.pid % 1000) / 1000}`;
     const m = await start((dir) => ({
       'fork.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      'fork.service': `[Service]\nType=forking\nPIDFile=${dir}/fork.pid\nExecStart=/bin/sh -c 'sleep ${marker} & echo $$! > ${dir}/fork.pid'\n`,
+      // The daemon leaves the start command's session (setsid): only PIDFile= leads to it.
+      'fork.service': `[Service]\nType=forking\nPIDFile=${dir}/fork.pid\nExecStart=/bin/sh -c 'setsid sleep ${marker} & echo $$! > ${dir}/fork.pid'\n`,
       'brief.socket': `[Socket]\nListenStream=127.0.0.1:${briefPort}\n`,
       // The daemon serves the pending connection, so its end leaves nothing to re-trigger on.
       'brief.service': `[Service]\nType=forking\nExecStart=/bin/sh -c '${SYSTEM_PYTHON} ${dir}/report.py ${dir}/brief.json --accept & exit 0'\n`,
@@ -202,6 +228,7 @@ describe('sockunit run: the service process', () => {
     const [daemon] = processesWith(`sleep ${marker}`);
     assert.ok(daemon, 'the daemon runs');
     assert.equal(readFileSync(`${m.dir}/fork.pid`, 'utf8').trim(), String(daemon));
+    assert.equal(statusOf(m, 'fork.service').mainPid, daemon, "the manager's MainPID is PIDFile='s pid");
 
     // A daemon that ends on its own: the service goes dead, the socket listens again.
     assert.equal(await exchange(briefPort), 'hello\n');
@@ -226,7 +253,7 @@ describe('sockunit run: the service process', () => {
     }));
     const began = Date.now();
     await trigger(port);
-    await m.waitFor(/^left\.service: Main process exited, code=exited, status=7$/, 3000);
+    await m.waitFor(/^left\.service: Main process exited, code=exited, status=7\/NOTRUNNING$/, 3000);
     const took = Date.now() - began;
     assert.ok(took < 2000, `reported after ${took} ms, not when the child's sleep 4 ends`);
     assert.ok(m.matching(/^left\.service\[\d+\]: bye$/).length >= 1, 'the last line is still logged');

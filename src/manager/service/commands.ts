@@ -3,7 +3,7 @@
 // directory, NOTIFY_SOCKET), control commands run to completion under their timeout, and the
 // processes of the service tracked for NotifyAccess= (control pids, sessions).
 
-import { signalNumber } from '../../sys/process.js';
+import { describeExit, signalNumber } from '../../sys/process.js';
 import { type ExecCommand, expandCommandVariables } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
@@ -13,22 +13,6 @@ import type { Logger } from '../log.js';
 import type { FdStore } from './fd-store.js';
 import type { ServiceResult } from './restart-policy.js';
 import type { StartRequest } from './states.js';
-
-const EXIT_DESCRIPTIONS: Record<number, string> = {
-  0: 'SUCCESS',
-  1: 'FAILURE',
-  2: 'INVALIDARGUMENT',
-  203: 'EXEC',
-};
-
-/** systemd's wording: `code=exited, status=1/FAILURE` or `code=killed, status=15/TERM`. */
-export function describeExit(exit: ProcessExit): string {
-  if (exit.code === 'exited') {
-    const name = EXIT_DESCRIPTIONS[exit.status];
-    return `code=exited, status=${exit.status}${name ? `/${name}` : ''}`;
-  }
-  return `code=${exit.code}, status=${exit.status}/${exit.signal ?? exit.status}`;
-}
 
 /** The unit whose commands these are, read afresh on each start (a reload replaces its config). */
 export interface CommandOwner {

@@ -12,14 +12,14 @@ import {
   mayInheritOrphans,
   onExit,
   pidfdOpen,
-  reapAny,
   reapOrphans,
   signalName,
   signalNumber,
   waitPidfd,
 } from '../src/sys/process.js';
-import { close, isCloseOnExec } from '../src/sys/socket.js';
+import { close } from '../src/sys/socket.js';
 import { spawnProcess } from '../src/sys/spawn.js';
+import { isCloseOnExec } from './helpers/fd-flags.js';
 
 function start(script: string): { pid: number; pidfd: number } {
   return spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', script], env: { PATH: '/usr/bin:/bin' } });
@@ -166,14 +166,6 @@ test('reapOrphans with a predicate asks it per pid, at the moment of each decisi
   );
   close(kept.pidfd);
   close(orphan.pidfd);
-});
-
-test('reapAny reaps whichever child exited, and is undefined with no children left', () => {
-  const child = start('exit 0');
-  waitUntilZombie(child.pid);
-  assert.deepEqual(reapAny(), { pid: child.pid, code: 'exited', status: 0 });
-  assert.equal(reapAny(), undefined);
-  close(child.pidfd);
 });
 
 test('onExit rejects: ESRCH for no such pid, ECHILD for a process that is not our child', async () => {

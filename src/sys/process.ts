@@ -4,8 +4,8 @@
 // Reaping rule (spawn.md trap 2): a Node process may have children started by child_process,
 // whose exit statuses libuv collects with waitpid(pid). Reaping "any child" steals those, and
 // their 'exit' events never fire. Reap our own children through their pidfd (`waitPidfd`,
-// `onExit`), and orphans (PID 1 in a container) with `reapOrphans`, never with `reapAny` unless
-// no other code in the process starts children.
+// `onExit`), and orphans (PID 1 in a container) with `reapOrphans`, which peeks before it reaps
+// and never takes a status someone else waits for.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -118,15 +118,6 @@ export function waitPid(pid: Pid): ExitStatus | undefined {
 export function kill(pid: Pid, signal: string | number): void {
   const sig = signalNumber(signal);
   check(c.kill(pid, sig), 'kill', { hint: `pid ${pid}, signal ${signalName(sig) ?? sig}` });
-}
-
-/**
- * Reap one exited child, whichever it is (waitid P_ALL). ONLY for a process where no other code
- * starts children: it steals the status of children started by child_process (spawn.md trap 2).
- * Prefer `reapOrphans`.
- */
-export function reapAny(): ExitStatus | undefined {
-  return waitid(P_ALL, 0, WEXITED | WNOHANG, 'any child');
 }
 
 /** The pids of this process's children, from /proc (every thread's children list). */

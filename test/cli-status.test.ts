@@ -156,6 +156,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
       load: 'loaded',
       active: 'active',
       sub: 'listening',
+      job: '',
       description: 'Web socket',
     });
     assert.equal(by.get('web.service')?.sub, 'dead');
@@ -214,7 +215,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     assert.deepEqual(everything, ['bad.socket', 'echo.socket', 'web.service', 'web.socket']);
     const unknown = cli('status', 'nope.socket');
     assert.equal(unknown.status, 4);
-    assert.match(unknown.stderr, /Unit nope\.socket is not loaded/);
+    assert.match(unknown.stderr, /Unit nope\.socket not found on this manager's unit path/);
   });
 
   test('status text of STATUS=, exits and a failed unit render as systemctl words them', () => {

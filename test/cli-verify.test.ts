@@ -104,7 +104,7 @@ describe('sockunit verify', () => {
     assert.equal(r.status, 1);
     assert.match(
       r.stdout,
-      /notes\.txt: not a \.socket or \.service file; expected NAME\.socket or NAME\.service/,
+      /notes\.txt: not a \.socket, \.service or \.target file; expected NAME\.socket, NAME\.service or NAME\.target/,
     );
     assert.equal(sockunit('verify').status, 2);
     assert.equal(sockunit('verify', '--bogus', FIXTURES).status, 2);

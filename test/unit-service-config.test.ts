@@ -5,7 +5,6 @@ import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
 import { specifierContext } from '../src/unit/specifiers.js';
 import { parseUnitText } from '../src/unit/syntax.js';
-import { type Condition, type ConditionFacts, evaluateConditions } from '../src/unit/unit-section.js';
 
 function typeText(name: string, text: string): TypedUnit {
   const file = `/fixture/${name}`;
@@ -300,51 +299,7 @@ describe('service bad-setting refusals (§6.5)', () => {
   });
 });
 
-describe('conditions', () => {
-  const facts: ConditionFacts = {
-    path: (p) =>
-      p === '/etc'
-        ? { isSymbolicLink: false, target: { type: 'directory', size: 0, executable: true, entries: 3 } }
-        : p === '/etc/hostname'
-          ? { isSymbolicLink: false, target: { type: 'file', size: 5, executable: false } }
-          : undefined,
-    environment: { MODE: 'prod' },
-    hostname: 'box',
-    kernelCommandLine: 'quiet root=/dev/sda1 debug',
-    virtualization: { id: 'kvm', class: 'vm' },
-  };
-  const c = (kind: Condition['kind'], value: string, negate = false, triggering = false): Condition => ({
-    kind,
-    value,
-    negate,
-    triggering,
-  });
-  it('evaluates each kind against the facts', () => {
-    const holds: Condition[] = [
-      c('PathExists', '/etc'),
-      c('PathExists', '/nope', true),
-      c('PathIsDirectory', '/etc'),
-      c('FileNotEmpty', '/etc/hostname'),
-      c('DirectoryNotEmpty', '/etc'),
-      c('Environment', 'MODE=prod'),
-      c('Environment', 'MODE'),
-      c('Host', 'BOX'),
-      c('KernelCommandLine', 'root'),
-      c('KernelCommandLine', 'root=/dev/sda1'),
-      c('Virtualization', 'vm'),
-      c('Virtualization', 'yes'),
-      c('Virtualization', 'kvm'),
-    ];
-    for (const x of holds) assert.deepEqual(evaluateConditions([x], facts), { ok: true }, JSON.stringify(x));
-    const fails = c('Virtualization', 'container');
-    assert.deepEqual(evaluateConditions([fails], facts), { ok: false, failed: fails });
-  });
-  it('needs one triggering condition to hold when there are some', () => {
-    const a = c('PathExists', '/nope', false, true);
-    const b = c('PathExists', '/etc', false, true);
-    assert.deepEqual(evaluateConditions([a, b], facts), { ok: true });
-    assert.deepEqual(evaluateConditions([a], facts), { ok: false, failed: a });
-  });
+describe('conditions in unit files (their evaluation: unit-conditions.test.ts)', () => {
   it('an empty Condition= line clears the list', () => {
     const t = typeText(
       'c.service',

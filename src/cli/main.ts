@@ -34,6 +34,15 @@ command('cat', 'print a unit file with its drop-ins', async () => {
 command('show', 'print the effective settings of a unit, defaults included', async () => {
   return (await import('./show.js')).showCommand;
 });
+command('enable', "create the symlinks a unit's [Install] section asks for (systemctl enable)", async () => {
+  return (await import('./enable.js')).enableCommand;
+});
+command('disable', 'remove the symlinks enable made', async () => {
+  return (await import('./enable.js')).disableCommand;
+});
+command('is-enabled', 'tell whether units are enabled (enabled, disabled, static, …)', async () => {
+  return (await import('./enable.js')).isEnabledCommand;
+});
 command('doctor', 'explain whether MPTCP works and can use several paths here, with fixes', async () => {
   return (await import('./doctor.js')).doctorCommand;
 });

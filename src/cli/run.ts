@@ -21,6 +21,10 @@ Options:
   -p, --unit-path DIR     add DIR to the unit search path (repeatable; highest priority first).
                           Without any DIR: $SYSTEMD_UNIT_PATH, else systemd's system path
                           (/etc/systemd/system, /run/systemd/system, /usr/lib/systemd/system, ...)
+      --target TARGET     boot mode: start TARGET (e.g. multi-user.target) with everything it
+                          Wants=/Requires= — sockets, plain services, other targets — as systemd
+                          does at boot, instead of every socket unit; without a DIR, systemd's
+                          system unit path is used (where 'sockunit enable' puts its links)
       --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
       --log-format FMT    text (default) or json (one object a line)
@@ -75,15 +79,36 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const unitPath = dirs.length > 0 ? dirs : resolveSearchPath();
   const log = new Logger({ format: format as LogFormat, level, out: io.stderr });
   const starter = new PosixSpawnStarter(log);
+  const target = args.values.target;
+  if (target !== undefined && !/\.target$/.test(target)) {
+    io.stderr.write(
+      `sockunit run: --target=${target}: expected a target unit name such as multi-user.target\n`,
+    );
+    return 2;
+  }
   const manager = new Manager({
     unitPath,
     units,
     log,
     starter,
     mptcpFallback: args.values['mptcp-fallback'] ?? false,
+    ...(target !== undefined ? { target } : {}),
   });
-  const listening = manager.start();
-  if (manager.sockets.size === 0) {
+  let listening: number;
+  if (target !== undefined) {
+    const reached = await manager.boot(target);
+    if (!manager.targets.has(target)) {
+      // The target itself did not load (not found, masked, broken): nothing to run.
+      await manager.stop();
+      return 1;
+    }
+    if (!reached)
+      log.error(
+        `sockunit: ${target} was not reached; the units that started keep running ('sockunit status' tells why).`,
+      );
+    listening = [...manager.sockets.values()].filter((s) => s.activeState === 'active').length;
+  } else listening = manager.start();
+  if (target === undefined && manager.sockets.size === 0) {
     log.error(`No socket units found in ${unitPath.join(', ')}.`);
     // Closes what start() opened anyway (the notify socket), which would keep the process alive.
     await manager.stop();
@@ -152,6 +177,7 @@ function parse(argv: string[]) {
     options: {
       'unit-path': { type: 'string', short: 'p', multiple: true },
       'mptcp-fallback': { type: 'boolean' },
+      target: { type: 'string' },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
       'control-socket': { type: 'string' },

@@ -2,7 +2,13 @@
 // state and since when, listen addresses, accepted/connected/refused, activations, main pid,
 // last exit, STATUS= text, fd store, and the unit's last log lines. No UNIT: every unit.
 
-import type { BrokenStatus, ServiceStatus, SocketStatus, UnitStatus } from '../manager/control/snapshot.js';
+import type {
+  BrokenStatus,
+  ServiceStatus,
+  SocketStatus,
+  TargetStatus,
+  UnitStatus,
+} from '../manager/control/snapshot.js';
 import type { LogRecord } from '../manager/log.js';
 import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
@@ -99,6 +105,22 @@ function serviceLines(s: ServiceStatus): string {
   out += field('Starts', `${s.starts}; Restarts: ${s.restarts}`);
   const exits = Object.entries(s.exits);
   if (exits.length > 0) out += field('Exits', exits.map(([k, n]) => `${k} x${n}`).join(', '));
+  if (s.condition) {
+    // systemctl: "Condition: start condition unmet at …" then the failed check, indented.
+    const what = s.condition.kind === 'condition' ? 'Condition' : 'Assert';
+    const unmet = s.condition.kind === 'condition' ? 'start condition unmet' : 'start assertion failed';
+    out += field(what, `${unmet} at ${formatSince(s.condition.at)}`);
+    out += `${''.padStart(13)}└─ ${s.condition.failed} was not met\n`;
+  }
+  return out;
+}
+
+function targetLines(s: TargetStatus): string {
+  let out = field('Loaded', 'loaded');
+  out += field('Active', active(s));
+  if (s.job) out += field('Job', `${s.job} (running)`);
+  if (s.requires.length > 0) out += field('Requires', s.requires.join(' '));
+  if (s.wants.length > 0) out += field('Wants', s.wants.join(' '));
   return out;
 }
 
@@ -112,7 +134,14 @@ function brokenLines(s: BrokenStatus): string {
 export function formatStatus(s: UnitStatus): string {
   const description = s.kind !== 'broken' && s.description ? ` - ${s.description}` : '';
   let out = `${bullet(s.activeState)} ${s.unit}${description}\n`;
-  out += s.kind === 'socket' ? socketLines(s) : s.kind === 'service' ? serviceLines(s) : brokenLines(s);
+  out +=
+    s.kind === 'socket'
+      ? socketLines(s)
+      : s.kind === 'service'
+        ? serviceLines(s)
+        : s.kind === 'target'
+          ? targetLines(s)
+          : brokenLines(s);
   if (s.logs.length > 0) out += `\n${s.logs.map((r) => `${formatLogRecord(r)}\n`).join('')}`;
   return out;
 }

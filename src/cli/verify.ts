@@ -5,11 +5,12 @@
 // machine and deployed on another.
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
-import { listUnitFiles } from '../unit/load.js';
+import { listUnitFiles, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
 
@@ -51,10 +52,18 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     ...(parsed.values.user === true ? { manager: 'user' as const } : {}),
   });
   const host = new HostLookup();
-  for (const u of units) {
+  for (const u of units)
     if (u.config !== undefined) u.diagnostics.push(...checkOnThisMachine(u.config, host));
-    u.diagnostics = inFileOrder(u);
+  // Each unit's start transaction, as systemd-analyze verify builds one: missing required units,
+  // Requisite= and ordering cycles.
+  const searchDirs = [...new Set(files.map((f) => dirname(f))), ...unitPath];
+  for (const d of transactionDiagnostics(units, new UnitPathIndex(searchDirs))) {
+    const owner =
+      units.find((u) => u.fragmentPath === d.file || u.dropIns.includes(d.file)) ??
+      units.find((u) => d.message.startsWith(`${u.name} `));
+    owner?.diagnostics.push(d);
   }
+  for (const u of units) u.diagnostics = inFileOrder(u);
 
   const strict = parsed.values.strict === true;
   const failed = (u: LoadedUnit): boolean =>
@@ -142,24 +151,24 @@ function collectUnitFiles(paths: readonly string[]): { files: string[]; problems
       continue;
     }
     if (isDir) {
-      const found = listUnitFiles([full], ['socket', 'service']);
+      const found = listUnitFiles([full], ['socket', 'service', 'target']);
       if (found.length === 0) {
         problems.push({
           severity: 'warning',
           file: p,
           line: 0,
-          message: 'the directory has no .socket or .service files; expected unit files in it',
+          message: 'the directory has no .socket, .service or .target files; expected unit files in it',
         });
       }
       files.push(...found.map((f) => f.path));
-    } else if (/\.(socket|service)$/.test(full)) {
+    } else if (/\.(socket|service|target)$/.test(full)) {
       files.push(full);
     } else {
       problems.push({
         severity: 'error',
         file: p,
         line: 0,
-        message: 'not a .socket or .service file; expected NAME.socket or NAME.service',
+        message: 'not a .socket, .service or .target file; expected NAME.socket, NAME.service or NAME.target',
       });
     }
   }
@@ -211,6 +220,7 @@ function readNames(file: string): Set<string> {
 }
 
 function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] }[] {
+  if (config.type === 'target') return [];
   if (config.type === 'socket') {
     const s = config.socket;
     return [
@@ -235,6 +245,7 @@ function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] 
 /** Warnings about what this machine lacks; never errors (the unit may be deployed elsewhere). */
 function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] {
   const out: Diagnostic[] = [];
+  if (config.type === 'target') return out;
   for (const { key, commands } of commandsOf(config)) {
     for (const c of commands) {
       if (c.path === '' || c.ignoreFailure || host.executable(c.path) !== undefined) continue;

@@ -1,20 +1,28 @@
 // The manager behind `sockunit run`: loads socket units and the services they trigger, opens every
 // listener before starting anything, routes traffic to service starts, supervises, reloads on
-// SIGHUP and shuts down cleanly on SIGTERM/SIGINT. One broken unit fails alone.
+// SIGHUP and shuts down cleanly on SIGTERM/SIGINT. One broken unit fails alone. Every start and
+// stop of a unit with dependencies goes through the jobs room (a transaction, as systemd's);
+// `--target` boots a target with everything it wants.
 
 import { signalNumber } from '../sys/process.js';
 import { closeQuietly } from '../sys/socket.js';
 import { formatDiagnostic } from '../unit/diagnostic.js';
 import { listUnitNames, resolveSearchPath, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
-import { parseUnitName } from '../unit/names.js';
+import { parseUnitName, unitType } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
+import type { TargetUnitConfig } from '../unit/target-config.js';
+import type { UnitSection } from '../unit/unit-section.js';
 import { connectionEnvironment, connectionInstance } from './accept/instance-name.js';
 import { acceptPlanFor } from './accept/plan.js';
 import type { AcceptPlan } from './accept/protocol.js';
 import { acceptThread } from './accept/thread.js';
 import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './exec/process.js';
+import { hostConditionFacts } from './jobs/condition-facts.js';
+import { Jobs, type JobUnit, stopInOrder, TransactionFailed } from './jobs/engine.js';
+import { TargetUnit } from './jobs/target-unit.js';
+import { needsTransaction, serviceJobUnit, socketJobUnit, targetJobUnit } from './jobs/units.js';
 import type { Logger } from './log.js';
 import {
   belongsTo,
@@ -24,6 +32,7 @@ import {
 } from './service/notify-rules.js';
 import { type NotifyMessage, type NotifyRejection, NotifySocket } from './service/notify-socket.js';
 import { ServiceUnit } from './service/service-unit.js';
+import { activeStateOf, type ServiceState } from './service/states.js';
 import { socketSpecsFor } from './socket/listen-spec.js';
 import type { Port } from './socket/port.js';
 import { type AcceptedConnection, SocketUnit, type SpawnEvent } from './socket/socket-unit.js';
@@ -38,15 +47,31 @@ export interface ManagerOptions {
   starter?: ProcessStarter;
   /** NOTIFY_SOCKET for the services (a path or `@abstract`); default `@sockunit/notify/<pid>`. */
   notifySocket?: string;
+  /** Boot mode: start this target (and what it wants) instead of every socket unit. */
+  target?: string;
 }
+
+type Missing = { missing: 'not-found' | 'bad-setting' | 'masked' | 'error' };
 
 export class Manager {
   readonly sockets = new Map<string, SocketUnit>();
   readonly services = new Map<string, ServiceUnit>();
+  readonly targets = new Map<string, TargetUnit>();
+  /** The start/stop transactions, and the jobs running now. */
+  readonly jobs: Jobs;
+  /** Each unit as the jobs room sees it; rebuilt when a reload replaces the configs. */
+  private readonly jobUnits = new Map<string, JobUnit>();
+  /** Waiters for a service's outcome across automatic restarts (see startService). */
+  private readonly outcomeWaiters = new Map<ServiceUnit, ((up: boolean) => void)[]>();
+  /** The active state each unit was last seen in, so a reaction runs once per change. */
+  private readonly lastActive = new Map<string, string>();
+  /** Whether any unit asks for a reaction to another's state (BindsTo=, Upholds=, OnFailure=,
+   * OnSuccess=, StopWhenUnneeded=); without one, a state change costs nothing more. */
+  private reactive: boolean | undefined;
   /** Units that failed to load, with the reason, for status output. */
   readonly broken = new Map<string, string>();
   private readonly options: ManagerOptions;
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly starter: ProcessStarter;
   private index: UnitPathIndex;
   private stopping = false;
@@ -59,6 +84,12 @@ export class Manager {
     this.log = options.log;
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
     this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
+    this.jobs = new Jobs({
+      log: this.log,
+      unit: (name) => this.jobUnit(name),
+      loaded: () => this.loadedJobUnits(),
+      facts: () => hostConditionFacts(),
+    });
   }
 
   private socketNames(): string[] {
@@ -70,8 +101,10 @@ export class Manager {
     return listUnitNames(this.index, ['socket']).filter((n) => !parseUnitName(n).template);
   }
 
-  private load(name: string): LoadedUnit | undefined {
+  private load(name: string, quietWhenMissing = false): LoadedUnit | undefined {
     const unit = loadUnit(name, { searchPath: this.index });
+    // A name looked up as a dependency or by a command that does not exist is no broken unit.
+    if (quietWhenMissing && unit.loadState === 'not-found') return undefined;
     for (const d of unit.diagnostics) {
       const line = formatDiagnostic(d);
       if (d.severity === 'error') this.log.error(line, name);
@@ -100,11 +133,12 @@ export class Manager {
       config,
       log: this.log,
       starter: this.starter,
-      onStateChange: (s) => this.onServiceState(s),
+      onStateChange: (s, previous) => this.onServiceState(s, previous),
       restartRequest: () => ({ fds: this.socketsOf(service).flatMap((s) => s.passedFds()) }),
       ...this.notifyOptions(),
     });
     this.services.set(config.name, service);
+    this.reactive = undefined;
     return service;
   }
 
@@ -194,6 +228,95 @@ export class Manager {
     return listening;
   }
 
+  /** Boot mode: start `target` with everything it wants, as systemd does at boot (its sockets
+   * listen before its services start: see jobs/dependencies.ts). Resolves once the target is
+   * reached, or its start failed (then false). */
+  async boot(target: string): Promise<boolean> {
+    this.openNotifySocket();
+    try {
+      return (await this.jobs.run('start', target)) === 'done';
+    } catch (err) {
+      if (!(err instanceof TransactionFailed)) throw err;
+      this.log.error(err.message, target);
+      return false;
+    }
+  }
+
+  // ---- units as the jobs room sees them ---------------------------------------------------
+
+  /** The unit called `name`, loaded when first asked for (a dependency, `sockunit start`). */
+  jobUnit(name: string): JobUnit | Missing {
+    const known = this.jobUnits.get(name);
+    if (known) return known;
+    const socket = this.sockets.get(name);
+    const service = socket ? undefined : this.services.get(name);
+    const target = socket || service ? undefined : this.targets.get(name);
+    let unit: JobUnit | undefined;
+    if (socket) unit = socketJobUnit(socket);
+    else if (service) unit = serviceJobUnit(service, this);
+    else if (target) unit = targetJobUnit(target);
+    else {
+      let type: string;
+      try {
+        type = unitType(name);
+      } catch {
+        return { missing: 'error' };
+      }
+      if (type !== 'socket' && type !== 'service' && type !== 'target') return { missing: 'error' };
+      let loaded = this.load(name, true);
+      if (!loaded && !this.broken.has(name)) {
+        // Not on the path as it was read: a unit file added since is found without a reload, as
+        // systemd re-reads its unit path cache on a miss.
+        this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
+        loaded = this.load(name, true);
+      }
+      const config = loaded?.config;
+      if (!config) {
+        const state =
+          loaded?.loadState ?? /: unit is ([a-z-]+)/.exec(this.broken.get(name) ?? '')?.[1] ?? 'not-found';
+        return {
+          missing: state === 'masked' || state === 'bad-setting' || state === 'not-found' ? state : 'error',
+        };
+      }
+      if (config.type === 'socket') unit = socketJobUnit(this.addSocket(config));
+      else if (config.type === 'service') unit = serviceJobUnit(this.addService(config), this);
+      else unit = targetJobUnit(this.addTarget(config));
+    }
+    this.jobUnits.set(name, unit);
+    return unit;
+  }
+
+  private *loadedJobUnits(): Iterable<JobUnit> {
+    for (const name of [...this.sockets.keys(), ...this.services.keys(), ...this.targets.keys()]) {
+      const u = this.jobUnit(name);
+      if (!('missing' in u)) yield u;
+    }
+  }
+
+  private addTarget(config: TargetUnitConfig): TargetUnit {
+    const target = new TargetUnit(config, this.log, (t) => this.unitChanged(t.name, t.activeState));
+    this.targets.set(config.name, target);
+    this.reactive = undefined;
+    return target;
+  }
+
+  /** A service start as the jobs room asks for it (ServiceStarter): with the fds of its sockets,
+   * resolving once it is up — across automatic restarts, as systemd keeps a start job pending
+   * while the service will restart — or has failed. */
+  async startService(s: ServiceUnit): Promise<boolean> {
+    if (s.isActiveOrActivating && s.state !== 'auto-restart') return true;
+    const sockets = this.socketsOf(s).filter((x) => x.state === 'listening' || x.state === 'running');
+    for (const x of sockets) x.pauseForService();
+    await s.start({ fds: sockets.flatMap((x) => x.passedFds()) });
+    if (s.state === 'auto-restart' || s.state === 'stop-post')
+      return new Promise<boolean>((resolve) => {
+        const list = this.outcomeWaiters.get(s) ?? [];
+        list.push(resolve);
+        this.outcomeWaiters.set(s, list);
+      });
+    return s.state !== 'failed';
+  }
+
   private addSocket(config: SocketUnitConfig, ports?: Port[]): SocketUnit {
     const socket = new SocketUnit({
       config,
@@ -204,9 +327,11 @@ export class Manager {
         connection: (s, conn) => this.startInstance(s, conn),
         acceptPlan: (s) => this.acceptPlan(s),
         adopt: (s, conn, event) => this.adoptInstance(s, conn, event),
+        stateChanged: (s) => this.unitChanged(s.name, s.activeState),
       },
     });
     this.sockets.set(config.name, socket);
+    this.reactive = undefined;
     if (ports) socket.adopt(ports);
     if (!config.socket.accept) this.loadService(config.triggers);
     return socket;
@@ -241,11 +366,35 @@ export class Manager {
     if (service.isActiveOrActivating && service.state !== 'auto-restart') return;
     const units = this.socketsOf(service);
     for (const s of units) if (s !== socket && s.state === 'listening') s.pauseForService();
+    if (needsTransaction(service.config)) {
+      // Its dependencies first, its conditions checked: the jobs room does both.
+      socket.pauseForService();
+      this.jobs.run('start', service.name).then(
+        (result) => {
+          // Skipped (a condition), or a dependency failed: the service never changed state, so,
+          // as under systemd, nothing wakes the socket: it stays `running`, not listening, until
+          // it is restarted or the service is started by hand. Said, unlike systemd.
+          if (result !== 'done' && !service.isActiveOrActivating)
+            this.log.notice(
+              `${socket.name}: ${service.name} did not start (${result}); the socket stops listening until 'sockunit restart ${socket.name}' or 'sockunit start ${service.name}'.`,
+              socket.name,
+            );
+        },
+        (err: unknown) => {
+          // The transaction could not be built (a required unit is missing): as systemd, the
+          // socket fails, and a reload after the fix brings it back.
+          socket.failToStart((err as Error).message);
+        },
+      );
+      return;
+    }
     const fds = units.flatMap((s) => s.passedFds());
     void service.start({ fds });
   }
 
-  private onServiceState(service: ServiceUnit): void {
+  private onServiceState(service: ServiceUnit, previous: string): void {
+    if (!this.stopping) this.settleOutcome(service);
+    if (activeOf(previous) !== service.activeState) this.unitChanged(service.name, service.activeState);
     if (this.stopping) return;
     const state = service.state;
     if (state === 'running' || state === 'start-pre' || state === 'start' || state === 'start-post') return;
@@ -273,12 +422,23 @@ export class Manager {
     }
     const stdinSocket = unit.exec.standardInput === 'socket';
     await this.superviseInstance(name, unit, async (service) => {
-      try {
+      const start = async (): Promise<boolean> => {
         await service.start({
           fds: stdinSocket ? [] : [{ fd: conn.fd, name: socket.config.socket.fileDescriptorName }],
           environment: instanceEnvironment(conn),
           ...(stdinSocket ? { connection: conn.fd } : {}),
         });
+        return service.state !== 'failed';
+      };
+      try {
+        if (!needsTransaction(unit)) await start();
+        else {
+          // An instance with dependencies or conditions: the jobs room starts what it needs first.
+          const instance: JobUnit = { ...serviceJobUnit(service, this), start };
+          await this.jobs.run('start', name, instance).catch((err: unknown) => {
+            this.log.error((err as Error).message, name);
+          });
+        }
       } finally {
         closeQuietly(conn.fd);
       }
@@ -296,9 +456,14 @@ export class Manager {
       log: this.log,
       starter: this.starter,
       restartable: false,
+      // Only an instance whose template asks for reactions (OnFailure=…) pays for them.
+      ...(hasReactions(unit.unit)
+        ? { onStateChange: (s: ServiceUnit) => this.unitChanged(s.name, s.activeState) }
+        : {}),
       ...this.notifyOptions(),
     });
     this.services.set(name, service);
+    if (hasReactions(unit.unit)) this.reactive = true;
     const done = new Promise<void>((resolve) => {
       service.onSettled = resolve;
     });
@@ -307,6 +472,8 @@ export class Manager {
       if (service.activeState !== 'inactive' && service.activeState !== 'failed') await done;
     } finally {
       this.services.delete(name);
+      this.jobUnits.delete(name);
+      this.lastActive.delete(name);
     }
   }
 
@@ -388,6 +555,79 @@ export class Manager {
     return unit?.config?.type === 'service' ? unit.config : undefined;
   }
 
+  // ---- what a unit's state change sets off (systemd's unit_notify) ------------------------------
+
+  private settleOutcome(service: ServiceUnit): void {
+    const waiters = this.outcomeWaiters.get(service);
+    if (!waiters) return;
+    const a = service.activeState;
+    const up = a === 'active';
+    if (!up && a !== 'inactive' && a !== 'failed') return;
+    this.outcomeWaiters.delete(service);
+    for (const w of waiters) w(up);
+  }
+
+  /** BindsTo=, Upholds=, OnFailure=, OnSuccess= and StopWhenUnneeded=, acted on when a unit's
+   * active state changes. */
+  private unitChanged(name: string, now: string): void {
+    if (this.stopping) return;
+    if (this.lastActive.get(name) === now) return;
+    this.lastActive.set(name, now);
+    this.reactive ??= [...this.sockets.values(), ...this.services.values(), ...this.targets.values()].some(
+      (u) => hasReactions(u.config.unit),
+    );
+    if (!this.reactive) return;
+    const loaded = [...this.loadedJobUnits()];
+    const me = loaded.find((u) => u.name === name);
+    const down = now === 'inactive' || now === 'failed';
+    const act = (type: 'start' | 'stop', unit: string, why: string) => {
+      this.log.debug(`${unit}: ${type} (${why}).`, unit);
+      this.jobs.run(type, unit).catch((err: unknown) => this.log.error((err as Error).message, unit));
+    };
+    if (down) {
+      // BindsTo=: units bound to this one stop with it.
+      for (const u of loaded)
+        if (u.dependencies.bindsTo.includes(name) && !isDown(u.activeState()))
+          act('stop', u.name, `BindsTo=${name}, which is ${now}`);
+      // Upholds=: an active unit keeps this one running.
+      for (const u of loaded)
+        if (u.dependencies.upholds.includes(name) && u.activeState() === 'active')
+          act('start', name, `upheld by ${u.name}`);
+      if (me) {
+        for (const dep of [
+          ...me.dependencies.requires,
+          ...me.dependencies.wants,
+          ...me.dependencies.bindsTo,
+          ...me.dependencies.upholds,
+        ])
+          this.stopIfUnneeded(dep, loaded);
+        for (const unit of now === 'failed' ? me.dependencies.onFailure : me.dependencies.onSuccess)
+          act('start', unit, now === 'failed' ? `OnFailure= of ${name}` : `OnSuccess= of ${name}`);
+      }
+    } else if (now === 'active' && me) {
+      // Upholds= of a unit that came up: what it upholds is started now.
+      for (const unit of me.dependencies.upholds) {
+        const u = this.jobUnit(unit);
+        if (!('missing' in u) && isDown(u.activeState())) act('start', unit, `upheld by ${name}`);
+      }
+    }
+  }
+
+  /** StopWhenUnneeded=yes: stop `name` when no active unit requires, wants, binds to or upholds it. */
+  private stopIfUnneeded(name: string, loaded: readonly JobUnit[]): void {
+    const u = loaded.find((x) => x.name === name);
+    if (!u?.dependencies.stopWhenUnneeded || isDown(u.activeState())) return;
+    const needed = loaded.some((other) => {
+      if (isDown(other.activeState())) return false;
+      const d = other.dependencies;
+      return [d.requires, d.wants, d.bindsTo, d.upholds, d.requisite].some((list) => list.includes(name));
+    });
+    if (!needed) {
+      this.log.info(`${name}: Unit not needed anymore. Stopping.`, name);
+      this.jobs.run('stop', name).catch((err: unknown) => this.log.error((err as Error).message, name));
+    }
+  }
+
   /** SIGHUP: re-read units. Ports whose specs did not change stay open (and keep their queued
    * connections); changed ones are re-opened; removed units are stopped. */
   reload(): void {
@@ -399,6 +639,8 @@ export class Manager {
     this.log.info('Reloading.');
     this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
     this.templates.clear();
+    this.jobUnits.clear();
+    this.reactive = undefined;
     const wanted = new Set(this.socketNames());
     for (const [name, socket] of this.sockets) {
       if (!wanted.has(name)) {
@@ -435,6 +677,10 @@ export class Manager {
       const unit = this.load(name);
       if (unit?.config?.type === 'service') service.config = unit.config;
     }
+    for (const [name, target] of this.targets) {
+      const unit = this.load(name);
+      if (unit?.config?.type === 'target') target.config = unit.config;
+    }
     this.log.info('Reloading finished.');
   }
 
@@ -443,7 +689,12 @@ export class Manager {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const socket of this.sockets.values()) socket.quiesce();
-    await Promise.all([...this.services.values()].map((s) => s.stop()));
+    // Services and targets stop in the reverse of their start order (After=/Before=).
+    const units = [...this.services.keys(), ...this.targets.keys()].flatMap((name) => {
+      const u = this.jobUnit(name);
+      return 'missing' in u ? [] : [u];
+    });
+    await stopInOrder(units);
     for (const socket of this.sockets.values()) socket.stop();
     for (const service of this.services.values()) service.fdStore.clear();
     this.notify?.close();
@@ -459,6 +710,24 @@ function instanceName(socket: SocketUnit, conn: AcceptedConnection): string {
 
 function instanceEnvironment(conn: AcceptedConnection): Record<string, string> {
   return connectionEnvironment(conn.remote, conn.cookie);
+}
+
+function hasReactions(u: UnitSection): boolean {
+  return (
+    u.bindsTo.length > 0 ||
+    u.upholds.length > 0 ||
+    u.onFailure.length > 0 ||
+    u.onSuccess.length > 0 ||
+    u.stopWhenUnneeded
+  );
+}
+
+function activeOf(state: string): string {
+  return activeStateOf(state as ServiceState);
+}
+
+function isDown(activeState: string): boolean {
+  return activeState === 'inactive' || activeState === 'failed';
 }
 
 function templateMissing(socket: SocketUnit): string {

@@ -14,9 +14,24 @@ import {
   SERVICE_TABLE,
   SOCKET_TABLE,
   type SpecifierSet,
+  TARGET_TABLE,
 } from './key-table.js';
-import { findUnit, type LoadedUnitFiles, readUnitFiles, type SearchPath, UnitPathIndex } from './load.js';
-import { instanceName, isTemplateName, isValidUnitName, unitType } from './names.js';
+import {
+  dependencyDirectoryUnits,
+  findUnit,
+  type LoadedUnitFiles,
+  readUnitFiles,
+  type SearchPath,
+  UnitPathIndex,
+} from './load.js';
+import {
+  instanceName,
+  isInstanceName,
+  isTemplateName,
+  isValidUnitName,
+  templateOf,
+  unitType,
+} from './names.js';
 import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
 import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
 import {
@@ -26,11 +41,12 @@ import {
   specifierContext,
   UNIT_NAME_SPECIFIERS,
 } from './specifiers.js';
+import { emptyTargetConfig, type TargetUnitConfig } from './target-config.js';
 import { defaultUnitSection } from './unit-section.js';
 import { ValueError } from './values.js';
 
 export type UnitLoadState = 'loaded' | 'not-found' | 'bad-setting' | 'error' | 'masked';
-export type UnitConfig = SocketUnitConfig | ServiceUnitConfig;
+export type UnitConfig = SocketUnitConfig | ServiceUnitConfig | TargetUnitConfig;
 
 export interface TypedUnit {
   loadState: 'loaded' | 'bad-setting';
@@ -98,12 +114,12 @@ export function typeUnit(
   const fragmentPath = files[0]?.path ?? name;
   // The suffix decides the type; loadUnit has validated the whole name already.
   const type = unitType(name);
-  if (type !== 'socket' && type !== 'service') {
+  if (type !== 'socket' && type !== 'service' && type !== 'target') {
     diagnostics.push({
       severity: 'error',
       file: fragmentPath,
       line: 0,
-      message: `sockunit reads only .socket and .service units, not .${type}; expected a socket or service unit`,
+      message: `sockunit reads only .socket, .service and .target units, not .${type}; expected one of those`,
     });
     return { loadState: 'bad-setting', diagnostics, unknownXKeys };
   }
@@ -120,10 +136,14 @@ export function typeUnit(
     bad = applyEntries(c, SOCKET_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
     bad = finalizeSocket(c, fragmentPath, diagnostics) || bad;
     config = c;
-  } else {
+  } else if (type === 'service') {
     const c = emptyServiceConfig(name);
     bad = applyEntries(c, SERVICE_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
     bad = finalizeService(c, fragmentPath, diagnostics) || bad;
+    config = c;
+  } else {
+    const c = emptyTargetConfig(name);
+    bad = applyEntries(c, TARGET_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
     config = c;
   }
   return { loadState: bad ? 'bad-setting' : 'loaded', config, diagnostics, unknownXKeys };
@@ -272,7 +292,7 @@ export function loadUnit(name: string, options: LoadUnitOptions): LoadedUnit {
           severity: 'error',
           file: name,
           line: 0,
-          message: `'${name}' is not a valid unit name; expected NAME.socket or NAME.service`,
+          message: `'${name}' is not a valid unit name; expected NAME.socket, NAME.service or NAME.target`,
         },
       ],
     };
@@ -310,7 +330,23 @@ function typeLoadedFiles(
   base.loadState = typed.loadState;
   if (typed.config !== undefined) base.config = typed.config;
   if (typed.config?.type === 'socket') checkTriggeredService(typed.config, base, index);
+  if (typed.config !== undefined) addDependencyDirectories(typed.config, files, index);
   return base;
+}
+
+/** `NAME.wants/`, `NAME.requires/` and `NAME.upholds/` next to the unit (on any search directory)
+ * count as Wants=, Requires= and Upholds=, as for systemd; `systemctl enable` (and `sockunit
+ * enable`) put [Install] there. */
+function addDependencyDirectories(config: UnitConfig, files: LoadedUnitFiles, index: UnitPathIndex): void {
+  const names = [files.id, ...files.aliases];
+  if (isInstanceName(files.id)) names.push(templateOf(files.id));
+  const u = config.unit;
+  for (const [kind, list] of [
+    ['wants', u.wants],
+    ['requires', u.requires],
+    ['upholds', u.upholds],
+  ] as const)
+    for (const dep of dependencyDirectoryUnits(index, names, kind)) if (!list.includes(dep)) list.push(dep);
 }
 
 /** Accept=yes needs the template service to exist; Accept=no merely warns when its service is

@@ -479,6 +479,34 @@ function findUnitIn(index: UnitPathIndex, name: string, checkEmpty: boolean): Fo
   return result;
 }
 
+// ---- dependency directories --------------------------------------------------------------------
+
+/** The dependency a `NAME.wants/`, `NAME.requires/` or `NAME.upholds/` directory adds. */
+export type DependencyDirectory = 'wants' | 'requires' | 'upholds';
+
+/**
+ * The units listed in the `.wants/`, `.requires/` or `.upholds/` directories of unit `names` (a
+ * unit's own name, its aliases and, for an instance, its template) anywhere on the search path,
+ * as systemd reads them: each entry's name is a unit (usually a symlink `systemctl enable` made),
+ * in the order found. Entries that are not unit names are skipped.
+ */
+export function dependencyDirectoryUnits(
+  where: SearchPath | UnitPathIndex,
+  names: readonly string[],
+  kind: DependencyDirectory,
+): string[] {
+  const index = indexOf(where);
+  const out: string[] = [];
+  for (const dir of index.searchPath) {
+    for (const name of names) {
+      const entries = index.subdirectory(dir, `${name}.${kind}`);
+      if (!entries) continue;
+      for (const entry of [...entries.keys()].sort()) if (isValidUnitName(entry)) out.push(entry);
+    }
+  }
+  return dedupe(out);
+}
+
 // ---- reading a unit ---------------------------------------------------------------------------
 
 export type LoadState = 'loaded' | 'not-found' | 'masked' | 'error';

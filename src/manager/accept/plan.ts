@@ -59,6 +59,17 @@ export function acceptPlanFor(
   if (svc.execStartPre.length > 0 || svc.execStartPost.length > 0) return { reason: 'ExecStartPre=/Post=' };
   if (svc.watchdogUsec > 0 || svc.fileDescriptorStoreMax > 0 || svc.notifyAccess !== 'none')
     return { reason: 'watchdog, fd store or notify access' };
+  // Dependencies, conditions and reactions to its state go through the main thread's jobs room.
+  const u = template.unit;
+  if (
+    [u.requires, u.requisite, u.wants, u.bindsTo, u.upholds, u.conflicts, u.onFailure, u.onSuccess].some(
+      (list) => list.length > 0,
+    ) ||
+    u.conditions.length > 0 ||
+    u.asserts.length > 0 ||
+    u.stopWhenUnneeded
+  )
+    return { reason: 'dependencies, conditions or OnFailure=/OnSuccess=' };
   if (cmd.viaShell || cmd.fullPrivileges || cmd.noSetCredentials) return { reason: 'command prefix' };
   if (!cmd.noEnvironmentExpansion && cmd.argv.slice(1).some((a) => a.replaceAll('$$', '').includes('$')))
     return { reason: '$VAR in the command line' };

@@ -33,7 +33,8 @@ export interface ControlRequest {
 }
 
 export interface ControlErrorBody {
-  /** A stable, machine-readable reason: EPERM, EBADREQUEST, ENOUNIT, ENOTAPPLICABLE, EFAILED. */
+  /** A stable, machine-readable reason: EPERM, EBADREQUEST, ENOUNIT, ENOTAPPLICABLE, EREFUSED
+   * (RefuseManualStart=/Stop=), EFAILED. */
   code: string;
   message: string;
 }

@@ -2,6 +2,7 @@
 // `list-sockets` and `list-units` print. Pure: reads state, changes nothing, opens nothing.
 
 import { describeExit } from '../../sys/process.js';
+import type { TargetUnit } from '../jobs/target-unit.js';
 import type { LogRecord } from '../log.js';
 import type { Manager } from '../manager.js';
 import type { ServiceUnit } from '../service/service-unit.js';
@@ -60,7 +61,32 @@ export interface ServiceStatus {
   starts: number;
   restarts: number;
   exits: Record<string, number>;
+  /** The last start's failed condition or assert, when it failed one. */
+  condition?: ConditionStatus | null;
   logs: LogRecord[];
+}
+
+export interface TargetStatus {
+  unit: string;
+  kind: 'target';
+  description: string;
+  loadState: 'loaded';
+  activeState: string;
+  subState: string;
+  since: string;
+  /** What the target Wants= and Requires=, .wants/ and .requires/ directories included. */
+  wants: string[];
+  requires: string[];
+  job: string | null;
+  logs: LogRecord[];
+}
+
+/** The last failed Condition*=/Assert*= check of a unit, as `systemctl status` shows it. */
+export interface ConditionStatus {
+  kind: 'condition' | 'assert';
+  at: string;
+  /** `ConditionPathExists=/nonexistent`. */
+  failed: string;
 }
 
 /** A unit that did not load: its reason, nothing else is known. */
@@ -74,7 +100,7 @@ export interface BrokenStatus {
   logs: LogRecord[];
 }
 
-export type UnitStatus = SocketStatus | ServiceStatus | BrokenStatus;
+export type UnitStatus = SocketStatus | ServiceStatus | TargetStatus | BrokenStatus;
 
 export interface SocketRow extends ListenRecord {
   unit: string;
@@ -86,6 +112,8 @@ export interface UnitRow {
   load: string;
   active: string;
   sub: string;
+  /** The job running or waiting for the unit (`start`, `stop`), as systemctl's JOB column. */
+  job: string;
   description: string;
 }
 
@@ -140,27 +168,53 @@ export function socketRows(manager: Manager): SocketRow[] {
 
 /** Every unit the manager knows, broken ones included, by name. */
 export function unitRows(manager: Manager): UnitRow[] {
+  const jobs = new Map(manager.jobs.list().map((j) => [j.unit, j.type]));
   const rows: UnitRow[] = [];
-  for (const s of manager.sockets.values())
+  for (const s of [...manager.sockets.values(), ...manager.services.values(), ...manager.targets.values()])
     rows.push({
       unit: s.name,
       load: 'loaded',
       active: s.activeState,
       sub: s.state,
-      description: s.config.unit.description,
-    });
-  for (const s of manager.services.values())
-    rows.push({
-      unit: s.name,
-      load: 'loaded',
-      active: s.activeState,
-      sub: s.state,
+      job: jobs.get(s.name) ?? '',
       description: s.config.unit.description,
     });
   for (const [name, reason] of manager.broken)
-    if (!manager.sockets.has(name) && !manager.services.has(name))
-      rows.push({ unit: name, load: loadStateOf(reason), active: 'inactive', sub: 'dead', description: '' });
+    if (!manager.sockets.has(name) && !manager.services.has(name) && !manager.targets.has(name))
+      rows.push({
+        unit: name,
+        load: loadStateOf(reason),
+        active: 'inactive',
+        sub: 'dead',
+        job: '',
+        description: '',
+      });
   return rows.sort((a, b) => a.unit.localeCompare(b.unit));
+}
+
+export function targetStatus(
+  target: TargetUnit,
+  job: string | null,
+  logs: readonly LogRecord[] = [],
+): TargetStatus {
+  return {
+    unit: target.name,
+    kind: 'target',
+    description: target.config.unit.description,
+    loadState: 'loaded',
+    activeState: target.activeState,
+    subState: target.state,
+    since: target.stateSince.toISOString(),
+    wants: [...target.config.unit.wants],
+    requires: [...target.config.unit.requires],
+    job,
+    logs: [...logs],
+  };
+}
+
+function conditionOf(manager: Manager, name: string): ConditionStatus | null {
+  const c = manager.jobs.conditionResults.get(name);
+  return c ? { kind: c.kind, at: c.at.toISOString(), failed: c.failed } : null;
 }
 
 /** The manager keeps a broken unit's reason as `NAME: unit is STATE…`; the state is the word after. */
@@ -233,7 +287,14 @@ export function unitStatus(
   const socket = manager.sockets.get(name);
   if (socket) return socketStatus(socket, logs);
   const service = manager.services.get(name);
-  if (service) return serviceStatus(service, triggeredBy(manager, service), logs);
+  if (service)
+    return {
+      ...serviceStatus(service, triggeredBy(manager, service), logs),
+      condition: conditionOf(manager, name),
+    };
+  const target = manager.targets.get(name);
+  if (target)
+    return targetStatus(target, manager.jobs.list().find((j) => j.unit === name)?.type ?? null, logs);
   const reason = manager.broken.get(name);
   if (reason !== undefined)
     return {

@@ -431,12 +431,43 @@ export class ServiceUnit {
     this.log.info(`${this.name}: Main PID changed to ${pid} (MAINPID=).`, this.name, { pid });
   }
 
+  /** ExecReload=: each command in turn with $MAINPID, in state `reload`, under
+   * TimeoutStartSec=, as systemd runs them; a failing command ends the reload (the service keeps
+   * running, as under systemd) and is reported. */
+  private async reloadByCommands(): Promise<void> {
+    const s = this.config.service;
+    if (s.execReload.length === 0)
+      throw new Error(
+        `Job type reload is not applicable for unit ${this.name} (no ExecReload=); use restart`,
+      );
+    if (this.state !== 'running' && this.state !== 'exited')
+      throw new Error(`${this.name} is not active (state ${this.state})`);
+    const back = this.state;
+    this.log.info(`Reloading ${this.describe()}...`, this.name);
+    this.setState('reload');
+    const extra: Record<string, string> = this.mainPid !== undefined ? { MAINPID: String(this.mainPid) } : {};
+    let ok = true;
+    for (const cmd of s.execReload)
+      if (!(await this.commands.run(cmd, 'ExecReload', undefined, extra, this.startTimeoutMs()))) {
+        ok = false;
+        break;
+      }
+    if ((this.state as ServiceState) === 'reload') this.setState(back);
+    if (!ok) {
+      this.log.warning(
+        `${this.name}: Reload failed (ExecReload= did not succeed); it keeps running.`,
+        this.name,
+      );
+      throw new Error('ExecReload= failed; the service keeps running as it was');
+    }
+    this.log.info(`Reloaded ${this.describe()}.`, this.name);
+  }
+
   /** Type=notify-reload: ReloadSignal= to the main process, then RELOADING=1 … READY=1 within
    * TimeoutStartSec=. Throws when the unit cannot be reloaded this way or the reload timed out. */
   async reload(): Promise<void> {
     const s = this.config.service;
-    if (s.type !== 'notify-reload')
-      throw new Error(`${this.name} is Type=${s.type}; only Type=notify-reload reloads by signal`);
+    if (s.type !== 'notify-reload') return this.reloadByCommands();
     const main = this.main;
     if (this.state !== 'running' || !main)
       throw new Error(`${this.name} is not running (state ${this.state})`);

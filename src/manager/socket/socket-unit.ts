@@ -58,6 +58,8 @@ export interface SocketUnitHooks {
   /** Accept=yes: an instance the accept thread spawned, or failed to spawn, for `conn` (whose
    * fd is closed already). Settles when the instance has ended. */
   adopt?(unit: SocketUnit, conn: AcceptedConnection, event: SpawnEvent): Promise<void>;
+  /** The unit's state changed (for BindsTo=, OnFailure= and the other dependency reactions). */
+  stateChanged?(unit: SocketUnit): void;
 }
 
 /** What the accept thread reports about one connection it took. */
@@ -122,6 +124,7 @@ export class SocketUnit {
     this.state = next;
     this.stateSince = new Date();
     this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
+    this.hooks.stateChanged?.(this);
   }
 
   /** Open every port (all or nothing), then listen. A failure fails this unit only. */

@@ -21,16 +21,11 @@ import { acceptThread } from './accept/thread.js';
 import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './exec/process.js';
 import { hostConditionFacts } from './jobs/condition-facts.js';
 import { Jobs, type JobUnit, stopInOrder, TransactionFailed } from './jobs/engine.js';
+import { hasReactions, Reactions } from './jobs/reactions.js';
 import { TargetUnit } from './jobs/target-unit.js';
 import { needsTransaction, serviceJobUnit, socketJobUnit, targetJobUnit } from './jobs/units.js';
 import type { Logger } from './log.js';
-import {
-  belongsTo,
-  checkNotifyAccess,
-  defaultNotifySocketAddress,
-  sessionOf,
-} from './service/notify-rules.js';
-import { type NotifyMessage, type NotifyRejection, NotifySocket } from './service/notify-socket.js';
+import { NotifyRouter } from './service/notify-router.js';
 import { ServiceUnit } from './service/service-unit.js';
 import { activeStateOf, type ServiceState } from './service/states.js';
 import { socketSpecsFor } from './socket/listen-spec.js';
@@ -63,11 +58,8 @@ export class Manager {
   private readonly jobUnits = new Map<string, JobUnit>();
   /** Waiters for a service's outcome across automatic restarts (see startService). */
   private readonly outcomeWaiters = new Map<ServiceUnit, ((up: boolean) => void)[]>();
-  /** The active state each unit was last seen in, so a reaction runs once per change. */
-  private readonly lastActive = new Map<string, string>();
-  /** Whether any unit asks for a reaction to another's state (BindsTo=, Upholds=, OnFailure=,
-   * OnSuccess=, StopWhenUnneeded=); without one, a state change costs nothing more. */
-  private reactive: boolean | undefined;
+  /** BindsTo=, Upholds=, OnFailure=, OnSuccess=, StopWhenUnneeded= acted on. */
+  private readonly reactions: Reactions;
   /** Units that failed to load, with the reason, for status output. */
   readonly broken = new Map<string, string>();
   private readonly options: ManagerOptions;
@@ -75,15 +67,25 @@ export class Manager {
   private readonly starter: ProcessStarter;
   private index: UnitPathIndex;
   private stopping = false;
-  private notify: NotifySocket | undefined;
-  /** sd_notify messages taken, and refused (no such service, NotifyAccess=, malformed). */
-  readonly notifyCounts = { accepted: 0, refused: 0 };
+  /** The notify socket, and the routing of its messages to services. */
+  private readonly notify: NotifyRouter;
 
   constructor(options: ManagerOptions) {
     this.options = options;
     this.log = options.log;
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
     this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
+    this.notify = new NotifyRouter(this.log, () => this.services.values());
+    this.reactions = new Reactions({
+      log: this.log,
+      unit: (name) => this.jobUnit(name),
+      loaded: () => this.loadedJobUnits(),
+      jobs: () => this.jobs,
+      sections: () =>
+        [...this.sockets.values(), ...this.services.values(), ...this.targets.values()].map(
+          (u) => u.config.unit,
+        ),
+    });
     this.jobs = new Jobs({
       log: this.log,
       unit: (name) => this.jobUnit(name),
@@ -133,85 +135,31 @@ export class Manager {
       config,
       log: this.log,
       starter: this.starter,
-      onStateChange: (s, previous) => this.onServiceState(s, previous),
+      onStateChange: (_unit, previous) => this.onServiceState(service, previous),
       restartRequest: () => ({ fds: this.socketsOf(service).flatMap((s) => s.passedFds()) }),
       ...this.notifyOptions(),
     });
     this.services.set(config.name, service);
-    this.reactive = undefined;
+    this.reactions.unitsChanged();
     return service;
   }
 
   /** The notify socket's address once it is open (what services get as NOTIFY_SOCKET). */
   get notifySocketAddress(): string | undefined {
-    return this.notify?.address;
+    return this.notify.address;
   }
 
-  /** Open the notify socket. Without it services run, but none gets NOTIFY_SOCKET, so a
-   * Type=notify service will fail its start timeout: logged as an error. */
+  /** sd_notify messages taken, and refused (no such service, NotifyAccess=, malformed). */
+  get notifyCounts(): { accepted: number; refused: number } {
+    return this.notify.counts;
+  }
+
   private openNotifySocket(): void {
-    const address = this.options.notifySocket ?? defaultNotifySocketAddress();
-    const socket = new NotifySocket(address, {
-      message: (m) => this.routeNotification(m),
-      rejected: (reason, sender) => this.notifyRejected(reason, sender?.pid),
-    });
-    try {
-      socket.open();
-      this.notify = socket;
-    } catch (err) {
-      this.log.error(
-        `Cannot open the notify socket ${address}: ${(err as Error).message}; services get no NOTIFY_SOCKET (Type=notify services will time out).`,
-      );
-    }
+    this.notify.open(this.options.notifySocket);
   }
 
   private notifyOptions(): { notifySocket?: string; drainNotifications?: () => void } {
-    const notify = this.notify;
-    if (!notify) return {};
-    return { notifySocket: notify.address, drainNotifications: () => notify.drain() };
-  }
-
-  private notifyRejected(reason: NotifyRejection, pid: number | undefined): void {
-    this.notifyCounts.refused++;
-    const what: Record<NotifyRejection, string> = {
-      'no-credentials': 'without sender credentials',
-      'too-large': 'larger than 4096 bytes',
-      'embedded-nul': 'with an embedded NUL byte',
-      'control-truncated': 'with truncated control data (too many fds?)',
-    };
-    this.log.warning(
-      `Got notification message ${what[reason]}${pid !== undefined ? ` from PID ${pid}` : ''}, ignoring.`,
-    );
-  }
-
-  /** Route a message to the service its sender belongs to, by pid: main pid first, then control
-   * processes, then (NotifyAccess=all) the sessions the service's processes run in. */
-  private routeNotification(message: NotifyMessage): void {
-    const pid = message.sender.pid;
-    const services = [...this.services.values()];
-    let owner =
-      services.find((s) => s.mainPid === pid) ?? services.find((s) => s.notifyPids().controlPids.has(pid));
-    let session: number | undefined;
-    if (!owner) {
-      session = sessionOf(pid);
-      owner = services.find((s) => belongsTo(s.notifyPids(), pid, session));
-    }
-    const refuse = (line: string, unit?: string) => {
-      this.notifyCounts.refused++;
-      for (const fd of message.fds) closeQuietly(fd);
-      this.log.warning(line, unit);
-    };
-    if (!owner) {
-      refuse(`Cannot find unit for notify message of PID ${pid}, ignoring.`);
-      return;
-    }
-    const verdict = checkNotifyAccess(owner.notifyPids(), pid, session ?? sessionOf(pid));
-    if (!verdict.accepted) {
-      refuse(`${owner.name}: ${verdict.reason}`, owner.name);
-      return;
-    }
-    this.notifyCounts.accepted++;
-    owner.handleNotification(message.fields, message.fds, message.sender);
+    return this.notify.serviceOptions();
   }
 
   /** Load every socket unit and open its ports. Returns how many units listen. */
@@ -296,7 +244,7 @@ export class Manager {
   private addTarget(config: TargetUnitConfig): TargetUnit {
     const target = new TargetUnit(config, this.log, (t) => this.unitChanged(t.name, t.activeState));
     this.targets.set(config.name, target);
-    this.reactive = undefined;
+    this.reactions.unitsChanged();
     return target;
   }
 
@@ -331,7 +279,7 @@ export class Manager {
       },
     });
     this.sockets.set(config.name, socket);
-    this.reactive = undefined;
+    this.reactions.unitsChanged();
     if (ports) socket.adopt(ports);
     if (!config.socket.accept) this.loadService(config.triggers);
     return socket;
@@ -458,12 +406,16 @@ export class Manager {
       restartable: false,
       // Only an instance whose template asks for reactions (OnFailure=…) pays for them.
       ...(hasReactions(unit.unit)
-        ? { onStateChange: (s: ServiceUnit) => this.unitChanged(s.name, s.activeState) }
+        ? {
+            onStateChange: (s: { name: string; activeState: string }) =>
+              this.unitChanged(s.name, s.activeState),
+          }
         : {}),
       ...this.notifyOptions(),
     });
     this.services.set(name, service);
-    if (hasReactions(unit.unit)) this.reactive = true;
+    if (hasReactions(unit.unit)) this.reactions.unitsChanged();
+
     const done = new Promise<void>((resolve) => {
       service.onSettled = resolve;
     });
@@ -473,7 +425,7 @@ export class Manager {
     } finally {
       this.services.delete(name);
       this.jobUnits.delete(name);
-      this.lastActive.delete(name);
+      this.reactions.forget(name);
     }
   }
 
@@ -567,65 +519,9 @@ export class Manager {
     for (const w of waiters) w(up);
   }
 
-  /** BindsTo=, Upholds=, OnFailure=, OnSuccess= and StopWhenUnneeded=, acted on when a unit's
-   * active state changes. */
+  /** A unit's active state changed: the reactions other units ask for (jobs/reactions.ts). */
   private unitChanged(name: string, now: string): void {
-    if (this.stopping) return;
-    if (this.lastActive.get(name) === now) return;
-    this.lastActive.set(name, now);
-    this.reactive ??= [...this.sockets.values(), ...this.services.values(), ...this.targets.values()].some(
-      (u) => hasReactions(u.config.unit),
-    );
-    if (!this.reactive) return;
-    const loaded = [...this.loadedJobUnits()];
-    const me = loaded.find((u) => u.name === name);
-    const down = now === 'inactive' || now === 'failed';
-    const act = (type: 'start' | 'stop', unit: string, why: string) => {
-      this.log.debug(`${unit}: ${type} (${why}).`, unit);
-      this.jobs.run(type, unit).catch((err: unknown) => this.log.error((err as Error).message, unit));
-    };
-    if (down) {
-      // BindsTo=: units bound to this one stop with it.
-      for (const u of loaded)
-        if (u.dependencies.bindsTo.includes(name) && !isDown(u.activeState()))
-          act('stop', u.name, `BindsTo=${name}, which is ${now}`);
-      // Upholds=: an active unit keeps this one running.
-      for (const u of loaded)
-        if (u.dependencies.upholds.includes(name) && u.activeState() === 'active')
-          act('start', name, `upheld by ${u.name}`);
-      if (me) {
-        for (const dep of [
-          ...me.dependencies.requires,
-          ...me.dependencies.wants,
-          ...me.dependencies.bindsTo,
-          ...me.dependencies.upholds,
-        ])
-          this.stopIfUnneeded(dep, loaded);
-        for (const unit of now === 'failed' ? me.dependencies.onFailure : me.dependencies.onSuccess)
-          act('start', unit, now === 'failed' ? `OnFailure= of ${name}` : `OnSuccess= of ${name}`);
-      }
-    } else if (now === 'active' && me) {
-      // Upholds= of a unit that came up: what it upholds is started now.
-      for (const unit of me.dependencies.upholds) {
-        const u = this.jobUnit(unit);
-        if (!('missing' in u) && isDown(u.activeState())) act('start', unit, `upheld by ${name}`);
-      }
-    }
-  }
-
-  /** StopWhenUnneeded=yes: stop `name` when no active unit requires, wants, binds to or upholds it. */
-  private stopIfUnneeded(name: string, loaded: readonly JobUnit[]): void {
-    const u = loaded.find((x) => x.name === name);
-    if (!u?.dependencies.stopWhenUnneeded || isDown(u.activeState())) return;
-    const needed = loaded.some((other) => {
-      if (isDown(other.activeState())) return false;
-      const d = other.dependencies;
-      return [d.requires, d.wants, d.bindsTo, d.upholds, d.requisite].some((list) => list.includes(name));
-    });
-    if (!needed) {
-      this.log.info(`${name}: Unit not needed anymore. Stopping.`, name);
-      this.jobs.run('stop', name).catch((err: unknown) => this.log.error((err as Error).message, name));
-    }
+    if (!this.stopping) this.reactions.changed(name, now);
   }
 
   /** SIGHUP: re-read units. Ports whose specs did not change stay open (and keep their queued
@@ -640,7 +536,7 @@ export class Manager {
     this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
     this.templates.clear();
     this.jobUnits.clear();
-    this.reactive = undefined;
+    this.reactions.unitsChanged();
     const wanted = new Set(this.socketNames());
     for (const [name, socket] of this.sockets) {
       if (!wanted.has(name)) {
@@ -697,8 +593,7 @@ export class Manager {
     await stopInOrder(units);
     for (const socket of this.sockets.values()) socket.stop();
     for (const service of this.services.values()) service.fdStore.clear();
-    this.notify?.close();
-    this.notify = undefined;
+    this.notify.close();
   }
 }
 
@@ -712,22 +607,8 @@ function instanceEnvironment(conn: AcceptedConnection): Record<string, string> {
   return connectionEnvironment(conn.remote, conn.cookie);
 }
 
-function hasReactions(u: UnitSection): boolean {
-  return (
-    u.bindsTo.length > 0 ||
-    u.upholds.length > 0 ||
-    u.onFailure.length > 0 ||
-    u.onSuccess.length > 0 ||
-    u.stopWhenUnneeded
-  );
-}
-
 function activeOf(state: string): string {
   return activeStateOf(state as ServiceState);
-}
-
-function isDown(activeState: string): boolean {
-  return activeState === 'inactive' || activeState === 'failed';
 }
 
 function templateMissing(socket: SocketUnit): string {

@@ -81,11 +81,32 @@ export function dependenciesOf(config: UnitConfig): UnitDependencies {
   };
 }
 
-/** True when `a` is ordered after `b` by either side's After=/Before=, or by the default
- * dependencies that put sockets before services. */
-export function orderedAfter(a: UnitDependencies, b: UnitDependencies): boolean {
-  if (a.after.includes(b.name) || b.before.includes(a.name)) return true;
-  return a.type === 'service' && b.type === 'socket' && a.defaultDependencies && b.defaultDependencies;
+/**
+ * The ordering edges among `units`: each [later, earlier] pair where `later` is ordered after
+ * `earlier` by either side's After=/Before=, or by the default dependencies that put sockets
+ * before services. Built from the lists (O(edges)), not by comparing every pair.
+ */
+export function orderingEdges(units: readonly UnitDependencies[]): [string, string][] {
+  const present = new Set(units.map((u) => u.name));
+  const seen = new Set<string>();
+  const edges: [string, string][] = [];
+  const add = (later: string, earlier: string) => {
+    if (later === earlier || !present.has(later) || !present.has(earlier)) return;
+    const key = `${later}\0${earlier}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    edges.push([later, earlier]);
+  };
+  const sockets: string[] = [];
+  const services: string[] = [];
+  for (const u of units) {
+    for (const name of u.after) add(u.name, name);
+    for (const name of u.before) add(name, u.name);
+    if (u.defaultDependencies && u.type === 'socket') sockets.push(u.name);
+    if (u.defaultDependencies && u.type === 'service') services.push(u.name);
+  }
+  for (const service of services) for (const socket of sockets) add(service, socket);
+  return edges;
 }
 
 /** The unit type a name has, for units that did not load. */

@@ -12,7 +12,7 @@
 
 import { type Condition, type ConditionFacts, evaluateConditions } from '../../unit/conditions.js';
 import type { Logger } from '../log.js';
-import { orderedAfter, type UnitDependencies } from './dependencies.js';
+import { orderingEdges, type UnitDependencies } from './dependencies.js';
 import {
   buildTransaction,
   type Job,
@@ -250,17 +250,20 @@ export class Jobs {
  * stops first), as systemd shuts down; units not ordered against each other stop together. An
  * ordering cycle (which a start would have broken) does not block: its back edge is ignored. */
 export async function stopInOrder(units: readonly JobUnit[]): Promise<void> {
+  // Units ordered after a unit (they started later) stop before it.
+  const stopsFirst = new Map<string, string[]>();
+  for (const [later, earlier] of orderingEdges(units.map((u) => u.dependencies)))
+    stopsFirst.set(earlier, [...(stopsFirst.get(earlier) ?? []), later]);
+  const byName = new Map(units.map((u) => [u.name, u]));
   const done = new Map<string, Promise<void>>();
   const visiting = new Set<string>();
   const stopOf = (u: JobUnit): Promise<void> => {
     const known = done.get(u.name);
     if (known) return known;
     visiting.add(u.name);
-    // Units ordered after this one (they started later) stop before it.
-    const first = units.filter(
-      (v) => v !== u && !visiting.has(v.name) && orderedAfter(v.dependencies, u.dependencies),
-    );
-    const waits = first.map(stopOf);
+    const waits = (stopsFirst.get(u.name) ?? [])
+      .filter((name) => !visiting.has(name))
+      .map((name) => stopOf(byName.get(name) as JobUnit));
     visiting.delete(u.name);
     const p = Promise.all(waits).then(() => u.stop());
     done.set(u.name, p);

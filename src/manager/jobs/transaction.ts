@@ -4,7 +4,7 @@
 // what cannot be done (a required unit that does not exist, a Requisite= unit that is not active,
 // a cycle of required jobs). Pure: the units' dependencies and states are handed in.
 
-import { orderedAfter, type UnitDependencies } from './dependencies.js';
+import { orderingEdges, type UnitDependencies } from './dependencies.js';
 
 export type JobType = 'start' | 'stop';
 
@@ -110,6 +110,15 @@ export function buildTransaction(view: TransactionView, type: JobType, anchorNam
     return job;
   };
 
+  let conflicts: Map<string, string[]> | undefined;
+  const conflictedBy = (): Map<string, string[]> => {
+    if (!conflicts) {
+      conflicts = new Map();
+      for (const other of view.loaded())
+        for (const c of other.conflicts) conflicts.set(c, [...(conflicts.get(c) ?? []), other.name]);
+    }
+    return conflicts;
+  };
   const anchor = add(anchorName, type, true, undefined) as Job;
   const queue: Job[] = [anchor];
   const reverse = type === 'stop' ? reverseDependencies(view) : undefined;
@@ -136,8 +145,7 @@ export function buildTransaction(view: TransactionView, type: JobType, anchorNam
       }
       pull(d.conflicts, 'Conflicts', 'stop', job.required);
       // Conflicts= works both ways: units that conflict with this one stop too.
-      for (const other of view.loaded())
-        if (other.conflicts.includes(job.unit)) pull([other.name], 'ConflictedBy', 'stop', job.required);
+      pull(conflictedBy().get(job.unit) ?? [], 'ConflictedBy', 'stop', job.required);
     } else {
       // Units that cannot be without this one stop with it (reverse Requires=/BindsTo=, PartOf=).
       for (const dependency of ['Requires', 'BindsTo', 'PartOf', 'StopPropagatedFrom'] as const)
@@ -199,11 +207,16 @@ function orderJobs(
 ): Job[] {
   const link = () => {
     for (const job of jobs.values()) job.waitsFor = [];
-    for (const a of jobs.values()) {
-      for (const b of jobs.values()) {
-        if (a === b) continue;
-        if (mustWait(a, b, deps)) a.waitsFor.push(b.unit);
-      }
+    const ds = [...jobs.keys()].map((name) => deps.get(name) as UnitDependencies);
+    for (const [later, earlier] of orderingEdges(ds)) {
+      const a = jobs.get(later) as Job;
+      const b = jobs.get(earlier) as Job;
+      // Starts follow the ordering, stops go the other way, and between a stop and a start of
+      // ordered units the stop goes first (systemd's job ordering).
+      if (a.type === 'start' && b.type === 'start') a.waitsFor.push(b.unit);
+      else if (a.type === 'stop' && b.type === 'stop') b.waitsFor.push(a.unit);
+      else if (a.type === 'start') a.waitsFor.push(b.unit);
+      else b.waitsFor.push(a.unit);
     }
   };
   link();
@@ -238,19 +251,6 @@ function orderJobs(
     out.push(job);
   }
   return out;
-}
-
-/** Whether job `a` runs only after job `b`: starts follow the ordering, stops go the other way,
- * and between a stop and a start of ordered units the stop goes first (systemd's job ordering). */
-function mustWait(a: Job, b: Job, deps: Map<string, UnitDependencies>): boolean {
-  const da = deps.get(a.unit) as UnitDependencies;
-  const db = deps.get(b.unit) as UnitDependencies;
-  const aAfterB = orderedAfter(da, db);
-  const bAfterA = orderedAfter(db, da);
-  if (!aAfterB && !bAfterA) return false;
-  if (a.type === 'start' && b.type === 'start') return aAfterB;
-  if (a.type === 'stop' && b.type === 'stop') return bAfterA;
-  return a.type === 'start' && b.type === 'stop';
 }
 
 /** A cycle of waitsFor edges (unit names in order), or undefined. */

@@ -101,3 +101,44 @@ test('sockunit run examples/units: MPTCP HTTP on 8080, Accept=yes echo on 7777, 
   assert.match(text, /Started .*echo@0-\d+-127\.0\.0\.1:7777-127\.0\.0\.1:\d+\.service/);
   assert.match(text, /hello\.service\[\d+\]: serving on the activated socket 'http' \(fd 3, mptcp\)/);
 });
+
+test('sockunit run examples/container --target multi-user.target: boot, a required backend, MPTCP web', async (t) => {
+  if (!(await portFree(8081)) || !(await portFree(8082))) {
+    t.skip('port 8081 or 8082 is in use on this machine; the container example needs both');
+    return;
+  }
+  const manager = spawn(
+    process.execPath,
+    [
+      bin,
+      'run',
+      join(root, 'examples', 'container'),
+      '--target',
+      'multi-user.target',
+      '--control-socket',
+      join(root, '.test-build', 'container.sock'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => manager.kill('SIGKILL'));
+  const log = stderrLog(manager);
+  const booted = await log.waitFor(/1 of 1 socket units listening/, 15_000);
+  // The socket listens before any service starts; the backend (Type=notify) is up when the
+  // target is reached; the web server starts on the first connection, after the backend.
+  const order = [
+    'Listening on web.socket',
+    'Started Backend (backend.service)',
+    'Reached target Multi-User System',
+  ];
+  const positions = order.map((line) => booted.indexOf(line));
+  assert.ok(
+    positions.every((p, i) => p >= 0 && (i === 0 || (positions[i - 1] as number) < p)),
+    booted,
+  );
+  const res = await fetch('http://127.0.0.1:8081/', { signal: AbortSignal.timeout(10_000) });
+  assert.match(await res.text(), /^web: plain TCP; backend up \d+ s\n$/);
+  await log.waitFor(/Started Web server \(web\.service\)/, 5000);
+  const exited = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
+  manager.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});

@@ -96,7 +96,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     manager = await ManagerProcess.start({
       dir,
       units: {
-        'web.socket': `[Unit]\nDescription=Web socket\n[Socket]\nListenStream=127.0.0.1:${mpPort}\nSocketProtocol=mptcp\n`,
+        'web.socket': `[Unit]\nDescription=Web socket\nDocumentation=man:web(8) https://example.org/web\n[Socket]\nListenStream=127.0.0.1:${mpPort}\nSocketProtocol=mptcp\n`,
         'web.service': `[Unit]\nDescription=Web server\n[Service]\nExecStart=${SYSTEM_PYTHON} ${join(dir, 'web.py')}\n`,
         'echo.socket': `[Socket]\nListenStream=127.0.0.1:${tcpPort}\nListenStream=${join(dir, 'echo.sock')}\nAccept=yes\n`,
         'echo@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
@@ -204,7 +204,10 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     assert.match(echoHuman.stdout, /\n {3}Accepted: 2; Connected: \d\n/);
     const webSocket = cli('status', 'web.socket');
     assert.match(webSocket.stdout, /\n {5}Active: active \(running\) since /);
-    assert.match(webSocket.stdout, /\n {3}Triggers: ● web\.service\n/);
+    assert.match(
+      webSocket.stdout,
+      /\n {3}Triggers: ● web\.service\n {7}Docs: man:web\(8\)\n {13}https:\/\/example\.org\/web\n/,
+    );
     assert.match(webSocket.stdout, /\nActivations: 1\n/);
 
     // Everything, and the exit codes: 3 when some unit is not active, 4 for an unknown unit.
@@ -223,6 +226,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
       unit: 'x.service',
       kind: 'service',
       description: '',
+      documentation: [],
       loadState: 'loaded',
       activeState: 'failed',
       subState: 'failed',

@@ -13,7 +13,6 @@ import { ValueError } from './values.js';
 export type BindIPv6Only = 'default' | 'both' | 'ipv6-only';
 export type SocketProtocol = 'udplite' | 'sctp' | 'mptcp';
 export type Timestamping = 'off' | 'us' | 'ns';
-export type DeferTrigger = 'no' | 'yes' | 'patient';
 
 /** IPPROTO_* numbers, for the numeric spellings SocketProtocol= accepts. */
 export const SOCKET_PROTOCOL_NUMBERS: Readonly<Record<SocketProtocol, number>> = {
@@ -33,7 +32,6 @@ export interface SocketSection {
   socketMode: number;
   directoryMode: number;
   accept: boolean;
-  flushPending: boolean;
   writable: boolean;
   maxConnections: number;
   /** 0 = no limit. */
@@ -70,20 +68,12 @@ export interface SocketSection {
   fileDescriptorName: string;
   /** Service= as written (Accept=no only). */
   service?: string;
-  passFileDescriptorsToExec: boolean;
-  execStartPre: ExecCommand[];
-  execStartPost: ExecCommand[];
-  execStopPre: ExecCommand[];
-  execStopPost: ExecCommand[];
-  timeoutUsec: number;
   triggerLimitIntervalUsec: number;
   /** After finalizeSocket: 200 with Accept=yes, else 20, unless set. 0 disables. */
   triggerLimitBurst: number;
   pollLimitIntervalUsec: number;
   /** After finalizeSocket: 150 with Accept=yes, else 15, unless set. 0 disables. */
   pollLimitBurst: number;
-  deferTrigger: DeferTrigger;
-  deferTriggerMaxUsec: number;
   /** sockunit: an MPTCP port falls back to TCP where the kernel has no MPTCP (systemd fails). */
   mptcpFallback: boolean;
 }
@@ -118,7 +108,6 @@ export interface SocketUnitConfig {
 
 /** systemd's SOMAXCONN_DELUXE: ask for the most and let net.core.somaxconn cap it (v254+). */
 export const DEFAULT_BACKLOG = 2147483647;
-export const DEFAULT_SOCKET_TIMEOUT_USEC = 90_000_000;
 const TWO_SECONDS = 2_000_000;
 
 export function defaultSocketSection(): SocketSection {
@@ -129,7 +118,6 @@ export function defaultSocketSection(): SocketSection {
     socketMode: 0o666,
     directoryMode: 0o755,
     accept: false,
-    flushPending: false,
     writable: false,
     maxConnections: 64,
     maxConnectionsPerSource: 0,
@@ -148,18 +136,10 @@ export function defaultSocketSection(): SocketSection {
     removeOnStop: false,
     symlinks: [],
     fileDescriptorName: '',
-    passFileDescriptorsToExec: false,
-    execStartPre: [],
-    execStartPost: [],
-    execStopPre: [],
-    execStopPost: [],
-    timeoutUsec: DEFAULT_SOCKET_TIMEOUT_USEC,
     triggerLimitIntervalUsec: TWO_SECONDS,
     triggerLimitBurst: 20,
     pollLimitIntervalUsec: TWO_SECONDS,
     pollLimitBurst: 15,
-    deferTrigger: 'no',
-    deferTriggerMaxUsec: Number.POSITIVE_INFINITY,
     mptcpFallback: false,
   };
 }
@@ -192,14 +172,6 @@ export function parseTimestamping(value: string): Timestamping {
   if (['us', 'usec', 'µs', 'μs'].includes(value)) return 'us';
   if (['ns', 'nsec', 'yes', 'y', 'true', 't', '1', 'on'].includes(value.toLowerCase())) return 'ns';
   throw new ValueError(`'${value}' is not a Timestamping= value; expected off, us, ns or a boolean`);
-}
-
-export function parseDeferTrigger(value: string): DeferTrigger {
-  if (value === 'patient') return 'patient';
-  const w = value.toLowerCase();
-  if (['1', 'yes', 'y', 'true', 't', 'on'].includes(w)) return 'yes';
-  if (['0', 'no', 'n', 'false', 'f', 'off'].includes(w)) return 'no';
-  throw new ValueError(`'${value}' is not a DeferTrigger= value; expected a boolean or patient`);
 }
 
 const IPTOS_NAMES: Readonly<Record<string, number>> = {
@@ -286,12 +258,6 @@ export function finalizeSocket(
       error(
         'Service',
         'Service= cannot be used with Accept=yes (each connection starts an instance of the template); expected Accept=no or no Service=',
-      );
-    }
-    if (s.deferTrigger !== 'no') {
-      error(
-        'DeferTrigger',
-        'DeferTrigger= cannot be used with Accept=yes; expected Accept=no or DeferTrigger=no',
       );
     }
   }

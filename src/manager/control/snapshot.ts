@@ -22,6 +22,8 @@ export interface SocketStatus {
   unit: string;
   kind: 'socket';
   description: string;
+  /** Documentation= URIs, as `systemctl status` lists them under Docs:. */
+  documentation: string[];
   loadState: 'loaded';
   activeState: string;
   subState: string;
@@ -48,6 +50,8 @@ export interface ServiceStatus {
   unit: string;
   kind: 'service';
   description: string;
+  /** Documentation= URIs, as `systemctl status` lists them under Docs:. */
+  documentation: string[];
   loadState: 'loaded';
   activeState: string;
   subState: string;
@@ -70,6 +74,8 @@ export interface TargetStatus {
   unit: string;
   kind: 'target';
   description: string;
+  /** Documentation= URIs, as `systemctl status` lists them under Docs:. */
+  documentation: string[];
   loadState: 'loaded';
   activeState: string;
   subState: string;
@@ -201,6 +207,7 @@ export function targetStatus(
     unit: target.name,
     kind: 'target',
     description: target.config.unit.description,
+    documentation: [...target.config.unit.documentation],
     loadState: 'loaded',
     activeState: target.activeState,
     subState: target.state,
@@ -227,6 +234,7 @@ export function socketStatus(socket: SocketUnit, logs: readonly LogRecord[] = []
     unit: socket.name,
     kind: 'socket',
     description: socket.config.unit.description,
+    documentation: [...socket.config.unit.documentation],
     loadState: 'loaded',
     activeState: socket.activeState,
     subState: socket.state,
@@ -252,6 +260,7 @@ export function serviceStatus(
     unit: service.name,
     kind: 'service',
     description: service.config.unit.description,
+    documentation: [...service.config.unit.documentation],
     loadState: 'loaded',
     activeState: service.activeState,
     subState: service.state,

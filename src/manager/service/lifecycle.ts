@@ -81,6 +81,7 @@ export class ServiceLifecycle {
   private lastRequest: StartRequest | undefined;
   private stopRequested = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private runtimeTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(options: ServiceUnitOptions) {
@@ -122,9 +123,43 @@ export class ServiceLifecycle {
     this.state = next;
     this.stateSince = new Date();
     this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
+    this.armRuntimeLimit(next);
     if (next === 'dead' || next === 'failed' || next === 'auto-restart') this.releaseFdStore(next);
     this.onStateChange?.(this, previous);
     if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
+  }
+
+  /** RuntimeMaxSec=: counted from the moment the service became active (running), as systemd
+   * counts it; a oneshot is never held to it. Leaving the active states disarms it. */
+  private armRuntimeLimit(next: ServiceState): void {
+    const active = next === 'running' || next === 'reload';
+    if (!active) {
+      clearTimeout(this.runtimeTimer);
+      this.runtimeTimer = undefined;
+      return;
+    }
+    const usec = this.config.service.runtimeMaxUsec;
+    if (this.runtimeTimer || !Number.isFinite(usec) || this.config.service.type === 'oneshot') return;
+    this.runtimeTimer = setTimeout(() => void this.runtimeLimitReached(), Math.max(0, usec / 1000));
+  }
+
+  /** systemd's service_enter_stop(s, SERVICE_FAILURE_TIMEOUT): ExecStop=, KillSignal=, and the
+   * exit is judged as a timeout, so Restart=on-failure applies. */
+  private async runtimeLimitReached(): Promise<void> {
+    this.runtimeTimer = undefined;
+    const main = this.main;
+    if (!main || this.stopping) return;
+    this.log.warning(`${this.name}: Service reached runtime time limit. Stopping.`, this.name, {
+      result: 'timeout',
+    });
+    // However the main process ends from here (ExecStop= may end it), the result is a timeout.
+    this.forcedResult = 'timeout';
+    this.setState('stop');
+    for (const cmd of this.config.service.execStop)
+      await this.commands.run(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
+    if (this.main !== main || this.stopping) return;
+    this.setState('stop-sigterm');
+    await this.abortMain('timeout', this.config.kill.killSignal.number, this.stopTimeoutMs());
   }
 
   /** FileDescriptorStorePreserve=: `no` releases the store whenever the service goes down,
@@ -472,9 +507,14 @@ export class ServiceLifecycle {
       await this.commands.run(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
     this.setState('stop-sigterm');
     if (k.killMode !== 'none') {
-      main.signal(k.killSignal.number, k.killMode === 'control-group');
-      // systemd follows KillSignal= with SIGCONT, so a stopped process can act on it.
-      main.signal(SIGCONT, k.killMode === 'control-group');
+      // A stop that is half of a restart sends RestartKillSignal= (default: KillSignal=).
+      const signal = this.restartJob ? (k.restartKillSignal ?? k.killSignal) : k.killSignal;
+      const group = k.killMode === 'control-group';
+      main.signal(signal.number, group);
+      // systemd follows it with SIGCONT, so a stopped process can act on it, and with SIGHUP
+      // when SendSIGHUP=yes (shells and the like), on a plain stop only.
+      main.signal(SIGCONT, group);
+      if (k.sendSIGHUP && !this.restartJob && signal.number !== SIGHUP) main.signal(SIGHUP, group);
     }
     // EXTEND_TIMEOUT_USEC= may push this out while the service winds down.
     const deadline = new Deadline(this.stopTimeoutMs());
@@ -509,3 +549,4 @@ export function formatSeconds(usec: number): string {
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGCONT = signalNumber('SIGCONT');
+const SIGHUP = signalNumber('SIGHUP');

@@ -9,6 +9,7 @@ import {
   type ControlResponse,
   defaultControlSocketPath,
 } from '../manager/control/protocol.js';
+import { type PeerCredentials, peerCredentials } from '../manager/control/server.js';
 import type { CommandIO } from './io.js';
 
 /** A request that failed: refused by the manager (`code` from the reply) or never delivered
@@ -47,6 +48,30 @@ function connectError(path: string, err: NodeJS.ErrnoException): ControlClientEr
         ? 'permission denied: only root and the user running the manager may use it'
         : err.message;
   return new ControlClientError(code, `cannot connect to the control socket ${path}: ${code}; ${why}`);
+}
+
+/** Who answers on the control socket: the manager's pid as the kernel saw it listen (SO_PEERCRED
+ * of our end), without sending a request. The pid is 0 when the manager runs in a PID namespace
+ * this process cannot see into. */
+export function controlPeer(path: string, timeoutMs = 5000): Promise<PeerCredentials> {
+  return new Promise((resolve, reject) => {
+    const conn = net.createConnection({ path });
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new ControlClientError('ETIMEDOUT', `no answer from the control socket ${path}`));
+    }, timeoutMs);
+    conn.once('connect', () => {
+      clearTimeout(timer);
+      const cred = peerCredentials(conn);
+      conn.destroy();
+      if (cred) resolve(cred);
+      else reject(new ControlClientError('EIO', `cannot read who listens on ${path} (SO_PEERCRED)`));
+    });
+    conn.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(connectError(path, err));
+    });
+  });
 }
 
 /** Send one request and resolve with its result. With `follow`, resolves after the stream ends

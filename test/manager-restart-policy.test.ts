@@ -16,6 +16,7 @@ const expected: Record<ServiceResult, RestartPolicy[]> = {
   timeout: ['always', 'on-failure', 'on-abnormal'],
   watchdog: ['always', 'on-failure', 'on-abnormal', 'on-watchdog'],
   resources: [],
+  'start-limit-hit': [],
 };
 const policies: RestartPolicy[] = [
   'no',

@@ -47,7 +47,7 @@ export function formatConnections(u: UnitConnections): string {
   const present = [...new Set(u.connections.map((c) => c.protocol))] as ConnectionProtocol[];
   const legend = present.map((p) => `  ${p}: ${PROTOCOL_MEANING[p]}\n`).join('');
   const warnings = u.warnings.map((w) => `warning: ${w}\n`).join('');
-  return `${u.unit}\n${formatTable(CONNECTIONS_HEADER, rows)}\non ${u.ports.join(', ') || 'no TCP/MPTCP port'}: ${connectionCountsLine(u)}.\n${legend}${warnings}`;
+  return `${u.unit}\n${formatTable(CONNECTIONS_HEADER, rows)}\nOn ${u.ports.join(', ') || 'no TCP/MPTCP port'}: ${connectionCountsLine(u)}.\n${legend}${warnings}`;
 }
 
 export async function connectionsCommand(argv: string[], io: CommandIO): Promise<number> {

@@ -251,7 +251,7 @@ export class Manager {
     if (state === 'running' || state === 'start-pre' || state === 'start' || state === 'start-post') return;
     if (state === 'dead' || state === 'failed' || state === 'auto-restart' || state === 'exited') {
       for (const socket of this.socketsOf(service)) {
-        if (state === 'failed' && service.result === 'resources' && service.startLimitHit) {
+        if (state === 'failed' && service.result === 'start-limit-hit') {
           socket.serviceFailedToStart();
         } else if (state !== 'exited') socket.resume();
       }

@@ -13,7 +13,9 @@ export type ServiceResult =
   | 'core-dump'
   | 'timeout'
   | 'watchdog'
-  | 'resources';
+  | 'resources'
+  // StartLimitIntervalSec=/StartLimitBurst= refused the start (systemd's SERVICE_FAILURE_START_LIMIT_HIT).
+  | 'start-limit-hit';
 
 const table: Record<Exclude<RestartPolicy, 'no'>, ReadonlySet<ServiceResult>> = {
   always: new Set(['success', 'exit-code', 'signal', 'core-dump', 'timeout', 'watchdog']),

@@ -305,7 +305,10 @@ describe('sockunit doctor', () => {
     assert.equal(await doctorCommand(['--help'], { stdout: out, stderr: err }), 0);
     assert.match(out.text, /^Usage: sockunit doctor \[--json\]/);
     assert.equal(await doctorCommand(['--bogus'], { stdout: out, stderr: err }), 2);
-    assert.match(err.text, /sockunit doctor: Unknown option '--bogus'/);
+    assert.match(
+      err.text,
+      /^sockunit doctor: unknown option '--bogus'\nUsage: sockunit doctor \[--json\] \[--control-socket PATH\]\nRun 'sockunit help doctor' for every option\.\n$/,
+    );
     const report = new Collect();
     const status = await doctorCommand([], { stdout: report, stderr: err });
     assert.ok(status === 0 || status === 1);

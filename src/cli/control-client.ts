@@ -11,6 +11,13 @@ import {
 } from '../manager/control/protocol.js';
 import { type PeerCredentials, peerCredentials } from '../manager/control/server.js';
 import type { CommandIO } from './io.js';
+import {
+  type OptionSpecs,
+  type ParsedCommandLine,
+  parseCommandLine,
+  UsageError,
+  usageError,
+} from './options.js';
 
 /** A request that failed: refused by the manager (`code` from the reply) or never delivered
  * (`code` ENOENT, ECONNREFUSED, EACCES… from connect). */
@@ -189,8 +196,6 @@ export interface ClientArgs {
   json: boolean;
 }
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-
 /** Parse a client command's options, run `body`, and turn failures into a message and systemctl's
  * exit codes: 4 for an unknown unit, 2 for bad usage, 1 otherwise. */
 export async function runClient(
@@ -198,16 +203,15 @@ export async function runClient(
   usage: string,
   argv: string[],
   io: CommandIO,
-  extra: OptionSpec,
+  extra: OptionSpecs,
   body: (args: ClientArgs) => Promise<number>,
 ): Promise<number> {
-  const { parseArgs } = await import('node:util');
-  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  let parsed: ParsedCommandLine;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...CLIENT_OPTIONS, ...extra } });
+    parsed = parseCommandLine(name, argv, { ...CLIENT_OPTIONS, ...extra });
   } catch (err) {
-    io.stderr.write(`sockunit ${name}: ${(err as Error).message}\n${usage}`);
-    return 2;
+    if (err instanceof UsageError) return usageError(name, usage, err.message, io);
+    throw err;
   }
   if (parsed.values.help === true) {
     io.stdout.write(usage);

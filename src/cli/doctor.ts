@@ -4,12 +4,12 @@
 // (MPTCP unusable here, or a manager's MPTCP listener running as plain TCP), 2 for bad usage.
 
 import { readlinkSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { UnitConnections } from '../manager/control/connections.js';
 import type { SocketRow } from '../manager/control/snapshot.js';
 import { type CheckStatus, type DoctorReport, doctor, type ManagerSocketsSource } from '../mptcp/doctor.js';
 import { ControlClientError, callControl, controlPeer, controlSocketPath } from './control-client.js';
 import type { CommandIO } from './io.js';
+import { parseCommandLine, UsageError, usageError } from './options.js';
 
 const USAGE = `Usage: sockunit doctor [--json] [--control-socket PATH]
 
@@ -127,18 +127,19 @@ export function managerSocketsOver(path: string): ManagerSocketsSource {
 export async function doctorCommand(argv: string[], io: CommandIO): Promise<number> {
   let values: { json?: boolean; help?: boolean; 'control-socket'?: string };
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
+    ({ values } = parseCommandLine(
+      'doctor',
+      argv,
+      {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         'control-socket': { type: 'string' },
       },
-      allowPositionals: false,
-    }));
+      false,
+    ) as { values: typeof values });
   } catch (e) {
-    io.stderr.write(`sockunit doctor: ${(e as Error).message}\n${USAGE}`);
-    return 2;
+    if (e instanceof UsageError) return usageError('doctor', USAGE, e.message, io);
+    throw e;
   }
   if (values.help) {
     io.stdout.write(USAGE);

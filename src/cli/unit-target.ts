@@ -1,13 +1,54 @@
-// How `cat` and `show` find a unit: by name on the search path (`--unit-path` replaces it,
-// `--user` picks the user manager's), or by path (its directory searched first).
+// How the commands that read unit files (run, verify, cat, show) find them: the same options in
+// each — `-p/--unit-path DIR` (repeatable), `--user` (the user manager's path and specifiers),
+// `--system` (systemd's system path, the default of the file commands) — checked the same way.
+// A unit named by path has its own directory searched first.
 
+import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { defaultSearchPath } from '../unit/load.js';
 import type { ManagerKind } from '../unit/specifiers.js';
+import { type ParsedCommandLine, UsageError } from './options.js';
 
 export interface UnitTarget {
   name: string;
   searchPath: string[];
+}
+
+/** What the unit-file options asked for. */
+export interface UnitPathChoice {
+  /** The --unit-path directories, absolute, in order (first wins). */
+  dirs: string[];
+  manager: ManagerKind;
+  /** --system or --user was given: the host's own unit path was chosen explicitly. */
+  hostPath: boolean;
+}
+
+/** Why `dir` cannot be a unit directory, or undefined when it can. */
+export function directoryProblem(dir: string): string | undefined {
+  try {
+    return statSync(dir).isDirectory() ? undefined : 'is not a directory';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT'
+      ? 'the directory does not exist'
+      : `cannot be read (${code ?? (err as Error).message})`;
+  }
+}
+
+/** Read and check -p/--unit-path, --user and --system; throws UsageError. */
+export function unitPathChoice(values: ParsedCommandLine['values']): UnitPathChoice {
+  if (values.user === true && values.system === true)
+    throw new UsageError('--user and --system exclude each other: pick the manager whose units to read');
+  const dirs = ((values['unit-path'] as string[] | undefined) ?? []).map((d) => {
+    const problem = directoryProblem(d);
+    if (problem) throw new UsageError(`--unit-path ${d}: ${problem}`);
+    return resolve(d);
+  });
+  return {
+    dirs,
+    manager: values.user === true ? 'user' : 'system',
+    hostPath: values.user === true || values.system === true,
+  };
 }
 
 export function unitTarget(arg: string, unitPath: readonly string[], manager: ManagerKind): UnitTarget {

@@ -10,6 +10,7 @@ import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
 import { parseUnitName } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
+import type { ManagerKind } from '../unit/specifiers.js';
 import { connectionEnvironment, connectionInstance } from './accept/instance-name.js';
 import { acceptPlanFor } from './accept/plan.js';
 import type { AcceptPlan } from './accept/protocol.js';
@@ -38,6 +39,8 @@ export interface ManagerOptions {
   starter?: ProcessStarter;
   /** NOTIFY_SOCKET for the services (a path or `@abstract`); default `@sockunit/notify/<pid>`. */
   notifySocket?: string;
+  /** Whose unit files these are: specifiers (%h, %t…) expand as this manager's. Default system. */
+  unitManager?: ManagerKind;
 }
 
 export class Manager {
@@ -71,7 +74,7 @@ export class Manager {
   }
 
   private load(name: string): LoadedUnit | undefined {
-    const unit = loadUnit(name, { searchPath: this.index });
+    const unit = loadUnit(name, { searchPath: this.index, manager: this.options.unitManager ?? 'system' });
     for (const d of unit.diagnostics) {
       const line = formatDiagnostic(d);
       if (d.severity === 'error') this.log.error(line, name);

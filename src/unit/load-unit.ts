@@ -26,6 +26,7 @@ import {
   specifierContext,
   UNIT_NAME_SPECIFIERS,
 } from './specifiers.js';
+import { didYouMean } from './suggest.js';
 import { defaultUnitSection } from './unit-section.js';
 import { ValueError } from './values.js';
 
@@ -197,7 +198,7 @@ function applyEntries<C extends UnitConfig>(
             severity: 'warning',
             file: entry.file,
             line: header?.line ?? entry.line,
-            message: `Unknown section [${entry.section}], ignoring its lines; expected ${table.sections.map((s) => `[${s}]`).join(', ')}`,
+            message: `Unknown section [${entry.section}], ignoring its lines; ${didYouMean(entry.section, table.sections, (s) => `[${s}]`) || `expected ${table.sections.map((s) => `[${s}]`).join(', ')}`}`,
           });
         }
         continue;
@@ -212,7 +213,7 @@ function applyEntries<C extends UnitConfig>(
           severity: 'warning',
           file: entry.file,
           line: entry.line,
-          message: `Unknown key name '${entry.key}' in section [${entry.section}], ignoring`,
+          message: `Unknown key name '${entry.key}' in section [${entry.section}], ignoring${keySuggestion(table, entry.section, entry.key)}`,
         });
         continue;
       }
@@ -243,6 +244,15 @@ function applyEntries<C extends UnitConfig>(
     }
   }
   return ctx.bad;
+}
+
+/** `; did you mean Accept=?` for a key one or two edits from a key of its section, or `; Accept=
+ * belongs in [Socket]` for a known key in the wrong section; '' otherwise. */
+function keySuggestion<C>(table: KeyTable<C>, section: string, key: string): string {
+  const hint = didYouMean(key, table.index.get(section)?.keys() ?? [], (k) => `${k}=`);
+  if (hint) return `; ${hint}`;
+  const home = table.sections.find((s) => s !== section && findKey(table, s, key) !== undefined);
+  return home ? `; ${key}= belongs in [${home}]` : '';
 }
 
 function expand(value: string, set: SpecifierSet, specifiers: () => SpecifierContext): string {

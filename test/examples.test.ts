@@ -66,8 +66,8 @@ test('examples/mptcp-hello.mjs serves and connects over MPTCP and reports it', a
   const { stdout } = await run(process.execPath, [join(root, 'examples', 'mptcp-hello.mjs')], {
     timeout: 20_000,
   });
-  assert.match(stdout, /server: accepted 127\.0\.0\.1, multipath: true/);
-  assert.match(stdout, /client: echoed 1048576 bytes back; multipath: true/);
+  assert.match(stdout, /server: accepted 127\.0\.0\.1, runs MPTCP: true/);
+  assert.match(stdout, /client: echoed 1048576 bytes back; runs MPTCP: true, several paths now: false/);
   assert.match(stdout, /bytes sent 1048576, received 1048576/);
   assert.match(stdout, /subflow 1: 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+/);
 });

@@ -72,6 +72,27 @@ describe('sockunit doctor', () => {
     namespaces.push(ns);
     return ns;
   };
+  /** A fresh namespace with two addressed interfaces, d1 (10.9.1.1) and d2 (10.9.2.1): veth
+   * pairs, since this kernel has no dummy interfaces. */
+  const twoInterfaces = (purpose: string) => {
+    const ns = fresh(purpose);
+    ns.ip('link', 'add', 'd1', 'type', 'veth', 'peer', 'name', 'p1');
+    ns.ip('link', 'add', 'd2', 'type', 'veth', 'peer', 'name', 'p2');
+    ns.ip('addr', 'add', '10.9.1.1/24', 'dev', 'd1');
+    ns.ip('addr', 'add', '10.9.2.1/24', 'dev', 'd2');
+    return ns;
+  };
+  /** A manager in `ns` with one MPTCP unit on 127.0.0.1:8080 whose service holds every
+   * connection; `extra` lines go into its [Socket] section. */
+  const mptcpManagerIn = (ns: Netns, extra = '') =>
+    ManagerProcess.start({
+      dir: tempDir('doctor'),
+      wrapper: ['ip', 'netns', 'exec', ns.name],
+      units: {
+        'mp.socket': `[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\n${extra}`,
+        'mp.service': `[Service]\nExecStart=${SYSTEM_PYTHON} -c "${HOLDING_SERVER_PY}"\n`,
+      },
+    });
 
   test('net.mptcp.enabled=0: the problem, the sysctl that fixes it, exit 1', (t) => {
     if (why) return t.skip(why);
@@ -105,11 +126,7 @@ describe('sockunit doctor', () => {
 
   test('no endpoints on a host with two interfaces: a warning naming each address, still exit 0', (t) => {
     if (why) return t.skip(why);
-    const ns = fresh('twoif');
-    ns.ip('link', 'add', 'd1', 'type', 'veth', 'peer', 'name', 'p1');
-    ns.ip('link', 'add', 'd2', 'type', 'veth', 'peer', 'name', 'p2');
-    ns.ip('addr', 'add', '10.9.1.1/24', 'dev', 'd1');
-    ns.ip('addr', 'add', '10.9.2.1/24', 'dev', 'd2');
+    const ns = twoInterfaces('twoif');
     // Paths are interfaces that are up (a link that is down carries nothing).
     for (const dev of ['d1', 'p1', 'd2', 'p2']) ns.ip('link', 'set', dev, 'up');
     const r = doctorIn(ns, '--json');
@@ -124,12 +141,7 @@ describe('sockunit doctor', () => {
 
   test('--json parses; a namespace set up for two paths has nothing wrong (exit 0)', (t) => {
     if (why) return t.skip(why);
-    const ns = fresh('ready');
-    // veth pairs: this kernel has no dummy interfaces.
-    ns.ip('link', 'add', 'd1', 'type', 'veth', 'peer', 'name', 'p1');
-    ns.ip('link', 'add', 'd2', 'type', 'veth', 'peer', 'name', 'p2');
-    ns.ip('addr', 'add', '10.9.1.1/24', 'dev', 'd1');
-    ns.ip('addr', 'add', '10.9.2.1/24', 'dev', 'd2');
+    const ns = twoInterfaces('ready');
     ns.ip('mptcp', 'endpoint', 'add', '10.9.2.1', 'dev', 'd2', 'subflow');
     ns.ip('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
     const r = doctorIn(ns, '--json');
@@ -166,16 +178,7 @@ describe('sockunit doctor', () => {
     if (why) return t.skip(why);
     const ns = fresh('fellback');
     ns.exec('sysctl', '-qw', 'net.mptcp.enabled=0');
-    const dir = tempDir('doctor');
-    const manager = await ManagerProcess.start({
-      dir,
-      wrapper: ['ip', 'netns', 'exec', ns.name],
-      units: {
-        'mp.socket':
-          '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\nX-Sockunit-MPTCPFallback=yes\n',
-        'mp.service': '[Service]\nExecStart=/bin/true\n',
-      },
-    });
+    const manager = await mptcpManagerIn(ns, 'X-Sockunit-MPTCPFallback=yes\n');
     try {
       const r = doctorIn(ns, '--json', '--control-socket', manager.controlSocket);
       const report = parseReport(r);
@@ -192,15 +195,7 @@ describe('sockunit doctor', () => {
   test("a running manager's MPTCP listener that runs MPTCP is ok, with its connections counted", async (t) => {
     if (why) return t.skip(why);
     const ns = fresh('mgr-ok');
-    const dir = tempDir('doctor');
-    const manager = await ManagerProcess.start({
-      dir,
-      wrapper: ['ip', 'netns', 'exec', ns.name],
-      units: {
-        'mp.socket': '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\n',
-        'mp.service': `[Service]\nExecStart=${SYSTEM_PYTHON} -c "${HOLDING_SERVER_PY}"\n`,
-      },
-    });
+    const manager = await mptcpManagerIn(ns);
     try {
       const r = doctorIn(ns, '--json', '--control-socket', manager.controlSocket);
       const report = parseReport(r);
@@ -243,15 +238,7 @@ describe('sockunit doctor', () => {
     if (why) return t.skip(why);
     const theirs = fresh('mgr-there');
     const ours = fresh('doctor-here');
-    const dir = tempDir('doctor');
-    const manager = await ManagerProcess.start({
-      dir,
-      wrapper: ['ip', 'netns', 'exec', theirs.name],
-      units: {
-        'mp.socket': '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\n',
-        'mp.service': '[Service]\nExecStart=/bin/true\n',
-      },
-    });
+    const manager = await mptcpManagerIn(theirs);
     try {
       const r = doctorIn(ours, '--json', '--control-socket', manager.controlSocket);
       const c = check(parseReport(r), 'manager-fallback');

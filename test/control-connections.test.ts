@@ -76,6 +76,46 @@ function counts(u: UnitConnections) {
   return { mptcp, severalPaths, fallenBack, tcp, notLive };
 }
 
+/** `sockunit connections UNIT --json` against the manager on `control`: the unit's record. */
+function listConnections(control: string, unit: string): UnitConnections {
+  const r = spawnSync(process.execPath, [BIN, 'connections', unit, '--control-socket', control, '--json'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const [u] = JSON.parse(r.stdout) as UnitConnections[];
+  assert.ok(u);
+  return u;
+}
+
+/** CLIENT_PY in network namespace `ns`: the child (kept in `clients` for the after-hook), a
+ * wait for a line of its output, and its local port once connected. */
+async function startClient(
+  clients: ChildProcess[],
+  ns: string,
+  host: string,
+  port: number,
+  protocol: number,
+  mode = 'hold',
+): Promise<{ port: number; waitFor: (word: string) => Promise<unknown> }> {
+  const c = spawn(
+    'ip',
+    ['netns', 'exec', ns, SYSTEM_PYTHON, '-c', CLIENT_PY, host, String(port), String(protocol), mode],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  clients.push(c);
+  let out = '';
+  c.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const waitFor = (word: string) =>
+    waitUntil(`client: ${word}`, () => (out.includes(word) ? true : undefined), 8000);
+  const m = await waitUntil('client connected', () => /connected (\d+)/.exec(out) ?? undefined, 8000);
+  return { port: Number(m[1]), waitFor };
+}
+
 function netnsUnavailable(): string | undefined {
   const root = rootUnavailable();
   if (root) return root;
@@ -140,44 +180,11 @@ describe('sockunit connections', { skip: netnsUnavailable() }, () => {
 
   const inNs = (cmd: string, ...args: string[]) =>
     execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8' });
-  const connections = (unit: string): UnitConnections => {
-    const r = spawnSync(process.execPath, [BIN, 'connections', unit, '--control-socket', control, '--json'], {
-      encoding: 'utf8',
-      timeout: 10_000,
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const [u] = JSON.parse(r.stdout) as UnitConnections[];
-    assert.ok(u);
-    return u;
-  };
+  const connections = (unit: string) => listConnections(control, unit);
   const connect = async (protocol: number, port = PORT, mode = 'hold'): Promise<number> => {
-    const c = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        ns,
-        SYSTEM_PYTHON,
-        '-c',
-        CLIENT_PY,
-        '127.0.0.1',
-        String(port),
-        String(protocol),
-        mode,
-      ],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
-    );
-    clients.push(c);
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const m = await waitUntil('client connected', () => /connected (\d+)/.exec(out) ?? undefined, 8000);
-    if (mode === 'server-closes')
-      await waitUntil('client closed', () => (/closed/.test(out) ? true : undefined), 8000);
-    return Number(m[1]);
+    const client = await startClient(clients, ns, '127.0.0.1', port, protocol, mode);
+    if (mode === 'server-closes') await client.waitFor('closed');
+    return client.port;
   };
 
   test('an MPTCP Accept=no unit: an MPTCP client (mptcp, two paths now) and a plain one (tcp); peers, subflows and addresses agree with ss -Mni / ss -tn', async () => {
@@ -304,27 +311,13 @@ describe('sockunit connections', { skip: netnsUnavailable() }, () => {
 
   test('a plain TCP unit lists its TCP connections; a closed connection disappears', async () => {
     assert.ok(manager, 'the first test started the manager');
-    const c = spawn(
-      'ip',
-      ['netns', 'exec', ns, SYSTEM_PYTHON, '-c', CLIENT_PY, '127.0.0.1', String(PORT + 1), '6'],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
-    );
-    clients.push(c);
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const port = Number(
-      (await waitUntil('tcp client', () => /connected (\d+)/.exec(out) ?? undefined, 8000))[1],
-    );
+    const port = await connect(6, PORT + 1);
     const plain = connections('plain');
     assert.equal(plain.connections.length, 1, JSON.stringify(plain));
     assert.equal(plain.connections[0]?.remote, `127.0.0.1:${port}`);
     assert.equal(plain.connections[0]?.protocol, 'tcp');
     assert.equal(plain.tcp, 1);
-    c.stdin?.end();
+    clients.at(-1)?.stdin?.end();
     // Gone, or at most lingering in a closing state (the kernel keeps LAST-ACK/TIME-WAIT briefly).
     const open = (u: UnitConnections) => u.connections.filter((x) => x.state === 'established');
     await waitUntil(
@@ -458,44 +451,11 @@ describe('a connection that began MPTCP and fell back on the way', { skip: route
     const handshakesBefore = counter('MPCapableACKRX');
     const dssBefore = counter('DssFallback');
 
-    const c = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        names.client,
-        SYSTEM_PYTHON,
-        '-c',
-        CLIENT_PY,
-        SERVER_ADDRESS,
-        String(PORT),
-        '262',
-        'talk',
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    clients.push(c);
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const clientPort = Number(
-      (await waitUntil('client connected', () => /connected (\d+)/.exec(out) ?? undefined, 8000))[1],
-    );
+    const client = await startClient(clients, names.client, SERVER_ADDRESS, PORT, 262, 'talk');
+    const clientPort = client.port;
     // Data both ways after the handshake: each side gets data without a DSS mapping.
-    await waitUntil('the exchanges', () => (/talked/.test(out) ? true : undefined), 8000);
-    const listed = (): UnitConnections => {
-      const r = spawnSync(
-        process.execPath,
-        [BIN, 'connections', 'mp', '--control-socket', control, '--json'],
-        {
-          encoding: 'utf8',
-          timeout: 10_000,
-        },
-      );
-      assert.equal(r.status, 0, r.stderr);
-      return (JSON.parse(r.stdout) as UnitConnections[])[0] as UnitConnections;
-    };
+    await client.waitFor('talked');
+    const listed = () => listConnections(control, 'mp');
     const u = await waitUntil('the fallback', () => (listed().fallenBack === 1 ? listed() : undefined), 8000);
     const conn = u.connections.find((x) => x.remote === `10.77.1.1:${clientPort}`);
     assert.ok(conn, JSON.stringify(u, null, 2));

@@ -4,14 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { findUnit } from '../unit/load.js';
 import type { CommandIO } from './io.js';
-import {
-  type ParsedCommandLine,
-  parseCommandLine,
-  UNIT_FILE_OPTIONS,
-  UsageError,
-  usageError,
-} from './options.js';
-import { type UnitPathChoice, unitPathChoice, unitTarget } from './unit-target.js';
+import { parseUnitFileCommand, unitTarget } from './unit-target.js';
 
 const USAGE = `Usage: sockunit cat [-p DIR]... [--user|--system] UNIT...
 
@@ -25,20 +18,9 @@ unit path) or a path to a unit file.
 `;
 
 export async function catCommand(argv: string[], io: CommandIO): Promise<number> {
-  let parsed: ParsedCommandLine;
-  let choice: UnitPathChoice;
-  try {
-    parsed = parseCommandLine('cat', argv, { ...UNIT_FILE_OPTIONS, help: { type: 'boolean', short: 'h' } });
-    choice = unitPathChoice(parsed.values);
-  } catch (e) {
-    if (e instanceof UsageError) return usageError('cat', USAGE, e.message, io);
-    throw e;
-  }
-  if (parsed.values.help === true) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length === 0) return usageError('cat', USAGE, 'no unit given', io);
+  const parsed = parseUnitFileCommand('cat', USAGE, argv, io, { missing: 'no unit given' });
+  if (typeof parsed === 'number') return parsed;
+  const choice = parsed.choice;
   const manager = choice.manager;
   let exit = 0;
   let first = true;

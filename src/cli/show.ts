@@ -7,14 +7,8 @@ import { formatDiagnostic } from '../unit/diagnostic.js';
 import { type KeyDef, SERVICE_TABLE, SOCKET_TABLE } from '../unit/key-table.js';
 import { type LoadedUnit, loadUnit, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
-import {
-  type ParsedCommandLine,
-  parseCommandLine,
-  UNIT_FILE_OPTIONS,
-  UsageError,
-  usageError,
-} from './options.js';
-import { directoryProblem, type UnitPathChoice, unitPathChoice, unitTarget } from './unit-target.js';
+import { UsageError } from './options.js';
+import { directoryProblem, parseUnitFileCommand, unitTarget } from './unit-target.js';
 
 const USAGE = `Usage: sockunit show [-p DIR]... [--user|--system] [--property KEY]... UNIT...
 
@@ -29,25 +23,13 @@ Print the effective settings of a unit, defaults included, as Key=value lines.
 `;
 
 export async function showCommand(argv: string[], io: CommandIO): Promise<number> {
-  let parsed: ParsedCommandLine;
-  let choice: UnitPathChoice;
-  try {
-    parsed = parseCommandLine('show', argv, {
-      ...UNIT_FILE_OPTIONS,
-      property: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    });
-    propertyGivenAsUnitPath(parsed.values['unit-path'] as string[] | undefined);
-    choice = unitPathChoice(parsed.values);
-  } catch (e) {
-    if (e instanceof UsageError) return usageError('show', USAGE, e.message, io);
-    throw e;
-  }
-  if (parsed.values.help === true) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length === 0) return usageError('show', USAGE, 'no unit given', io);
+  const parsed = parseUnitFileCommand('show', USAGE, argv, io, {
+    extra: { property: { type: 'string', multiple: true } },
+    missing: 'no unit given',
+    check: (values) => propertyGivenAsUnitPath(values['unit-path'] as string[] | undefined),
+  });
+  if (typeof parsed === 'number') return parsed;
+  const choice = parsed.choice;
   const manager = choice.manager;
   const wanted = ((parsed.values.property as string[] | undefined) ?? [])
     .flatMap((p) => p.split(','))

@@ -7,7 +7,15 @@ import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { defaultSearchPath } from '../unit/load.js';
 import type { ManagerKind } from '../unit/specifiers.js';
-import { type ParsedCommandLine, UsageError } from './options.js';
+import type { CommandIO } from './io.js';
+import {
+  type OptionSpecs,
+  type ParsedCommandLine,
+  parseCommandLine,
+  UNIT_FILE_OPTIONS,
+  UsageError,
+  usageError,
+} from './options.js';
 
 export interface UnitTarget {
   name: string;
@@ -56,4 +64,41 @@ export function unitTarget(arg: string, unitPath: readonly string[], manager: Ma
   if (!arg.includes('/')) return { name: arg, searchPath: base };
   const full = resolve(arg);
   return { name: basename(full), searchPath: [dirname(full), ...base] };
+}
+
+/** A unit-file command's parsed arguments with the unit path they chose. */
+export type UnitFileCommandLine = ParsedCommandLine & { choice: UnitPathChoice };
+
+/**
+ * Parse the arguments of verify, cat or show: the shared unit-file options, `extra`, -h/--help.
+ * Returns the exit status when the command is over already: its help was printed (0), or a
+ * usage mistake (2) — including no positional argument, reported as `missing`. `check` may
+ * throw a UsageError of its own about the values.
+ */
+export function parseUnitFileCommand(
+  command: string,
+  usage: string,
+  argv: string[],
+  io: CommandIO,
+  options: { extra?: OptionSpecs; missing: string; check?: (values: ParsedCommandLine['values']) => void },
+): UnitFileCommandLine | number {
+  let parsed: UnitFileCommandLine;
+  try {
+    const line = parseCommandLine(command, argv, {
+      ...options.extra,
+      ...UNIT_FILE_OPTIONS,
+      help: { type: 'boolean', short: 'h' },
+    });
+    options.check?.(line.values);
+    parsed = { ...line, choice: unitPathChoice(line.values) };
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(command, usage, e.message, io);
+    throw e;
+  }
+  if (parsed.values.help === true) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) return usageError(command, usage, options.missing, io);
+  return parsed;
 }

@@ -11,14 +11,7 @@ import type { ExecCommand } from '../unit/exec-command.js';
 import { listUnitFiles } from '../unit/load.js';
 import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
-import {
-  type ParsedCommandLine,
-  parseCommandLine,
-  UNIT_FILE_OPTIONS,
-  UsageError,
-  usageError,
-} from './options.js';
-import { type UnitPathChoice, unitPathChoice } from './unit-target.js';
+import { parseUnitFileCommand } from './unit-target.js';
 
 const USAGE = `Usage: sockunit verify [--json] [--strict] [--no-notices] [-p DIR]... [--user|--system] PATH...
 
@@ -39,27 +32,12 @@ Exit status 1 when a unit has an error, 2 for bad usage.
 const COMMAND_SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin'];
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
-  let parsed: ParsedCommandLine;
-  let choice: UnitPathChoice;
-  try {
-    parsed = parseCommandLine('verify', argv, {
-      json: { type: 'boolean' },
-      strict: { type: 'boolean' },
-      'no-notices': { type: 'boolean' },
-      ...UNIT_FILE_OPTIONS,
-      help: { type: 'boolean', short: 'h' },
-    });
-    choice = unitPathChoice(parsed.values);
-  } catch (e) {
-    if (e instanceof UsageError) return usageError('verify', USAGE, e.message, io);
-    throw e;
-  }
-  if (parsed.values.help === true) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length === 0)
-    return usageError('verify', USAGE, 'no unit file or directory given', io);
+  const parsed = parseUnitFileCommand('verify', USAGE, argv, io, {
+    extra: { json: { type: 'boolean' }, strict: { type: 'boolean' }, 'no-notices': { type: 'boolean' } },
+    missing: 'no unit file or directory given',
+  });
+  if (typeof parsed === 'number') return parsed;
+  const choice = parsed.choice;
   const unitPath = choice.dirs;
   const { files, problems } = collectUnitFiles(parsed.positionals);
   const units = loadUnitFromPaths(files, {

@@ -25,9 +25,15 @@ import {
   ManagerProcess,
   rootUnavailable,
   SYSTEM_PYTHON,
+  ss,
   tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
+
+/** The inode of the socket listening on 127.0.0.1:`port`, from `ss -e`. */
+function listenerInode(port: number): string | undefined {
+  return /\bino:(\d+)/.exec(ss('-Hltne', `sport = :${port}`))?.[1];
+}
 
 // Accepts and closes every connection, so no queued connection re-triggers it after a stop
 // (systemd would start it again at once, socket-units.md §4.2 trap 6).
@@ -294,6 +300,9 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
   });
 
   test('daemon-reload picks up a new unit and keeps existing listeners', async () => {
+    // The same listening socket before and after (its inode), not one closed and opened again.
+    const inodeBefore = listenerInode(tcpPort);
+    assert.ok(inodeBefore, `ss shows the listener on ${tcpPort}`);
     const port = await freePort();
     writeFileSync(join(dir, 'late.socket'), `[Socket]\nListenStream=127.0.0.1:${port}\n`);
     writeFileSync(join(dir, 'late.service'), '[Service]\nExecStart=/bin/true\n');
@@ -302,6 +311,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     assert.deepEqual(result.broken, ['bad.socket']);
     assert.ok(json<SocketRow[]>('list-sockets').some((r) => r.unit === 'late.socket'));
     assert.equal(await exchange(tcpPort, 'four'), 'four');
+    assert.equal(listenerInode(tcpPort), inodeBefore, 'the listener was kept, not re-opened');
   });
 
   test('logs prints the unit’s records; logs -f follows until SIGTERM', async () => {

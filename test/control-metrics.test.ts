@@ -16,6 +16,7 @@ import {
   freePort,
   ManagerProcess,
   SYSTEM_PYTHON,
+  ss,
   tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
@@ -141,10 +142,12 @@ describe('sockunit run --metrics', () => {
     await connect(262); // MPTCP: activates web.service
     await connect(6); // plain TCP on the MPTCP port: plain TCP, not a fallback
     // echo.socket's connections are counted from the accept thread's reports, which reach the
-    // main thread in batches at most 10 ms old.
-    let now = await scrape();
-    for (const deadline = Date.now() + 1000; Date.now() < deadline; now = await scrape())
-      if (value(now, 'sockunit_socket_accepted_total', { unit: 'echo.socket' }) === 2) break;
+    // main thread in batches (at most one every 100 ms): wait for both instances' "Started" lines,
+    // logged right after each is counted.
+    await waitUntil('both connections counted', () =>
+      manager.matching(/^Started echo@/).length >= 2 ? true : undefined,
+    );
+    const now = await scrape();
     assert.equal(value(now, 'sockunit_socket_accepted_total', { unit: 'echo.socket' }), 2);
     assert.equal(value(now, 'sockunit_socket_triggers_total', { unit: 'echo.socket' }), 2);
     assert.equal(value(now, 'sockunit_socket_triggers_total', { unit: 'web.socket' }), 1);
@@ -176,15 +179,26 @@ describe('sockunit run --metrics', () => {
     const res = await fetch(url.replace('/metrics', '/nope'), { signal: AbortSignal.timeout(5000) });
     assert.equal(res.status, 404);
     await res.text();
+    const xPort = await freePort();
     const plain = await ManagerProcess.start({
       units: {
-        'x.socket': `[Socket]\nListenStream=127.0.0.1:${await freePort()}\n`,
+        'x.socket': `[Socket]\nListenStream=127.0.0.1:${xPort}\n`,
         'x.service': '[Service]\nExecStart=/bin/true\n',
       },
       args: ['--control-socket', join(dir, 'x.sock')],
     });
+    // Every TCP listener the manager process holds: only its unit's port, no metrics endpoint.
+    const listeners = ss('-Hltnp')
+      .split('\n')
+      .filter((l) => l.includes(`pid=${plain.pid},`))
+      .map((l) => l.split(/\s+/)[3]);
     const log = plain.log;
     await plain.dispose();
+    assert.deepEqual(
+      listeners,
+      [`127.0.0.1:${xPort}`],
+      'without --metrics the manager listens on nothing else',
+    );
     assert.doesNotMatch(log, /Metrics: http/, 'metrics are off by default');
     const bad = spawnSync(
       process.execPath,

@@ -3,7 +3,7 @@
 // after the service exits, Restart=on-failure, a missing binary, and broken units failing alone.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -98,7 +98,8 @@ describe('sockunit run: Accept=no', () => {
       const script = `${dir}/flaky.sh`;
       writeFileSync(
         script,
-        `#!/bin/sh\nn=$(cat ${dir}/count 2>/dev/null || echo 0)\necho $((n+1)) > ${dir}/count\n[ "$n" -ge 1 ] || { echo "first start fails"; exit 3; }\nexec ${report(dir, 'flaky', '--stay')}\n`,
+        // Each start records which socket its fd 3 is (`socket:[INODE]`) before the first one fails.
+        `#!/bin/sh\nn=$(cat ${dir}/count 2>/dev/null || echo 0)\necho $((n+1)) > ${dir}/count\nreadlink /proc/$$/fd/3 > ${dir}/fd3.$n\n[ "$n" -ge 1 ] || { echo "first start fails"; exit 3; }\nexec ${report(dir, 'flaky', '--stay')}\n`,
         { mode: 0o755 },
       );
       return {
@@ -110,10 +111,17 @@ describe('sockunit run: Accept=no', () => {
     const r = await readReport(`${m.dir}/flaky.json`);
     c.destroy();
     await m.waitFor(/^flaky\.service\[\d+\]: first start fails$/);
-    await m.waitFor(/^flaky\.service: Main process exited, code=exited, status=3$/);
+    await m.waitFor(/^flaky\.service: Main process exited, code=exited, status=3\/NOTIMPLEMENTED$/);
     await m.waitFor(/^flaky\.service: Scheduled restart job, restart in 100 ms\.$/);
     assert.equal(r.listen_fds, '1');
     assert.equal(r.listen_pid, String(r.pid));
+    const first = readFileSync(`${m.dir}/fd3.0`, 'utf8').trim();
+    assert.match(first, /^socket:\[\d+\]$/);
+    assert.equal(
+      readFileSync(`${m.dir}/fd3.1`, 'utf8').trim(),
+      first,
+      'the restart gets the same listening socket',
+    );
   });
 
   test('an automatic restart after a reload gets the re-opened sockets, not the closed ones', async () => {

@@ -3,13 +3,15 @@
 // init when it has a handler, shuts it down cleanly with exit status 0.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
   connectTcp,
   freePort,
   ManagerProcess,
   rootUnavailable,
+  tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
 
@@ -70,14 +72,18 @@ describe('sockunit run as PID 1 in a new PID namespace', () => {
     const why = rootUnavailable();
     if (why) return t.skip(why);
     const port = await freePort();
+    const dir = tempDir('pid1');
+    const go = join(dir, 'go');
     manager = await ManagerProcess.start({
+      dir,
       wrapper: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'],
       args: ['--log-level=debug'],
       units: {
         // Accept=yes: the connection is taken at once, so nothing re-triggers while we watch.
         'orphan.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
-        // The service exits at once, leaving a grandchild that outlives it: re-parented to PID 1.
-        'orphan@.service': "[Service]\nExecStart=/bin/sh -c '(sleep 1; exit 0) & echo spawned; exit 0'\n",
+        // The service exits at once, leaving a grandchild that outlives it (re-parented to PID 1)
+        // until the test says go (at most 30 s): the test waits for events, never for a time.
+        'orphan@.service': `[Service]\nExecStart=/bin/sh -c '(i=0; while [ ! -e ${go} ] && [ $$i -lt 600 ]; do sleep 0.05; i=$$((i+1)); done) & echo spawned; exit 0'\n`,
       },
     });
     const unsharePid = manager.pid;
@@ -93,6 +99,7 @@ describe('sockunit run as PID 1 in a new PID namespace', () => {
       return orphan;
     });
     assert.ok(adopted, 'the grandchild now belongs to the manager');
+    writeFileSync(go, '');
     await waitUntil(
       'the orphan reaped (nothing but PID 1 left, no zombie)',
       () => {

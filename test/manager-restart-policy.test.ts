@@ -7,7 +7,11 @@ import {
   shouldRestart,
 } from '../src/manager/service/restart-policy.js';
 
-// systemd.service(5)'s table, row by row: which Restart= values restart after each result.
+// systemd's service_shall_restart() (src/core/service.c), result by result: which Restart= values
+// restart. systemd.service(5)'s table shows the common rows; the source also restarts after
+// `resources`, `protocol`, `start-limit-hit` and `oom-kill` under always/on-failure/on-abnormal
+// (on-abnormal excludes only success, exit-code and skip-condition), and never after a skipped
+// condition.
 const expected: Record<ServiceResult, RestartPolicy[]> = {
   success: ['always', 'on-success'],
   'exit-code': ['always', 'on-failure'],
@@ -15,8 +19,11 @@ const expected: Record<ServiceResult, RestartPolicy[]> = {
   'core-dump': ['always', 'on-failure', 'on-abnormal', 'on-abort'],
   timeout: ['always', 'on-failure', 'on-abnormal'],
   watchdog: ['always', 'on-failure', 'on-abnormal', 'on-watchdog'],
-  resources: [],
-  'start-limit-hit': [],
+  resources: ['always', 'on-failure', 'on-abnormal'],
+  protocol: ['always', 'on-failure', 'on-abnormal'],
+  'start-limit-hit': ['always', 'on-failure', 'on-abnormal'],
+  'oom-kill': ['always', 'on-failure', 'on-abnormal'],
+  'skip-condition': [],
 };
 const policies: RestartPolicy[] = [
   'no',
@@ -28,7 +35,7 @@ const policies: RestartPolicy[] = [
   'on-watchdog',
 ];
 
-test('Restart= table matches systemd.service(5)', () => {
+test("Restart= table matches systemd's service_shall_restart()", () => {
   for (const [result, restarting] of Object.entries(expected) as [ServiceResult, RestartPolicy[]][]) {
     for (const policy of policies) {
       assert.equal(

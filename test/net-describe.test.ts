@@ -123,20 +123,27 @@ test('netlink route socket names its family', () => {
 });
 
 test('FIFO, special file, message queue, regular file', () => {
-  const fifo = open({ kind: 'fifo', path: join(dir, 'fifo'), options: { socketMode: 0o600 } });
+  const fifo = open({
+    kind: 'fifo',
+    path: join(dir, 'fifo'),
+    options: { socketMode: 0o600, pipeSize: 131072 },
+  });
   assert.deepEqual(describeSocket(fifo.fd), {
     kind: 'fifo',
     fileType: 'fifo',
     permissions: 0o600,
     uid: process.getuid?.(),
     gid: process.getgid?.(),
+    pipeSize: 131072,
   });
   const special = open({ kind: 'special', path: '/dev/null', writable: false });
   const sd = describeSocket(special.fd);
   assert.equal(sd.kind, 'special');
   assert.equal((sd as { fileType: string }).fileType, 'char');
-  const mq = open({ kind: 'mqueue', name: mqName });
-  assert.equal(describeSocket(mq.fd).kind, 'mqueue');
+  const mq = open({ kind: 'mqueue', name: mqName, maxMessages: 5, messageSize: 64 });
+  const md = describeSocket(mq.fd);
+  assert.equal(md.kind, 'mqueue');
+  assert.deepEqual((md as { messageQueue?: unknown }).messageQueue, { maxMessages: 5, messageSize: 64 });
   const file = openFile(import.meta.filename ?? '/etc/hostname', O_RDONLY | O_CLOEXEC);
   fds.push(file);
   assert.deepEqual(

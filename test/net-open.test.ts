@@ -10,7 +10,8 @@ import { VMADDR_CID_ANY, VMADDR_PORT_ANY } from '../src/sys/constants.js';
 import { hasCode } from '../src/sys/errors.js';
 import { fstat, getPipeSize, mqGetAttributes, mqUnlink } from '../src/sys/fs.js';
 import type { SockAddr } from '../src/sys/sockaddr.js';
-import { close, isCloseOnExec, isNonBlocking, socketKind } from '../src/sys/socket.js';
+import { close, socketKind } from '../src/sys/socket.js';
+import { isCloseOnExec, isNonBlocking } from './helpers/fd-flags.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sockunit-net-open-'));
 const opened: OpenedSocket[] = [];

@@ -11,7 +11,8 @@ import {
   SOL_SOCKET,
 } from '../src/sys/constants.js';
 import { replaceFd } from '../src/sys/dup.js';
-import { close, getsockoptInt, isCloseOnExec, socket } from '../src/sys/socket.js';
+import { close, getsockoptInt, socket } from '../src/sys/socket.js';
+import { isCloseOnExec } from './helpers/fd-flags.js';
 
 test('replaceFd puts another socket behind the same fd number, close-on-exec', () => {
   const target = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);

@@ -3,7 +3,8 @@ import { readlinkSync } from 'node:fs';
 import { test } from 'node:test';
 import { AF_UNIX, SO_PASSCRED, SOCK_DGRAM, SOL_SOCKET } from '../src/sys/constants.js';
 import { receiveMessage, sendMessage, socketPair } from '../src/sys/msg.js';
-import { bind, close, getsockname, isCloseOnExec, setsockoptInt, socket } from '../src/sys/socket.js';
+import { bind, close, getsockname, setsockoptInt, socket } from '../src/sys/socket.js';
+import { isCloseOnExec } from './helpers/fd-flags.js';
 
 function fdTarget(fd: number): string {
   return readlinkSync(`/proc/self/fd/${fd}`);
@@ -115,16 +116,25 @@ test('SO_PASSCRED on a unix datagram socket yields the sender pid/uid/gid and it
   }
 });
 
-test('explicit credentials are carried; root may state another pid, the kernel checks the rest', (t) => {
+test('explicit credentials are carried; root may state another pid, the kernel refuses it to others', () => {
   const [a, b] = socketPair('datagram');
   try {
     setsockoptInt(b, SOL_SOCKET, SO_PASSCRED, 1, 'SO_PASSCRED');
-    sendMessage(a, Buffer.from('c'), { credentials: { pid: process.pid, uid: 0, gid: 0 } });
-    const got = receiveMessage(b, { maxBytes: 4 });
-    if (process.getuid?.() !== 0) {
-      t.diagnostic('not root: only own credentials checked');
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    sendMessage(a, Buffer.from('c'), { credentials: { pid: process.pid, uid, gid } });
+    assert.equal(receiveMessage(b, { maxBytes: 4 })?.credentials?.pid, process.pid);
+    // Another process's pid (our parent's: it exists in this PID namespace): CAP_SYS_ADMIN may
+    // state it (as systemd-notify --pid= does), anyone else gets EPERM from the kernel.
+    const other = process.ppid;
+    if (uid === 0) {
+      sendMessage(a, Buffer.from('d'), { credentials: { pid: other, uid: 0, gid: 0 } });
+      assert.equal(receiveMessage(b, { maxBytes: 4 })?.credentials?.pid, other);
+    } else {
+      assert.throws(() => sendMessage(a, Buffer.from('d'), { credentials: { pid: other, uid, gid } }), {
+        code: 'EPERM',
+      });
     }
-    assert.equal(got?.credentials?.pid, process.pid);
   } finally {
     close(a);
     close(b);

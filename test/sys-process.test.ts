@@ -7,19 +7,19 @@ import { waitReadable } from '../src/sys/poll.js';
 import {
   childPids,
   describeExit,
-  exitedCleanly,
+  exitStatusName,
   kill,
   mayInheritOrphans,
   onExit,
   pidfdOpen,
-  reapAny,
   reapOrphans,
   signalName,
   signalNumber,
   waitPidfd,
 } from '../src/sys/process.js';
-import { close, isCloseOnExec } from '../src/sys/socket.js';
+import { close } from '../src/sys/socket.js';
 import { spawnProcess } from '../src/sys/spawn.js';
+import { isCloseOnExec } from './helpers/fd-flags.js';
 
 function start(script: string): { pid: number; pidfd: number } {
   return spawnProcess({ file: '/bin/sh', argv: ['sh', '-c', script], env: { PATH: '/usr/bin:/bin' } });
@@ -54,18 +54,25 @@ test('signal names and numbers', () => {
   assert.throws(() => signalNumber(65), RangeError);
 });
 
-test('describeExit speaks like systemd', () => {
-  assert.equal(describeExit({ pid: 1, code: 'exited', status: 0 }), 'status=0/SUCCESS');
-  assert.equal(describeExit({ pid: 1, code: 'exited', status: 1 }), 'status=1/FAILURE');
-  assert.equal(describeExit({ pid: 1, code: 'exited', status: 203 }), 'status=203/EXEC');
-  assert.equal(describeExit({ pid: 1, code: 'exited', status: 42 }), 'status=42');
-  assert.equal(describeExit({ pid: 1, code: 'killed', status: 15, signal: 'TERM' }), 'signal=TERM');
+test('describeExit speaks like systemd ("code=…, status=N/NAME", n/a when unnamed)', () => {
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 0 }), 'code=exited, status=0/SUCCESS');
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 1 }), 'code=exited, status=1/FAILURE');
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 3 }), 'code=exited, status=3/NOTIMPLEMENTED');
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 64 }), 'code=exited, status=64/USAGE');
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 203 }), 'code=exited, status=203/EXEC');
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 231 }), 'code=exited, status=231/APPARMOR');
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 255 }), 'code=exited, status=255/EXCEPTION');
+  assert.equal(describeExit({ pid: 1, code: 'exited', status: 42 }), 'code=exited, status=42/n/a');
+  assert.equal(
+    describeExit({ pid: 1, code: 'killed', status: 15, signal: 'TERM' }),
+    'code=killed, status=15/TERM',
+  );
   assert.equal(
     describeExit({ pid: 1, code: 'dumped', status: 11, signal: 'SEGV' }),
-    'signal=SEGV (core dumped)',
+    'code=dumped, status=11/SEGV',
   );
-  assert.equal(exitedCleanly({ pid: 1, code: 'exited', status: 0 }), true);
-  assert.equal(exitedCleanly({ pid: 1, code: 'killed', status: 15 }), false);
+  assert.equal(exitStatusName(78), 'CONFIG');
+  assert.equal(exitStatusName(8), undefined);
 });
 
 test('waitPidfd is undefined while the child runs; kill TERM; then it reports the signal', async () => {
@@ -76,7 +83,7 @@ test('waitPidfd is undefined while the child runs; kill TERM; then it reports th
     kill(child.pid, 'TERM');
     const exit = await onExit(child.pid, child.pidfd);
     assert.deepEqual(exit, { pid: child.pid, code: 'killed', status: 15, signal: 'TERM' });
-    assert.equal(describeExit(exit), 'signal=TERM');
+    assert.equal(describeExit(exit), 'code=killed, status=15/TERM');
     assert.equal(state(child.pid), undefined, 'reaped: no zombie left');
   } catch (err) {
     kill(child.pid, 'KILL');
@@ -89,7 +96,7 @@ test('onExit reports exit codes and opens its own pidfd when given only a pid', 
   close(child.pidfd);
   const exit = await onExit(child.pid);
   assert.deepEqual(exit, { pid: child.pid, code: 'exited', status: 3 });
-  assert.equal(describeExit(exit), 'status=3/NOTIMPLEMENTED');
+  assert.equal(describeExit(exit), 'code=exited, status=3/NOTIMPLEMENTED');
 });
 
 test('a core dump is reported as dumped or killed by SEGV', async () => {
@@ -159,14 +166,6 @@ test('reapOrphans with a predicate asks it per pid, at the moment of each decisi
   );
   close(kept.pidfd);
   close(orphan.pidfd);
-});
-
-test('reapAny reaps whichever child exited, and is undefined with no children left', () => {
-  const child = start('exit 0');
-  waitUntilZombie(child.pid);
-  assert.deepEqual(reapAny(), { pid: child.pid, code: 'exited', status: 0 });
-  assert.equal(reapAny(), undefined);
-  close(child.pidfd);
 });
 
 test('onExit rejects: ESRCH for no such pid, ECHILD for a process that is not our child', async () => {

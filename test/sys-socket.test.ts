@@ -24,14 +24,13 @@ import {
 } from '../src/sys/constants.js';
 import { errnoName, hasCode, type SystemError, systemError } from '../src/sys/errors.js';
 import { socketPair } from '../src/sys/msg.js';
-import { waitWritable } from '../src/sys/poll.js';
+
 import {
   decodeSockAddr,
   encodeSockAddr,
   formatSockAddr,
   interfaceIndex,
   interfaceName,
-  ipFamily,
   type SockAddr,
 } from '../src/sys/sockaddr.js';
 import {
@@ -42,8 +41,6 @@ import {
   getpeername,
   getsockname,
   getsockoptInt,
-  isCloseOnExec,
-  isNonBlocking,
   isOpen,
   listen,
   setCloseOnExec,
@@ -51,9 +48,9 @@ import {
   setsockoptInt,
   shutdown,
   socket,
-  socketError,
   socketKind,
 } from '../src/sys/socket.js';
+import { isCloseOnExec, isNonBlocking, socketError, waitWritable } from './helpers/fd-flags.js';
 
 function port(addr: SockAddr): number {
   assert.ok(addr.family === 'inet' || addr.family === 'inet6');
@@ -398,9 +395,6 @@ test('invalid IP literals, ports and families are refused with ERR_INVALID_ADDRE
   const weird = Buffer.alloc(16);
   weird.writeUInt16LE(99, 0);
   assert.throws(() => decodeSockAddr(weird), /unsupported address family 99/);
-  assert.equal(ipFamily('10.0.0.1'), 'inet');
-  assert.equal(ipFamily('2001:db8::1'), 'inet6');
-  assert.equal(ipFamily('localhost'), undefined);
 });
 
 test('vsock: encode/decode round trip; a real socket where the kernel has vsock', (t) => {
@@ -421,12 +415,20 @@ test('vsock: encode/decode round trip; a real socket where the kernel has vsock'
     return;
   }
   try {
-    bind(fd, { family: 'vsock', cid: 0xffffffff, port: 0xffffffff });
+    try {
+      bind(fd, { family: 'vsock', cid: 0xffffffff, port: 0xffffffff });
+    } catch (err) {
+      // A kernel with the vsock family but no transport (no hypervisor device) has no address to
+      // bind: EADDRNOTAVAIL (or ENODEV on older kernels). Anything else is a real failure.
+      if (!hasCode(err, 'EADDRNOTAVAIL', 'ENODEV')) throw err;
+      assert.equal((err as SystemError).syscall, 'bind');
+      t.skip(`vsock has no transport here (${(err as SystemError).code}): only the codec was tested`);
+      return;
+    }
     const bound = getsockname(fd);
     assert.equal(bound.family, 'vsock');
-  } catch (err) {
-    // A guest without a vsock transport refuses the bind; the error must still be well formed.
-    assert.ok((err as SystemError).syscall === 'bind' && typeof (err as SystemError).code === 'string');
+    assert.equal(bound.family === 'vsock' && bound.cid, 0xffffffff, 'bound to VMADDR_CID_ANY');
+    assert.ok(bound.family === 'vsock' && bound.port !== 0xffffffff, 'the kernel picked a port');
   } finally {
     close(fd);
   }

@@ -187,7 +187,7 @@ test('signals are at their defaults in the child: SIGPIPE kills it (Node ignores
   const exit = await run({ argv: ['/bin/sh', '-c', 'kill -PIPE $$; exit 7'] });
   assert.equal(exit.code, 'killed');
   assert.equal(exit.signal, 'PIPE');
-  assert.equal(describeExit(exit), 'signal=PIPE');
+  assert.equal(describeExit(exit), 'code=killed, status=13/PIPE');
 });
 
 test('no signal is ignored or blocked in the child', async () => {
@@ -221,7 +221,7 @@ test('cwd, setsid and umask apply to the child; the parent umask is restored', a
 });
 
 test('a bare program name is searched in PATH', async () => {
-  assert.equal(describeExit(await run({ argv: ['false'], file: 'false' })), 'status=1/FAILURE');
+  assert.equal(describeExit(await run({ argv: ['false'], file: 'false' })), 'code=exited, status=1/FAILURE');
 });
 
 test('exec errors come back as SystemErrors: ENOENT, EACCES, ENOEXEC, missing cwd', () => {

@@ -12,7 +12,6 @@ import {
   createUvPollWatcher,
   type ReadyEvent,
   type Watcher,
-  watchedFds,
   watchReadable,
 } from '../src/sys/watch.js';
 
@@ -137,9 +136,7 @@ for (const watcher of [epollWorker, createUvPollWatcher()] as Watcher[]) {
     test('release() stops watching and leaves the fd open; the fd can be watched again', async () => {
       const [a, b] = socketPair('datagram');
       const first = watcher.watchReadable(b, () => assert.fail('released watch must not fire'));
-      assert.ok(watchedFds().includes(b));
       first.release();
-      assert.ok(!watchedFds().includes(b));
       assert.ok(isOpen(b));
       const waiter = nextEvent();
       const second = watcher.watchReadable(b, waiter.callback);

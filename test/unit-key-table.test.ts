@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   findKey,
-  keysNewerThanBaseline,
+  isNewerThanBaseline,
   renderKeyReference,
   SERVICE_TABLE,
   SOCKET_TABLE,
@@ -104,8 +104,8 @@ describe('key table', () => {
 
   it('flags the keys systemd 257 lacks', () => {
     assert.deepEqual(
-      keysNewerThanBaseline(SOCKET_TABLE)
-        .filter((k) => k.section === 'Socket' && k.enforcement.enforced)
+      SOCKET_TABLE.keys
+        .filter((k) => isNewerThanBaseline(k) && k.section === 'Socket' && k.enforcement.enforced)
         .map((k) => k.name)
         .sort(),
       ['AcceptFileDescriptors', 'DeferTrigger', 'DeferTriggerMaxSec', 'PassPIDFD'],

@@ -10,7 +10,8 @@ import { formatListen } from '../src/unit/listen.js';
 import { type LoadedUnit, loadUnit, loadUnitFromPaths, typeUnit } from '../src/unit/load-unit.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
 import type { SocketUnitConfig } from '../src/unit/socket-config.js';
-import { countLines, parseUnitText } from '../src/unit/syntax.js';
+import { parseUnitText } from '../src/unit/syntax.js';
+import { countLines } from './helpers/unit-lines.js';
 
 // Compiled to .test-build/test/, the fixtures stay in the source tree.
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/units', import.meta.url));

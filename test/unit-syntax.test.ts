@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
-import { countLines, parseUnitText } from '../src/unit/syntax.js';
+import { parseUnitText } from '../src/unit/syntax.js';
+import { countLines } from './helpers/unit-lines.js';
 
 const F = 'test.socket';
 
@@ -214,7 +215,7 @@ describe('parseUnitText: fatal errors (the file cannot be used)', () => {
   });
 });
 
-describe('countLines', () => {
+describe('countLines (the test oracle)', () => {
   it('counts the lines parseUnitText numbers', () => {
     assert.equal(countLines(''), 0);
     assert.equal(countLines('a'), 1);

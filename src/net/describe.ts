@@ -14,7 +14,7 @@ import {
   SOCK_STREAM,
 } from '../sys/constants.js';
 import { hasCode } from '../sys/errors.js';
-import { type FileType, fstat, isMessageQueue } from '../sys/fs.js';
+import { type FileType, fstat, getPipeSize, mqGetAttributes } from '../sys/fs.js';
 import { type AddressFamily, familyName, type SockAddr } from '../sys/sockaddr.js';
 import { type Fd, getpeername, getsockname, socketKind } from '../sys/socket.js';
 import { netlinkFamilies, type SocketProtocol, type SocketType } from './spec.js';
@@ -44,6 +44,11 @@ export interface FileDescription {
   permissions: number;
   uid: number;
   gid: number;
+  /** A FIFO's buffer size in bytes (F_GETPIPE_SZ): what `PipeSize=` got from the kernel. */
+  pipeSize?: number;
+  /** A message queue's limits (mq_getattr): what `MessageQueueMaxMessages=` and
+   * `MessageQueueMessageSize=` got, or the kernel's defaults. */
+  messageQueue?: { maxMessages: number; messageSize: number };
 }
 
 export type FdDescription = SocketDescription | FileDescription;
@@ -80,13 +85,25 @@ function optional<T>(read: () => T): T | undefined {
   }
 }
 
+/** mq_getattr's limits, or undefined when `fd` is not a message queue (EBADF from mq_getattr). */
+function messageQueueOf(fd: Fd): { maxMessages: number; messageSize: number } | undefined {
+  try {
+    const { maxMessages, messageSize } = mqGetAttributes(fd);
+    return { maxMessages, messageSize };
+  } catch (err) {
+    if (hasCode(err, 'EBADF')) return undefined;
+    throw err;
+  }
+}
+
 /** Describe an open fd. Throws EBADF (a SystemError) when `fd` is not open. */
 export function describeSocket(fd: Fd): FdDescription {
   const st = fstat(fd);
   if (st.type !== 'socket') {
     const base = { fileType: st.type, permissions: st.permissions, uid: st.uid, gid: st.gid };
-    if (st.type === 'fifo') return { kind: 'fifo', ...base };
-    if (isMessageQueue(fd)) return { kind: 'mqueue', ...base };
+    if (st.type === 'fifo') return { kind: 'fifo', ...base, pipeSize: getPipeSize(fd) };
+    const queue = messageQueueOf(fd);
+    if (queue) return { kind: 'mqueue', ...base, messageQueue: queue };
     return { kind: 'special', ...base };
   }
   const k = socketKind(fd);

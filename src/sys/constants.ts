@@ -1,7 +1,6 @@
 // Linux constants (x86_64/arm64 values; identical on every Linux architecture Node ships for,
 // except where a comment says otherwise). Named as in the C headers so a reader can grep them.
 
-export const AF_UNSPEC = 0;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -26,27 +25,21 @@ export const IPPROTO_MPTCP = 262;
 export const SOL_SOCKET = 1;
 export const SOL_IP = 0;
 export const SOL_TCP = 6;
-export const SOL_IPV6 = 41;
 export const SOL_SCTP = 132;
 export const SOL_MPTCP = 284;
 
 // SOL_SOCKET options
-export const SO_DEBUG = 1;
 export const SO_REUSEADDR = 2;
 export const SO_TYPE = 3;
 export const SO_ERROR = 4;
-export const SO_DONTROUTE = 5;
 export const SO_BROADCAST = 6;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_KEEPALIVE = 9;
-export const SO_OOBINLINE = 10;
 export const SO_PRIORITY = 12;
-export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
 export const SO_PASSCRED = 16;
 export const SO_PEERCRED = 17;
-export const SO_RCVLOWAT = 18;
 export const SO_BINDTODEVICE = 25;
 export const SO_TIMESTAMP = 29; // SO_TIMESTAMP_OLD on 64-bit
 export const SO_ACCEPTCONN = 30;
@@ -78,12 +71,10 @@ export const IPV6_FREEBIND = 78;
 
 // IPPROTO_TCP options
 export const TCP_NODELAY = 1;
-export const TCP_MAXSEG = 2;
 export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
 export const TCP_DEFER_ACCEPT = 9;
-export const TCP_INFO = 11;
 export const TCP_CONGESTION = 13;
 export const TCP_IS_MPTCP = 43;
 
@@ -95,12 +86,10 @@ export const MPTCP_TCPINFO = 2;
 export const MPTCP_SUBFLOW_ADDRS = 3;
 export const MPTCP_FULL_INFO = 4;
 
-export const SHUT_RD = 0;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 
 // fcntl
-export const F_DUPFD_CLOEXEC = 1030;
 export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const F_GETFL = 3;
@@ -153,7 +142,6 @@ export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;
 export const EPOLLIN = 0x001;
-export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
 export const EPOLLONESHOT = 1 << 30;
@@ -173,8 +161,6 @@ export const CLD_DUMPED = 3;
 export const SYS_pidfd_open = 434; // the same number on every architecture (unified syscall table)
 
 // posix_spawnattr_setflags (glibc)
-export const POSIX_SPAWN_RESETIDS = 0x01;
-export const POSIX_SPAWN_SETPGROUP = 0x02;
 export const POSIX_SPAWN_SETSIGDEF = 0x04;
 export const POSIX_SPAWN_SETSIGMASK = 0x08;
 export const POSIX_SPAWN_SETSID = 0x80;

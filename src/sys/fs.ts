@@ -117,11 +117,6 @@ export function mqGetAttributes(fd: Fd): MessageQueueState {
   };
 }
 
-/** True when `fd` is a POSIX message queue descriptor. */
-export function isMessageQueue(fd: Fd): boolean {
-  return c.mq_getattr(fd, Buffer.alloc(MQ_ATTR_SIZE)) === 0;
-}
-
 export type FileType = 'socket' | 'fifo' | 'char' | 'block' | 'file' | 'directory' | 'symlink' | 'unknown';
 
 export interface FileStatus {

@@ -15,7 +15,7 @@ const imm19 = (target: string) => ({ label: target, encoding: 'a64-imm19' as con
 const imm26 = (target: string) => ({ label: target, encoding: 'a64-imm26' as const });
 const adr = (target: string) => ({ label: target, encoding: 'a64-adr' as const });
 
-export const LISTEN_PID_PLACEHOLDER_AARCH64 = 'LISTEN_PID=0000000000';
+export const OWN_PID_SUFFIX_AARCH64 = '_PID=0000000000';
 const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
 const MSG_ERRNO = ': errno ';
 const MSG_USAGE = 'sockunit-listen-pid: usage: helper PATH ARGV0 [ARG]...\n';
@@ -43,17 +43,24 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   label('next_env'),
   a64(0xf8408701, 'ldr x1, [x24], #8'),
   a64(0xb4000001, 'cbz x1, {exec}', imm19('exec')), // end of envp
-  a64(0x10000003, 'adr x3, {placeholder}', adr('placeholder')),
   a64(0xaa0103e4, 'mov x4, x1'),
-  // Byte compare up to and including the placeholder's NUL; the first difference stops it, at
-  // the latest at the entry's own NUL, so nothing past the entry is read.
-  label('compare'),
+  label('env_end'),
   a64(0x38401485, 'ldrb w5, [x4], #1'),
+  a64(0x35000005, 'cbnz w5, {env_end}', imm19('env_end')), // x4 is just past the NUL
+  a64(0xcb010085, 'sub x5, x4, x1'), // the entry's length + 1
+  a64(0xf10040bf, 'cmp x5, #0x10'),
+  a64(0x54000003, 'b.cc {next_env}', imm19('next_env')), // shorter than the suffix: not a slot
+  a64(0xd1004084, 'sub x4, x4, #0x10'), // where the suffix would start
+  a64(0x10000003, 'adr x3, {suffix}', adr('suffix')),
+  a64(0xaa0403e7, 'mov x7, x4'),
+  // Compare the suffix and its NUL, which end exactly where the entry ends.
+  label('compare'),
+  a64(0x384014e5, 'ldrb w5, [x7], #1'),
   a64(0x38401466, 'ldrb w6, [x3], #1'),
   a64(0x6b0600bf, 'cmp w5, w6'),
-  a64(0x54000001, 'b.ne {next_env}', imm19('next_env')), // not the slot
+  a64(0x54000001, 'b.ne {next_env}', imm19('next_env')), // not a slot
   a64(0x35000006, 'cbnz w6, {compare}', imm19('compare')),
-  a64(0x91002c24, 'add x4, x1, #0xb'), // after "LISTEN_PID="
+  a64(0x91001484, 'add x4, x4, #0x5'), // the zeros after "_PID="
   a64(0xaa1603e3, 'mov x3, x22'),
   a64(0xaa1703e5, 'mov x5, x23'),
   label('copy'),
@@ -119,7 +126,7 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0x35000000, 'cbnz w0, {format_digit}', imm19('format_digit')),
   a64(0xcb010282, 'sub x2, x20, x1'),
   a64(0xd65f03c0, 'ret'),
-  str('placeholder', `${LISTEN_PID_PLACEHOLDER_AARCH64}\0`),
+  str('suffix', `${OWN_PID_SUFFIX_AARCH64}\0`),
   str('msg_exec', MSG_EXEC),
   str('msg_errno', MSG_ERRNO),
   str('msg_usage', MSG_USAGE),

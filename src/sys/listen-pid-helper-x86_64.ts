@@ -1,10 +1,10 @@
 // The LISTEN_PID exec helper for x86_64 Linux, as a listing (contract: listen-pid-helper.ts).
 //
-//   helper PATH ARGV0 [ARG]...   with one environment entry "LISTEN_PID=0000000000"
+//   helper PATH ARGV0 [ARG]...   with environment entries like "LISTEN_PID=0000000000"
 //
-// getpid(); overwrite every environment entry equal to the placeholder with "LISTEN_PID=<pid>"
-// (digits left-aligned, then NUL: execve copies each entry up to its first NUL, so the rest of
-// the placeholder never reaches the service); execve(PATH, [ARGV0, ARG...], envp). If execve
+// getpid(); in every environment entry that ends in "_PID=0000000000", overwrite the zeros with
+// the pid (digits left-aligned, then NUL: execve copies each entry up to its first NUL, so the
+// rest of the zeros never reach the service); execve(PATH, [ARGV0, ARG...], envp). If execve
 // returns, write "sockunit-listen-pid: cannot execute PATH: errno N\n" to fd 2 and exit 127.
 //
 // Registers kept across the program: rbx = the initial stack pointer (argc, then argv[],
@@ -18,7 +18,7 @@ import { type ListingLine, label, ascii as str, x86 } from './elf.js';
 const rel8 = (target: string) => ({ label: target, encoding: 'x86-rel8' as const });
 const rel32 = (target: string) => ({ label: target, encoding: 'x86-rel32' as const });
 
-export const LISTEN_PID_PLACEHOLDER_X86_64 = 'LISTEN_PID=0000000000';
+export const OWN_PID_SUFFIX_X86_64 = '_PID=0000000000';
 const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
 const MSG_ERRNO = ': errno ';
 const MSG_USAGE = 'sockunit-listen-pid: usage: helper PATH ARGV0 [ARG]...\n';
@@ -46,14 +46,22 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('48 85 f6', 'test rsi,rsi'),
   x86('74', 'je {exec}', rel8('exec')), // end of envp
   x86('48 83 c5 08', 'add rbp,0x8'),
-  x86('48 89 f2', 'mov rdx,rsi'), // the entry
-  x86('48 8d 3d', 'lea rdi,[rip+{placeholder}]', rel32('placeholder')),
-  // Compare 22 bytes, the placeholder's NUL included: the first difference stops the compare,
-  // at the latest at the entry's own NUL, so nothing past the entry is read.
-  x86('b9 16 00 00 00', 'mov ecx,0x16'),
+  // Find the entry's end: repnz scasb stops just past its NUL, counting rcx down from -1.
+  x86('48 89 f7', 'mov rdi,rsi'),
+  x86('31 c0', 'xor eax,eax'),
+  x86('48 c7 c1 ff ff ff ff', 'mov rcx,0xffffffffffffffff'),
+  x86('f2 ae', 'repnz scas al,BYTE PTR es:[rdi]'),
+  x86('48 f7 d1', 'not rcx'), // the entry's length + 1
+  x86('48 83 f9 10', 'cmp rcx,0x10'),
+  x86('72', 'jb {next_env}', rel8('next_env')), // shorter than the suffix: not a slot
+  x86('48 8d 57 f0', 'lea rdx,[rdi-0x10]'), // where the suffix would start
+  x86('48 89 d6', 'mov rsi,rdx'),
+  x86('48 8d 3d', 'lea rdi,[rip+{suffix}]', rel32('suffix')),
+  // Compare the suffix and its NUL (16 bytes), which end exactly where the entry ends.
+  x86('b9 10 00 00 00', 'mov ecx,0x10'),
   x86('f3 a6', 'repz cmps BYTE PTR ds:[rsi],BYTE PTR es:[rdi]'),
-  x86('75', 'jne {next_env}', rel8('next_env')), // not the slot
-  x86('48 8d 7a 0b', 'lea rdi,[rdx+0xb]'), // after "LISTEN_PID="
+  x86('75', 'jne {next_env}', rel8('next_env')), // not a slot
+  x86('48 8d 7a 05', 'lea rdi,[rdx+0x5]'), // the zeros after "_PID="
   x86('4c 89 f6', 'mov rsi,r14'),
   x86('4c 89 f9', 'mov rcx,r15'),
   x86('f3 a4', 'rep movs BYTE PTR es:[rdi],BYTE PTR ds:[rsi]'), // at most 10 digits
@@ -117,7 +125,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('4c 89 ea', 'mov rdx,r13'),
   x86('48 29 f2', 'sub rdx,rsi'),
   x86('c3', 'ret'),
-  str('placeholder', `${LISTEN_PID_PLACEHOLDER_X86_64}\0`),
+  str('suffix', `${OWN_PID_SUFFIX_X86_64}\0`),
   str('msg_exec', MSG_EXEC),
   str('msg_errno', MSG_ERRNO),
   str('msg_usage', MSG_USAGE),
@@ -126,5 +134,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
 // The lengths above are immediates in the listing; keep them honest if a message changes.
 if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x37)
   throw new Error('listen-pid-helper-x86_64: a message length no longer matches its mov edx immediate');
-if (LISTEN_PID_PLACEHOLDER_X86_64.length + 1 !== 0x16)
-  throw new Error('listen-pid-helper-x86_64: the placeholder length no longer matches mov ecx,0x16');
+if (OWN_PID_SUFFIX_X86_64.length + 1 !== 0x10)
+  throw new Error(
+    'listen-pid-helper-x86_64: the suffix length no longer matches cmp rcx,0x10 and mov ecx,0x10',
+  );

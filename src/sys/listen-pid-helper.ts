@@ -12,11 +12,13 @@
 // The helper's contract (the spawner's side is `listenPidWrap`):
 //   argv = [helper, PATH, ARGV0, ARG...]: it execs PATH with argv [ARGV0, ARG...], so ARGV0 may
 //     differ from PATH (systemd's `@` prefix). PATH is used as is: no $PATH search.
-//   envp: every entry exactly equal to LISTEN_PID_PLACEHOLDER ("LISTEN_PID=" and ten zeros) is
-//     rewritten in place to "LISTEN_PID=<pid>", the decimal pid left-aligned and NUL-terminated
-//     (execve copies an entry up to its first NUL, so the service sees no padding). Ten digits
-//     hold any 32-bit pid; Linux's pid_max is at most 4194304. Other entries pass untouched. A
-//     request without the placeholder is exec'd unchanged.
+//   envp: every entry that ends in "_PID=0000000000" (a name ending in _PID whose value is the
+//     placeholder, ten zeros: `ownPidPlaceholder(name)`) is rewritten in place to "NAME=<pid>",
+//     the decimal pid left-aligned and NUL-terminated (execve copies an entry up to its first
+//     NUL, so the service sees no padding). That is how LISTEN_PID, WATCHDOG_PID and
+//     SYSTEMD_EXEC_PID, which systemd sets to the process's own pid, get it. Ten digits hold any
+//     32-bit pid; Linux's pid_max is at most 4194304. Other entries pass untouched. A request
+//     without a placeholder is exec'd unchanged.
 //   On execve failure: "sockunit-listen-pid: cannot execute PATH: errno N" on fd 2 and exit
 //     status 127 (as a shell's "command not found"; the errno says which failure it was). With
 //     fewer than two arguments: a usage line on fd 2 and status 127.
@@ -38,20 +40,35 @@ import {
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { assemble, EM_AARCH64, EM_X86_64, staticElf64 } from './elf.js';
-import { LISTEN_PID_HELPER_AARCH64, LISTEN_PID_PLACEHOLDER_AARCH64 } from './listen-pid-helper-aarch64.js';
-import { LISTEN_PID_HELPER_X86_64, LISTEN_PID_PLACEHOLDER_X86_64 } from './listen-pid-helper-x86_64.js';
+import { LISTEN_PID_HELPER_AARCH64, OWN_PID_SUFFIX_AARCH64 } from './listen-pid-helper-aarch64.js';
+import { LISTEN_PID_HELPER_X86_64, OWN_PID_SUFFIX_X86_64 } from './listen-pid-helper-x86_64.js';
 
-/** The environment entry the helper replaces with the real `LISTEN_PID=<pid>`. */
-export const LISTEN_PID_PLACEHOLDER = LISTEN_PID_PLACEHOLDER_X86_64;
-if (LISTEN_PID_PLACEHOLDER_AARCH64 !== LISTEN_PID_PLACEHOLDER)
+if (OWN_PID_SUFFIX_AARCH64 !== OWN_PID_SUFFIX_X86_64)
   throw new Error('listen-pid-helper: the x86_64 and aarch64 listings disagree on the placeholder');
 
-/** Exit status of the helper (and of the shell trampoline for a missing file) when the
- * service's execve fails. */
-export const LISTEN_PID_EXEC_FAILED = 127;
+/** The variables systemd sets to the started process's own pid, which the helper fills in:
+ * LISTEN_PID (sd_listen_fds(3)), WATCHDOG_PID (sd_watchdog_enabled(3)) and SYSTEMD_EXEC_PID
+ * (systemd.exec(5), every command since systemd 248). Each ends in `_PID`, as the helper needs. */
+export type OwnPidVariable = 'LISTEN_PID' | 'WATCHDOG_PID' | 'SYSTEMD_EXEC_PID';
 
-/** The shell fallback's script: $0 is the service's path, "$@" its arguments. */
-export const LISTEN_PID_SHELL_SCRIPT = 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"';
+/** The placeholder value the helper replaces with the pid. */
+const PLACEHOLDER_VALUE = OWN_PID_SUFFIX_X86_64.slice('_PID='.length);
+
+/** `NAME=0000000000`: the environment entry the helper rewrites to `NAME=<pid>`. */
+export function ownPidPlaceholder(name: OwnPidVariable): string {
+  return `${name}=${PLACEHOLDER_VALUE}`;
+}
+
+/** The environment entry the helper replaces with the real `LISTEN_PID=<pid>`. */
+export const LISTEN_PID_PLACEHOLDER = ownPidPlaceholder('LISTEN_PID');
+
+/** The shell fallback's script for `names`: $0 is the service's path, "$@" its arguments. */
+export function ownPidShellScript(
+  names: readonly OwnPidVariable[] = ['LISTEN_PID'],
+  unsetPwd = false,
+): string {
+  return `${names.map((n) => `${n}=$$; export ${n}; `).join('')}${unsetPwd ? 'unset PWD; ' : ''}exec "$0" "$@"`;
+}
 const SHELL = '/bin/sh';
 
 /** A spawn request: the file to execute, its whole argv (argv[0] included), its environment. */
@@ -236,44 +253,53 @@ function isEntryList(env: EnvRecord | readonly string[]): env is readonly string
   return Array.isArray(env);
 }
 
-function withoutListenPid(env: EnvRecord): Record<string, string>;
-function withoutListenPid(env: readonly string[]): string[];
-function withoutListenPid(env: EnvRecord | readonly string[]): Record<string, string> | string[];
-function withoutListenPid(env: EnvRecord | readonly string[]): Record<string, string> | string[] {
-  if (isEntryList(env)) return env.filter((entry) => !entry.startsWith('LISTEN_PID='));
+function without(env: EnvRecord, names: readonly string[]): Record<string, string>;
+function without(env: readonly string[], names: readonly string[]): string[];
+function without(
+  env: EnvRecord | readonly string[],
+  names: readonly string[],
+): Record<string, string> | string[];
+function without(
+  env: EnvRecord | readonly string[],
+  names: readonly string[],
+): Record<string, string> | string[] {
+  if (isEntryList(env)) return env.filter((entry) => !names.some((n) => entry.startsWith(`${n}=`)));
   const copy = { ...env };
-  delete copy.LISTEN_PID;
+  for (const n of names) delete copy[n];
   return copy;
 }
 
-/** Rewrites a spawn request so that the service starts with `LISTEN_PID` set to its own pid,
- * through the helper, or through `/bin/sh` where there is none or it cannot be installed.
- * `file` must be a path (no $PATH search); `argv[0]` may differ from it. A `LISTEN_PID` already
- * in `env` is replaced; other entries pass unchanged. Spawn the result as `file` with argv `argv` (for
- * child_process: `spawn(r.file, r.argv.slice(1), { argv0: r.argv[0], env: r.env })`). */
+/** Rewrites a spawn request so that the service starts with `names` (LISTEN_PID unless told
+ * otherwise) set to its own pid, through the helper, or through `/bin/sh` where there is none or
+ * it cannot be installed. `file` must be a path (no $PATH search); `argv[0]` may differ from it.
+ * Those variables already in `env` are replaced; other entries pass unchanged. Spawn the result
+ * as `file` with argv `argv` (for child_process: `spawn(r.file, r.argv.slice(1), { argv0:
+ * r.argv[0], env: r.env })`). */
 export function listenPidWrap(
   file: string,
   argv: readonly string[],
   env: EnvRecord,
+  names?: readonly OwnPidVariable[],
 ): SpawnRequest<Record<string, string>>;
 export function listenPidWrap(
   file: string,
   argv: readonly string[],
   env: readonly string[],
+  names?: readonly OwnPidVariable[],
 ): SpawnRequest<string[]>;
 export function listenPidWrap(
   file: string,
   argv: readonly string[],
   env: EnvRecord | readonly string[],
+  names: readonly OwnPidVariable[] = ['LISTEN_PID'],
 ): SpawnRequest<Record<string, string> | string[]> {
   const helper = helperOrShell();
-  if (!helper) return wrapWithShell(file, argv, env);
+  if (!helper) return wrapWithShell(file, argv, env, names);
   checkRequest(file, argv);
-  const [placeholderName, placeholderValue] = LISTEN_PID_PLACEHOLDER.split('=') as [string, string];
-  const rest = withoutListenPid(env);
+  const rest = without(env, names);
   const wrappedEnv = Array.isArray(rest)
-    ? [...rest, LISTEN_PID_PLACEHOLDER]
-    : { ...rest, [placeholderName]: placeholderValue };
+    ? [...rest, ...names.map(ownPidPlaceholder)]
+    : { ...rest, ...Object.fromEntries(names.map((n) => [n, PLACEHOLDER_VALUE])) };
   return { file: helper, argv: [helper, file, ...argv], env: wrappedEnv };
 }
 
@@ -284,31 +310,33 @@ export function listenPidShellWrap(
   file: string,
   argv: readonly string[],
   env: EnvRecord,
+  names?: readonly OwnPidVariable[],
 ): SpawnRequest<Record<string, string>>;
 export function listenPidShellWrap(
   file: string,
   argv: readonly string[],
   env: readonly string[],
+  names?: readonly OwnPidVariable[],
 ): SpawnRequest<string[]>;
 export function listenPidShellWrap(
   file: string,
   argv: readonly string[],
   env: EnvRecord | readonly string[],
+  names: readonly OwnPidVariable[] = ['LISTEN_PID'],
 ): SpawnRequest<Record<string, string> | string[]> {
-  return wrapWithShell(file, argv, env);
+  return wrapWithShell(file, argv, env, names);
 }
 
 function wrapWithShell(
   file: string,
   argv: readonly string[],
   env: EnvRecord | readonly string[],
+  names: readonly OwnPidVariable[],
 ): SpawnRequest<Record<string, string> | string[]> {
   checkRequest(file, argv);
-  const rest = withoutListenPid(env);
+  const rest = without(env, names);
   const hasPwd = Array.isArray(rest) ? rest.some((entry) => entry.startsWith('PWD=')) : 'PWD' in rest;
   // dash exports PWD at start-up; take it away again unless the caller passed one.
-  const script = hasPwd
-    ? LISTEN_PID_SHELL_SCRIPT
-    : LISTEN_PID_SHELL_SCRIPT.replace('exec', 'unset PWD; exec');
+  const script = ownPidShellScript(names, !hasPwd);
   return { file: SHELL, argv: [SHELL, '-c', script, file, ...argv.slice(1)], env: rest };
 }

@@ -1,5 +1,6 @@
-// poll(2), blocking. For tests, helpers and worker threads only: on the main thread it stops the
-// event loop for up to `timeoutMs`. The manager's readiness watching goes through watch.ts.
+// poll(2), blocking: for short waits where nothing else may run meanwhile (a netlink reply,
+// sys/netlink.ts); on the main thread it stops the event loop for up to `timeoutMs`. The
+// manager's readiness watching goes through watch.ts.
 
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI } from './constants.js';
 import { systemError } from './errors.js';
@@ -43,24 +44,4 @@ export function waitReadable(fd: Fd, timeoutMs: number): boolean {
   const [revents = 0] = poll([{ fd, events: POLLIN }], timeoutMs);
   if (revents & POLLNVAL) throw systemError('poll', 9, { hint: `fd ${fd} is not open` });
   return revents !== 0;
-}
-
-/** True when `fd` becomes writable (or in error) within `timeoutMs`. */
-export function waitWritable(fd: Fd, timeoutMs: number): boolean {
-  const [revents = 0] = poll([{ fd, events: POLLOUT }], timeoutMs);
-  if (revents & POLLNVAL) throw systemError('poll', 9, { hint: `fd ${fd} is not open` });
-  return revents !== 0;
-}
-
-/** The names of the bits set in a revents value, for messages: `['POLLIN', 'POLLHUP']`. */
-export function describeEvents(revents: number): string[] {
-  const names: [number, string][] = [
-    [POLLIN, 'POLLIN'],
-    [POLLPRI, 'POLLPRI'],
-    [POLLOUT, 'POLLOUT'],
-    [POLLERR, 'POLLERR'],
-    [POLLHUP, 'POLLHUP'],
-    [POLLNVAL, 'POLLNVAL'],
-  ];
-  return names.filter(([bit]) => revents & bit).map(([, name]) => name);
 }

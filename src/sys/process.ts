@@ -4,8 +4,8 @@
 // Reaping rule (spawn.md trap 2): a Node process may have children started by child_process,
 // whose exit statuses libuv collects with waitpid(pid). Reaping "any child" steals those, and
 // their 'exit' events never fire. Reap our own children through their pidfd (`waitPidfd`,
-// `onExit`), and orphans (PID 1 in a container) with `reapOrphans`, never with `reapAny` unless
-// no other code in the process starts children.
+// `onExit`), and orphans (PID 1 in a container) with `reapOrphans`, which peeks before it reaps
+// and never takes a status someone else waits for.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -120,15 +120,6 @@ export function kill(pid: Pid, signal: string | number): void {
   check(c.kill(pid, sig), 'kill', { hint: `pid ${pid}, signal ${signalName(sig) ?? sig}` });
 }
 
-/**
- * Reap one exited child, whichever it is (waitid P_ALL). ONLY for a process where no other code
- * starts children: it steals the status of children started by child_process (spawn.md trap 2).
- * Prefer `reapOrphans`.
- */
-export function reapAny(): ExitStatus | undefined {
-  return waitid(P_ALL, 0, WEXITED | WNOHANG, 'any child');
-}
-
 /** The pids of this process's children, from /proc (every thread's children list). */
 export function childPids(): Pid[] {
   const pids: Pid[] = [];
@@ -191,24 +182,22 @@ export function reapOrphans(excluded: ReadonlySet<Pid> | ((pid: Pid) => boolean)
   return reaped;
 }
 
-/** What exited, described as systemd does: `status=1/FAILURE`, `signal=TERM`,
- * `signal=SEGV (core dumped)`. */
+/** systemd's name for an exit status (`1` → `FAILURE`, `203` → `EXEC`, `64` → `USAGE`), or
+ * undefined for a number it has no name for. */
+export function exitStatusName(status: number): string | undefined {
+  return exitStatusNames[status];
+}
+
+/** What ended, in the words of systemd's "Main process exited, …" line: `code=exited,
+ * status=1/FAILURE`, `code=killed, status=15/TERM`, `code=dumped, status=11/SEGV`; a status
+ * without a name says `n/a`, as systemd's strna() prints it. */
 export function describeExit(exit: ExitStatus): string {
-  if (exit.code === 'exited') {
-    const name = exitStatusNames[exit.status];
-    return name ? `status=${exit.status}/${name}` : `status=${exit.status}`;
-  }
-  const signal = `signal=${exit.signal ?? exit.status}`;
-  return exit.code === 'dumped' ? `${signal} (core dumped)` : signal;
+  const name = exit.code === 'exited' ? exitStatusName(exit.status) : exit.signal;
+  return `code=${exit.code}, status=${exit.status}/${name ?? 'n/a'}`;
 }
 
-/** True when systemd would count the exit as clean (status 0). Units with SuccessExitStatus= or
- * signals counted as success are decided above sys/. */
-export function exitedCleanly(exit: ExitStatus): boolean {
-  return exit.code === 'exited' && exit.status === 0;
-}
-
-// systemd's names for exit statuses (LSB 0-7 and systemd's own 200+), from systemd.exec(5).
+// systemd's names for exit statuses (libc 0-1, LSB 2-7, BSD's sysexits 64-78, systemd's own
+// 200+ and 255), as its exit-status.c maps them with EXIT_STATUS_FULL.
 const exitStatusNames: Record<number, string> = {
   0: 'SUCCESS',
   1: 'FAILURE',
@@ -218,6 +207,21 @@ const exitStatusNames: Record<number, string> = {
   5: 'NOTINSTALLED',
   6: 'NOTCONFIGURED',
   7: 'NOTRUNNING',
+  64: 'USAGE',
+  65: 'DATAERR',
+  66: 'NOINPUT',
+  67: 'NOUSER',
+  68: 'NOHOST',
+  69: 'UNAVAILABLE',
+  70: 'SOFTWARE',
+  71: 'OSERR',
+  72: 'OSFILE',
+  73: 'CANTCREAT',
+  74: 'IOERR',
+  75: 'TEMPFAIL',
+  76: 'PROTOCOL',
+  77: 'NOPERM',
+  78: 'CONFIG',
   200: 'CHDIR',
   201: 'NICE',
   202: 'FDS',
@@ -248,7 +252,7 @@ const exitStatusNames: Record<number, string> = {
   228: 'SECCOMP',
   229: 'SELINUX_CONTEXT',
   230: 'PERSONALITY',
-  231: 'APPARMOR_PROFILE',
+  231: 'APPARMOR',
   232: 'ADDRESS_FAMILIES',
   233: 'RUNTIME_DIRECTORY',
   235: 'CHOWN',
@@ -261,6 +265,7 @@ const exitStatusNames: Record<number, string> = {
   242: 'NUMA_POLICY',
   243: 'CREDENTIALS',
   245: 'BPF',
+  255: 'EXCEPTION',
 };
 
 /**

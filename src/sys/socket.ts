@@ -11,7 +11,6 @@ import {
   O_NONBLOCK,
   SO_ACCEPTCONN,
   SO_DOMAIN,
-  SO_ERROR,
   SO_PROTOCOL,
   SO_TYPE,
   SOCK_CLOEXEC,
@@ -66,7 +65,7 @@ export function listen(fd: Fd, backlog: number): void {
 }
 
 /** connect(2). On a non-blocking socket this throws EINPROGRESS; callers wait for writability
- * and read `SO_ERROR` (see `socketError`). */
+ * and read `SO_ERROR`. */
 export function connect(fd: Fd, addr: SockAddr): void {
   const raw = encodeSockAddr(addr);
   check(c.connect(fd, raw, raw.length), 'connect', addressContext(addr));
@@ -196,11 +195,6 @@ export function closeQuietly(fd: Fd | undefined): void {
   if (fd !== undefined && fd >= 0) c.close(fd);
 }
 
-/** The pending error of a socket (SO_ERROR), cleared by reading it; 0 when none. */
-export function socketError(fd: Fd): number {
-  return getsockoptInt(fd, SOL_SOCKET, SO_ERROR, 'SO_ERROR');
-}
-
 export interface SocketKind {
   domain: number;
   type: number;
@@ -230,18 +224,10 @@ export function setNonBlocking(fd: Fd, on: boolean): void {
   if (next !== flags) check(c.fcntl(fd, F_SETFL, 'int', next), 'fcntl');
 }
 
-export function isNonBlocking(fd: Fd): boolean {
-  return (getFlags(fd) & O_NONBLOCK) !== 0;
-}
-
 export function setCloseOnExec(fd: Fd, on: boolean): void {
   const flags = check(c.fcntl(fd, F_GETFD), 'fcntl');
   const next = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
   if (next !== flags) check(c.fcntl(fd, F_SETFD, 'int', next), 'fcntl');
-}
-
-export function isCloseOnExec(fd: Fd): boolean {
-  return (check(c.fcntl(fd, F_GETFD), 'fcntl') & FD_CLOEXEC) !== 0;
 }
 
 /** True when `fd` is an open descriptor of this process. */

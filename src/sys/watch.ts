@@ -88,11 +88,6 @@ export interface Watcher {
 /** Every fd watched by any watcher of this process: one consumer per fd. */
 const registry = new Map<Fd, { watcherKind: WatcherKind }>();
 
-/** The fds currently watched, for diagnostics and tests. */
-export function watchedFds(): Fd[] {
-  return [...registry.keys()].sort((a, b) => a - b);
-}
-
 function watchError(fd: Fd, code: string, message: string): Error & { code: string; fd: Fd } {
   const err = new Error(`watchReadable: fd ${fd} ${message}`) as Error & { code: string; fd: Fd };
   err.code = code;

@@ -24,7 +24,3 @@ export function formatDiagnostic(d: Diagnostic): string {
   const subject = d.key !== undefined ? ` ${d.key}=${d.value ?? ''}:` : '';
   return `${where}:${subject} ${d.message}`;
 }
-
-export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
-  return diagnostics.some((d) => d.severity === 'error');
-}

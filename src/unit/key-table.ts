@@ -76,9 +76,9 @@ export function findKey<C>(table: KeyTable<C>, section: string, name: string): K
 /** The oldest systemd release sockunit's reference treats as current; keys added later are flagged. */
 export const BASELINE_SYSTEMD = 257;
 
-/** Keys whose row says they are newer than systemd 257 (the docs flag them). */
-export function keysNewerThanBaseline<C>(table: KeyTable<C>): KeyDef<C>[] {
-  return table.keys.filter((k) => (k.since ?? 0) > BASELINE_SYSTEMD);
+/** A key newer than systemd 257 (the docs flag it: users of an older systemd lack it). */
+export function isNewerThanBaseline<C>(key: KeyDef<C>): boolean {
+  return (key.since ?? 0) > BASELINE_SYSTEMD;
 }
 
 /** docs/keys.md: one table per section, generated from the rows. */
@@ -119,7 +119,7 @@ export function renderKeyReference(): string {
     );
     for (const k of enforced) {
       const since =
-        k.since === undefined ? '' : k.since > BASELINE_SYSTEMD ? `**(${k.since})**` : String(k.since);
+        k.since === undefined ? '' : isNewerThanBaseline(k) ? `**(${k.since})**` : String(k.since);
       const spec = k.specifiers === 'all' ? 'all' : k.specifiers === 'unit-names' ? 'names' : '-';
       const list =
         k.repetition === 'scalar'
@@ -137,10 +137,7 @@ export function renderKeyReference(): string {
       const byReason = new Map<string, string[]>();
       for (const k of notEnforced) {
         const reason = k.enforcement.enforced ? '' : k.enforcement.reason;
-        const name =
-          k.since !== undefined && k.since > BASELINE_SYSTEMD
-            ? `\`${k.name}=\` (${k.since})`
-            : `\`${k.name}=\``;
+        const name = isNewerThanBaseline(k) ? `\`${k.name}=\` (${k.since})` : `\`${k.name}=\``;
         byReason.set(reason, [...(byReason.get(reason) ?? []), name]);
       }
       for (const [reason, names] of byReason) out.push(`- ${reason}: ${names.join(', ')}`);

@@ -108,14 +108,6 @@ const KIND_BY_KEY: Record<ListenKey, ListenKind> = {
   ListenUSBFunction: 'usb-function',
 };
 
-export function listenKindOf(key: ListenKey): ListenKind {
-  return KIND_BY_KEY[key];
-}
-
-export function isListenKey(key: string): key is ListenKey {
-  return Object.hasOwn(KIND_BY_KEY, key);
-}
-
 /** Parses one non-empty `Listen*=` value (specifiers already expanded). Throws ValueError with
  * "what is wrong; what is expected". */
 export function parseListen(key: ListenKey, value: string): ParsedListen {

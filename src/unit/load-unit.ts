@@ -16,7 +16,7 @@ import {
   type SpecifierSet,
 } from './key-table.js';
 import { findUnit, type LoadedUnitFiles, readUnitFiles, type SearchPath, UnitPathIndex } from './load.js';
-import { instanceName, isValidUnitName, parseUnitName } from './names.js';
+import { instanceName, isTemplateName, isValidUnitName, unitType } from './names.js';
 import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
 import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
 import {
@@ -98,7 +98,7 @@ export function typeUnit(
   const unknownXKeys: Entry[] = [];
   const fragmentPath = files[0]?.path ?? name;
   // The suffix decides the type; loadUnit has validated the whole name already.
-  const type = name.slice(name.lastIndexOf('.') + 1);
+  const type = unitType(name);
   if (type !== 'socket' && type !== 'service') {
     diagnostics.push({
       severity: 'error',
@@ -310,7 +310,7 @@ function typeLoadedFiles(
   if (files.loadState !== 'loaded') return base;
   // As systemd-analyze verify: a template is typed as an instance, so %i and names built from
   // it are checked with a real value.
-  const id = parseUnitName(files.id).template ? instanceName(files.id, TEMPLATE_CHECK_INSTANCE) : files.id;
+  const id = isTemplateName(files.id) ? instanceName(files.id, TEMPLATE_CHECK_INSTANCE) : files.id;
   const typed = typeUnit(id, files.files, {
     sections: files.sections,
     ...(manager === undefined ? {} : { manager }),

@@ -15,7 +15,15 @@ import {
 import { basename, dirname, resolve } from 'node:path';
 import type { Diagnostic } from './diagnostic.js';
 import type { UnitFileText } from './entry.js';
-import { instanceName, isValidUnitName, parseUnitName, type UnitName, type UnitType } from './names.js';
+import {
+  instanceName,
+  isInstanceName,
+  isValidUnitName,
+  parseUnitName,
+  templateOf,
+  type UnitName,
+  type UnitType,
+} from './names.js';
 import type { ManagerKind } from './specifiers.js';
 import { parseUnitText } from './syntax.js';
 import { ValueError } from './values.js';
@@ -433,7 +441,7 @@ function findUnitIn(index: UnitPathIndex, name: string, checkEmpty: boolean): Fo
   const requested = parseUnitName(name);
   const diagnostics: Diagnostic[] = [];
   const candidates = [name];
-  if (requested.instance !== undefined) candidates.push(`${requested.prefix}@.${requested.type}`);
+  if (isInstanceName(name)) candidates.push(templateOf(name));
 
   let found: { candidate: Candidate; candidateName: string } | undefined;
   search: for (const candidateName of candidates) {

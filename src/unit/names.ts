@@ -176,26 +176,6 @@ export function unescapeUnitNamePart(s: string): string {
   }
 }
 
-/** Path components without empty ones and `.`; throws on `..` (the result must name the same place). */
-function pathComponents(path: string, original: string): string[] {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) {
-    throw new ValueError(`path '${original}' contains '..'; expected a normalized path such as /run/foo`);
-  }
-  return parts;
-}
-
-/**
- * `systemd-escape --path`: the path simplified (duplicate, leading and trailing `/` and `.`
- * components dropped), then escaped: `/run/foo` -> `run-foo`, `/` -> `-`.
- */
-export function escapePath(path: string): string {
-  if (path === '') throw new ValueError(`path is empty; expected a path such as /run/foo`);
-  const parts = pathComponents(path, path);
-  if (parts.length === 0) return '-';
-  return escapeUnitNamePart(parts.join('/'));
-}
-
 /** `systemd-escape --path --unescape`: `run-foo` -> `/run/foo`, `-` -> `/`. The result must be a normalized path. */
 export function unescapePath(s: string): string {
   if (s === '') throw new ValueError(`escaped path is empty; expected e.g. run-foo or -`);

@@ -6,6 +6,7 @@ import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
 import { fileSystemPath, isAcceptingListen, type ListenDirective } from './listen.js';
+import { parseUnitName, withUnitType } from './names.js';
 import type { UnitSection } from './unit-section.js';
 import { ValueError } from './values.js';
 
@@ -227,19 +228,6 @@ export function parseFileDescriptorName(value: string): string {
   return value;
 }
 
-/** The name prefix for Accept=yes instances: `foo.socket` -> `foo`, `foo@x.socket` -> `foo`. */
-function unitPrefix(name: string): string {
-  const dot = name.lastIndexOf('.');
-  const base = dot < 0 ? name : name.slice(0, dot);
-  const at = base.indexOf('@');
-  return at < 0 ? base : base.slice(0, at);
-}
-
-function sameNameService(name: string): string {
-  const dot = name.lastIndexOf('.');
-  return `${dot < 0 ? name : name.slice(0, dot)}.service`;
-}
-
 /** Resolves the defaults that depend on other keys and checks the combinations systemd refuses.
  * Appends diagnostics; returns true when the unit is `bad-setting`. */
 export function finalizeSocket(
@@ -274,8 +262,8 @@ export function finalizeSocket(
     s.fileDescriptorName = s.accept ? 'connection' : config.name;
   }
   config.triggers = s.accept
-    ? `${unitPrefix(config.name)}@.service`
-    : (s.service ?? sameNameService(config.name));
+    ? `${parseUnitName(config.name).prefix}@.service`
+    : (s.service ?? withUnitType(config.name, 'service'));
 
   if (s.listen.length === 0) {
     error(

@@ -245,8 +245,3 @@ export function parseUnitText(text: string | Uint8Array, file: string): ParsedUn
   }
   return { entries, sections, diagnostics, fatal: false };
 }
-
-/** The number of lines parseUnitText counts in `text` (for checking that diagnostics point at real lines). */
-export function countLines(text: string | Uint8Array): number {
-  return splitLines(text).lines.length;
-}

@@ -17,7 +17,7 @@ import type { AcceptPlan, PlanStdio } from './protocol.js';
 
 /** Set by the accept thread per connection: a unit that sets them itself keeps the main path. */
 const PER_CONNECTION = ['INVOCATION_ID', 'REMOTE_ADDR', 'REMOTE_PORT', 'SO_COOKIE'];
-const PROTOCOL = [...PER_CONNECTION, 'LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID'];
+const PROTOCOL = [...PER_CONNECTION, 'LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'SYSTEMD_EXEC_PID'];
 
 /** The manager's umask, read without changing it (umask(2) always sets one). The accept thread
  * must not touch the process-wide umask, so only units whose UMask= equals it qualify. */
@@ -97,7 +97,13 @@ export function acceptPlanFor(
   delete env.INVOCATION_ID;
   // Only `$$` escapes are left: the expansion does not depend on the environment.
   const argv = expandCommandVariables(cmd, {}).argv;
-  const start = stdinSocket ? { file, argv, env } : listenPidWrap(file, argv, env);
+  // SYSTEMD_EXEC_PID for every instance, as systemd sets it; LISTEN_PID with the connection as fd 3.
+  const start = listenPidWrap(
+    file,
+    argv,
+    env,
+    stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
+  );
   return {
     file: start.file,
     argv: [...start.argv],

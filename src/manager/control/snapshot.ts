@@ -1,9 +1,9 @@
 // The manager's objects as plain JSON records for the control socket: what `status`,
 // `list-sockets` and `list-units` print. Pure: reads state, changes nothing, opens nothing.
 
+import { describeExit } from '../../sys/process.js';
 import type { LogRecord } from '../log.js';
 import type { Manager } from '../manager.js';
-import { describeExit } from '../service/commands.js';
 import type { ServiceUnit } from '../service/service-unit.js';
 import { type Port, portAddress } from '../socket/port.js';
 import type { SocketUnit } from '../socket/socket-unit.js';

@@ -11,7 +11,7 @@
 import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../../sys/constants.js';
 import { open as openFile } from '../../sys/fs.js';
-import { listenPidWrap } from '../../sys/listen-pid-helper.js';
+import { listenPidWrap, type OwnPidVariable } from '../../sys/listen-pid-helper.js';
 import { socketPair } from '../../sys/msg.js';
 import { type ExitStatus, kill, onExit, waitPid } from '../../sys/process.js';
 import { closeQuietly, type Fd, readSome, setNonBlocking } from '../../sys/socket.js';
@@ -31,8 +31,9 @@ export interface ProcessRequest {
   env: Record<string, string>;
   /** Placed at fd 3, 4, … in this order. */
   fds: Fd[];
-  /** Set LISTEN_PID to the service's own pid (only meaningful with fds). */
-  listenPid: boolean;
+  /** The variables set to the process's own pid (LISTEN_PID with fds, WATCHDOG_PID,
+   * SYSTEMD_EXEC_PID), through the exec helper; none: no helper in the chain. */
+  ownPid: readonly OwnPidVariable[];
   /** Accept=yes with StandardInput=socket: the connection becomes stdin (and stdout/stderr by
    * default). */
   connection?: Fd;
@@ -280,7 +281,8 @@ export class PosixSpawnStarter implements ProcessStarter {
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
-    if (request.listenPid) ({ file: target, argv, env } = listenPidWrap(file, argv, env));
+    if (request.ownPid.length > 0)
+      ({ file: target, argv, env } = listenPidWrap(file, argv, env, request.ownPid));
     ({ file: target, argv } = dropPrivileges(target, argv, request.uid, request.gid));
 
     const owned: Fd[] = [];

@@ -3,7 +3,8 @@
 // directory, NOTIFY_SOCKET), control commands run to completion under their timeout, and the
 // processes of the service tracked for NotifyAccess= (control pids, sessions).
 
-import { signalNumber } from '../../sys/process.js';
+import type { OwnPidVariable } from '../../sys/listen-pid-helper.js';
+import { describeExit, signalNumber } from '../../sys/process.js';
 import { type ExecCommand, expandCommandVariables } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
@@ -13,22 +14,6 @@ import type { Logger } from '../log.js';
 import type { FdStore } from './fd-store.js';
 import type { ServiceResult } from './restart-policy.js';
 import type { StartRequest } from './states.js';
-
-const EXIT_DESCRIPTIONS: Record<number, string> = {
-  0: 'SUCCESS',
-  1: 'FAILURE',
-  2: 'INVALIDARGUMENT',
-  203: 'EXEC',
-};
-
-/** systemd's wording: `code=exited, status=1/FAILURE` or `code=killed, status=15/TERM`. */
-export function describeExit(exit: ProcessExit): string {
-  if (exit.code === 'exited') {
-    const name = EXIT_DESCRIPTIONS[exit.status];
-    return `code=exited, status=${exit.status}${name ? `/${name}` : ''}`;
-  }
-  return `code=${exit.code}, status=${exit.status}/${exit.signal ?? exit.status}`;
-}
 
 /** The unit whose commands these are, read afresh on each start (a reload replaces its config). */
 export interface CommandOwner {
@@ -98,12 +83,13 @@ export class ServiceCommands {
     const access = s.notifyAccess;
     if (this.notifySocket !== undefined && access !== 'none' && (isMain || access !== 'main'))
       protocol.NOTIFY_SOCKET = this.notifySocket;
+    // systemd gives every process its own pid as SYSTEMD_EXEC_PID, the main one WATCHDOG_PID
+    // with the watchdog, and LISTEN_PID with fds: the exec helper fills them in (the pid is
+    // known only after the spawn).
+    const ownPid: OwnPidVariable[] = ['SYSTEMD_EXEC_PID'];
     if (isMain && s.watchdogUsec > 0) {
-      // WATCHDOG_PID is left out: the pid is known only after the spawn, and the environment is
-      // fixed by then (the LISTEN_PID helper patches only LISTEN_PID). sd_watchdog_enabled(3),
-      // python-systemd and our watchdogEnabled() check WATCHDOG_PID only when it is set, so an
-      // unset one means "this process"; a set but wrong one would disable the watchdog.
       protocol.WATCHDOG_USEC = String(s.watchdogUsec);
+      ownPid.push('WATCHDOG_PID');
     }
     if (isMain && s.fileDescriptorStoreMax > 0) protocol.FDSTORE = String(s.fileDescriptorStoreMax);
     // Stored fds come after the sockets' own, named by FDNAME= (socket-units.md §5.4).
@@ -111,6 +97,7 @@ export class ServiceCommands {
     if (fds.length > 0) {
       protocol.LISTEN_FDS = String(fds.length);
       protocol.LISTEN_FDNAMES = fds.map((f) => f.name).join(':');
+      ownPid.push('LISTEN_PID');
     }
     const env = serviceEnvironment({
       exec: e,
@@ -133,7 +120,7 @@ export class ServiceCommands {
       command: expanded,
       env,
       fds: fds.map((f) => f.fd),
-      listenPid: fds.length > 0,
+      ownPid,
       ...(request?.connection !== undefined && isMain ? { connection: request.connection } : {}),
       standardInput: e.standardInput,
       ...(e.standardOutput !== undefined ? { standardOutput: e.standardOutput } : {}),

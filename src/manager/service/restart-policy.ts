@@ -1,29 +1,35 @@
-// systemd.service(5)'s Restart= table: whether a service that ended this way is started again.
+// Restart=: whether a service that ended this way is started again, as systemd's
+// service_shall_restart() decides it (src/core/service.c), and the result a run ends with.
 
 import type { ExitStatus } from '../../sys/process.js';
 import type { ExitStatusSet, RestartPolicy, ServiceSection } from '../../unit/service-config.js';
 
 export type { RestartPolicy };
 
-/** How a service run ended, in systemd's result vocabulary. */
+/** How a service run ended, in systemd's result vocabulary (service_result_to_string()). */
 export type ServiceResult =
   | 'success'
+  | 'resources'
+  | 'protocol'
+  | 'timeout'
   | 'exit-code'
   | 'signal'
   | 'core-dump'
-  | 'timeout'
   | 'watchdog'
-  | 'resources'
-  // StartLimitIntervalSec=/StartLimitBurst= refused the start (systemd's SERVICE_FAILURE_START_LIMIT_HIT).
-  | 'start-limit-hit';
+  | 'start-limit-hit'
+  | 'oom-kill'
+  | 'skip-condition';
 
-const table: Record<Exclude<RestartPolicy, 'no'>, ReadonlySet<ServiceResult>> = {
-  always: new Set(['success', 'exit-code', 'signal', 'core-dump', 'timeout', 'watchdog']),
-  'on-success': new Set(['success']),
-  'on-failure': new Set(['exit-code', 'signal', 'core-dump', 'timeout', 'watchdog']),
-  'on-abnormal': new Set(['signal', 'core-dump', 'timeout', 'watchdog']),
-  'on-abort': new Set(['signal', 'core-dump']),
-  'on-watchdog': new Set(['watchdog']),
+// Each Restart= value as systemd writes it: most are exclusions, so a result systemd adds later
+// (as it added oom-kill) restarts under `always`/`on-failure`/`on-abnormal` without a new row.
+const restartsAfterResult: Record<RestartPolicy, (result: ServiceResult) => boolean> = {
+  no: () => false,
+  always: (r) => r !== 'skip-condition',
+  'on-success': (r) => r === 'success',
+  'on-failure': (r) => r !== 'success' && r !== 'skip-condition',
+  'on-abnormal': (r) => r !== 'success' && r !== 'exit-code' && r !== 'skip-condition',
+  'on-watchdog': (r) => r === 'watchdog',
+  'on-abort': (r) => r === 'signal' || r === 'core-dump',
 };
 
 export interface ExitFacts {
@@ -47,8 +53,7 @@ export function shouldRestart(rules: RestartRules, facts: ExitFacts): boolean {
   const code = facts.status ?? facts.signal;
   if (code !== undefined && rules.preventExitStatus?.has(code)) return false;
   if (code !== undefined && rules.forceExitStatus?.has(code)) return true;
-  if (rules.policy === 'no') return false;
-  return table[rules.policy].has(facts.result);
+  return restartsAfterResult[rules.policy](facts.result);
 }
 
 /** Clean exits per systemd: status 0, or HUP/INT/TERM/PIPE (not for oneshot), or a
@@ -96,11 +101,11 @@ export function resultOfExit(exit: ExitStatus | undefined, service: ServiceSecti
 }
 
 /** Restart=, RestartPreventExitStatus= and RestartForceExitStatus= applied to a run that ended
- * with `result` and `exit`. */
+ * with `result` and `exit` (none when the main process never ran). */
 export function restartsAfter(
   service: ServiceSection,
   result: ServiceResult,
-  exit: ExitStatus,
+  exit: ExitStatus | undefined,
   requestedStop: boolean,
 ): boolean {
   const rules = {
@@ -110,8 +115,8 @@ export function restartsAfter(
   };
   const facts = {
     result,
-    ...(exit.code === 'exited' ? { status: exit.status } : {}),
-    ...(exit.code !== 'exited' && exit.signal ? { signal: exit.signal } : {}),
+    ...(exit?.code === 'exited' ? { status: exit.status } : {}),
+    ...(exit && exit.code !== 'exited' && exit.signal ? { signal: exit.signal } : {}),
     requestedStop,
   };
   return shouldRestart(rules, facts);

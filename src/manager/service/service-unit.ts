@@ -8,13 +8,13 @@
 // The socket units decide when to start it and hand it their fds; this file decides how.
 
 import type { Credentials } from '../../sys/msg.js';
-import { signalNumber } from '../../sys/process.js';
+import { describeExit, signalNumber } from '../../sys/process.js';
 import type { Fd } from '../../sys/socket.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
 import type { Logger } from '../log.js';
 import { RateLimit } from '../rate-limit.js';
-import { describeExit, ServiceCommands, stopPostEnvironment, timeoutMs, waitOrTimeout } from './commands.js';
+import { ServiceCommands, stopPostEnvironment, timeoutMs, waitOrTimeout } from './commands.js';
 import { FdStore } from './fd-store.js';
 import { followForkedDaemon, readPidFile } from './forked-daemon.js';
 import { applyFdStore, parseMainPid, readNotification } from './notification.js';
@@ -166,20 +166,22 @@ export class ServiceUnit {
       this.setState('start-pre');
       for (const cmd of s.execStartPre)
         if (!(await this.commands.run(cmd, 'ExecStartPre', undefined, undefined, this.startTimeoutMs())))
-          return this.fail(this.startFailure());
+          return await this.failStart(this.startFailure());
       this.setState('start');
       if (s.type === 'oneshot') {
         for (const cmd of s.execStart)
-          if (!(await this.commands.run(cmd, 'ExecStart', request))) return this.fail(this.startFailure());
+          if (!(await this.commands.run(cmd, 'ExecStart', request)))
+            return await this.failStart(this.startFailure());
         this.setState('start-post');
         for (const cmd of s.execStartPost)
-          if (!(await this.commands.run(cmd, 'ExecStartPost'))) return this.fail(this.startFailure());
+          if (!(await this.commands.run(cmd, 'ExecStartPost')))
+            return await this.failStart(this.startFailure());
         this.log.info(`Finished ${this.describe()}.`, this.name);
         await this.afterMainExit(undefined);
         return;
       }
       const cmd = s.execStart[0];
-      if (!cmd) return this.fail('resources');
+      if (!cmd) return await this.failStart('resources');
       const proc = this.commands.spawn(cmd, request, true);
       this.main = proc;
       this.mainPid = proc.pid;
@@ -202,7 +204,7 @@ export class ServiceUnit {
           this.mainPid = undefined;
           this.log.warning(`${this.name}: Start operation timed out. Terminating.`, this.name);
           await this.commands.terminate(proc);
-          return this.fail('timeout');
+          return await this.failStart('timeout');
         }
         const exit = await proc.exit;
         if (exit.code !== 'exited' || exit.status !== 0) return; // onMainExit handles the failure
@@ -222,14 +224,14 @@ export class ServiceUnit {
       this.setState('start-post');
       for (const c of s.execStartPost)
         if (!(await this.commands.run(c, 'ExecStartPost', undefined, undefined, this.startTimeoutMs())))
-          return this.fail(this.startFailure());
+          return await this.failStart(this.startFailure());
       if (this.state === 'start-post') {
         this.setState('running');
         this.log.info(`Started ${this.describe()}.`, this.name, { pid: this.mainPid });
       }
     } catch (err) {
       this.log.error(`${this.name}: ${(err as Error).message}`, this.name);
-      this.fail('resources');
+      await this.failStart('resources');
     }
   }
 
@@ -507,17 +509,40 @@ export class ServiceUnit {
   }
 
   private async afterMainExit(exit: ProcessExit | undefined): Promise<void> {
-    const s = this.config.service;
-    const classified = resultOfExit(exit, s);
+    const classified = resultOfExit(exit, this.config.service);
     // A watchdog abort or a start timeout decides the result, whatever signal ended the process.
     const result = this.forcedResult ?? classified;
     this.forcedResult = undefined;
     if (this.stopping) return; // stop() owns the rest
     if (result !== 'success') this.result = result;
+    await this.stopPostThenDead(result, exit);
+  }
+
+  /** A start that failed before the service was up (ExecStartPre=, a oneshot's ExecStart= or
+   * ExecStartPost= failed or timed out, the main process could not be started). As systemd's
+   * stop-sigterm → stop-post → dead path: a running main process is stopped first, ExecStopPost=
+   * runs, and Restart= decides what follows, as after any other failure. */
+  private async failStart(result: ServiceResult): Promise<void> {
+    if (this.main) {
+      // Its exit runs ExecStopPost= and Restart= with this result (afterMainExit).
+      this.setState('stop-sigterm');
+      await this.abortMain(result, this.config.kill.killSignal.number, this.stopTimeoutMs());
+      return;
+    }
+    this.result = result;
+    await this.stopPostThenDead(result, undefined);
+  }
+
+  /** ExecStopPost=, then auto-restart, dead or failed as Restart= decides (systemd's
+   * service_enter_stop_post() → service_enter_dead() with restarts allowed). */
+  private async stopPostThenDead(result: ServiceResult, exit: ProcessExit | undefined): Promise<void> {
+    const s = this.config.service;
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
-    const restart = exit !== undefined && restartsAfter(s, result, exit, this.stopRequested);
+    // A oneshot whose commands all succeeded has no exit to judge: it is done, not restarted.
+    const judged = exit !== undefined || result !== 'success';
+    const restart = judged && restartsAfter(s, result, exit, this.stopRequested);
     if (restart && !this.restartable)
       this.log.notice(
         `${this.name}: Restart=${s.restart} not applied: an Accept=yes instance's connection is gone once it exits.`,

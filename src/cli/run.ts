@@ -100,16 +100,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     unitManager,
   });
   const listening = manager.start();
-  if (manager.sockets.size === 0 || listening === 0) {
-    const found =
-      manager.sockets.size + [...manager.broken.keys()].filter((n) => n.endsWith('.socket')).length;
-    log.error(
-      found === 0
-        ? `No socket units found in ${unitPath.join(', ')}.`
-        : `sockunit: 0 of ${found} socket units listening: every one failed (see the errors above); nothing to serve. Fix them and start again.`,
-    );
-    // Closes what start() opened anyway (the notify socket, listeners), which would keep the
-    // process alive.
+  const found = manager.sockets.size + [...manager.broken.keys()].filter((n) => n.endsWith('.socket')).length;
+  if (found === 0) {
+    log.error(`No socket units found in ${unitPath.join(', ')}.`);
+    // Closes what start() opened anyway (the notify socket), which would keep the process alive.
     await manager.stop();
     return 1;
   }
@@ -123,6 +117,16 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     });
   } catch (err) {
     log.error((err as Error).message);
+    await manager.stop();
+    return 1;
+  }
+  if (listening === 0) {
+    // Every socket unit failed to load or to listen: nothing would ever start, and a manager
+    // that stayed up would only look healthy.
+    log.error(
+      `sockunit: 0 of ${found} socket units listening: every one failed (see the errors above); nothing to serve. Fix them and start again.`,
+    );
+    await plane.close();
     await manager.stop();
     return 1;
   }

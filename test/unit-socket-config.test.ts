@@ -264,7 +264,7 @@ describe('lines that are warned about and ignored', () => {
   it('warns once about an unknown section, at its header', () => {
     const t = typeText('w.socket', '[Socket]\nListenStream=1\n[Sockt]\nA=1\nB=2\n');
     assert.deepEqual(printed(t), [
-      'warning /fixture/w.socket:3: Unknown section [Sockt], ignoring its lines; expected [Unit], [Socket], [Install]',
+      'warning /fixture/w.socket:3: Unknown section [Sockt], ignoring its lines; did you mean [Socket]?',
     ]);
   });
 

@@ -1,7 +1,7 @@
 // `sockunit run`: the long-running manager. Thin: parse options, build a Manager, wire signals.
 
-import { statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { acceptThreadMayOwn } from '../manager/accept/thread.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
@@ -9,22 +9,30 @@ import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
 import { mayInheritOrphans, reapOrphans } from '../sys/process.js';
 import { resolveSearchPath } from '../unit/load.js';
+import type { ManagerKind } from '../unit/specifiers.js';
 import type { CommandIO } from './io.js';
+import { parseCommandLine, UNIT_FILE_OPTIONS, UsageError, usageError } from './options.js';
+import { directoryProblem, unitPathChoice } from './unit-target.js';
 
 const HELP = `Usage: sockunit run [OPTIONS] [DIR|UNIT]...
 
 Open the listeners of socket units and start their services on first traffic, as systemd does.
 Every DIR argument is added to the unit search path; every other argument names a socket unit
-to run (default: every socket unit on the path).
+to run (NAME.socket, or the path of a .socket file); default: every socket unit on the path.
+
+Which units: a DIR or -p DIR, else $SYSTEMD_UNIT_PATH. Running the host's own units (systemd's
+system path: /etc/systemd/system, /run/systemd/system, /usr/lib/systemd/system, ...) takes
+--system, so that a bare 'sockunit run' never takes over the host's ssh, dbus or journald sockets.
 
 Options:
-  -p, --unit-path DIR     add DIR to the unit search path (repeatable; highest priority first).
-                          Without any DIR: $SYSTEMD_UNIT_PATH, else systemd's system path
-                          (/etc/systemd/system, /run/systemd/system, /usr/lib/systemd/system, ...)
+  -p, --unit-path DIR     add DIR to the unit search path (repeatable; highest priority first)
+      --system            add systemd's system unit path (the host's own units)
+      --user              add the user manager's unit path (~/.config/systemd/user, ...); its
+                          specifiers (%h, %t, ...) expand as the user manager's
       --target TARGET     boot mode: start TARGET (e.g. multi-user.target) with everything it
                           Wants=/Requires= — sockets, plain services, other targets — as systemd
-                          does at boot, instead of every socket unit; without a DIR, systemd's
-                          system unit path is used (where 'sockunit enable' puts its links)
+                          does at boot, instead of every socket unit ('sockunit enable' makes
+                          the links; --system boots the host's own units)
       --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
       --log-format FMT    text (default) or json (one object a line)
@@ -40,6 +48,9 @@ Options:
                           off by default
   -h, --help              show this help
 
+Exit status: 0 after SIGTERM/SIGINT; 1 when no socket unit could be loaded or none listens (every
+unit failed), or the control socket or metrics could not be served; 2 for bad usage.
+
 Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
 units, keeping unchanged listeners open.
 
@@ -53,8 +64,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   try {
     args = parse(argv);
   } catch (err) {
-    io.stderr.write(`sockunit run: ${(err as Error).message}\n${HELP}`);
-    return 2;
+    if (err instanceof UsageError) return usageError('run', HELP, err.message, io);
+    throw err;
   }
   if (args.values.help) {
     io.stdout.write(HELP);
@@ -70,14 +81,19 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     io.stderr.write(`sockunit run: --log-level=${level}: expected debug, info, notice, warning or error\n`);
     return 2;
   }
-  const dirs = [...(args.values['unit-path'] ?? [])];
-  const units: string[] = [];
-  for (const p of args.positionals) {
-    if (isDirectory(p)) dirs.push(p);
-    else units.push(p);
+  let where: RunUnits;
+  try {
+    where = runUnits(args);
+  } catch (err) {
+    if (err instanceof UsageError) return usageError('run', HELP, err.message, io);
+    throw err;
   }
-  const unitPath = dirs.length > 0 ? dirs : resolveSearchPath();
+  const { unitPath, units, manager: unitManager } = where;
   const log = new Logger({ format: format as LogFormat, level, out: io.stderr });
+  if (where.hostPath && existsSync('/run/systemd/system'))
+    log.warning(
+      'systemd runs on this host (/run/systemd/system exists) and already listens on its units’ sockets: those units fail here with EADDRINUSE. Stop them in systemd first, or run your own units from a directory.',
+    );
   const starter = new PosixSpawnStarter(log);
   const target = args.values.target;
   if (target !== undefined && !/\.target$/.test(target)) {
@@ -92,6 +108,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     log,
     starter,
     mptcpFallback: args.values['mptcp-fallback'] ?? false,
+    unitManager,
     ...(target !== undefined ? { target } : {}),
   });
   let listening: number;
@@ -108,7 +125,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       );
     listening = [...manager.sockets.values()].filter((s) => s.activeState === 'active').length;
   } else listening = manager.start();
-  if (target === undefined && manager.sockets.size === 0) {
+  const found = manager.sockets.size + [...manager.broken.keys()].filter((n) => n.endsWith('.socket')).length;
+  if (target === undefined && found === 0) {
     log.error(`No socket units found in ${unitPath.join(', ')}.`);
     // Closes what start() opened anyway (the notify socket), which would keep the process alive.
     await manager.stop();
@@ -124,6 +142,16 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     });
   } catch (err) {
     log.error((err as Error).message);
+    await manager.stop();
+    return 1;
+  }
+  if (target === undefined && listening === 0) {
+    // Every socket unit failed to load or to listen: nothing would ever start, and a manager
+    // that stayed up would only look healthy.
+    log.error(
+      `sockunit: 0 of ${found} socket units listening: every one failed (see the errors above); nothing to serve. Fix them and start again.`,
+    );
+    await plane.close();
     await manager.stop();
     return 1;
   }
@@ -171,27 +199,73 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
 }
 
 function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'unit-path': { type: 'string', short: 'p', multiple: true },
-      'mptcp-fallback': { type: 'boolean' },
-      target: { type: 'string' },
-      'log-format': { type: 'string' },
-      'log-level': { type: 'string' },
-      'control-socket': { type: 'string' },
-      'control-socket-mode': { type: 'string' },
-      metrics: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = parseCommandLine('run', argv, {
+    ...UNIT_FILE_OPTIONS,
+    'mptcp-fallback': { type: 'boolean' },
+    target: { type: 'string' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
+    'control-socket': { type: 'string' },
+    'control-socket-mode': { type: 'string' },
+    metrics: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
+  return parsed as {
+    values: {
+      'unit-path'?: string[];
+      user?: boolean;
+      system?: boolean;
+      'mptcp-fallback'?: boolean;
+      target?: string;
+      'log-format'?: string;
+      'log-level'?: string;
+      'control-socket'?: string;
+      'control-socket-mode'?: string;
+      metrics?: string;
+      help?: boolean;
+    };
+    positionals: string[];
+  };
 }
 
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
+/** Where the units come from and which to run. */
+interface RunUnits {
+  unitPath: string[];
+  units: string[];
+  manager: ManagerKind;
+  /** The host's own unit path was chosen (--system/--user). */
+  hostPath: boolean;
+}
+
+/**
+ * Directories, unit names and paths of unit files from the arguments; the host's unit path only
+ * when asked for (--system, --user, or $SYSTEMD_UNIT_PATH). Throws UsageError for an argument
+ * that looks like a path but names nothing, and for no unit path at all.
+ */
+function runUnits(args: ReturnType<typeof parse>): RunUnits {
+  const choice = unitPathChoice(args.values);
+  const dirs = [...choice.dirs];
+  const units: string[] = [];
+  for (const p of args.positionals) {
+    if (directoryProblem(p) === undefined) dirs.push(resolve(p));
+    else if (/\.socket$/.test(p) && existsSync(p)) {
+      // The path of a unit file: its directory joins the path, its name is the unit.
+      dirs.push(dirname(resolve(p)));
+      units.push(basename(p));
+    } else if (p.includes('/'))
+      throw new UsageError(
+        `${p}: ${existsSync(p) ? 'not a directory nor a .socket file' : 'no such directory or unit file'}; give a unit directory, a .socket file, or a unit name (NAME.socket)`,
+      );
+    else units.push(p);
   }
+  // The host's path as systemd computes it: $SYSTEMD_UNIT_PATH when set (a trailing ':' appends
+  // the defaults), else the manager's default path. Set explicitly, the variable is a choice too.
+  const hostWanted = choice.hostPath || (dirs.length === 0 && Boolean(process.env.SYSTEMD_UNIT_PATH));
+  const host = hostWanted ? resolveSearchPath({ manager: choice.manager }) : [];
+  const unitPath = [...new Set([...dirs, ...host])];
+  if (unitPath.length === 0)
+    throw new UsageError(
+      `no unit directory given${units.length > 0 ? ` to find ${units.join(', ')} in` : ''}. Name one (sockunit run examples/units, or -p DIR), or choose the host's own units explicitly: --system for systemd's system unit path (/etc/systemd/system, /usr/lib/systemd/system, ...), --user for the user manager's`,
+    );
+  return { unitPath, units, manager: choice.manager, hostPath: choice.hostPath };
 }

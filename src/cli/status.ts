@@ -10,6 +10,7 @@ import type {
   UnitStatus,
 } from '../manager/control/snapshot.js';
 import type { LogRecord } from '../manager/log.js';
+import { connectionCountsLine } from './connections.js';
 import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 
@@ -98,6 +99,7 @@ function socketLines(s: SocketStatus): string {
     );
   else if (s.refused > 0) out += field('Refused', String(s.refused));
   out += field('Activations', String(s.triggerCount));
+  if (s.connections) out += field('Connections', connectionCountsLine(s.connections));
   return out;
 }
 

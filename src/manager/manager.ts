@@ -12,6 +12,7 @@ import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
 import { parseUnitName, unitType } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
+import type { ManagerKind } from '../unit/specifiers.js';
 import type { TargetUnitConfig } from '../unit/target-config.js';
 import type { UnitSection } from '../unit/unit-section.js';
 import { connectionEnvironment, connectionInstance } from './accept/instance-name.js';
@@ -44,6 +45,8 @@ export interface ManagerOptions {
   notifySocket?: string;
   /** Boot mode: start this target (and what it wants) instead of every socket unit. */
   target?: string;
+  /** Whose unit files these are: specifiers (%h, %t…) expand as this manager's. Default system. */
+  unitManager?: ManagerKind;
 }
 
 type Missing = { missing: 'not-found' | 'bad-setting' | 'masked' | 'error' };
@@ -104,7 +107,7 @@ export class Manager {
   }
 
   private load(name: string, quietWhenMissing = false): LoadedUnit | undefined {
-    const unit = loadUnit(name, { searchPath: this.index });
+    const unit = loadUnit(name, { searchPath: this.index, manager: this.options.unitManager ?? 'system' });
     // A name looked up as a dependency or by a command that does not exist is no broken unit.
     if (quietWhenMissing && unit.loadState === 'not-found') return undefined;
     for (const d of unit.diagnostics) {
@@ -348,7 +351,7 @@ export class Manager {
     if (state === 'running' || state === 'start-pre' || state === 'start' || state === 'start-post') return;
     if (state === 'dead' || state === 'failed' || state === 'auto-restart' || state === 'exited') {
       for (const socket of this.socketsOf(service)) {
-        if (state === 'failed' && service.result === 'resources' && service.startLimitHit) {
+        if (state === 'failed' && service.result === 'start-limit-hit') {
           socket.serviceFailedToStart();
         } else if (state !== 'exited') socket.resume();
       }

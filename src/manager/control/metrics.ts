@@ -104,7 +104,7 @@ export function managerRegistry(manager: Manager): Registry {
   };
   new Gauge({
     name: 'sockunit_socket_connections',
-    help: 'Connections on the unit’s TCP/MPTCP ports now, by protocol (mptcp, mptcp->tcp fallen back, tcp), from sock_diag.',
+    help: 'Live connections on the unit’s TCP/MPTCP ports now, by what they run: mptcp (runs MPTCP), mptcp->tcp (fell back), tcp (plain TCP), from sock_diag. TIME-WAIT and other sockets that are not live are not counted.',
     labelNames: ['unit', 'protocol'],
     registers: [registry],
     collect() {
@@ -128,14 +128,23 @@ export function managerRegistry(manager: Manager): Registry {
     },
   });
   new Gauge({
-    name: 'sockunit_socket_mptcp_multipath_connections',
-    help: 'MPTCP connections on the unit’s ports that use more than one subflow now.',
+    name: 'sockunit_socket_mptcp_several_paths_connections',
+    help: 'MPTCP connections on the unit’s ports that use several paths now (more than one subflow established).',
     labelNames: ['unit'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of connections())
-        if (c.ports.length > 0) this.set({ unit: c.unit }, c.connections.filter((x) => x.multipath).length);
+      for (const c of connections()) if (c.ports.length > 0) this.set({ unit: c.unit }, c.severalPaths);
+    },
+  });
+  new Gauge({
+    name: 'sockunit_socket_not_live_sockets',
+    help: 'Sockets on the unit’s ports that are not live connections (TIME-WAIT, SYN-RECV, CLOSE), counted apart.',
+    labelNames: ['unit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of connections()) if (c.ports.length > 0) this.set({ unit: c.unit }, c.notLive);
     },
   });
 

@@ -11,7 +11,7 @@ import { SO_PEERCRED, SOL_SOCKET } from '../../sys/constants.js';
 import { getsockopt } from '../../sys/socket.js';
 import type { Logger, LogRecord } from '../log.js';
 import type { Manager } from '../manager.js';
-import { unitConnections } from './connections.js';
+import { connectionCounts, unitConnections } from './connections.js';
 import {
   CONTROL_PROTOCOL_VERSION,
   ControlError,
@@ -202,6 +202,13 @@ export class ControlServer {
               'ENOUNIT',
               `Unit ${n} could not be found ('sockunit list-units' lists the units of this manager).`,
             );
+          // The live connections, counted as `connections` counts them (read from the kernel
+          // here: snapshot.ts opens nothing).
+          const socket = status.kind === 'socket' ? m.sockets.get(n) : undefined;
+          if (status.kind === 'socket' && socket) {
+            const counted = connectionCounts(unitConnections(socket));
+            if (counted) status.connections = counted;
+          }
           return status;
         });
       }

@@ -8,6 +8,7 @@ import type { Manager } from '../manager.js';
 import type { ServiceUnit } from '../service/service-unit.js';
 import { type Port, portAddress } from '../socket/port.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
+import type { ConnectionCounts } from './connections.js';
 
 /** One listening port as `list-sockets` shows it. */
 export interface ListenRecord {
@@ -36,6 +37,9 @@ export interface SocketStatus {
   connected: number;
   refused: number;
   triggerCount: number;
+  /** Live connections on the unit's TCP/MPTCP ports by what they run (absent without such a
+   * port), filled in by the control server from the kernel. */
+  connections?: ConnectionCounts;
   logs: LogRecord[];
 }
 

@@ -46,8 +46,6 @@ export class ServiceLifecycle {
   starts = 0;
   restarts = 0;
   readonly exits = new Map<string, number>();
-  /** The last start was refused by StartLimitIntervalSec=/StartLimitBurst=. */
-  startLimitHit = false;
   /** Called once the service has come to rest (dead, exited or failed, no restart pending). */
   onSettled: (() => void) | undefined;
   /** fds the service handed over with FDSTORE=1; passed back after the sockets' on each start. */
@@ -178,10 +176,9 @@ export class ServiceLifecycle {
   async start(request: StartRequest): Promise<void> {
     if (this.isActiveOrActivating && this.state !== 'auto-restart') return;
     clearTimeout(this.restartTimer);
-    this.startLimitHit = false;
     if (!this.startLimit.test()) {
-      this.startLimitHit = true;
-      this.result = 'resources';
+      // The result status shows is the one logged, as systemd's: start-limit-hit.
+      this.result = 'start-limit-hit';
       this.log.error(`${this.name}: Start request repeated too quickly.`, this.name);
       this.log.error(`${this.name}: Failed with result 'start-limit-hit'.`, this.name, {
         result: 'start-limit-hit',

@@ -1,0 +1,147 @@
+// Where the tiny exec helpers (listen-pid-helper.ts, cgroup-enter-helper.ts) are written as files
+// so that execve can run them: a private directory of this user that allows exec, the file
+// checked byte for byte and replaced atomically when it differs.
+
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { assemble, EM_AARCH64, EM_X86_64, type ListingLine, staticElf64 } from './elf.js';
+
+/** Node's `process.arch` names of the architectures that have helper listings. */
+export type HelperArch = 'x64' | 'arm64';
+
+export function isHelperArch(arch: string): arch is HelperArch {
+  return arch === 'x64' || arch === 'arm64';
+}
+
+/** A helper's static ELF file for `arch`, from its listing for that architecture. */
+export function helperImage(
+  arch: HelperArch,
+  listings: Record<HelperArch, readonly ListingLine[]>,
+): Uint8Array {
+  return arch === 'x64'
+    ? staticElf64({
+        machine: EM_X86_64,
+        loadAddress: 0x400000n,
+        align: 0x1000n,
+        code: assemble(listings.x64).bytes,
+      })
+    : staticElf64({
+        machine: EM_AARCH64,
+        loadAddress: 0x400000n,
+        // 64 KiB: the largest AArch64 page size, so the segment maps on any kernel.
+        align: 0x10000n,
+        code: assemble(listings.arm64).bytes,
+      });
+}
+
+/** A helper's file name: `prefix-arch-digest`. The content hash keeps two sockunit versions (two
+ * contracts) that share a directory from replacing each other's helper. */
+export function helperFileName(prefix: string, arch: string, image: Uint8Array): string {
+  const digest = createHash('sha256').update(image).digest('hex').slice(0, 12);
+  return `${prefix}-${arch}-${digest}`;
+}
+
+function effectiveUid(): number {
+  return process.geteuid?.() ?? 0;
+}
+
+/** Creates `dir` (mode 0700) unless it exists, then checks that nobody else can write to it:
+ * a real directory, ours, not group- or world-writable. Throws saying what is wrong. */
+function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const st = lstatSync(dir);
+  const uid = effectiveUid();
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0)
+    throw new Error(
+      `${dir} is not a private directory (${st.isDirectory() ? 'directory' : 'not a directory'}, ` +
+        `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); expected a directory of uid ${uid} ` +
+        'that only its owner can write',
+    );
+}
+
+function isInstalled(path: string, image: Uint8Array): boolean {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (!st.isFile() || st.uid !== effectiveUid() || (st.mode & 0o7777) !== 0o755 || st.size !== image.length)
+    return false;
+  return Buffer.compare(readFileSync(path), image) === 0;
+}
+
+/** Writes `image` as `dir/name` (`dir` created private if missing) unless an identical file is
+ * there, replacing a different or tampered one atomically, and returns its path. Throws when
+ * `dir` is not private, not writable, or on a filesystem mounted noexec. */
+export function installHelperFile(dir: string, name: string, image: Uint8Array): string {
+  ensurePrivateDir(dir);
+  const path = join(dir, name);
+  if (!isInstalled(path, image)) {
+    const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}`);
+    try {
+      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o700);
+      try {
+        writeSync(fd, image);
+        fchmodSync(fd, 0o755); // the umask may have taken bits away
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, path);
+    } catch (error) {
+      try {
+        unlinkSync(temporary);
+      } catch {}
+      throw error;
+    }
+  }
+  // access(X_OK) fails on a noexec mount even for root, where execve would fail too.
+  accessSync(path, constants.X_OK);
+  return path;
+}
+
+/** Where a helper may live, best first: the user's runtime directory, /run (root), /tmp. */
+function helperDirs(): string[] {
+  const dirs: string[] = [];
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  if (runtime && isAbsolute(runtime)) dirs.push(join(runtime, 'sockunit'));
+  if (effectiveUid() === 0) dirs.push('/run/sockunit');
+  dirs.push(join(tmpdir(), `sockunit-${effectiveUid()}`));
+  return dirs;
+}
+
+/** Installs `image` as `name` in the first of `$XDG_RUNTIME_DIR/sockunit/`, `/run/sockunit/`
+ * (root), `<tmpdir>/sockunit-<uid>/` that is private and allows exec, and returns its path.
+ * Throws, naming `what` and every directory's refusal, when none will do. */
+export function installHelperSomewhere(what: string, name: string, image: Uint8Array): string {
+  const failures: string[] = [];
+  for (const dir of helperDirs()) {
+    try {
+      return installHelperFile(dir, name, image);
+    } catch (error) {
+      failures.push(`${dir}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(
+    `cannot install the ${what} (${failures.join('; ')}); ` +
+      'set XDG_RUNTIME_DIR to a private directory on a filesystem that allows exec',
+  );
+}

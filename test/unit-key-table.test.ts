@@ -36,6 +36,7 @@ const CONFIG_TYPES = new Set([
   'unit/unit-section.ts',
   'unit/exec-context.ts',
   'unit/install-section.ts',
+  'unit/resource-control.ts',
 ]);
 
 // Every [Socket] key of systemd 258 (load-fragment-gperf.gperf.in), outside the exec/kill/cgroup sets.
@@ -119,7 +120,7 @@ describe('key table', () => {
   });
 
   it('marks sandboxing and cgroup keys as not enforced, with a reason', () => {
-    for (const k of ['ProtectSystem', 'PrivateTmp', 'MemoryMax', 'CPUQuota', 'SystemCallFilter']) {
+    for (const k of ['ProtectSystem', 'PrivateTmp', 'Slice', 'IPAddressDeny', 'SystemCallFilter']) {
       const def = findKey(SERVICE_TABLE, 'Service', k);
       assert.equal(def?.enforcement.enforced, false, k);
     }

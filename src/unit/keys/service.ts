@@ -27,6 +27,11 @@ import {
 } from './define.js';
 import { execContextKeys, execRow } from './exec.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import {
+  RESOURCE_CONTROL_KEY_NAMES,
+  RESOURCE_CONTROL_KEYS,
+  RESOURCE_CONTROL_NOT_ENFORCED,
+} from './resource-control.js';
 import { parseUnitNames } from './unit.js';
 
 const service = (c: ServiceUnitConfig): ServiceSection => c.service;
@@ -284,5 +289,7 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
     'RebootArgument',
   ].map((k) => notEnforcedRow<ServiceUnitConfig>(S, k, NOT_IMPLEMENTED)),
   ...execContextKeys(S),
-  ...notEnforcedExecKeys<ServiceUnitConfig>(S),
+  ...RESOURCE_CONTROL_KEYS,
+  ...RESOURCE_CONTROL_NOT_ENFORCED,
+  ...notEnforcedExecKeys<ServiceUnitConfig>(S).filter((k) => !RESOURCE_CONTROL_KEY_NAMES.has(k.name)),
 ];

@@ -3,7 +3,9 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { acceptThreadMayOwn } from '../manager/accept/thread.js';
+import { CgroupChoiceError, CgroupTree } from '../manager/cgroup/tree.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
+import { defaultControlSocketPath } from '../manager/control/protocol.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
@@ -46,6 +48,9 @@ Options:
                           file mode of the control socket (for tests; peers are still checked)
       --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101);
                           off by default
+      --cgroup PATH|no    run services in cgroups under this cgroup v2 path (default: the
+                          manager's own cgroup when it is alone there, else a child of it named
+                          after the control socket); no: process groups, as without cgroups
   -h, --help              show this help
 
 Exit status: 0 after SIGTERM/SIGINT; 1 when no socket unit could be loaded or none listens (every
@@ -102,6 +107,18 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     );
     return 2;
   }
+  let cgroups: CgroupTree | undefined;
+  try {
+    cgroups = await CgroupTree.claim({
+      requested: args.values.cgroup,
+      identity: args.values['control-socket'] ?? defaultControlSocketPath(process.env),
+      log,
+    });
+  } catch (err) {
+    if (!(err instanceof CgroupChoiceError)) throw err;
+    log.error(err.message);
+    return 1;
+  }
   const manager = new Manager({
     unitPath,
     units,
@@ -110,13 +127,19 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     mptcpFallback: args.values['mptcp-fallback'] ?? false,
     unitManager,
     ...(target !== undefined ? { target } : {}),
+    ...(cgroups ? { cgroups } : {}),
   });
+  // The services' cgroups go with them; the manager returns to the cgroup it was started in.
+  const stopAll = async () => {
+    await manager.stop();
+    cgroups?.release();
+  };
   let listening: number;
   if (target !== undefined) {
     const reached = await manager.boot(target);
     if (!manager.targets.has(target)) {
       // The target itself did not load (not found, masked, broken): nothing to run.
-      await manager.stop();
+      await stopAll();
       return 1;
     }
     if (!reached)
@@ -129,7 +152,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (target === undefined && found === 0) {
     log.error(`No socket units found in ${unitPath.join(', ')}.`);
     // Closes what start() opened anyway (the notify socket), which would keep the process alive.
-    await manager.stop();
+    await stopAll();
     return 1;
   }
   // Before the 'listening' line: whoever waits for it may use the control socket at once.
@@ -142,7 +165,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     });
   } catch (err) {
     log.error((err as Error).message);
-    await manager.stop();
+    await stopAll();
     return 1;
   }
   if (target === undefined && listening === 0) {
@@ -152,7 +175,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       `sockunit: 0 of ${found} socket units listening: every one failed (see the errors above); nothing to serve. Fix them and start again.`,
     );
     await plane.close();
-    await manager.stop();
+    await stopAll();
     return 1;
   }
 
@@ -174,7 +197,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       log.info(`Received ${signal}, stopping.`);
       plane
         .close()
-        .then(() => manager.stop())
+        .then(() => stopAll())
         .then(
           () => {
             clearInterval(reaper);
@@ -208,6 +231,7 @@ function parse(argv: string[]) {
     'control-socket': { type: 'string' },
     'control-socket-mode': { type: 'string' },
     metrics: { type: 'string' },
+    cgroup: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   return parsed as {
@@ -222,6 +246,7 @@ function parse(argv: string[]) {
       'control-socket'?: string;
       'control-socket-mode'?: string;
       metrics?: string;
+      cgroup?: string;
       help?: boolean;
     };
     positionals: string[];

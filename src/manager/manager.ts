@@ -19,6 +19,8 @@ import { connectionEnvironment, connectionInstance } from './accept/instance-nam
 import { acceptPlanFor } from './accept/plan.js';
 import type { AcceptPlan } from './accept/protocol.js';
 import { acceptThread } from './accept/thread.js';
+import { ResourceNotices } from './cgroup/notices.js';
+import type { CgroupTree } from './cgroup/tree.js';
 import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './exec/process.js';
 import { hostConditionFacts } from './jobs/condition-facts.js';
 import { Jobs, type JobUnit, stopInOrder, TransactionFailed } from './jobs/engine.js';
@@ -47,6 +49,8 @@ export interface ManagerOptions {
   target?: string;
   /** Whose unit files these are: specifiers (%h, %t…) expand as this manager's. Default system. */
   unitManager?: ManagerKind;
+  /** The cgroup subtree services run in (cgroup/tree.ts); without it, process groups. */
+  cgroups?: CgroupTree;
 }
 
 type Missing = { missing: 'not-found' | 'bad-setting' | 'masked' | 'error' };
@@ -72,6 +76,8 @@ export class Manager {
   private stopping = false;
   /** The notify socket, and the routing of its messages to services. */
   private readonly notify: NotifyRouter;
+  /** Resource settings that have no effect here, said once at load. */
+  private readonly resourceNotices: ResourceNotices;
 
   constructor(options: ManagerOptions) {
     this.options = options;
@@ -79,6 +85,7 @@ export class Manager {
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
     this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
     this.notify = new NotifyRouter(this.log, () => this.services.values());
+    this.resourceNotices = new ResourceNotices(options.cgroups, options.log);
     this.reactions = new Reactions({
       log: this.log,
       unit: (name) => this.jobUnit(name),
@@ -122,6 +129,7 @@ export class Manager {
       return undefined;
     }
     this.broken.delete(name);
+    if (unit.config.type === 'service') this.resourceNotices.report(unit.config);
     return unit;
   }
 
@@ -141,6 +149,7 @@ export class Manager {
       onStateChange: (_unit, previous) => this.onServiceState(service, previous),
       restartRequest: () => ({ fds: this.socketsOf(service).flatMap((s) => s.passedFds()) }),
       ...this.notifyOptions(),
+      ...this.cgroupOptions(),
     });
     this.services.set(config.name, service);
     this.reactions.unitsChanged();
@@ -163,6 +172,10 @@ export class Manager {
 
   private notifyOptions(): { notifySocket?: string; drainNotifications?: () => void } {
     return this.notify.serviceOptions();
+  }
+
+  private cgroupOptions(): { cgroups?: CgroupTree } {
+    return this.options.cgroups ? { cgroups: this.options.cgroups } : {};
   }
 
   /** Load every socket unit and open its ports. Returns how many units listen. */
@@ -415,6 +428,7 @@ export class Manager {
           }
         : {}),
       ...this.notifyOptions(),
+      ...this.cgroupOptions(),
     });
     this.services.set(name, service);
     if (hasReactions(unit.unit)) this.reactions.unitsChanged();
@@ -443,6 +457,7 @@ export class Manager {
       socket.ports.map((p) => p.spec),
       template,
       process.env,
+      this.options.cgroups,
     );
     if ('reason' in plan) {
       this.log.debug(`${socket.name}: instances start on the main thread (${plan.reason}).`, socket.name);
@@ -463,7 +478,7 @@ export class Manager {
     const unit = this.loadInstance(name, socket.config.triggers);
     let proc: RunningProcess | undefined;
     if (event.kind === 'spawned' && this.starter.adopt) {
-      const adopted = this.starter.adopt(name, event.pid);
+      const adopted = this.starter.adopt(name, event.pid, event.cgroup);
       proc = adopted.proc;
       acceptThread().adopted(event.pid, adopted.reports);
     }
@@ -482,7 +497,9 @@ export class Manager {
         );
         return;
       }
-      service.adopt(proc, request);
+      const cgroup =
+        event.kind === 'spawned' && event.cgroup ? this.options.cgroups?.adopted(event.cgroup) : undefined;
+      service.adopt(proc, request, cgroup);
       // Spawned while the manager began to stop: stop it with the others.
       if (this.stopping) void service.stop();
     });

@@ -9,6 +9,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { Manager } from '../manager.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
+import { registerCgroupMetrics } from './cgroup-metrics.js';
 import { type UnitConnections, unitConnections } from './connections.js';
 
 export interface MetricsAddress {
@@ -193,6 +194,7 @@ export function managerRegistry(manager: Manager): Registry {
       for (const s of services()) this.set({ unit: s.name, state: s.state }, s.isActiveOrActivating ? 1 : 0);
     },
   });
+  registerCgroupMetrics(registry, services);
   return registry;
 }
 

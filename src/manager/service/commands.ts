@@ -21,6 +21,8 @@ export interface CommandOwner {
   readonly config: ServiceUnitConfig;
   readonly mainPid: number | undefined;
   readonly fdStore: FdStore;
+  /** Where its processes start: its cgroup's directory, when services run in cgroups. */
+  readonly cgroupDir?: string | undefined;
 }
 
 export interface ServiceCommandsOptions {
@@ -131,6 +133,7 @@ export class ServiceCommands {
       umask: e.umask,
       ...(user ? { uid: user.uid } : {}),
       ...(gid !== undefined ? { gid } : {}),
+      ...(this.owner.cgroupDir !== undefined ? { cgroup: this.owner.cgroupDir } : {}),
     });
   }
 

@@ -62,7 +62,7 @@ describe('sockunit show', () => {
       'TimeoutStopSec=10s',
       'KillSignal=SIGTERM',
       'UMask=0022',
-      'NotEnforced=ProtectSystem PrivateTmp MemoryMax',
+      'NotEnforced=ProtectSystem PrivateTmp',
     ]) {
       assert.ok(lines.has(l), `missing ${l} in:\n${r.stdout}`);
     }

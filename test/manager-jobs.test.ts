@@ -182,7 +182,16 @@ describe('sockunit run: dependencies and ordering', () => {
       assert.equal(statusOf(m, `${u}.service`).activeState, 'inactive', `${u} stopped with db`);
     // BindsTo=: the bound unit follows db when db's process dies on its own.
     assert.equal(sockunit(m, 'start', 'bound.service').code, 0);
-    const db = Number(readFileSync(join(m.dir, 'db.pid'), 'utf8'));
+    // The new db writes its pid once its shell runs; the file may still hold the stopped one's.
+    const db = await waitUntil('the new db.service wrote its pid', () => {
+      const pid = Number(readFileSync(join(m.dir, 'db.pid'), 'utf8'));
+      try {
+        process.kill(pid, 0);
+        return pid;
+      } catch {
+        return undefined;
+      }
+    });
     process.kill(db, 'SIGKILL');
     await waitUntil('bound.service stopped after db died', () =>
       statusOf(m, 'bound.service').activeState === 'inactive' ? true : undefined,

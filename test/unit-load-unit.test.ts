@@ -105,9 +105,9 @@ describe('loadUnit on the fixtures', () => {
     assert.equal(u.loadState, 'loaded');
     assert.deepEqual(
       service(u).notEnforced.map((n) => `${n.key}=${n.value}`),
-      ['ProtectSystem=strict', 'PrivateTmp=yes', 'MemoryMax=512M'],
+      ['ProtectSystem=strict', 'PrivateTmp=yes'],
     );
-    assert.equal(u.diagnostics.filter((d) => d.severity === 'notice').length, 3);
+    assert.equal(u.diagnostics.filter((d) => d.severity === 'notice').length, 2);
   });
 
   it('a template loaded by name is typed as systemd-analyze does, with test_instance', () => {

@@ -6,6 +6,7 @@
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { resourcesOnThisMachine } from '../manager/cgroup/notices.js';
 import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
@@ -48,6 +49,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const host = new HostLookup();
   for (const u of units)
     if (u.config !== undefined) u.diagnostics.push(...checkOnThisMachine(u.config, host));
+  for (const u of units)
+    if (u.config?.type === 'service') u.diagnostics.push(...resourcesOnThisMachine(u.config));
   // Each unit's start transaction, as systemd-analyze verify builds one: missing required units,
   // Requisite= and ordering cycles.
   const searchDirs = [...new Set(files.map((f) => dirname(f))), ...unitPath];

@@ -179,23 +179,32 @@ export function isPopulated(dir: string): boolean {
   return /^populated 1$/m.test(events);
 }
 
-/** Send `signal` to every process of the cgroup and its descendants. SIGKILL goes through
+/** Send `signal` to every process of the cgroup and its descendants (and to `first`, which the
+ * caller knows belongs there, before the others). SIGKILL goes through
  * cgroup.kill where the kernel has it (5.14): one write, and no process can fork its way out.
  * Otherwise each pid is signalled, and the list is read again until it shows no pid that was not
  * signalled yet (a process forked meanwhile), as systemd's cg_kill() does. Returns how many
  * processes were signalled (for cgroup.kill: how many were there). */
-export function signalCgroup(dir: string, signal: number): number {
+export function signalCgroup(dir: string, signal: number, first?: number): number {
+  const done = new Set<number>();
+  if (first !== undefined) {
+    // The process the caller knows, signalled whatever the list says: it may not have moved itself
+    // into the cgroup yet (the exec step runs between its spawn and the service's exec).
+    done.add(first);
+    try {
+      kill(first, signal);
+    } catch {}
+  }
   if (signal === SIGKILL) {
-    const there = allProcesses(dir).length;
+    const there = allProcesses(dir).filter((pid) => !done.has(pid)).length + done.size;
     try {
       writeAttribute(dir, 'cgroup.kill', '1');
       return there;
     } catch (err) {
-      if (hasCode(err, 'ENOENT') && !isDirectory(dir)) return 0; // the cgroup is gone
+      if (hasCode(err, 'ENOENT') && !isDirectory(dir)) return done.size; // the cgroup is gone
       // No cgroup.kill on this kernel: signal one by one below.
     }
   }
-  const done = new Set<number>();
   for (let round = 0; round < MAX_SIGNAL_ROUNDS; round++) {
     let fresh = 0;
     for (const pid of allProcesses(dir)) {

@@ -5,10 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import {
   cgroupDir,
   childCgroups,
   type Hierarchy,
+  isPopulated,
   isWritable,
   removeCgroup,
   signalCgroup,
@@ -50,6 +52,16 @@ export async function removeTree(dir: string): Promise<void> {
   signalCgroup(dir, 9);
   await waitUntilEmpty(dir, 5000);
   removeCgroup(dir);
+}
+
+/** Removes a manager's cgroup subtree at `path` (in the hierarchy) and what runs there, if it
+ * exists and no live manager sits in it (a manager started again on the same control socket
+ * took it over). */
+export async function removeCgroupPath(path: string): Promise<void> {
+  const h = unifiedMounts()[0];
+  const dir = h ? cgroupDir(h, path) : undefined;
+  if (!dir || !existsSync(dir) || isPopulated(`${dir}/manager.scope`)) return;
+  await removeTree(dir);
 }
 
 /** A fresh cgroup directly under the hierarchy's root. */

@@ -329,7 +329,7 @@ function dirOf(h: Hierarchy, path: CgroupPath): string {
 }
 
 /** Why cgroup v2 does not have `controller` in `root`. */
-function whyMissing(controller: Controller, h: Hierarchy, root: CgroupPath): string {
+export function whyMissing(controller: Controller, h: Hierarchy, root: CgroupPath): string {
   const v1 = v1Mount(controller);
   if (v1 !== undefined)
     return `the ${controller} controller is bound to cgroup v1 on this machine (mounted at ${v1}), so cgroup v2 cannot use it`;

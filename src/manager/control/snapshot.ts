@@ -73,7 +73,7 @@ export interface ServiceStatus {
   /** The last start's failed condition or assert, when it failed one. */
   condition?: ConditionStatus | null;
   /** Its cgroup's tasks, memory, CPU and processes; null without one (no cgroups, or not running). */
-  cgroup: CgroupStatus | null;
+  cgroup?: CgroupStatus | null;
   logs: LogRecord[];
 }
 

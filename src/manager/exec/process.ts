@@ -416,7 +416,7 @@ export class PosixSpawnStarter implements ProcessStarter {
       exit,
       signal: (signal: number, group = false) => {
         if (group && cgroup !== undefined) {
-          signalCgroup(cgroup, signal);
+          signalCgroup(cgroup, signal, pid);
           return;
         }
         try {

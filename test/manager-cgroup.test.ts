@@ -247,6 +247,32 @@ describe('services in cgroups', () => {
     assert.equal(running(pid), false);
   });
 
+  test('NotifyAccess=all: READY=1 from a process that left the session is the service’s, by its cgroup', async (t) => {
+    if (skipWithoutCgroups(t)) return;
+    const dir = tempDir('cgroup-notify');
+    const ready = join(dir, 'ready.py');
+    writeFileSync(
+      ready,
+      [
+        'import os, socket, time',
+        "addr = os.environ['NOTIFY_SOCKET']",
+        "addr = '\\0' + addr[1:] if addr.startswith('@') else addr",
+        's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+        "s.sendto(b'READY=1', addr)",
+        'time.sleep(1000)',
+        '',
+      ].join('\n'),
+    );
+    const idle = await idleSocket();
+    const m = await suite.start(() => ({
+      ...idle,
+      'n.service': `[Service]\nType=notify\nNotifyAccess=all\nTimeoutStartSec=20\nExecStart=/bin/sh -c 'setsid /usr/bin/python3 ${ready} & exec sleep 1000'\n`,
+    }));
+    start(m, 'n.service');
+    assert.equal(m.matching(/reception only permitted/).length, 0, m.log);
+    await m.waitFor(/^Started n\.service\.$/);
+  });
+
   test('Accept=yes: each instance in a cgroup of its own, on the accept thread’s path and on the main thread’s; removed when it ends', async (t) => {
     if (skipWithoutCgroups(t)) return;
     for (const thread of [true, false]) {

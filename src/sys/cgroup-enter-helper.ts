@@ -12,25 +12,11 @@
 
 import { CGROUP_ENTER_HELPER_AARCH64 } from './cgroup-enter-helper-aarch64.js';
 import { CGROUP_ENTER_HELPER_X86_64 } from './cgroup-enter-helper-x86_64.js';
-import {
-  type HelperArch,
-  helperFileName,
-  helperImage,
-  installHelperSomewhere,
-  isHelperArch,
-} from './helper-install.js';
-
-const images = new Map<HelperArch, Uint8Array>();
+import { helperFileName, helperImage, installHelperSomewhere } from './helper-install.js';
 
 /** The helper's ELF file for `arch` (Node's names), or undefined where there is no listing. */
 export function cgroupEnterHelperImage(arch: string = process.arch): Uint8Array | undefined {
-  if (!isHelperArch(arch)) return undefined;
-  let image = images.get(arch);
-  if (!image) {
-    image = helperImage(arch, { x64: CGROUP_ENTER_HELPER_X86_64, arm64: CGROUP_ENTER_HELPER_AARCH64 });
-    images.set(arch, image);
-  }
-  return image;
+  return helperImage(arch, { x64: CGROUP_ENTER_HELPER_X86_64, arm64: CGROUP_ENTER_HELPER_AARCH64 });
 }
 
 let installed: string | undefined;

@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { hasCode } from './errors.js';
-import { kill } from './process.js';
+import { kill, signalNumber } from './process.js';
 
 /** A cgroup's path inside the unified hierarchy, starting with `/`. */
 export type CgroupPath = string;
@@ -223,7 +223,7 @@ export function signalCgroup(dir: string, signal: number, first?: number): numbe
 /** A cgroup whose processes fork faster than they can be listed is still covered after this
  * many passes; cgroup.kill has no such limit. */
 const MAX_SIGNAL_ROUNDS = 16;
-const SIGKILL = 9;
+const SIGKILL = signalNumber('SIGKILL');
 
 function isDirectory(dir: string): boolean {
   try {

@@ -27,11 +27,25 @@ export function isHelperArch(arch: string): arch is HelperArch {
   return arch === 'x64' || arch === 'arm64';
 }
 
-/** A helper's static ELF file for `arch`, from its listing for that architecture. */
+const images = new Map<readonly ListingLine[], Uint8Array>();
+
+/** A helper's static ELF file for `arch` (Node's names), from its listing for that architecture;
+ * undefined where it has none. Built on first use; the same bytes on every machine. */
 export function helperImage(
-  arch: HelperArch,
+  arch: string,
   listings: Record<HelperArch, readonly ListingLine[]>,
-): Uint8Array {
+): Uint8Array | undefined {
+  if (!isHelperArch(arch)) return undefined;
+  const listing = listings[arch];
+  let image = images.get(listing);
+  if (!image) {
+    image = buildImage(arch, listings);
+    images.set(listing, image);
+  }
+  return image;
+}
+
+function buildImage(arch: HelperArch, listings: Record<HelperArch, readonly ListingLine[]>): Uint8Array {
   return arch === 'x64'
     ? staticElf64({
         machine: EM_X86_64,

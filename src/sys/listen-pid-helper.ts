@@ -73,18 +73,10 @@ export type EnvRecord = Readonly<Record<string, string>>;
 
 export type { HelperArch };
 
-const images = new Map<HelperArch, Uint8Array>();
-
 /** The helper's ELF file for `arch` (Node's names: `x64`, `arm64`), or undefined where there
  * is no listing. Built from the listings on first use; the same bytes on every machine. */
 export function listenPidHelperImage(arch: string = process.arch): Uint8Array | undefined {
-  if (!isHelperArch(arch)) return undefined;
-  let image = images.get(arch);
-  if (!image) {
-    image = helperImage(arch, { x64: LISTEN_PID_HELPER_X86_64, arm64: LISTEN_PID_HELPER_AARCH64 });
-    images.set(arch, image);
-  }
-  return image;
+  return helperImage(arch, { x64: LISTEN_PID_HELPER_X86_64, arm64: LISTEN_PID_HELPER_AARCH64 });
 }
 
 /** Writes the helper into `dir` (created private if missing) unless an identical file is there,

@@ -16,7 +16,7 @@ import {
   waitUntilEmpty,
   writeAttribute,
 } from '../../sys/cgroup.js';
-import { signalName } from '../../sys/process.js';
+import { signalName, signalNumber } from '../../sys/process.js';
 import type { KillContext } from '../../unit/exec-context.js';
 import type { Logger } from '../log.js';
 import type { CgroupAttribute } from './attributes.js';
@@ -29,8 +29,8 @@ export interface CgroupProcess {
 
 /** At most this many processes are named in a log line or a status. */
 const NAMED = 16;
-const SIGCONT = 18;
-const SIGKILL = 9;
+const SIGCONT = signalNumber('SIGCONT');
+const SIGKILL = signalNumber('SIGKILL');
 /** How long the last SIGKILL is waited for: the kernel ends a killed process at once, unless it
  * sleeps uninterruptibly (D state), which no signal can hurry. */
 const AFTER_SIGKILL_MS = 10_000;

@@ -34,6 +34,7 @@ import {
   waitUntilEmpty,
   writeAttribute,
 } from '../../sys/cgroup.js';
+import { signalNumber } from '../../sys/process.js';
 import type { ResourceControl } from '../../unit/resource-control.js';
 import type { KeyOrigins } from '../../unit/socket-config.js';
 import type { Logger } from '../log.js';
@@ -75,8 +76,8 @@ export class CgroupChoiceError extends Error {
 const MANAGER_LEAF = 'manager.scope';
 /** Previous services get this long to go after SIGTERM before SIGKILL. */
 const RECOVERY_GRACE_MS = 5000;
-const SIGTERM = 15;
-const SIGKILL = 9;
+const SIGTERM = signalNumber('SIGTERM');
+const SIGKILL = signalNumber('SIGKILL');
 const CONTROLLERS: readonly Controller[] = ['cpu', 'cpuset', 'io', 'memory', 'pids'];
 
 export class CgroupTree {

@@ -111,7 +111,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   try {
     cgroups = await CgroupTree.claim({
       requested: args.values.cgroup,
-      identity: args.values['control-socket'] ?? defaultControlSocketPath(process.env),
+      identity: resolve(args.values['control-socket'] ?? defaultControlSocketPath(process.env)),
       log,
     });
   } catch (err) {

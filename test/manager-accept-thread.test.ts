@@ -193,7 +193,9 @@ describe('sockunit run: the accept thread', () => {
     });
     const clients = [await connectTcp(port), await connectTcp(port)];
     await waitUntil('two instances', () => (m.matching(/^Started hold@/).length === 2 ? true : undefined));
-    assert.equal(processesWith(marker).length, 2);
+    // "Started" comes once the instance is spawned: its exec chain (cgroup step, LISTEN_PID helper)
+    // may still be on the way to the script, with the script's path in its argv.
+    await waitUntil('the two scripts run', () => (processesWith(marker).length === 2 ? true : undefined));
     await m.stop();
     assert.deepEqual(processesWith(marker), [], 'no instance outlives the manager');
     await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' });

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -455,6 +456,44 @@ describe('services in cgroups', () => {
     assert.equal(ctl(m2, 'stop', 'n.service').status, 0);
     assert.equal(running(grandchild), true);
     process.kill(grandchild, 'SIGKILL');
+  });
+
+  test('metrics: tasks, memory and CPU seconds of each service’s cgroup', async (t) => {
+    if (skipWithoutCgroups(t)) return;
+    const metricsPort = await freePort();
+    const idle = await idleSocket();
+    const m = await suite.start(
+      () => ({ ...idle, 'w.service': "[Service]\nExecStart=/bin/sh -c 'sleep 1000 & exec sleep 1000'\n" }),
+      { args: ['--metrics', `127.0.0.1:${metricsPort}`] },
+    );
+    start(m, 'w.service');
+    const tree = await treeOf(m);
+    await waitUntil('both processes in the cgroup', () =>
+      processesIn(`${tree.dir}/w.service`).length === 2 ? true : undefined,
+    );
+    const text = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => {
+            body += d.toString();
+          });
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+    assert.match(text, /^sockunit_service_tasks\{unit="w\.service"\} 2$/m);
+    const source = availableControllers(tree.dir).has('memory') ? 'cgroup' : 'pss';
+    assert.match(
+      text,
+      new RegExp(`^sockunit_service_memory_bytes\\{unit="w\\.service",source="${source}"\\} [1-9]\\d*$`, 'm'),
+    );
+    assert.match(text, /^sockunit_service_cpu_seconds_total\{unit="w\.service"\} \d/m);
+    assert.doesNotMatch(
+      text,
+      /sockunit_service_tasks\{unit="idle\.service"\}/,
+      'a service that ran and ended has no cgroup',
+    );
   });
 
   test('the manager leaves no cgroup behind after SIGTERM', async (t) => {

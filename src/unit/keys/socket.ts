@@ -32,6 +32,9 @@ import {
   type ValueType,
 } from './define.js';
 import { execContextKeys, execRow } from './exec.js';
+import { execDirectoryKeys } from './exec-directories.js';
+import { execPrivilegeKeys } from './exec-privileges.js';
+import { execResourceKeys } from './exec-resources.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
 
 const socket = (c: SocketUnitConfig): SocketSection => c.socket;
@@ -471,5 +474,8 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
   notEnforcedRow(S, 'SmackLabelIPOut', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SELinuxContextFromNet', 'SELinux labels are not applied by sockunit'),
   ...execContextKeys(S),
+  ...execDirectoryKeys(S),
+  ...execResourceKeys(S),
+  ...execPrivilegeKeys(S),
   ...notEnforcedExecKeys<SocketUnitConfig>(S),
 ];

@@ -219,13 +219,19 @@ export function setUpCredentials(
       rmdirSync(workspace);
       return dir;
     }
-    chmodSync(workspace, 0o500);
-    if (owner.privileged) chownSync(workspace, owner.uid, owner.gid);
     rmSync(dir, { recursive: true, force: true });
+    // Moved while still 0700 (moving a directory needs write access to it), made 0500 after.
     renameSync(workspace, dir);
-    if (owner.privileged) bindReadOnly(dir);
+    chmodSync(dir, 0o500);
+    if (owner.privileged) {
+      chownSync(dir, owner.uid, owner.gid);
+      bindReadOnly(dir);
+    }
     return dir;
   } catch (err) {
+    try {
+      chmodSync(workspace, 0o700);
+    } catch {}
     rmSync(workspace, { recursive: true, force: true });
     throw new ExecSetupError(
       EXIT.CREDENTIALS,

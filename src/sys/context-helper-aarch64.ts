@@ -9,11 +9,8 @@
 // result in x0 (-errno on failure). The subroutines are leaves, so bl/ret through x30 needs no
 // stack.
 
-import { a64, type ListingLine, label, ascii as str } from './elf.js';
-
-const imm19 = (target: string) => ({ label: target, encoding: 'a64-imm19' as const });
-const imm26 = (target: string) => ({ label: target, encoding: 'a64-imm26' as const });
-const adr = (target: string) => ({ label: target, encoding: 'a64-adr' as const });
+import { a64, adr, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
+import { ROUTINES_AARCH64 } from './helper-routines.js';
 
 const MSG_EXEC = 'sockunit-exec: cannot execute ';
 const MSG_ERRNO = ': errno ';
@@ -132,23 +129,7 @@ export const CONTEXT_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0x35000004, 'cbnz w4, {string_end}', imm19('string_end')),
   a64(0xcb010062, 'sub x2, x3, x1'),
   a64(0xd1000442, 'sub x2, x2, #0x1'), // strlen
-  label('write_stderr'),
-  a64(0xd2800040, 'mov x0, #0x2'),
-  a64(0xd2800808, 'mov x8, #0x40'), // SYS_write
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0xd65f03c0, 'ret'),
-  label('format'),
-  a64(0xaa1403e1, 'mov x1, x20'),
-  a64(0x52800146, 'mov w6, #0xa'),
-  label('format_digit'),
-  a64(0x1ac60807, 'udiv w7, w0, w6'),
-  a64(0x1b0680e5, 'msub w5, w7, w6, w0'), // r = value - q * 10
-  a64(0x1100c0a5, 'add w5, w5, #0x30'), // '0' + r
-  a64(0x381ffc25, 'strb w5, [x1, #-1]!'),
-  a64(0x2a0703e0, 'mov w0, w7'),
-  a64(0x35000000, 'cbnz w0, {format_digit}', imm19('format_digit')),
-  a64(0xcb010282, 'sub x2, x20, x1'),
-  a64(0xd65f03c0, 'ret'),
+  ...ROUTINES_AARCH64,
   label('nibble'),
   a64(0x5100c000, 'sub w0, w0, #0x30'), // '0'..'9' -> 0..9
   a64(0x7100241f, 'cmp w0, #0x9'),

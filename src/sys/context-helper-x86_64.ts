@@ -13,10 +13,8 @@
 // decoded script, r15 = the step being run, rbp = 16 result slots on the stack. The kernel
 // starts us with the direction flag clear, as repnz scasb needs.
 
-import { type ListingLine, label, ascii as str, x86 } from './elf.js';
-
-const rel8 = (target: string) => ({ label: target, encoding: 'x86-rel8' as const });
-const rel32 = (target: string) => ({ label: target, encoding: 'x86-rel32' as const });
+import { type ListingLine, label, rel8, rel32, ascii as str, x86 } from './elf.js';
+import { ROUTINES_X86_64 } from './helper-routines.js';
 
 const MSG_EXEC = 'sockunit-exec: cannot execute ';
 const MSG_ERRNO = ': errno ';
@@ -146,25 +144,7 @@ export const CONTEXT_HELPER_X86_64: readonly ListingLine[] = [
   x86('f2 ae', 'repnz scas al,BYTE PTR es:[rdi]'), // strlen: rcx = -(len + 2)
   x86('48 f7 d1', 'not rcx'),
   x86('48 8d 51 ff', 'lea rdx,[rcx-0x1]'),
-  label('write_stderr'),
-  x86('bf 02 00 00 00', 'mov edi,0x2'),
-  x86('b8 01 00 00 00', 'mov eax,0x1'), // SYS_write
-  x86('0f 05', 'syscall'),
-  x86('c3', 'ret'),
-  label('format'),
-  x86('4c 89 ee', 'mov rsi,r13'),
-  x86('b9 0a 00 00 00', 'mov ecx,0xa'),
-  label('format_digit'),
-  x86('31 d2', 'xor edx,edx'),
-  x86('f7 f1', 'div ecx'), // eax = q, edx = r
-  x86('80 c2 30', 'add dl,0x30'), // '0' + r
-  x86('48 ff ce', 'dec rsi'),
-  x86('88 16', 'mov BYTE PTR [rsi],dl'),
-  x86('85 c0', 'test eax,eax'),
-  x86('75', 'jne {format_digit}', rel8('format_digit')),
-  x86('4c 89 ea', 'mov rdx,r13'),
-  x86('48 29 f2', 'sub rdx,rsi'),
-  x86('c3', 'ret'),
+  ...ROUTINES_X86_64,
   label('nibble'),
   x86('83 e8 30', 'sub eax,0x30'), // '0'..'9' -> 0..9
   x86('83 f8 09', 'cmp eax,0x9'),

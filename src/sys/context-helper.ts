@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { CONTEXT_HELPER_AARCH64 } from './context-helper-aarch64.js';
 import { CONTEXT_HELPER_X86_64 } from './context-helper-x86_64.js';
-import { assemble, EM_AARCH64, EM_X86_64, staticElf64 } from './elf.js';
+import { helperElf } from './elf.js';
 import { installHelperImage, installHelperSomewhere } from './helper-install.js';
 import { encodeScript, type ScriptArch, type ScriptStep } from './syscall-script.js';
 
@@ -34,20 +34,7 @@ export function contextHelperImage(arch: string = process.arch): Uint8Array | un
   if (!isScriptArch(arch)) return undefined;
   let image = images.get(arch);
   if (!image) {
-    image =
-      arch === 'x64'
-        ? staticElf64({
-            machine: EM_X86_64,
-            loadAddress: 0x400000n,
-            align: 0x1000n,
-            code: assemble(CONTEXT_HELPER_X86_64).bytes,
-          })
-        : staticElf64({
-            machine: EM_AARCH64,
-            loadAddress: 0x400000n,
-            align: 0x10000n,
-            code: assemble(CONTEXT_HELPER_AARCH64).bytes,
-          });
+    image = helperElf(arch, arch === 'x64' ? CONTEXT_HELPER_X86_64 : CONTEXT_HELPER_AARCH64);
     images.set(arch, image);
   }
   return image;

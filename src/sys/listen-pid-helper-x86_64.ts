@@ -13,10 +13,8 @@
 // the error message), r14/r15 = the pid's digits and their count. The kernel starts us with
 // the direction flag clear, as repz cmpsb / rep movsb / repnz scasb need.
 
-import { type ListingLine, label, ascii as str, x86 } from './elf.js';
-
-const rel8 = (target: string) => ({ label: target, encoding: 'x86-rel8' as const });
-const rel32 = (target: string) => ({ label: target, encoding: 'x86-rel32' as const });
+import { type ListingLine, label, rel8, rel32, ascii as str, x86 } from './elf.js';
+import { ROUTINES_X86_64 } from './helper-routines.js';
 
 export const OWN_PID_SUFFIX_X86_64 = '_PID=0000000000';
 const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
@@ -103,28 +101,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('bf 7f 00 00 00', 'mov edi,0x7f'), // status 127
   x86('b8 e7 00 00 00', 'mov eax,0xe7'), // SYS_exit_group
   x86('0f 05', 'syscall'),
-  // write_stderr(rsi = bytes, rdx = length); a failed write is ignored.
-  label('write_stderr'),
-  x86('bf 02 00 00 00', 'mov edi,0x2'),
-  x86('b8 01 00 00 00', 'mov eax,0x1'), // SYS_write
-  x86('0f 05', 'syscall'),
-  x86('c3', 'ret'),
-  // format(eax = value) -> rsi = first digit, rdx = digit count; the digits end at r13.
-  // At least one digit (0 gives "0"); a 32-bit value has at most 10.
-  label('format'),
-  x86('4c 89 ee', 'mov rsi,r13'),
-  x86('b9 0a 00 00 00', 'mov ecx,0xa'),
-  label('format_digit'),
-  x86('31 d2', 'xor edx,edx'),
-  x86('f7 f1', 'div ecx'), // eax = q, edx = r
-  x86('80 c2 30', 'add dl,0x30'), // '0' + r
-  x86('48 ff ce', 'dec rsi'),
-  x86('88 16', 'mov BYTE PTR [rsi],dl'),
-  x86('85 c0', 'test eax,eax'),
-  x86('75', 'jne {format_digit}', rel8('format_digit')),
-  x86('4c 89 ea', 'mov rdx,r13'),
-  x86('48 29 f2', 'sub rdx,rsi'),
-  x86('c3', 'ret'),
+  ...ROUTINES_X86_64,
   str('suffix', `${OWN_PID_SUFFIX_X86_64}\0`),
   str('msg_exec', MSG_EXEC),
   str('msg_errno', MSG_ERRNO),

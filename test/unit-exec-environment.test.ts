@@ -5,20 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
 import { parseResourceLimit } from '../src/unit/rlimits.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
-import { specifierContext } from '../src/unit/specifiers.js';
-import { parseUnitText } from '../src/unit/syntax.js';
-
-function typeText(name: string, text: string): TypedUnit {
-  const file = `/fixture/${name}`;
-  const parsed = parseUnitText(text, file);
-  return typeUnit(name, [{ path: file, entries: parsed.entries }], {
-    sections: parsed.sections.map((s) => ({ file, name: s.name, line: s.line })),
-    specifiers: specifierContext(name, file, 'system'),
-  });
-}
+import { typeText } from './fixtures/unit/type-text.js';
 
 function service(lines: string, name = 'x.service'): { config: ServiceUnitConfig; warnings: string[] } {
   const t = typeText(name, `[Service]\nExecStart=/bin/true\n${lines}\n`);
@@ -205,7 +194,9 @@ describe('directories and credentials', () => {
       'LoadCredential=tls.key:/etc/ssl/k\nLoadCredential=token\nLoadCredential=tls.key:/other\nSetCredential=pw:a\\x41\\nb\nImportCredential=db.*\nImportCredential=x*:y.',
     );
     const c = config.exec.credentials;
+    // All assignments are kept; for one ID the last counts when they are loaded.
     assert.deepEqual(c.load, [
+      { id: 'tls.key', path: '/etc/ssl/k' },
       { id: 'token', path: 'token' },
       { id: 'tls.key', path: '/other' },
     ]);

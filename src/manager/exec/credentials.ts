@@ -127,9 +127,12 @@ function fill(
   unit: string,
 ): void {
   const c = exec.credentials;
-  const hasDefault = (id: string) => c.set.some((s) => s.id === id);
+  // For one ID the last assignment counts (systemd keeps them in a hashmap by ID).
+  const load = [...new Map(c.load.map((l) => [l.id, l])).values()];
+  const set = [...new Map(c.set.map((s) => [s.id, s])).values()];
+  const hasDefault = (id: string) => set.some((s) => s.id === id);
   const stores = searchPath(managerEnv, manager);
-  for (const { id, path } of c.load) {
+  for (const { id, path } of load) {
     if (path.startsWith('/')) {
       let st: ReturnType<typeof lstatSync> | undefined;
       try {

@@ -3,10 +3,16 @@
 // and their *Mode=, RuntimeDirectoryPreserve=, and the credentials (LoadCredential=,
 // SetCredential=, ImportCredential=). Read as systemd's load-fragment.c reads them.
 
-import type { DirectoryKind, ExecContext, ExecDirectory, RuntimeDirectoryPreserve } from '../exec-context.js';
+import type {
+  DirectoryKind,
+  ExecContext,
+  ExecCredentials,
+  ExecDirectory,
+  RuntimeDirectoryPreserve,
+} from '../exec-context.js';
 import { parseBoolean, parseMode, ValueError } from '../values.js';
 import { splitWords, unescapeC } from '../words.js';
-import { type KeyDef, mode, type SectionName } from './define.js';
+import { type KeyDef, listRow, mode, type SectionName } from './define.js';
 
 type WithExec = { exec: ExecContext };
 
@@ -113,91 +119,72 @@ function credentialId(text: string, key: string): string {
   return text;
 }
 
-function credentialRows(section: SectionName): KeyDef<WithExec>[] {
+function parseLoadCredential(value: string): ExecCredentials['load'] {
+  const colon = value.indexOf(':');
+  const id = credentialId(colon < 0 ? value : value.slice(0, colon), 'LoadCredential');
+  const path = colon < 0 || value.slice(colon + 1) === '' ? id : value.slice(colon + 1);
+  if (!path.startsWith('/') && !isCredentialName(path))
+    throw new ValueError(
+      `'${path}' is neither an absolute path nor a credential name; expected /path/to/file or the name of a credential passed to sockunit`,
+    );
+  return [{ id, path }];
+}
+
+function parseSetCredential(value: string): ExecCredentials['set'] {
+  const colon = value.indexOf(':');
+  if (colon < 0) throw new ValueError(`'${value}' has no ':'; expected ID:DATA`);
   return [
-    {
+    { id: credentialId(value.slice(0, colon), 'SetCredential'), data: unescapeC(value.slice(colon + 1)) },
+  ];
+}
+
+function parseImportCredential(value: string): ExecCredentials['import'] {
+  const [glob = '', rename, ...rest] = value.split(':');
+  const globName = glob.endsWith('*') ? glob.slice(0, -1) : glob;
+  if (rest.length > 0 || (globName !== '' && !isCredentialName(globName)) || globName.includes('*'))
+    throw new ValueError(
+      `'${value}' is not a credential glob; expected a credential name with an optional trailing '*', then :NEWNAME`,
+    );
+  if (rename !== undefined && rename !== '' && !isCredentialName(rename))
+    throw new ValueError(`'${rename}' is not a credential name to rename to`);
+  return [rename ? { glob, rename } : { glob }];
+}
+
+// Assignments append; for one ID the last LoadCredential=/SetCredential= counts (systemd keeps
+// them in a hashmap): credentials.ts reads them that way.
+function credentialRows(section: SectionName): KeyDef<WithExec>[] {
+  const creds = (c: WithExec): ExecCredentials => c.exec.credentials;
+  return [
+    listRow(
       section,
-      name: 'LoadCredential',
-      doc: 'a file, a directory of files, or a credential the manager got, passed as $CREDENTIALS_DIRECTORY/ID',
-      type: 'ID[:PATH]',
-      default: '',
-      repetition: 'list',
-      specifiers: 'all',
-      enforcement: { enforced: true },
-      apply: (c, value) => {
-        const creds = c.exec.credentials;
-        if (value === '') {
-          creds.load = [];
-          return;
-        }
-        const colon = value.indexOf(':');
-        const id = credentialId(colon < 0 ? value : value.slice(0, colon), 'LoadCredential');
-        const path = colon < 0 || value.slice(colon + 1) === '' ? id : value.slice(colon + 1);
-        if (!path.startsWith('/') && !isCredentialName(path))
-          throw new ValueError(
-            `'${path}' is neither an absolute path nor a credential name; expected /path/to/file or the name of a credential passed to sockunit`,
-          );
-        // A later assignment of the same ID replaces the earlier one (a hashmap in systemd).
-        creds.load = [...creds.load.filter((l) => l.id !== id), { id, path }];
-      },
-      show: (c) => c.exec.credentials.load.map((l) => `${l.id}:${l.path}`),
-    },
-    {
+      'LoadCredential',
+      creds,
+      'load',
+      parseLoadCredential,
+      (v) => v.map((l) => `${l.id}:${l.path}`),
+      'a file, a directory of files, or a credential the manager got, passed as $CREDENTIALS_DIRECTORY/ID',
+      { type: 'ID[:PATH]', specifiers: 'all' },
+    ),
+    listRow(
       section,
-      name: 'SetCredential',
-      doc: 'a credential given in the unit (C escapes allowed); the default for a missing LoadCredential= of the same ID',
-      type: 'ID:DATA',
-      default: '',
-      repetition: 'list',
-      specifiers: 'all',
-      enforcement: { enforced: true },
-      apply: (c, value) => {
-        const creds = c.exec.credentials;
-        if (value === '') {
-          creds.set = [];
-          return;
-        }
-        const colon = value.indexOf(':');
-        if (colon < 0) throw new ValueError(`'${value}' has no ':'; expected ID:DATA`);
-        const id = credentialId(value.slice(0, colon), 'SetCredential');
-        const data = unescapeC(value.slice(colon + 1));
-        creds.set = [...creds.set.filter((s) => s.id !== id), { id, data }];
-      },
-      show: (c) => c.exec.credentials.set.map((s) => `${s.id}:${s.data.length} bytes`),
-    },
-    {
+      'SetCredential',
+      creds,
+      'set',
+      parseSetCredential,
+      (v) => v.map((s) => `${s.id}:${s.data.length} bytes`),
+      'a credential given in the unit (C escapes allowed); the default for a missing LoadCredential= of the same ID',
+      { type: 'ID:DATA', specifiers: 'all' },
+    ),
+    listRow(
       section,
-      name: 'ImportCredential',
-      doc: "the manager's own credentials ($CREDENTIALS_DIRECTORY) whose names match, optionally renamed",
-      type: 'GLOB[:RENAME]',
-      default: '',
-      repetition: 'list',
-      specifiers: 'all',
-      enforcement: { enforced: true },
-      apply: (c, value) => {
-        const creds = c.exec.credentials;
-        if (value === '') {
-          creds.import = [];
-          return;
-        }
-        const [glob = '', rename, ...rest] = value.split(':');
-        const globName = glob.endsWith('*') ? glob.slice(0, -1) : glob;
-        if (
-          rest.length > 0 ||
-          (globName !== '' && !isCredentialName(globName)) ||
-          glob.slice(0, -1).includes('*')
-        )
-          throw new ValueError(
-            `'${value}' is not a credential glob; expected a credential name with an optional trailing '*', then :NEWNAME`,
-          );
-        if (rename !== undefined && rename !== '' && !isCredentialName(rename))
-          throw new ValueError(`'${rename}' is not a credential name to rename to`);
-        const item = rename ? { glob, rename } : { glob };
-        if (!creds.import.some((i) => i.glob === item.glob && i.rename === item.rename))
-          creds.import.push(item);
-      },
-      show: (c) => c.exec.credentials.import.map((i) => (i.rename ? `${i.glob}:${i.rename}` : i.glob)),
-    },
+      'ImportCredential',
+      creds,
+      'import',
+      parseImportCredential,
+      (v) => v.map((i) => (i.rename ? `${i.glob}:${i.rename}` : i.glob)),
+      "the manager's own credentials ($CREDENTIALS_DIRECTORY) whose names match, optionally renamed",
+      { type: 'GLOB[:RENAME]', specifiers: 'all' },
+    ),
   ];
 }
 

@@ -92,10 +92,10 @@ export class UnitExecution {
   private dynamicUser(exec: ExecContext): DynamicUser {
     const name = dynamicUserName(this.unit, exec.user);
     if (this.dynamic?.name === name) return this.dynamic;
-    // A static user of that name is used as it is, as systemd does (its directories still go
-    // under private/).
+    // A static user of that name, or a numeric User=, is used as it is, as systemd does (its
+    // directories still go under private/).
     const existing = lookupUser(name);
-    if (existing && !/^[0-9]+$/.test(name)) {
+    if (existing) {
       this.dynamic = { name, uid: existing.uid, gid: existing.gid };
       return this.dynamic;
     }

@@ -327,7 +327,7 @@ describe('sockunit run: DynamicUser=', () => {
     assert.equal(priv.mode & 0o7777, 0o700, 'nobody else can enter private/');
     assert.equal(statSync(`/var/lib/private/${unit}`).uid, uid);
     assert.match(
-      readFileSync(join(m.dir, 'nnp'), 'utf8'),
+      await readWhenThere(join(m.dir, 'nnp')),
       /NoNewPrivs:\s+1/,
       'DynamicUser= implies NoNewPrivileges=',
     );

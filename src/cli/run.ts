@@ -2,7 +2,9 @@
 
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { type ListenFd, listenFds } from '../activation/listen-fds.js';
 import { acceptThreadMayOwn } from '../manager/accept/thread.js';
+import { OuterManager } from '../manager/control/outer-manager.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
@@ -44,8 +46,8 @@ Options:
                           and this user may use it
       --control-socket-mode MODE
                           file mode of the control socket (for tests; peers are still checked)
-      --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101);
-                          off by default
+      --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101),
+                          and the probes /healthz and /readyz; off by default
   -h, --help              show this help
 
 Exit status: 0 after SIGTERM/SIGINT; 1 when no socket unit could be loaded or none listens (every
@@ -53,6 +55,11 @@ unit failed), or the control socket or metrics could not be served; 2 for bad us
 
 Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
 units, keeping unchanged listeners open.
+
+Under another manager: with NOTIFY_SOCKET set, READY=1 once every listener is open (or the
+target is reached), RELOADING=1 ... READY=1 around a reload, STOPPING=1, and WATCHDOG=1 while
+WATCHDOG_USEC asks; started with LISTEN_FDS, each passed fd goes to the socket unit whose
+Listen*= names it (no second bind), and an fd no unit names is closed.
 
 Environment: SOCKUNIT_ACCEPT_THREAD=0 (or no, false, off) starts every Accept=yes instance from
 the main thread (by default a worker thread accepts and spawns them where the template allows;
@@ -102,6 +109,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     );
     return 2;
   }
+  const outer = new OuterManager(log);
   const manager = new Manager({
     unitPath,
     units,
@@ -110,29 +118,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     mptcpFallback: args.values['mptcp-fallback'] ?? false,
     unitManager,
     ...(target !== undefined ? { target } : {}),
+    inheritedFds: inheritedFds(log),
   });
-  let listening: number;
-  if (target !== undefined) {
-    const reached = await manager.boot(target);
-    if (!manager.targets.has(target)) {
-      // The target itself did not load (not found, masked, broken): nothing to run.
-      await manager.stop();
-      return 1;
-    }
-    if (!reached)
-      log.error(
-        `sockunit: ${target} was not reached; the units that started keep running ('sockunit status' tells why).`,
-      );
-    listening = [...manager.sockets.values()].filter((s) => s.activeState === 'active').length;
-  } else listening = manager.start();
-  const found = manager.sockets.size + [...manager.broken.keys()].filter((n) => n.endsWith('.socket')).length;
-  if (target === undefined && found === 0) {
-    log.error(`No socket units found in ${unitPath.join(', ')}.`);
-    // Closes what start() opened anyway (the notify socket), which would keep the process alive.
-    await manager.stop();
-    return 1;
-  }
-  // Before the 'listening' line: whoever waits for it may use the control socket at once.
+  // Before any unit starts: /readyz and is-system-running answer 'starting' meanwhile, and
+  // whoever waits for the 'listening' line may use the control socket at once.
   let plane: ControlPlane;
   try {
     plane = await startControlPlane(manager, log, {
@@ -145,15 +134,35 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     await manager.stop();
     return 1;
   }
+  const giveUp = async (): Promise<number> => {
+    // Closes what start() opened anyway (the notify socket), which would keep the process alive.
+    await plane.close();
+    await manager.stop();
+    return 1;
+  };
+  let listening: number;
+  if (target !== undefined) {
+    const reached = await manager.boot(target);
+    // The target itself did not load (not found, masked, broken): nothing to run.
+    if (!manager.targets.has(target)) return giveUp();
+    if (!reached)
+      log.error(
+        `sockunit: ${target} was not reached; the units that started keep running ('sockunit status' tells why).`,
+      );
+    listening = [...manager.sockets.values()].filter((s) => s.activeState === 'active').length;
+  } else listening = manager.start();
+  const found = manager.sockets.size + [...manager.broken.keys()].filter((n) => n.endsWith('.socket')).length;
+  if (target === undefined && found === 0) {
+    log.error(`No socket units found in ${unitPath.join(', ')}.`);
+    return giveUp();
+  }
   if (target === undefined && listening === 0) {
     // Every socket unit failed to load or to listen: nothing would ever start, and a manager
     // that stayed up would only look healthy.
     log.error(
       `sockunit: 0 of ${found} socket units listening: every one failed (see the errors above); nothing to serve. Fix them and start again.`,
     );
-    await plane.close();
-    await manager.stop();
-    return 1;
+    return giveUp();
   }
 
   return new Promise<number>((resolve) => {
@@ -172,6 +181,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       if (stopping) return;
       stopping = true;
       log.info(`Received ${signal}, stopping.`);
+      outer.stopping();
       plane
         .close()
         .then(() => manager.stop())
@@ -190,11 +200,16 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGHUP', () => manager.reload());
+    process.on('SIGHUP', () => {
+      outer.reloading();
+      manager.reload();
+      outer.reloaded(manager);
+    });
     // Only now: whoever waits for this line may signal at once, and a signal that arrives
     // before its handler is installed takes its default action (half of the SIGINTs sent right
     // after this line killed the manager when it was logged first).
     log.info(`sockunit: ${listening} of ${manager.sockets.size} socket units listening.`);
+    outer.ready(manager);
   });
 }
 
@@ -268,4 +283,25 @@ function runUnits(args: ReturnType<typeof parse>): RunUnits {
       `no unit directory given${units.length > 0 ? ` to find ${units.join(', ')} in` : ''}. Name one (sockunit run examples/units, or -p DIR), or choose the host's own units explicitly: --system for systemd's system unit path (/etc/systemd/system, /usr/lib/systemd/system, ...), --user for the user manager's`,
     );
   return { unitPath, units, manager: choice.manager, hostPath: choice.hostPath };
+}
+
+/** The listening fds sockunit itself was started with (LISTEN_FDS for this pid), for the socket
+ * units whose Listen*= name them. Malformed variables are a warning: the units bind instead. */
+function inheritedFds(log: Logger): ListenFd[] {
+  if (process.env.LISTEN_FDS === undefined) return [];
+  const pid = process.env.LISTEN_PID;
+  if (pid !== undefined && pid !== String(process.pid)) {
+    log.warning(
+      `LISTEN_FDS is set for pid ${pid}, not for sockunit (pid ${process.pid}): the fds are not taken and the units bind their own. Start sockunit directly (node …/bin.js, not through npx or a shell that stays) to take them.`,
+    );
+    return [];
+  }
+  try {
+    const fds = [...listenFds({ unsetEnvironment: true })];
+    if (fds.length > 0) log.info(`Inherited ${fds.length} fd(s) from the manager that started sockunit.`);
+    return fds;
+  } catch (err) {
+    log.warning(`Ignoring the fds sockunit was started with: ${(err as Error).message}`);
+    return [];
+  }
 }

@@ -4,6 +4,8 @@
 // stop of a unit with dependencies goes through the jobs room (a transaction, as systemd's);
 // `--target` boots a target with everything it wants.
 
+import type { ListenFd } from '../activation/listen-fds.js';
+import { describeFd } from '../net/describe.js';
 import { signalNumber } from '../sys/process.js';
 import { closeQuietly } from '../sys/socket.js';
 import { formatDiagnostic } from '../unit/diagnostic.js';
@@ -14,7 +16,6 @@ import type { ServiceUnitConfig } from '../unit/service-config.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
 import type { ManagerKind } from '../unit/specifiers.js';
 import type { TargetUnitConfig } from '../unit/target-config.js';
-import type { UnitSection } from '../unit/unit-section.js';
 import { connectionEnvironment, connectionInstance } from './accept/instance-name.js';
 import { acceptPlanFor } from './accept/plan.js';
 import type { AcceptPlan } from './accept/protocol.js';
@@ -29,9 +30,11 @@ import type { Logger } from './log.js';
 import { NotifyRouter } from './service/notify-router.js';
 import { ServiceUnit } from './service/service-unit.js';
 import { activeStateOf, type ServiceState } from './service/states.js';
+import { InheritedFds } from './socket/inherited-fds.js';
 import { socketSpecsFor } from './socket/listen-spec.js';
 import type { Port } from './socket/port.js';
 import { type AcceptedConnection, SocketUnit, type SpawnEvent } from './socket/socket-unit.js';
+import { type ManagerPhase, type SystemReport, systemReport } from './system-state.js';
 
 export interface ManagerOptions {
   /** Unit directories, highest priority first. */
@@ -47,6 +50,8 @@ export interface ManagerOptions {
   target?: string;
   /** Whose unit files these are: specifiers (%h, %t…) expand as this manager's. Default system. */
   unitManager?: ManagerKind;
+  /** Listening fds sockunit was started with (LISTEN_FDS): ports that name them take them. */
+  inheritedFds?: readonly ListenFd[];
 }
 
 type Missing = { missing: 'not-found' | 'bad-setting' | 'masked' | 'error' };
@@ -70,6 +75,10 @@ export class Manager {
   private readonly starter: ProcessStarter;
   private index: UnitPathIndex;
   private stopping = false;
+  /** fds from the manager that started sockunit, until ports take them. */
+  private readonly inherited: InheritedFds | undefined;
+  /** Starting until start() or boot() is done, then running, until stop(). */
+  phase: ManagerPhase = 'starting';
   /** The notify socket, and the routing of its messages to services. */
   private readonly notify: NotifyRouter;
 
@@ -79,6 +88,8 @@ export class Manager {
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
     this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
     this.notify = new NotifyRouter(this.log, () => this.services.values());
+    if (options.inheritedFds && options.inheritedFds.length > 0)
+      this.inherited = new InheritedFds(options.inheritedFds);
     this.reactions = new Reactions({
       log: this.log,
       unit: (name) => this.jobUnit(name),
@@ -176,7 +187,19 @@ export class Manager {
     // Open everything before anything can start (systemd opens sockets before services).
     let listening = 0;
     for (const socket of this.sockets.values()) if (socket.start()) listening++;
+    this.closeUnclaimedFds();
+    if (!this.stopping) this.phase = 'running';
     return listening;
+  }
+
+  /** An inherited fd that no socket unit names is closed, saying what it was. */
+  private closeUnclaimedFds(): void {
+    for (const passed of this.inherited?.takeUnclaimed() ?? []) {
+      this.log.warning(
+        `fd ${passed.fd} (${passed.name}: ${describeFd(passed.description)}) from the manager that started sockunit matches no socket unit's Listen*= (family, type and address); closed.`,
+      );
+      closeQuietly(passed.fd);
+    }
   }
 
   /** Boot mode: start `target` with everything it wants, as systemd does at boot (its sockets
@@ -190,7 +213,24 @@ export class Manager {
       if (!(err instanceof TransactionFailed)) throw err;
       this.log.error(err.message, target);
       return false;
+    } finally {
+      this.closeUnclaimedFds();
+      if (!this.stopping) this.phase = 'running';
     }
+  }
+
+  /** The whole manager as `systemctl is-system-running` and a readiness probe see it. */
+  systemReport(): SystemReport {
+    const target = this.options.target;
+    return systemReport({
+      phase: this.phase,
+      sockets: this.sockets.values(),
+      units: [...this.services.values(), ...this.targets.values()],
+      broken: this.broken,
+      ...(target !== undefined
+        ? { target: { name: target, active: this.targets.get(target)?.activeState === 'active' } }
+        : {}),
+    });
   }
 
   // ---- units as the jobs room sees them ---------------------------------------------------
@@ -273,6 +313,7 @@ export class Manager {
       config,
       log: this.log,
       mptcpFallback: this.options.mptcpFallback ?? false,
+      ...(this.inherited ? { inherited: this.inherited } : {}),
       hooks: {
         trigger: (s) => this.trigger(s),
         connection: (s, conn) => this.startInstance(s, conn),
@@ -587,6 +628,7 @@ export class Manager {
    * that nobody stops), stop every service with its timeouts, then close every port. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.phase = 'stopping';
     for (const socket of this.sockets.values()) socket.quiesce();
     // Services and targets stop in the reverse of their start order (After=/Before=).
     const units = [...this.services.keys(), ...this.targets.keys()].flatMap((name) => {

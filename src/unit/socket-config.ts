@@ -2,7 +2,6 @@
 // that make a socket unit `bad-setting` (§3.5) or draw a warning (§3.3).
 
 import type { Diagnostic } from './diagnostic.js';
-import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
 import { fileSystemPath, isAcceptingListen, type ListenDirective } from './listen.js';

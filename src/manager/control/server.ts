@@ -237,6 +237,8 @@ export class ControlServer {
             );
           return unitConnections(r.unit);
         });
+      case 'is-system-running':
+        return m.systemReport();
       case 'logs':
         return units.map((u) => {
           const name = logUnitName(m, u);

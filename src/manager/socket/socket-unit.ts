@@ -23,6 +23,7 @@ import type { AcceptPlan, ListenerEvent } from '../accept/protocol.js';
 import { acceptThread } from '../accept/thread.js';
 import type { Logger } from '../log.js';
 import { RateLimit } from '../rate-limit.js';
+import type { InheritedFds, InheritedPort } from './inherited-fds.js';
 import { socketSpecsFor } from './listen-spec.js';
 import { describePort, fsPath, type Port, portAddress, protocolLabel } from './port.js';
 
@@ -71,6 +72,8 @@ export interface SocketUnitOptions {
   hooks: SocketUnitHooks;
   /** `--mptcp-fallback` on the command line: every MPTCP unit may fall back to TCP. */
   mptcpFallback?: boolean;
+  /** Listening fds sockunit was started with: a port that matches one takes it, not a new bind. */
+  inherited?: InheritedFds;
 }
 
 /** At most this many accepts per wake-up: an unbounded loop starves the event loop (spawn.md
@@ -93,6 +96,7 @@ export class SocketUnit {
   private readonly log: Logger;
   private readonly hooks: SocketUnitHooks;
   private readonly mptcpFallback: boolean;
+  private readonly inherited: InheritedFds | undefined;
   private triggerLimit: RateLimit;
   private quiesced = false;
 
@@ -102,6 +106,7 @@ export class SocketUnit {
     this.log = options.log;
     this.hooks = options.hooks;
     this.mptcpFallback = options.mptcpFallback ?? false;
+    this.inherited = options.inherited;
     this.triggerLimit = this.newTriggerLimit();
   }
 
@@ -142,7 +147,7 @@ export class SocketUnit {
       try {
         opened.push(this.openPort(spec));
       } catch (err) {
-        for (const p of opened) closeQuietly(p.fd);
+        for (const p of opened) if (!this.inherited?.giveBack(p.fd)) closeQuietly(p.fd);
         return this.fail(
           'resources',
           `Failed to create listening socket (${describePort(spec)}): ${(err as Error).message}`,
@@ -177,6 +182,8 @@ export class SocketUnit {
   }
 
   private openPort(spec: SocketSpec): Port {
+    const inherited = this.inherited?.take(spec);
+    if (inherited) return this.inheritedPort(spec, inherited);
     let opened: OpenedSocket;
     let fellBack = false;
     try {
@@ -200,6 +207,36 @@ export class SocketUnit {
       fd: opened.fd,
       address: opened.address,
       fellBack,
+      watch: undefined,
+      pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
+      pauseTimer: undefined,
+    };
+  }
+
+  /** The outer manager's fd for this port, taken as it is (its options were the outer
+   * manager's to set), as systemd takes the fds it gets back across a re-exec. */
+  private inheritedPort(spec: SocketSpec, inherited: InheritedPort): Port {
+    const { passed, protocolDiffers } = inherited;
+    const d = passed.description;
+    const fdProtocol = d.kind === 'socket' ? (d.protocol ?? 'unix') : d.kind;
+    this.log.info(
+      `${this.name}: ${describePort(spec)} is fd ${passed.fd} from the manager that started sockunit (${fdProtocol}); not bound again.`,
+      this.name,
+    );
+    const wantsMptcp = spec.kind === 'socket' && spec.protocol === 'mptcp';
+    if (protocolDiffers)
+      this.log.warning(
+        wantsMptcp
+          ? `${this.name}: the unit asks for MPTCP but the inherited fd ${passed.fd} is ${fdProtocol}; it serves ${fdProtocol} (reports show mptcp->tcp). Give the outer manager's socket SocketProtocol=mptcp.`
+          : `${this.name}: the inherited fd ${passed.fd} is MPTCP though the unit does not ask for it; it serves MPTCP.`,
+        this.name,
+      );
+    const s = this.config.socket;
+    return {
+      spec,
+      fd: passed.fd,
+      address: d.kind === 'socket' ? d.local : undefined,
+      fellBack: protocolDiffers && wantsMptcp,
       watch: undefined,
       pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
       pauseTimer: undefined,
@@ -507,7 +544,8 @@ export class SocketUnit {
   private closePorts(): void {
     for (const port of this.ports) {
       clearTimeout(port.pauseTimer);
-      if (port.watch) port.watch.close();
+      if (this.inherited?.giveBack(port.fd)) port.watch?.release();
+      else if (port.watch) port.watch.close();
       else closeQuietly(port.fd);
       port.watch = undefined;
     }

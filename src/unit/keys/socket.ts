@@ -27,11 +27,10 @@ import {
   size,
   text,
   timespan,
-  timespanZeroIsInfinity,
   unsigned,
   type ValueType,
 } from './define.js';
-import { execContextKeys, execRow } from './exec.js';
+import { execContextKeys } from './exec.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
 
 const socket = (c: SocketUnitConfig): SocketSection => c.socket;

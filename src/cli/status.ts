@@ -70,6 +70,7 @@ function active(s: { activeState: string; subState: string; result?: string; sin
 function socketLines(s: SocketStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
+  if (s.hint) out += field('Hint', s.hint);
   out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
   s.listen.forEach((l, i) => {
     out +=

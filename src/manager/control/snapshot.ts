@@ -33,6 +33,9 @@ export interface SocketStatus {
   connected: number;
   refused: number;
   triggerCount: number;
+  /** Why a failed socket failed and the command that brings it back, when the result alone does
+   * not say it (trigger-limit-hit); null otherwise. */
+  hint: string | null;
   logs: LogRecord[];
 }
 
@@ -185,6 +188,7 @@ export function socketStatus(socket: SocketUnit, logs: readonly LogRecord[] = []
     connected: socket.connected,
     refused: socket.refused,
     triggerCount: socket.triggers,
+    hint: socket.failureHint() ?? null,
     logs: [...logs],
   };
 }

@@ -16,6 +16,7 @@ import type { SockAddr } from '../../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../../sys/socket.js';
 import { watchReadable } from '../../sys/watch.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
+import { formatTimespan } from '../../unit/values.js';
 import { sourceKey, type UnixPeer } from '../accept/instance-name.js';
 import type { AcceptPlan, ListenerEvent } from '../accept/protocol.js';
 import { acceptThread } from '../accept/thread.js';
@@ -462,7 +463,23 @@ export class SocketUnit {
     this.setState('failed');
     this.log.error(`${this.name}: ${message}`, this.name, { result });
     this.log.error(`${this.name}: Failed with result '${result}'.`, this.name, { result });
+    const hint = this.failureHint();
+    if (hint) this.log.notice(`${this.name}: ${hint}`, this.name, { result });
     return false;
+  }
+
+  /** What made this failed unit fail, when it is not obvious, and what brings it back; shown by
+   * the log and `status`. A trigger limit can be hit by any client of an exposed port, and the
+   * socket then stays closed until someone acts (as in systemd). */
+  failureHint(): string | undefined {
+    if (this.state !== 'failed' || this.result !== 'trigger-limit-hit') return undefined;
+    const s = this.config.socket;
+    const interval = formatTimespan(s.triggerLimitIntervalUsec);
+    const what = s.accept ? 'connections' : 'activations';
+    const sizing = s.accept
+      ? 'For an exposed port raise TriggerLimitBurst= above the connection rate you serve and cap the instances with MaxConnections= and MaxConnectionsPerSource= instead (README: "Accept=yes on an exposed port").'
+      : 'Raise TriggerLimitBurst=/TriggerLimitIntervalSec= if the service is expected to be started that often.';
+    return `More than ${s.triggerLimitBurst} ${what} within ${interval} (TriggerLimitBurst=${s.triggerLimitBurst}, TriggerLimitIntervalSec=${interval}) closed the port; 'sockunit start ${this.name}' opens it again. ${sizing}`;
   }
 
   /** Close every port and remove what RemoveOnStop= says. */

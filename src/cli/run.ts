@@ -2,12 +2,11 @@
 
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { acceptThreadMayOwn } from '../manager/accept/thread.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
-import { mayInheritOrphans, reapOrphans } from '../sys/process.js';
+import { startOrphanReaper } from '../manager/orphans.js';
 import { resolveSearchPath } from '../unit/load.js';
 import type { CommandIO } from './io.js';
 
@@ -105,16 +104,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
-    // children are left to their pidfd watchers. Anywhere else no orphan can come to us, and the
-    // tick (a /proc read per thread) would only cost idle CPU.
-    const reaper = mayInheritOrphans()
-      ? setInterval(() => {
-          // The accept thread's fresh spawns are not in livePids until the main thread adopts them.
-          const ours = (pid: number) => starter.livePids.has(pid) || acceptThreadMayOwn(pid);
-          for (const exit of reapOrphans(ours)) log.debug(`Reaped orphan ${exit.pid}.`);
-        }, 1000)
-      : undefined;
+    // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped as they come;
+    // our own children are left to their pidfd watchers.
+    const reaper = startOrphanReaper(log, (pid) => starter.livePids.has(pid));
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
@@ -124,7 +116,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
         .then(() => manager.stop())
         .then(
           () => {
-            clearInterval(reaper);
+            reaper?.stop();
             for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
             log.info('sockunit: stopped.');
             resolve(0);

@@ -7,6 +7,7 @@ import { PosixSpawnStarter } from '../manager/exec/process.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
 import { startOrphanReaper } from '../manager/orphans.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
 import { resolveSearchPath } from '../unit/load.js';
 import type { CommandIO } from './io.js';
 
@@ -33,6 +34,10 @@ Options:
                           file mode of the control socket (for tests; peers are still checked)
       --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101);
                           off by default
+      --allow-unsafe-unit-files
+                          as root, run unit files that another user could modify (owned by
+                          them, or in a directory they may write) with a warning, instead of
+                          refusing them
   -h, --help              show this help
 
 Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
@@ -80,6 +85,11 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     log,
     starter,
     mptcpFallback: args.values['mptcp-fallback'] ?? false,
+    unitFileChecks: unitFileChecksFor(
+      process.geteuid?.() ?? 0,
+      process.getegid?.() ?? 0,
+      args.values['allow-unsafe-unit-files'] ?? false,
+    ),
   });
   const listening = manager.start();
   if (manager.sockets.size === 0) {
@@ -149,6 +159,7 @@ function parse(argv: string[]) {
       'control-socket': { type: 'string' },
       'control-socket-mode': { type: 'string' },
       metrics: { type: 'string' },
+      'allow-unsafe-unit-files': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

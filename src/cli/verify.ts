@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
-import { listUnitFiles } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitFiles, type UnitFileChecks } from '../unit/load.js';
 import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
 
@@ -23,6 +24,10 @@ Prints each problem as FILE:LINE: Key=value: message. Exit status 1 when a unit 
   --no-notices      leave out notices (keys sockunit does not enforce, rewritten paths)
   --user            expand specifiers as the user manager would
   --unit-path DIR   also search DIR for the services sockets start (repeatable)
+  --allow-unsafe-unit-files
+                    as root: report unit files another user could modify as warnings, as
+                    \`sockunit run --allow-unsafe-unit-files\` runs them (errors otherwise, as
+                    \`sockunit run\` refuses them; as another user, notices of what it would do)
 `;
 
 /** Where a bare command name is looked up (systemd's fixed list). */
@@ -49,6 +54,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const units = loadUnitFromPaths(files, {
     unitPath,
     ...(parsed.values.user === true ? { manager: 'user' as const } : {}),
+    checks: verifyChecks(parsed.values['allow-unsafe-unit-files'] === true),
   });
   const host = new HostLookup();
   for (const u of units) {
@@ -94,6 +100,15 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   return exit;
 }
 
+/** What `sockunit run` as root would say about who may have written the files: as root, the
+ * same (an error, or with the option a warning); as another user, a notice of it. */
+function verifyChecks(allowUnsafe: boolean): UnitFileChecks {
+  const euid = process.geteuid?.() ?? 0;
+  const { ownership } = unitFileChecksFor(0, euid === 0 ? (process.getegid?.() ?? 0) : 0, allowUnsafe);
+  if (!ownership) return {};
+  return { ownership: euid === 0 ? ownership : { ...ownership, severity: 'notice' } };
+}
+
 function parseVerifyArgs(argv: string[]) {
   return parseArgs({
     args: argv,
@@ -104,6 +119,7 @@ function parseVerifyArgs(argv: string[]) {
       'no-notices': { type: 'boolean' },
       user: { type: 'boolean' },
       'unit-path': { type: 'string', multiple: true },
+      'allow-unsafe-unit-files': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -5,7 +5,8 @@
 import { signalNumber } from '../sys/process.js';
 import { closeQuietly } from '../sys/socket.js';
 import { formatDiagnostic } from '../unit/diagnostic.js';
-import { listUnitNames, resolveSearchPath, UnitPathIndex } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitNames, resolveSearchPath, type UnitFileChecks, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
 import { parseUnitName } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
@@ -38,6 +39,8 @@ export interface ManagerOptions {
   starter?: ProcessStarter;
   /** NOTIFY_SOCKET for the services (a path or `@abstract`); default `@sockunit/notify/<pid>`. */
   notifySocket?: string;
+  /** Who may have written the unit files run (unit/file-trust.ts); default: this process's. */
+  unitFileChecks?: UnitFileChecks;
 }
 
 export class Manager {
@@ -58,7 +61,14 @@ export class Manager {
     this.options = options;
     this.log = options.log;
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
-    this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
+    this.index = this.newIndex();
+  }
+
+  private newIndex(): UnitPathIndex {
+    const checks =
+      this.options.unitFileChecks ??
+      unitFileChecksFor(process.geteuid?.() ?? 0, process.getegid?.() ?? 0, false);
+    return new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }), checks);
   }
 
   private socketNames(): string[] {
@@ -397,7 +407,7 @@ export class Manager {
       return;
     }
     this.log.info('Reloading.');
-    this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
+    this.index = this.newIndex();
     this.templates.clear();
     const wanted = new Set(this.socketNames());
     for (const [name, socket] of this.sockets) {

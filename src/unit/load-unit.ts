@@ -15,7 +15,14 @@ import {
   SOCKET_TABLE,
   type SpecifierSet,
 } from './key-table.js';
-import { findUnit, type LoadedUnitFiles, readUnitFiles, type SearchPath, UnitPathIndex } from './load.js';
+import {
+  findUnit,
+  type LoadedUnitFiles,
+  readUnitFiles,
+  type SearchPath,
+  type UnitFileChecks,
+  UnitPathIndex,
+} from './load.js';
 import { instanceName, isTemplateName, isValidUnitName, unitType } from './names.js';
 import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
 import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
@@ -363,6 +370,8 @@ export interface LoadFromPathsOptions {
   /** Extra directories searched after each file's own directory (for Service= and templates). */
   unitPath?: readonly string[];
   manager?: ManagerKind;
+  /** Who may have written the files (load.ts, file-trust.ts); default: systemd's warnings only. */
+  checks?: UnitFileChecks;
 }
 
 /** Loads unit files given by path (verify on loose files): each file's directory comes first in
@@ -379,7 +388,7 @@ export function loadUnitFromPaths(
     const name = basename(full);
     let index = indexes.get(dir);
     if (index === undefined) {
-      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])]);
+      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])], options.checks);
       indexes.set(dir, index);
     }
     out.push(

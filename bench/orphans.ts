@@ -13,9 +13,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, loadLine, stopChild } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const PYTHON = '/usr/bin/python3';
@@ -87,17 +88,6 @@ function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<string> {
@@ -182,17 +172,7 @@ async function run(dir: string, producer: string, rate: number, seconds: number)
       left,
     };
   } finally {
-    manager.kill('SIGTERM');
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        manager.kill('SIGKILL');
-        r(undefined);
-      }, 10_000);
-      manager.once('exit', () => {
-        clearTimeout(t);
-        r(undefined);
-      });
-    });
+    await stopChild(manager);
   }
 }
 
@@ -207,11 +187,7 @@ async function main(): Promise<void> {
     const cc = spawnSync('cc', ['-O2', '-o', producer, `${producer}.c`], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`cc failed (a C compiler is needed): ${cc.stderr}`);
     console.log(`orphans: ${rate}/s for ${seconds} s, zombies sampled every ${SAMPLE_MS} ms`);
-    console.log(
-      `load average at start: ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(loadLine('start'));
     console.log(
       '| run | orphans made | zombies max | p99 | p50 | samples | left after 200 ms | manager CPU ms | CPU ms per 1,000 orphans |',
     );
@@ -222,11 +198,7 @@ async function main(): Promise<void> {
         `| ${i} | ${r.made} | ${r.max} | ${r.p99} | ${r.p50} | ${r.samples} | ${r.left} | ${r.cpuMs.toFixed(0)} | ${((r.cpuMs / r.made) * 1000).toFixed(0)} |`,
       );
     }
-    console.log(
-      `load average at end: ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(loadLine('end'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

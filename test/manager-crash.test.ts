@@ -10,7 +10,6 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  connectTcp,
   exchange,
   freePort,
   managerSuite,
@@ -77,6 +76,26 @@ while True:
     c.close()
 `;
 
+/** Each of the four units answers; the two Accept=yes instances are left running on the
+ * connections returned. */
+async function serveEveryUnit(
+  dir: string,
+  tcp: number,
+  accept: number,
+): Promise<{ line: string; socket: net.Socket }[]> {
+  assert.equal(await exchange(tcp), 'web\n');
+  assert.equal(await exchangeUnix(join(dir, 'plain.link')), 'plain\n');
+  const held = [
+    await firstLine(() => net.connect(accept, '127.0.0.1')),
+    await firstLine(() => net.connect({ path: join(dir, 'local.sock') })),
+  ];
+  assert.deepEqual(
+    held.map((h) => h.line),
+    ['echo', 'local'],
+  );
+  return held;
+}
+
 describe('a manager killed with SIGKILL', () => {
   const suite = managerSuite('crash');
 
@@ -120,16 +139,7 @@ describe('a manager killed with SIGKILL', () => {
     const first = await suite.run({ dir, units, args: ['--log-level=debug'] });
     await first.waitFor(/^echo\.socket: instances start on the accept thread\.$/, 10_000);
     // Bring every unit to life: two Accept=no services, two Accept=yes instances left running.
-    assert.equal(await exchange(tcp), 'web\n');
-    assert.equal(await exchangeUnix(join(dir, 'plain.link')), 'plain\n');
-    const held = [
-      await firstLine(() => net.connect(accept, '127.0.0.1')),
-      await firstLine(() => net.connect({ path: join(dir, 'local.sock') })),
-    ];
-    assert.deepEqual(
-      held.map((h) => h.line),
-      ['echo', 'local'],
-    );
+    const held = await serveEveryUnit(dir, tcp, accept);
     for (const m of markers) assert.equal(processesWith(m).length, 1, `${m} runs:\n${first.log}`);
 
     first.signal('SIGKILL');
@@ -147,17 +157,6 @@ describe('a manager killed with SIGKILL', () => {
     const second = await suite.run({ dir, units });
     assert.match(second.log, /4 of 4 socket units listening/);
     assert.equal(second.matching(/Failed|EADDRINUSE/).length, 0, second.log);
-    assert.equal(await exchange(tcp), 'web\n');
-    assert.equal(await exchangeUnix(join(dir, 'plain.link')), 'plain\n');
-    const again = [
-      await firstLine(() => net.connect(accept, '127.0.0.1')),
-      await firstLine(() => net.connect({ path: join(dir, 'local.sock') })),
-    ];
-    assert.deepEqual(
-      again.map((h) => h.line),
-      ['echo', 'local'],
-    );
-    for (const h of again) h.socket.destroy();
-    await assert.doesNotReject(connectTcp(tcp).then((s) => s.destroy()));
+    for (const h of await serveEveryUnit(dir, tcp, accept)) h.socket.destroy();
   }
 });

@@ -16,20 +16,10 @@ import {
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { O_CREAT, O_RDONLY } from '../src/sys/constants.js';
-import { hasCode } from '../src/sys/errors.js';
 import { mqOpen, mqUnlink } from '../src/sys/fs.js';
 import { closeQuietly } from '../src/sys/socket.js';
 import { managerSuite } from './fixtures/manager/harness.js';
-
-function messageQueueExists(name: string): boolean {
-  try {
-    closeQuietly(mqOpen(name, O_RDONLY, 0));
-    return true;
-  } catch (err) {
-    if (hasCode(err, 'ENOENT')) return false;
-    throw err;
-  }
-}
+import { messageQueueExists } from './helpers/mqueue.js';
 
 const QUIET_SERVICE = '[Service]\nExecStart=/bin/true\n';
 

@@ -84,7 +84,10 @@ async function main(): Promise<void> {
   const many = mkdtempSync(join(tmpdir(), 'sockunit-bench-startup-1000-'));
   try {
     const port = 20000 + (process.pid % 20000);
-    writeFileSync(join(one, 'web.socket'), `[Socket]\nListenStream=127.0.0.1:${port}\nSocketProtocol=mptcp\n`);
+    writeFileSync(
+      join(one, 'web.socket'),
+      `[Socket]\nListenStream=127.0.0.1:${port}\nSocketProtocol=mptcp\n`,
+    );
     writeFileSync(join(one, 'web.service'), '[Service]\nExecStart=/bin/true\n');
     for (let i = 0; i < 1000; i++) {
       writeFileSync(join(many, `u${i}.socket`), `[Socket]\nListenStream=${many}/u${i}.sock\n`);
@@ -95,7 +98,10 @@ async function main(): Promise<void> {
       [
         'systemd-socket-activate -l (1 port)',
         () =>
-          timeToLine(['systemd-socket-activate', '-l', `127.0.0.1:${port + 1}`, '--', '/bin/true'], /Listening on/),
+          timeToLine(
+            ['systemd-socket-activate', '-l', `127.0.0.1:${port + 1}`, '--', '/bin/true'],
+            /Listening on/,
+          ),
       ],
       [
         'sockunit run (1 MPTCP unit)',
@@ -115,13 +121,14 @@ async function main(): Promise<void> {
       ],
     ];
     const results = new Map<string, Sample[]>(cases.map(([name]) => [name, []]));
-    for (let r = 0; r < RUNS; r++)
-      for (const [name, run] of cases) results.get(name)?.push(await run());
+    for (let r = 0; r < RUNS; r++) for (const [name, run] of cases) results.get(name)?.push(await run());
 
     console.log(
       `# ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}, load ${loadavg()
         .map((l) => l.toFixed(2))
-        .join(' ')}; ${RUNS} runs interleaved; NODE_EXTRA_CA_CERTS ${extraCerts ? 'was set (removed for the children)' : 'not set'}`,
+        .join(
+          ' ',
+        )}; ${RUNS} runs interleaved; NODE_EXTRA_CA_CERTS ${extraCerts ? 'was set (removed for the children)' : 'not set'}`,
     );
     const floor = median((results.get('node -e 0') ?? []).map((s) => s.ms));
     console.log('| case | median ms | x node -e 0 | median RSS MiB |');

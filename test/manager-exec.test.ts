@@ -25,8 +25,12 @@ import { statusOf } from './fixtures/manager/status.js';
 
 describe('sockunit run: the service process', () => {
   const suite = managerSuite('exec', (dir) => {
-    // The report service may run as nobody: it must read the script and write its report here.
-    chmodSync(dir, 0o777);
+    // The report service may run as nobody: it must read the script, and write its report in
+    // out/. The unit directory itself stays root's: as root, a manager refuses unit files in a
+    // directory another user may write.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'out'));
+    chmodSync(join(dir, 'out'), 0o777);
     writeFileSync(join(dir, 'report.py'), REPORT_PY, { mode: 0o644 });
   });
   const start = (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) =>
@@ -96,10 +100,10 @@ describe('sockunit run: the service process', () => {
     const port = await freePort();
     const m = await start((dir) => ({
       'drop.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/drop.json --stay\n`,
+      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/out/drop.json --stay\n`,
     }));
     await trigger(port);
-    const r = await readReport(`${m.dir}/drop.json`);
+    const r = await readReport(`${m.dir}/out/drop.json`);
     assert.equal(r.cwd, '/', 'without WorkingDirectory= a system service starts in /');
     assert.equal(r.uid, 65534);
     assert.equal(r.gid, 65534);

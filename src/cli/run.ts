@@ -3,13 +3,13 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { type ListenFd, listenFds } from '../activation/listen-fds.js';
-import { acceptThreadMayOwn } from '../manager/accept/thread.js';
 import { OuterManager } from '../manager/control/outer-manager.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
-import { mayInheritOrphans, reapOrphans } from '../sys/process.js';
+import { startOrphanReaper } from '../manager/orphans.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
 import { resolveSearchPath } from '../unit/load.js';
 import type { ManagerKind } from '../unit/specifiers.js';
 import type { CommandIO } from './io.js';
@@ -48,6 +48,10 @@ Options:
                           file mode of the control socket (for tests; peers are still checked)
       --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101),
                           and the probes /healthz and /readyz; off by default
+      --allow-unsafe-unit-files
+                          as root, run unit files that another user could modify (owned by
+                          them, or in a directory they may write) with a warning, instead of
+                          refusing them
   -h, --help              show this help
 
 Exit status: 0 after SIGTERM/SIGINT; 1 when no socket unit could be loaded or none listens (every
@@ -119,6 +123,11 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     unitManager,
     ...(target !== undefined ? { target } : {}),
     inheritedFds: inheritedFds(log),
+    unitFileChecks: unitFileChecksFor(
+      process.geteuid?.() ?? 0,
+      process.getegid?.() ?? 0,
+      args.values['allow-unsafe-unit-files'] ?? false,
+    ),
   });
   // Before any unit starts: /readyz and is-system-running answer 'starting' meanwhile, and
   // whoever waits for the 'listening' line may use the control socket at once.
@@ -167,16 +176,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
-    // children are left to their pidfd watchers. Anywhere else no orphan can come to us, and the
-    // tick (a /proc read per thread) would only cost idle CPU.
-    const reaper = mayInheritOrphans()
-      ? setInterval(() => {
-          // The accept thread's fresh spawns are not in livePids until the main thread adopts them.
-          const ours = (pid: number) => starter.livePids.has(pid) || acceptThreadMayOwn(pid);
-          for (const exit of reapOrphans(ours)) log.debug(`Reaped orphan ${exit.pid}.`);
-        }, 1000)
-      : undefined;
+    // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped as they come;
+    // our own children are left to their pidfd watchers.
+    const reaper = startOrphanReaper(log, (pid) => starter.livePids.has(pid));
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
@@ -187,7 +189,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
         .then(() => manager.stop())
         .then(
           () => {
-            clearInterval(reaper);
+            reaper?.stop();
             for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
             log.info('sockunit: stopped.');
             resolve(0);
@@ -223,6 +225,7 @@ function parse(argv: string[]) {
     'control-socket': { type: 'string' },
     'control-socket-mode': { type: 'string' },
     metrics: { type: 'string' },
+    'allow-unsafe-unit-files': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   return parsed as {
@@ -237,6 +240,7 @@ function parse(argv: string[]) {
       'control-socket'?: string;
       'control-socket-mode'?: string;
       metrics?: string;
+      'allow-unsafe-unit-files'?: boolean;
       help?: boolean;
     };
     positionals: string[];

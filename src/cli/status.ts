@@ -84,6 +84,7 @@ function docsLines(documentation: readonly string[]): string {
 function socketLines(s: SocketStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
+  if (s.hint) out += field('Hint', s.hint);
   out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
   out += docsLines(s.documentation);
   s.listen.forEach((l, i) => {

@@ -9,7 +9,8 @@ import { describeFd } from '../net/describe.js';
 import { signalNumber } from '../sys/process.js';
 import { closeQuietly } from '../sys/socket.js';
 import { formatDiagnostic } from '../unit/diagnostic.js';
-import { listUnitNames, resolveSearchPath, UnitPathIndex } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitNames, resolveSearchPath, type UnitFileChecks, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
 import { parseUnitName, unitType } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
@@ -52,6 +53,8 @@ export interface ManagerOptions {
   unitManager?: ManagerKind;
   /** Listening fds sockunit was started with (LISTEN_FDS): ports that name them take them. */
   inheritedFds?: readonly ListenFd[];
+  /** Who may have written the unit files run (unit/file-trust.ts); default: this process's. */
+  unitFileChecks?: UnitFileChecks;
 }
 
 type Missing = { missing: 'not-found' | 'bad-setting' | 'masked' | 'error' };
@@ -86,7 +89,7 @@ export class Manager {
     this.options = options;
     this.log = options.log;
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
-    this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
+    this.index = this.newIndex();
     this.notify = new NotifyRouter(this.log, () => this.services.values());
     if (options.inheritedFds && options.inheritedFds.length > 0)
       this.inherited = new InheritedFds(options.inheritedFds);
@@ -106,6 +109,13 @@ export class Manager {
       loaded: () => this.loadedJobUnits(),
       facts: () => hostConditionFacts(),
     });
+  }
+
+  private newIndex(): UnitPathIndex {
+    const checks =
+      this.options.unitFileChecks ??
+      unitFileChecksFor(process.geteuid?.() ?? 0, process.getegid?.() ?? 0, false);
+    return new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }), checks);
   }
 
   private socketNames(): string[] {
@@ -258,7 +268,7 @@ export class Manager {
       if (!loaded && !this.broken.has(name)) {
         // Not on the path as it was read: a unit file added since is found without a reload, as
         // systemd re-reads its unit path cache on a miss.
-        this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
+        this.index = this.newIndex();
         loaded = this.load(name, true);
       }
       const config = loaded?.config;
@@ -577,7 +587,7 @@ export class Manager {
       return;
     }
     this.log.info('Reloading.');
-    this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
+    this.index = this.newIndex();
     this.templates.clear();
     this.jobUnits.clear();
     this.reactions.unitsChanged();

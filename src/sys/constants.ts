@@ -155,6 +155,8 @@ export const P_PIDFD = 3;
 export const WNOHANG = 1;
 export const WEXITED = 4;
 export const WNOWAIT = 0x01000000;
+/** waitid: only children of the calling thread (orphans are re-parented to the main thread). */
+export const __WNOTHREAD = 0x20000000;
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;

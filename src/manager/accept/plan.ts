@@ -109,11 +109,13 @@ export function acceptPlanFor(
   // Only `$$` escapes are left: the expansion does not depend on the environment.
   const argv = expandCommandVariables(cmd, {}).argv;
   // SYSTEMD_EXEC_PID for every instance, as systemd sets it; LISTEN_PID with the connection as fd 3.
+  // Killed when the manager dies: the accept thread that spawns it lives as long as the manager.
   const start = listenPidWrap(
     file,
     argv,
     env,
     stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
+    { parentPid: process.pid },
   );
   return {
     file: start.file,

@@ -40,6 +40,9 @@ export interface SocketStatus {
   /** Live connections on the unit's TCP/MPTCP ports by what they run (absent without such a
    * port), filled in by the control server from the kernel. */
   connections?: ConnectionCounts;
+  /** Why a failed socket failed and the command that brings it back, when the result alone does
+   * not say it (trigger-limit-hit); null otherwise. */
+  hint: string | null;
   logs: LogRecord[];
 }
 
@@ -251,6 +254,7 @@ export function socketStatus(socket: SocketUnit, logs: readonly LogRecord[] = []
     connected: socket.connected,
     refused: socket.refused,
     triggerCount: socket.triggers,
+    hint: socket.failureHint() ?? null,
     logs: [...logs],
   };
 }

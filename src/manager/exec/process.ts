@@ -281,8 +281,17 @@ export class PosixSpawnStarter implements ProcessStarter {
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
+    // Through the exec helper, which also ties the process's life to the manager's
+    // (PR_SET_PDEATHSIG: a manager killed with SIGKILL leaves nothing running). After setpriv in
+    // the chain, since a change of user clears the signal.
     if (request.ownPid.length > 0)
-      ({ file: target, argv, env } = listenPidWrap(file, argv, env, request.ownPid));
+      ({
+        file: target,
+        argv,
+        env,
+      } = listenPidWrap(file, argv, env, request.ownPid, {
+        parentPid: process.pid,
+      }));
     ({ file: target, argv } = dropPrivileges(target, argv, request.uid, request.gid));
 
     const owned: Fd[] = [];

@@ -1,23 +1,22 @@
 // Room manager/socket/: a socket unit's life — this file (open, watch, trigger, accept, stop), its
-// ports and how they are named (port.ts), and the socket specs its [Socket] section becomes
-// (listen-spec.ts). Accept=yes hands connections to the accept room or starts instances here.
+// ports and how they are named (port.ts), the socket specs its [Socket] section becomes
+// (listen-spec.ts), and the links and files it makes and removes (socket-files.ts). Accept=yes hands connections to the accept room or starts instances here.
 //
 // One socket unit's life (socket-units.md §4): open every port, watch them, and on traffic either
 // start the service with all the unit's fds (Accept=no) or accept and start one instance per
 // connection (Accept=yes). States as systemd names them: dead, listening, running, failed.
 
-import { fstatSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { fstatSync } from 'node:fs';
 import { isNoMptcpError } from '../../mptcp/probe.js';
 import { applyConnectionOptions, type OpenedSocket, openSocket } from '../../net/open.js';
 import type { SocketSpec } from '../../net/spec.js';
 import { SO_COOKIE, SO_PEERCRED, SO_PEERPIDFD, SOL_SOCKET } from '../../sys/constants.js';
 import { hasCode } from '../../sys/errors.js';
-import { mqUnlink } from '../../sys/fs.js';
 import type { SockAddr } from '../../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../../sys/socket.js';
 import { watchReadable } from '../../sys/watch.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
+import { formatTimespan } from '../../unit/values.js';
 import { sourceKey, type UnixPeer } from '../accept/instance-name.js';
 import type { AcceptPlan, ListenerEvent } from '../accept/protocol.js';
 import { acceptThread } from '../accept/thread.js';
@@ -25,7 +24,8 @@ import type { Logger } from '../log.js';
 import { RateLimit } from '../rate-limit.js';
 import type { InheritedFds, InheritedPort } from './inherited-fds.js';
 import { socketSpecsFor } from './listen-spec.js';
-import { describePort, fsPath, type Port, portAddress, protocolLabel } from './port.js';
+import { describePort, type Port, portAddress, protocolLabel } from './port.js';
+import { createSymlinks, removeOwnFiles } from './socket-files.js';
 
 export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
 export type SocketResult =
@@ -162,7 +162,9 @@ export class SocketUnit {
     } catch (err) {
       return this.fail('resources', `Failed to watch listening fds: ${(err as Error).message}`);
     }
-    this.createSymlinks();
+    createSymlinks(this.ports, this.config.socket.symlinks, (m) =>
+      this.log.warning(`${this.name}: ${m}`, this.name),
+    );
     for (const port of this.ports) {
       const how = port.fellBack ? 'MPTCP->TCP' : protocolLabel(port.spec);
       this.log.info(`Listening on ${this.name} (${how} ${portAddress(port)}).`, this.name, {
@@ -210,6 +212,8 @@ export class SocketUnit {
       watch: undefined,
       pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
       pauseTimer: undefined,
+      node: opened.node,
+      links: [],
     };
   }
 
@@ -237,29 +241,13 @@ export class SocketUnit {
       fd: passed.fd,
       address: d.kind === 'socket' ? d.local : undefined,
       fellBack: protocolDiffers && wantsMptcp,
+      // Whoever made the file owns it: RemoveOnStop= leaves it to them.
+      node: undefined,
+      links: [],
       watch: undefined,
       pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
       pauseTimer: undefined,
     };
-  }
-
-  private createSymlinks(): void {
-    const target = this.ports.map((p) => fsPath(p.spec)).find((p) => p !== undefined);
-    if (!target) return;
-    for (const link of this.config.socket.symlinks) {
-      try {
-        mkdirSync(dirname(link), { recursive: true });
-        try {
-          if (lstatSync(link).isSymbolicLink()) unlinkSync(link);
-        } catch {}
-        symlinkSync(target, link);
-      } catch (err) {
-        this.log.warning(
-          `${this.name}: Failed to create symlink ${link} -> ${target}: ${(err as Error).message}`,
-          this.name,
-        );
-      }
-    }
   }
 
   private armAll(): void {
@@ -518,7 +506,23 @@ export class SocketUnit {
     this.setState('failed');
     this.log.error(`${this.name}: ${message}`, this.name, { result });
     this.log.error(`${this.name}: Failed with result '${result}'.`, this.name, { result });
+    const hint = this.failureHint();
+    if (hint) this.log.notice(`${this.name}: ${hint}`, this.name, { result });
     return false;
+  }
+
+  /** What made this failed unit fail, when it is not obvious, and what brings it back; shown by
+   * the log and `status`. A trigger limit can be hit by any client of an exposed port, and the
+   * socket then stays closed until someone acts (as in systemd). */
+  failureHint(): string | undefined {
+    if (this.state !== 'failed' || this.result !== 'trigger-limit-hit') return undefined;
+    const s = this.config.socket;
+    const interval = formatTimespan(s.triggerLimitIntervalUsec);
+    const what = s.accept ? 'connections' : 'activations';
+    const sizing = s.accept
+      ? 'For an exposed port raise TriggerLimitBurst= above the connection rate you serve and cap the instances with MaxConnections= and MaxConnectionsPerSource= instead (README: "Accept=yes on an exposed port").'
+      : 'Raise TriggerLimitBurst=/TriggerLimitIntervalSec= if the service is expected to be started that often.';
+    return `More than ${s.triggerLimitBurst} ${what} within ${interval} (TriggerLimitBurst=${s.triggerLimitBurst}, TriggerLimitIntervalSec=${interval}) closed the port; 'sockunit start ${this.name}' opens it again. ${sizing}`;
   }
 
   /** Close every port and remove what RemoveOnStop= says. */
@@ -549,30 +553,9 @@ export class SocketUnit {
       else closeQuietly(port.fd);
       port.watch = undefined;
     }
-    if (this.config.socket.removeOnStop) this.removeFiles();
+    if (this.config.socket.removeOnStop) removeOwnFiles(this.ports);
     this.ports = [];
     this.triggerLimit = this.newTriggerLimit();
-  }
-
-  private removeFiles(): void {
-    for (const link of this.config.socket.symlinks) {
-      try {
-        unlinkSync(link);
-      } catch {}
-    }
-    for (const port of this.ports) {
-      const path = fsPath(port.spec);
-      if (path) {
-        try {
-          unlinkSync(path);
-        } catch {}
-      }
-      if (port.spec.kind === 'mqueue') {
-        try {
-          mqUnlink(port.spec.name);
-        } catch {}
-      }
-    }
   }
 
   /** The fds to pass, with their LISTEN_FDNAMES names (Accept=no). */

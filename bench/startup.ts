@@ -10,7 +10,7 @@
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/startup.js [runs]
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,21 @@ delete env.NODE_EXTRA_CA_CERTS;
 
 interface Sample {
   ms: number;
+  /** CPU time of every thread of the process (schedstat, ns precision) when `ready` showed: what
+   * the start costs, which a loaded machine does not stretch as it stretches wall time. */
+  cpuMs?: number;
   rssMiB?: number;
+}
+
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return undefined;
+  }
 }
 
 function rssMiB(pid: number): number | undefined {
@@ -51,6 +65,8 @@ function timeToLine(argv: string[], ready: RegExp): Promise<Sample> {
       text += d.toString();
       if (sample || !ready.test(text)) return;
       sample = { ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+      const cpu = child.pid ? cpuMsOf(child.pid) : undefined;
+      if (cpu !== undefined) sample.cpuMs = cpu;
       setTimeout(() => {
         if (sample && child.pid) {
           const rss = rssMiB(child.pid);
@@ -67,10 +83,18 @@ function timeToLine(argv: string[], ready: RegExp): Promise<Sample> {
   });
 }
 
+/** `node -e 0`, and the CPU it used (getrusage of itself, printed at exit). */
 function nodeStart(): Sample {
   const t0 = process.hrtime.bigint();
-  spawnSync(process.execPath, ['-e', '0'], { env });
-  return { ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+  const r = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      "process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write(String((u.user+u.system)/1000))})",
+    ],
+    { env, encoding: 'utf8' },
+  );
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: Number(r.stderr) };
 }
 
 function median(xs: number[]): number {
@@ -130,14 +154,17 @@ async function main(): Promise<void> {
           ' ',
         )}; ${RUNS} runs interleaved; NODE_EXTRA_CA_CERTS ${extraCerts ? 'was set (removed for the children)' : 'not set'}`,
     );
-    const floor = median((results.get('node -e 0') ?? []).map((s) => s.ms));
-    console.log('| case | median ms | x node -e 0 | median RSS MiB |');
-    console.log('| --- | ---: | ---: | ---: |');
+    const nodeSamples = results.get('node -e 0') ?? [];
+    const floor = median(nodeSamples.map((s) => s.ms));
+    const cpuFloor = median(nodeSamples.map((s) => s.cpuMs ?? 0));
+    console.log('| case | median ms to ready | x node -e 0 | median CPU ms | x node -e 0 | median RSS MiB |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const [name, samples] of results) {
       const ms = median(samples.map((s) => s.ms));
+      const cpu = median(samples.map((s) => s.cpuMs ?? 0));
       const rss = samples.flatMap((s) => (s.rssMiB === undefined ? [] : [s.rssMiB]));
       console.log(
-        `| ${name} | ${ms.toFixed(1)} | ${(ms / floor).toFixed(2)} | ${rss.length > 0 ? median(rss).toFixed(1) : '-'} |`,
+        `| ${name} | ${ms.toFixed(1)} | ${(ms / floor).toFixed(2)} | ${cpu.toFixed(1)} | ${(cpu / cpuFloor).toFixed(2)} | ${rss.length > 0 ? median(rss).toFixed(1) : '-'} |`,
       );
     }
   } finally {

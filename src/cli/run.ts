@@ -23,6 +23,13 @@ Options:
                           (/etc/systemd/system, /run/systemd/system, /usr/lib/systemd/system, ...)
       --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
+      --mptcp-upgrade[=UNIT,...]
+                          open the TCP ports (ListenStream= on an IP address) of every socket
+                          unit, or of the units named, as MPTCP; plain TCP clients are served as
+                          before. A port stays TCP, with a line that says why, where the kernel has
+                          no MPTCP or refuses one of its options on MPTCP (IPTTL=, or what the
+                          service sets itself: X-Sockunit-ServiceSocketOptions=TCP_MD5SIG kTLS ...).
+                          Reports show upgraded ports as tcp->mptcp
       --log-format FMT    text (default) or json (one object a line)
       --log-level LEVEL   debug, info (default), notice, warning, error
       --control-socket PATH
@@ -73,6 +80,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     else units.push(p);
   }
   const unitPath = dirs.length > 0 ? dirs : resolveSearchPath();
+  let mptcpUpgrade: true | string[] | undefined;
+  try {
+    mptcpUpgrade = upgradeTargets(args.values['mptcp-upgrade']);
+  } catch (err) {
+    io.stderr.write(`sockunit run: ${(err as Error).message}\n`);
+    return 2;
+  }
   const log = new Logger({ format: format as LogFormat, level, out: io.stderr });
   const starter = new PosixSpawnStarter(log);
   const manager = new Manager({
@@ -81,6 +95,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     log,
     starter,
     mptcpFallback: args.values['mptcp-fallback'] ?? false,
+    ...(mptcpUpgrade ? { mptcpUpgrade } : {}),
   });
   const listening = manager.start();
   if (manager.sockets.size === 0) {
@@ -145,13 +160,29 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   });
 }
 
+/** `--mptcp-upgrade` (every unit) or `--mptcp-upgrade=a,b.socket` (those units), repeatable. */
+function upgradeTargets(values: string[] | undefined): true | string[] | undefined {
+  if (values === undefined) return undefined;
+  if (values.includes('')) return true;
+  const names = values.flatMap((v) => v.split(',')).filter((n) => n !== '');
+  for (const name of names)
+    if (name.includes('.') && !name.endsWith('.socket'))
+      throw new Error(
+        `--mptcp-upgrade=${name}: expected socket unit names (web or web.socket), separated by commas`,
+      );
+  return names.map((n) => (n.endsWith('.socket') ? n : `${n}.socket`));
+}
+
 function parse(argv: string[]) {
   return parseArgs({
-    args: argv,
+    // parseArgs has no optional values: a bare --mptcp-upgrade means every unit, and must not
+    // take the next argument (a unit directory) as its value.
+    args: argv.map((a) => (a === '--mptcp-upgrade' ? '--mptcp-upgrade=' : a)),
     allowPositionals: true,
     options: {
       'unit-path': { type: 'string', short: 'p', multiple: true },
       'mptcp-fallback': { type: 'boolean' },
+      'mptcp-upgrade': { type: 'string', multiple: true },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
       'control-socket': { type: 'string' },

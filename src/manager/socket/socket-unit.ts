@@ -24,6 +24,7 @@ import { acceptThread } from '../accept/thread.js';
 import type { Logger } from '../log.js';
 import { RateLimit } from '../rate-limit.js';
 import { socketSpecsFor } from './listen-spec.js';
+import { decideUpgrade, isUpgradable, type PortUpgrade } from './mptcp-upgrade.js';
 import { describePort, fsPath, type Port, portAddress, protocolLabel } from './port.js';
 
 export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
@@ -69,6 +70,8 @@ export interface SocketUnitOptions {
   hooks: SocketUnitHooks;
   /** `--mptcp-fallback` on the command line: every MPTCP unit may fall back to TCP. */
   mptcpFallback?: boolean;
+  /** `--mptcp-upgrade` covers this unit: its TCP ports open as MPTCP where nothing is lost. */
+  mptcpUpgrade?: boolean;
 }
 
 /** At most this many accepts per wake-up: an unbounded loop starves the event loop (spawn.md
@@ -91,6 +94,7 @@ export class SocketUnit {
   private readonly log: Logger;
   private readonly hooks: SocketUnitHooks;
   private readonly mptcpFallback: boolean;
+  private readonly mptcpUpgrade: boolean;
   private triggerLimit: RateLimit;
   private quiesced = false;
 
@@ -100,6 +104,7 @@ export class SocketUnit {
     this.log = options.log;
     this.hooks = options.hooks;
     this.mptcpFallback = options.mptcpFallback ?? false;
+    this.mptcpUpgrade = options.mptcpUpgrade ?? false;
     this.triggerLimit = this.newTriggerLimit();
   }
 
@@ -156,10 +161,14 @@ export class SocketUnit {
     }
     this.createSymlinks();
     for (const port of this.ports) {
-      const how = port.fellBack ? 'MPTCP->TCP' : protocolLabel(port.spec);
+      const how = port.fellBack
+        ? 'MPTCP->TCP'
+        : port.upgrade?.to === 'mptcp'
+          ? 'TCP->MPTCP'
+          : protocolLabel(port.spec);
       this.log.info(`Listening on ${this.name} (${how} ${portAddress(port)}).`, this.name, {
         listen: portAddress(port),
-        protocol: port.fellBack ? 'mptcp->tcp' : protocolLabel(port.spec).toLowerCase(),
+        protocol: how.toLowerCase(),
       });
     }
     this.setState('listening');
@@ -173,22 +182,30 @@ export class SocketUnit {
     this.armAll();
   }
 
-  private openPort(spec: SocketSpec): Port {
+  private openPort(asWritten: SocketSpec): Port {
+    const { spec, upgrade: planned } = this.upgraded(asWritten);
+    let upgrade = planned;
     let opened: OpenedSocket;
     let fellBack = false;
     try {
       opened = openSocket(spec);
     } catch (err) {
       const mptcp = spec.kind === 'socket' && spec.protocol === 'mptcp';
-      const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
-      if (!mptcp || !allowed || !isNoMptcpError(err)) throw err;
-      this.log.warning(
-        `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
-        this.name,
-        { fallback: 'mptcp->tcp' },
-      );
-      opened = openSocket({ ...spec, protocol: 'tcp' });
-      fellBack = true;
+      if (upgrade?.to === 'mptcp' && isNoMptcpError(err)) {
+        // MPTCP went away between the probe and the port (a sysctl): the port opens as written.
+        upgrade = this.keptTcp(asWritten, `MPTCP is not available (${(err as Error).message})`);
+        opened = openSocket(asWritten);
+      } else {
+        const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
+        if (!mptcp || !allowed || !isNoMptcpError(err)) throw err;
+        this.log.warning(
+          `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
+          this.name,
+          { fallback: 'mptcp->tcp' },
+        );
+        opened = openSocket({ ...spec, protocol: 'tcp' });
+        fellBack = true;
+      }
     }
     for (const w of opened.warnings) this.log.warning(`${this.name}: ${w.message}`, this.name);
     const s = this.config.socket;
@@ -197,10 +214,31 @@ export class SocketUnit {
       fd: opened.fd,
       address: opened.address,
       fellBack,
+      ...(upgrade ? { upgrade } : {}),
       watch: undefined,
       pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
       pauseTimer: undefined,
     };
+  }
+
+  /** `--mptcp-upgrade`: the spec to open for a port as written, and what became of the upgrade. */
+  private upgraded(asWritten: SocketSpec): { spec: SocketSpec; upgrade: PortUpgrade | undefined } {
+    if (!this.mptcpUpgrade || !isUpgradable(asWritten)) return { spec: asWritten, upgrade: undefined };
+    const decision = decideUpgrade(asWritten, this.config.socket.serviceSocketOptions);
+    if ('mptcp' in decision) return { spec: decision.mptcp, upgrade: { to: 'mptcp' } };
+    return { spec: asWritten, upgrade: this.keptTcp(asWritten, decision.tcp) };
+  }
+
+  /** A port the upgrade leaves TCP: one line that says which port and why. */
+  private keptTcp(spec: SocketSpec, because: string): PortUpgrade {
+    this.log.warning(
+      `${this.name}: --mptcp-upgrade: ${describePort(spec)} stays TCP: ${because}.`,
+      this.name,
+      {
+        upgrade: 'tcp',
+      },
+    );
+    return { to: 'tcp', because };
   }
 
   private createSymlinks(): void {

@@ -42,6 +42,10 @@ export type MptcpConnectOptions = net.TcpNetConnectOpts & {
   fallback?: boolean;
 };
 
+/** Node's own net.connect, taken before anything (sockunit/mptcp/register) points net.connect
+ * here: unix paths and plain-TCP fall-backs must not come back to this module. */
+const nodeConnect = net.connect;
+
 type ConnectListener = () => void;
 interface ResolvedAddress {
   address: string;
@@ -94,7 +98,7 @@ export function connect(port: number, host?: string, connectListener?: ConnectLi
 export function connect(path: string, connectListener?: ConnectListener): net.Socket;
 export function connect(...args: unknown[]): net.Socket {
   const [options, cb] = normalizeArgs(args);
-  if (options.path) return net.connect(...(args as Parameters<typeof net.connect>));
+  if (options.path) return nodeConnect(...(args as Parameters<typeof net.connect>));
   const allowFallback = options.fallback !== false;
   const availability = available();
   if (!availability.available) return connectPlain(options, cb, availability, allowFallback);
@@ -144,7 +148,7 @@ function connectPlain(
 ): net.Socket {
   if (!allowFallback) throw mptcpUnavailableError(why.reason ?? 'unknown', why.errno, 'connect()');
   const { fallback: _f, ...nodeOptions } = options;
-  const socket = cb ? net.connect(nodeOptions, cb) : net.connect(nodeOptions);
+  const socket = cb ? nodeConnect(nodeOptions, cb) : nodeConnect(nodeOptions);
   markFallback(socket, why);
   return socket;
 }

@@ -277,17 +277,23 @@ function listenOnAddress(
 }
 
 function configureAndListen(fd: Fd, family: number, address: string, request: IpListenRequest): void {
+  bindListener(fd, family, address, request.port, request);
+  listenFd(fd, request.backlog);
+}
+
+/** Set an MPTCP listener's socket up as libuv sets up a TCP one, and bind it (not listen). */
+export function bindListener(
+  fd: Fd,
+  family: number,
+  address: string,
+  port: number,
+  options: { ipv6Only: boolean; reusePort: boolean },
+): void {
   // As libuv does for every TCP listener: restart without waiting for TIME_WAIT to drain.
   setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1, 'SO_REUSEADDR');
-  if (request.reusePort) setsockoptInt(fd, SOL_SOCKET, SO_REUSEPORT, 1, 'SO_REUSEPORT');
+  if (options.reusePort) setsockoptInt(fd, SOL_SOCKET, SO_REUSEPORT, 1, 'SO_REUSEPORT');
   // Explicit either way: the system default (net.ipv6.bindv6only) must not decide dual-stack.
   if (family === AF_INET6)
-    setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, request.ipv6Only ? 1 : 0, 'IPV6_V6ONLY');
-  bind(
-    fd,
-    family === AF_INET6
-      ? { family: 'inet6', address, port: request.port }
-      : { family: 'inet', address, port: request.port },
-  );
-  listenFd(fd, request.backlog);
+    setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6Only ? 1 : 0, 'IPV6_V6ONLY');
+  bind(fd, family === AF_INET6 ? { family: 'inet6', address, port } : { family: 'inet', address, port });
 }

@@ -34,6 +34,7 @@ import { mptcpUnavailableError } from './errors.js';
 import { markFallback } from './fallback.js';
 import { handleFd } from './multipath.js';
 import { type Availability, available, openMptcpSocket } from './probe.js';
+import { fixReceiveBuffer } from './receive-buffer.js';
 
 /** `net.connect` options plus what to do without MPTCP. */
 export type MptcpConnectOptions = net.TcpNetConnectOpts & {
@@ -116,6 +117,7 @@ export function connect(...args: unknown[]): net.Socket {
   const family = literal ? familyOf(host) : options.family === 6 ? AF_INET6 : AF_INET;
   const opened = openMptcpSocket(family);
   if ('fallback' in opened) return connectPlain(options, cb, opened.fallback, allowFallback);
+  fixReceiveBuffer(opened.fd);
 
   let socket: net.Socket;
   try {
@@ -250,6 +252,7 @@ class ConnectAttempts {
             `connect() to ${target.address}`,
           );
         }
+        fixReceiveBuffer(opened.fd);
         try {
           if (fd === undefined) throw new Error('the socket has no handle any more');
           replaceFd(fd, opened.fd);

@@ -13,6 +13,7 @@ import { closeQuietly, type Fd } from '../sys/socket.js';
 import { netError } from './errors.js';
 import { markFallback } from './fallback.js';
 import { type Availability, openMptcpSocket } from './probe.js';
+import { fixAcceptedReceiveBuffers } from './receive-buffer.js';
 import { bindListener } from './server.js';
 
 /** Node's setupListenHandle, as `Server.prototype._listen2`. */
@@ -130,6 +131,7 @@ export function installListenHook(): void {
     self._handle = handle;
     // Node's own set-up of the handle it now finds: listen(backlog), 'connection', 'listening'.
     nodeListen2.call(this, bound.address, port, net.isIP(bound.address), backlog, fd, flags);
+    fixAcceptedReceiveBuffers(this);
   };
 
   // A cluster primary under SCHED_NONE creates the handle its workers listen on.

@@ -18,6 +18,7 @@ import { bind, closeQuietly, type Fd, listen as listenFd, setsockoptInt } from '
 import { mptcpUnavailableError, netError } from './errors.js';
 import { markFallback } from './fallback.js';
 import { type Availability, available, openMptcpSocket } from './probe.js';
+import { fixAcceptedReceiveBuffers } from './receive-buffer.js';
 
 /** Options of `createServer`: Node's `net.ServerOpts`, plus what to do without MPTCP. */
 export interface MptcpServerOptions extends net.ServerOpts {
@@ -264,6 +265,7 @@ function listenOnAddress(
       closeQuietly(fd);
       throw err;
     }
+    fixAcceptedReceiveBuffers(server);
     return;
   }
   const e = lastError as { errno?: number; syscall?: string } | undefined;

@@ -85,14 +85,19 @@ describe('sockunit run --mptcp-upgrade', () => {
     };
   };
 
-  test('every TCP port opens as MPTCP, serves MPTCP and plain clients; refused options keep TCP with a line', async () => {
-    const dir = tempDir('upgrade');
+  /** A manager over the units above with `arg`, once web.socket listens upgraded. */
+  const upgraded = async (purpose: string, arg: string) => {
+    const dir = tempDir(purpose);
     const { ports, files } = await units(dir);
-    const m = await suite.run({ dir, units: files, args: ['--mptcp-upgrade'] });
-
+    const m = await suite.run({ dir, units: files, args: [arg] });
     await m.waitFor(
       new RegExp(`^Listening on web\\.socket \\(TCP->MPTCP 127\\.0\\.0\\.1:${ports.web}\\)\\.$`),
     );
+    return { dir, ports, m };
+  };
+
+  test('every TCP port opens as MPTCP, serves MPTCP and plain clients; refused options keep TCP with a line', async () => {
+    const { dir, ports, m } = await upgraded('upgrade', '--mptcp-upgrade');
     assert.notEqual(mptcpListeners(ports.web), '', `ss -M lists the upgraded listener on ${ports.web}`);
 
     // IPTTL=: the kernel refuses IP_TTL on MPTCP sockets, so the port keeps the option and TCP.
@@ -153,21 +158,14 @@ describe('sockunit run --mptcp-upgrade', () => {
   });
 
   test('a plain TCP client is served by an upgraded port as before', async () => {
-    const dir = tempDir('upgrade-plain');
-    const { ports, files } = await units(dir);
-    const m = await suite.run({ dir, units: files, args: ['--mptcp-upgrade'] });
+    const { dir, ports, m } = await upgraded('upgrade-plain', '--mptcp-upgrade');
     assert.deepEqual(greet(ports.web, IPPROTO_TCP), { text: 'hello\n', mptcp: false });
     assert.equal((await readReport(join(dir, 'web.json'))).fds[0]?.protocol, IPPROTO_MPTCP);
     await m.stop('SIGTERM');
   });
 
   test('--mptcp-upgrade=UNIT upgrades only the units named, and warns about a name not loaded', async () => {
-    const dir = tempDir('upgrade-named');
-    const { ports, files } = await units(dir);
-    const m = await suite.run({ dir, units: files, args: ['--mptcp-upgrade=web,nosuch.socket'] });
-    await m.waitFor(
-      new RegExp(`^Listening on web\\.socket \\(TCP->MPTCP 127\\.0\\.0\\.1:${ports.web}\\)\\.$`),
-    );
+    const { m } = await upgraded('upgrade-named', '--mptcp-upgrade=web,nosuch.socket');
     await m.waitFor(/^Listening on ttl\.socket \(TCP /);
     const warning = m.matching(/^--mptcp-upgrade=nosuch\.socket: no socket unit of that name is loaded/);
     assert.equal(warning.length, 1, m.lines.join('\n'));

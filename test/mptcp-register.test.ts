@@ -108,37 +108,45 @@ interface RunOptions {
   stdio3?: number;
 }
 
-/** Start `source` with Node and wait (bounded) for its `PORT n` line. */
-function startApp(name: string, source: string, options: RunOptions = {}): Promise<App> {
+/** Start `source` with Node (the preload imported unless `nodeArgs` says otherwise), its output
+ * collected. */
+function spawnNode(name: string, source: string, args: string[], options: RunOptions) {
   const file = appFile(name, source);
   const nodeArgs = options.nodeArgs ?? ['--import', REGISTER];
-  const argv = [...(options.wrapper ?? []), process.execPath, ...nodeArgs, file];
+  const argv = [...(options.wrapper ?? []), process.execPath, ...nodeArgs, file, ...args];
   const child = spawn(argv[0] as string, argv.slice(1), {
-    env: { ...process.env, KEY: KEY_FILE, CERT: CERT_FILE, ...options.env },
+    env: { ...process.env, KEY: KEY_FILE, CERT: CERT_FILE, NODE_EXTRA_CA_CERTS: CERT_FILE, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(options.stdio3 !== undefined ? [options.stdio3] : [])],
   });
   children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d;
+  const output = { out: '', err: '' };
+  child.stdout?.on('data', (d: Buffer) => {
+    output.out += d;
   });
+  child.stderr?.on('data', (d: Buffer) => {
+    output.err += d;
+  });
+  return { child, output };
+}
+
+/** Start a server app and wait (bounded) for its `PORT n` line. */
+function startApp(name: string, source: string, options: RunOptions = {}): Promise<App> {
+  const { child, output } = spawnNode(name, source, [], options);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} printed no PORT line within 10 s: ${out}${err}`));
+      reject(new Error(`${name} printed no PORT line within 10 s: ${output.out}${output.err}`));
     }, 10_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d;
-      const m = /PORT (\d+)/.exec(out);
+    child.stdout?.on('data', () => {
+      const m = /PORT (\d+)/.exec(output.out);
       if (m) {
         clearTimeout(timer);
-        resolve({ port: Number(m[1]), child, stderr: () => err });
+        resolve({ port: Number(m[1]), child, stderr: () => output.err });
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited (${code}) before listening: ${out}${err}`));
+      reject(new Error(`${name} exited (${code}) before listening: ${output.out}${output.err}`));
     });
   });
 }
@@ -150,31 +158,13 @@ function runScript(
   args: string[],
   options: RunOptions = {},
 ): Promise<{ stdout: string; stderr: string }> {
-  const file = appFile(name, source);
-  const argv = [
-    ...(options.wrapper ?? []),
-    process.execPath,
-    ...(options.nodeArgs ?? ['--import', REGISTER]),
-    file,
-  ];
+  const { child, output } = spawnNode(name, source, args, options);
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, [...argv.slice(1), ...args], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: CERT_FILE, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.once('close', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`${name} exited ${code}: ${stdout}${stderr}`));
+      if (code === 0) resolve({ stdout: output.out, stderr: output.err });
+      else reject(new Error(`${name} exited ${code}: ${output.out}${output.err}`));
     });
   });
 }

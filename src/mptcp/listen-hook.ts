@@ -8,13 +8,11 @@
 // plain TCP clients with plain TCP sockets, so nothing changes for clients that do not ask.
 
 import net from 'node:net';
-import { AF_INET, AF_INET6 } from '../sys/constants.js';
-import { closeQuietly, type Fd } from '../sys/socket.js';
+import { closeQuietly } from '../sys/socket.js';
+import { bindMptcp } from './bind.js';
 import { netError } from './errors.js';
 import { markFallback } from './fallback.js';
-import { type Availability, openMptcpSocket } from './probe.js';
 import { fixAcceptedReceiveBuffers } from './receive-buffer.js';
-import { bindListener } from './server.js';
 
 /** Node's setupListenHandle, as `Server.prototype._listen2`. */
 type Listen2 = (
@@ -49,47 +47,12 @@ interface ServerInternals {
 const UV_TCP_IPV6ONLY = 1;
 const UV_TCP_REUSEPORT = 2;
 
-/** A bound (not yet listening) MPTCP socket, the error the bind gave, or why to use plain TCP. */
-type BindResult =
-  | { fd: Fd; address: string }
-  | { error: Error; address: string }
-  | { fallback: Availability };
-
-/** Open and bind an MPTCP socket where Node would bind its TCP handle: `address`, or Node's
- * default of `::` and then `0.0.0.0` when none is given. */
-function bindMptcp(address: string | null | undefined, port: number, flags: number): BindResult {
-  const candidates = address ? [address] : ['::', '0.0.0.0'];
-  let last: BindResult | undefined;
-  for (const [i, candidate] of candidates.entries()) {
-    const family = net.isIP(candidate) === 6 ? AF_INET6 : AF_INET;
-    let opened: ReturnType<typeof openMptcpSocket>;
-    try {
-      opened = openMptcpSocket(family);
-    } catch (err) {
-      last = { error: err as Error, address: candidate };
-      continue; // e.g. EAFNOSUPPORT for AF_INET6 on a host without IPv6: Node tries 0.0.0.0 too
-    }
-    if ('fallback' in opened) return opened;
-    try {
-      bindListener(opened.fd, family, candidate, port, {
-        ipv6Only: (flags & UV_TCP_IPV6ONLY) !== 0,
-        reusePort: (flags & UV_TCP_REUSEPORT) !== 0,
-      });
-      return { fd: opened.fd, address: candidate };
-    } catch (err) {
-      closeQuietly(opened.fd);
-      const e = err as { errno?: number; code?: string };
-      // Node reports a listener's bind failure as syscall 'listen' (libuv binds lazily).
-      last = {
-        error: typeof e.errno === 'number' ? netError('listen', e.errno, candidate, port) : (err as Error),
-        address: candidate,
-      };
-      // A busy or forbidden port is the answer; only a missing IPv6 moves on to 0.0.0.0.
-      if (i + 1 < candidates.length && e.code !== 'EADDRINUSE' && e.code !== 'EACCES') continue;
-      return last;
-    }
-  }
-  return last ?? { error: new Error('no address to listen on'), address: String(address) };
+/** What libuv's flags ask of the socket. */
+function flagOptions(flags: number | undefined): { ipv6Only: boolean; reusePort: boolean } {
+  return {
+    ipv6Only: ((flags ?? 0) & UV_TCP_IPV6ONLY) !== 0,
+    reusePort: ((flags ?? 0) & UV_TCP_REUSEPORT) !== 0,
+  };
 }
 
 /** Whether Node is about to create a TCP listening handle of its own for these arguments. */
@@ -113,7 +76,7 @@ export function installListenHook(): void {
     const self = this as unknown as ServerInternals;
     if (self._handle || !wantsTcpHandle(port, addressType, fd))
       return nodeListen2.call(this, address, port, addressType, backlog, fd, flags);
-    const bound = bindMptcp(address, port, flags ?? 0);
+    const bound = bindMptcp(address, port, flagOptions(flags));
     if ('fallback' in bound) {
       markFallback(this, bound.fallback);
       return nodeListen2.call(this, address, port, addressType, backlog, fd, flags);
@@ -138,7 +101,7 @@ export function installListenHook(): void {
   netInternals._createServerHandle = function mptcpCreateServerHandle(address, port, addressType, fd, flags) {
     if (!wantsTcpHandle(port, addressType, fd))
       return nodeCreateServerHandle(address, port, addressType, fd, flags);
-    const bound = bindMptcp(address, port, flags ?? 0);
+    const bound = bindMptcp(address, port, flagOptions(flags));
     if ('fallback' in bound) return nodeCreateServerHandle(address, port, addressType, fd, flags);
     if ('error' in bound) return (bound.error as { errno?: number }).errno ?? -22;
     const handle = nodeCreateServerHandle(null, 0, 4, bound.fd, flags);

@@ -34,7 +34,7 @@ import { mptcpUnavailableError } from './errors.js';
 import { markFallback } from './fallback.js';
 import { handleFd } from './multipath.js';
 import { type Availability, available, openMptcpSocket } from './probe.js';
-import { fixReceiveBuffer } from './receive-buffer.js';
+import { fixReceiveBufferOnBulk } from './receive-buffer.js';
 
 /** `net.connect` options plus what to do without MPTCP. */
 export type MptcpConnectOptions = net.TcpNetConnectOpts & {
@@ -117,7 +117,6 @@ export function connect(...args: unknown[]): net.Socket {
   const family = literal ? familyOf(host) : options.family === 6 ? AF_INET6 : AF_INET;
   const opened = openMptcpSocket(family);
   if ('fallback' in opened) return connectPlain(options, cb, opened.fallback, allowFallback);
-  fixReceiveBuffer(opened.fd);
 
   let socket: net.Socket;
   try {
@@ -131,6 +130,9 @@ export function connect(...args: unknown[]): net.Socket {
     closeQuietly(opened.fd);
     throw err;
   }
+  fixReceiveBufferOnBulk(
+    (socket as unknown as { _handle?: Parameters<typeof fixReceiveBufferOnBulk>[0] })._handle,
+  );
   if (options.timeout) socket.setTimeout(options.timeout);
   if (cb) socket.once('connect', cb);
   const attempts = new ConnectAttempts(socket, port, family, options);
@@ -252,7 +254,6 @@ class ConnectAttempts {
             `connect() to ${target.address}`,
           );
         }
-        fixReceiveBuffer(opened.fd);
         try {
           if (fd === undefined) throw new Error('the socket has no handle any more');
           replaceFd(fd, opened.fd);

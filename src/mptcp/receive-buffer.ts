@@ -10,6 +10,9 @@
 // autotuning copes with Node's reads, so plain TCP sockets are never touched — an MPTCP listener
 // hands plain clients TCP sockets, and those keep the kernel's tuning.
 //
+// The buffer is set at a connection's first read that fills 64 KiB, not at once: set on every
+// connection it cost short request/response connections CPU for nothing.
+//
 // SO_RCVBUF is capped at net.core.rmem_max for unprivileged callers. Distributions ship 208 KiB,
 // below any size that helps, so where rmem_max is under 1 MiB nothing is set and autotuning stays.
 
@@ -53,9 +56,9 @@ export function receiveBufferBytes(): number | null {
   return chosen;
 }
 
-/** Give an MPTCP socket (before connect, or just accepted) the fixed receive buffer. Best effort:
- * a refusal leaves the kernel's autotuning, which works, only slower with Node. */
-export function fixReceiveBuffer(fd: Fd): void {
+/** Give an MPTCP socket the fixed receive buffer. Best effort: a refusal leaves the kernel's
+ * autotuning, which works, only slower with Node. */
+function fixReceiveBuffer(fd: Fd): void {
   const bytes = receiveBufferBytes();
   if (bytes === null) return;
   try {
@@ -65,20 +68,48 @@ export function fixReceiveBuffer(fd: Fd): void {
   }
 }
 
-interface ListenHandle {
-  onconnection: (this: ListenHandle, err: number, client?: { fd?: number }) => void;
+/** libuv's read size. A read that fills it found more queued: the connection carries bulk data. */
+const BULK_READ_BYTES = 64 * 1024;
+
+/** A libuv stream handle as Node's net.Socket drives it: its fd and the read callback Node set. */
+interface StreamHandle {
+  fd?: number;
+  onread: (this: StreamHandle, ...args: unknown[]) => unknown;
 }
 
-/** Fix the receive buffer of every MPTCP connection a listening Node server accepts (its plain
- * TCP connections keep autotuning). Wraps the libuv handle's accept callback, so it runs before
- * Node reads the connection. */
+/** Give the connection on `handle` the fixed receive buffer once it shows bulk data (its first
+ * read that fills libuv's 64 KiB), if it runs MPTCP. Set at once, it cost a short
+ * request/response connection ~10 % more CPU (bench/README.md); so such connections never pay,
+ * and a bulk transfer gets the buffer after its first 64 KiB. Node calls `onread` with an
+ * ArrayBuffer of exactly the bytes read. */
+export function fixReceiveBufferOnBulk(handle: StreamHandle | null | undefined): void {
+  if (!handle || typeof handle.onread !== 'function' || receiveBufferBytes() === null) return;
+  const nodeOnRead = handle.onread;
+  handle.onread = function onReadUntilBulk(this: StreamHandle, ...args: unknown[]) {
+    const data = args[0];
+    if (data instanceof ArrayBuffer && data.byteLength >= BULK_READ_BYTES) {
+      handle.onread = nodeOnRead;
+      const fd = handle.fd;
+      if (typeof fd === 'number' && fd >= 0 && fdIsMultipath(fd)) fixReceiveBuffer(fd);
+    }
+    return nodeOnRead.apply(this, args);
+  };
+}
+
+interface ListenHandle {
+  onconnection: (this: ListenHandle, err: number, client?: StreamHandle) => unknown;
+}
+
+/** Every connection a listening Node server accepts gets fixReceiveBufferOnBulk (plain TCP ones
+ * are let go at their first bulk read). Wraps the libuv handle's accept callback: Node has made
+ * the net.Socket, and set its read callback, when its own callback returns. */
 export function fixAcceptedReceiveBuffers(server: object): void {
   const handle = (server as { _handle?: ListenHandle | null })._handle;
   if (!handle || typeof handle.onconnection !== 'function' || receiveBufferBytes() === null) return;
   const nodeOnConnection = handle.onconnection;
   handle.onconnection = function onMptcpConnection(err, client) {
-    const fd = client?.fd;
-    if (typeof fd === 'number' && fd >= 0 && fdIsMultipath(fd)) fixReceiveBuffer(fd);
-    return nodeOnConnection.call(this, err, client);
+    const result = nodeOnConnection.call(this, err, client);
+    fixReceiveBufferOnBulk(client);
+    return result;
   };
 }

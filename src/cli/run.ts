@@ -37,6 +37,13 @@ Options:
                           the links; --system boots the host's own units)
       --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
+      --mptcp-upgrade[=UNIT,...]
+                          open the TCP ports (ListenStream= on an IP address) of every socket
+                          unit, or of the units named, as MPTCP; plain TCP clients are served as
+                          before. A port stays TCP, with a line that says why, where the kernel has
+                          no MPTCP or refuses one of its options on MPTCP (IPTTL=, or what the
+                          service sets itself: X-Sockunit-ServiceSocketOptions=TCP_MD5SIG kTLS ...).
+                          Reports show upgraded ports as tcp->mptcp
       --log-format FMT    text (default) or json (one object a line)
       --log-level LEVEL   debug, info (default), notice, warning, error
       --control-socket PATH
@@ -100,6 +107,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     throw err;
   }
   const { unitPath, units, manager: unitManager } = where;
+  let mptcpUpgrade: true | string[] | undefined;
+  try {
+    mptcpUpgrade = upgradeTargets(args.values['mptcp-upgrade']);
+  } catch (err) {
+    io.stderr.write(`sockunit run: ${(err as Error).message}\n`);
+    return 2;
+  }
   const log = new Logger({ format: format as LogFormat, level, out: io.stderr });
   if (where.hostPath && existsSync('/run/systemd/system'))
     log.warning(
@@ -128,6 +142,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       process.getegid?.() ?? 0,
       args.values['allow-unsafe-unit-files'] ?? false,
     ),
+    ...(mptcpUpgrade ? { mptcpUpgrade } : {}),
   });
   // Before any unit starts: /readyz and is-system-running answer 'starting' meanwhile, and
   // whoever waits for the 'listening' line may use the control socket at once.
@@ -215,25 +230,46 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   });
 }
 
+/** `--mptcp-upgrade` (every unit) or `--mptcp-upgrade=a,b.socket` (those units), repeatable. */
+function upgradeTargets(values: string[] | undefined): true | string[] | undefined {
+  if (values === undefined) return undefined;
+  if (values.includes('')) return true;
+  const names = values.flatMap((v) => v.split(',')).filter((n) => n !== '');
+  for (const name of names)
+    if (name.includes('.') && !name.endsWith('.socket'))
+      throw new Error(
+        `--mptcp-upgrade=${name}: expected socket unit names (web or web.socket), separated by commas`,
+      );
+  return names.map((n) => (n.endsWith('.socket') ? n : `${n}.socket`));
+}
+
 function parse(argv: string[]) {
-  const parsed = parseCommandLine('run', argv, {
-    ...UNIT_FILE_OPTIONS,
-    'mptcp-fallback': { type: 'boolean' },
-    target: { type: 'string' },
-    'log-format': { type: 'string' },
-    'log-level': { type: 'string' },
-    'control-socket': { type: 'string' },
-    'control-socket-mode': { type: 'string' },
-    metrics: { type: 'string' },
-    'allow-unsafe-unit-files': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const parsed = parseCommandLine(
+    'run',
+    // parseArgs has no optional values: a bare --mptcp-upgrade means every unit, and must not
+    // take the next argument (a unit directory) as its value.
+    argv.map((a) => (a === '--mptcp-upgrade' ? '--mptcp-upgrade=' : a)),
+    {
+      ...UNIT_FILE_OPTIONS,
+      'mptcp-fallback': { type: 'boolean' },
+      'mptcp-upgrade': { type: 'string', multiple: true },
+      target: { type: 'string' },
+      'log-format': { type: 'string' },
+      'log-level': { type: 'string' },
+      'control-socket': { type: 'string' },
+      'control-socket-mode': { type: 'string' },
+      metrics: { type: 'string' },
+      'allow-unsafe-unit-files': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  );
   return parsed as {
     values: {
       'unit-path'?: string[];
       user?: boolean;
       system?: boolean;
       'mptcp-fallback'?: boolean;
+      'mptcp-upgrade'?: string[];
       target?: string;
       'log-format'?: string;
       'log-level'?: string;

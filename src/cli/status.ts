@@ -88,10 +88,11 @@ function socketLines(s: SocketStatus): string {
   out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
   out += docsLines(s.documentation);
   s.listen.forEach((l, i) => {
+    const kept = l.notUpgraded ? `; not upgraded to MPTCP: ${l.notUpgraded}` : '';
     out +=
       i === 0
-        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol})`)
-        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol})\n`;
+        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol}${kept})`)
+        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol}${kept})\n`;
   });
   if (s.accept)
     out += field(

@@ -44,6 +44,8 @@ export interface ManagerOptions {
   units?: readonly string[];
   log: Logger;
   mptcpFallback?: boolean;
+  /** `--mptcp-upgrade`: `true` for every socket unit, or the socket units named. */
+  mptcpUpgrade?: true | readonly string[];
   starter?: ProcessStarter;
   /** NOTIFY_SOCKET for the services (a path or `@abstract`); default `@sockunit/notify/<pid>`. */
   notifySocket?: string;
@@ -194,6 +196,7 @@ export class Manager {
       if (unit?.config?.type !== 'socket') continue;
       this.addSocket(unit.config);
     }
+    this.checkUpgradeNames();
     // Open everything before anything can start (systemd opens sockets before services).
     let listening = 0;
     for (const socket of this.sockets.values()) if (socket.start()) listening++;
@@ -318,12 +321,30 @@ export class Manager {
     return s.state !== 'failed';
   }
 
+  /** Whether `--mptcp-upgrade` covers the socket unit `name`. */
+  private upgrades(name: string): boolean {
+    const wanted = this.options.mptcpUpgrade;
+    return wanted === true || (wanted?.includes(name) ?? false);
+  }
+
+  /** A unit named in `--mptcp-upgrade=` that is not loaded is a typo or a missing file: say so. */
+  private checkUpgradeNames(): void {
+    const wanted = this.options.mptcpUpgrade;
+    if (wanted === undefined || wanted === true) return;
+    for (const name of wanted)
+      if (!this.sockets.has(name))
+        this.log.warning(
+          `--mptcp-upgrade=${name}: no socket unit of that name is loaded, so nothing is upgraded for it (loaded: ${[...this.sockets.keys()].join(', ') || 'none'}).`,
+        );
+  }
+
   private addSocket(config: SocketUnitConfig, ports?: Port[]): SocketUnit {
     const socket = new SocketUnit({
       config,
       log: this.log,
       mptcpFallback: this.options.mptcpFallback ?? false,
       ...(this.inherited ? { inherited: this.inherited } : {}),
+      mptcpUpgrade: this.upgrades(config.name),
       hooks: {
         trigger: (s) => this.trigger(s),
         connection: (s, conn) => this.startInstance(s, conn),
@@ -672,6 +693,9 @@ function templateMissing(socket: SocketUnit): string {
 
 function sameSpecs(a: SocketUnitConfig, b: SocketUnitConfig): boolean {
   try {
+    // The service's own socket options decide whether --mptcp-upgrade makes a port MPTCP.
+    const serviceOptions = (c: SocketUnitConfig) => c.socket.serviceSocketOptions.join(' ');
+    if (serviceOptions(a) !== serviceOptions(b)) return false;
     return JSON.stringify(socketSpecsFor(a.socket)) === JSON.stringify(socketSpecsFor(b.socket));
   } catch {
     return false;

@@ -51,7 +51,9 @@ export async function startControlPlane(
   // prom-client and its dependencies take ~40 ms to load: only when --metrics asks for them.
   const metricsModule = options.metrics !== undefined ? await import('./metrics.js') : undefined;
   const metricsAddress =
-    metricsModule && options.metrics !== undefined ? metricsModule.parseMetricsAddress(options.metrics) : undefined;
+    metricsModule && options.metrics !== undefined
+      ? metricsModule.parseMetricsAddress(options.metrics)
+      : undefined;
   const explicit =
     options.controlSocket ?? options.env?.SOCKUNIT_CONTROL_SOCKET ?? process.env.SOCKUNIT_CONTROL_SOCKET;
   const path = explicit ?? defaultControlSocketPath(options.env ?? process.env);

@@ -8,6 +8,7 @@ import { formatSockAddr, type SockAddr } from '../../sys/sockaddr.js';
 import type { Fd } from '../../sys/socket.js';
 import type { Watch } from '../../sys/watch.js';
 import type { RateLimit } from '../rate-limit.js';
+import type { PortUpgrade } from './mptcp-upgrade.js';
 
 /** One open port of a socket unit. */
 export interface Port {
@@ -16,6 +17,8 @@ export interface Port {
   address: SockAddr | undefined;
   /** MPTCP was asked for, the kernel has none, and the unit allowed falling back to TCP. */
   fellBack: boolean;
+  /** Set when `--mptcp-upgrade` covered this TCP port: opened as MPTCP, or kept TCP and why. */
+  upgrade?: PortUpgrade;
   watch: Watch | undefined;
   /** Set when the accept thread watches this port (then also `watch`). */
   pollLimit: RateLimit;

@@ -24,6 +24,7 @@ import type { Logger } from '../log.js';
 import { RateLimit } from '../rate-limit.js';
 import type { InheritedFds, InheritedPort } from './inherited-fds.js';
 import { socketSpecsFor } from './listen-spec.js';
+import { decideUpgrade, isUpgradable, type PortUpgrade } from './mptcp-upgrade.js';
 import { describePort, type Port, portAddress, protocolLabel } from './port.js';
 import { createSymlinks, removeOwnFiles } from './socket-files.js';
 
@@ -74,6 +75,8 @@ export interface SocketUnitOptions {
   mptcpFallback?: boolean;
   /** Listening fds sockunit was started with: a port that matches one takes it, not a new bind. */
   inherited?: InheritedFds;
+  /** `--mptcp-upgrade` covers this unit: its TCP ports open as MPTCP where nothing is lost. */
+  mptcpUpgrade?: boolean;
 }
 
 /** At most this many accepts per wake-up: an unbounded loop starves the event loop (spawn.md
@@ -97,6 +100,7 @@ export class SocketUnit {
   private readonly hooks: SocketUnitHooks;
   private readonly mptcpFallback: boolean;
   private readonly inherited: InheritedFds | undefined;
+  private readonly mptcpUpgrade: boolean;
   private triggerLimit: RateLimit;
   private quiesced = false;
 
@@ -107,6 +111,7 @@ export class SocketUnit {
     this.hooks = options.hooks;
     this.mptcpFallback = options.mptcpFallback ?? false;
     this.inherited = options.inherited;
+    this.mptcpUpgrade = options.mptcpUpgrade ?? false;
     this.triggerLimit = this.newTriggerLimit();
   }
 
@@ -166,10 +171,14 @@ export class SocketUnit {
       this.log.warning(`${this.name}: ${m}`, this.name),
     );
     for (const port of this.ports) {
-      const how = port.fellBack ? 'MPTCP->TCP' : protocolLabel(port.spec);
+      const how = port.fellBack
+        ? 'MPTCP->TCP'
+        : port.upgrade?.to === 'mptcp'
+          ? 'TCP->MPTCP'
+          : protocolLabel(port.spec);
       this.log.info(`Listening on ${this.name} (${how} ${portAddress(port)}).`, this.name, {
         listen: portAddress(port),
-        protocol: port.fellBack ? 'mptcp->tcp' : protocolLabel(port.spec).toLowerCase(),
+        protocol: how.toLowerCase(),
       });
     }
     this.setState('listening');
@@ -183,24 +192,32 @@ export class SocketUnit {
     this.armAll();
   }
 
-  private openPort(spec: SocketSpec): Port {
-    const inherited = this.inherited?.take(spec);
-    if (inherited) return this.inheritedPort(spec, inherited);
+  private openPort(asWritten: SocketSpec): Port {
+    const inherited = this.inherited?.take(asWritten);
+    if (inherited) return this.inheritedPort(asWritten, inherited);
+    const { spec, upgrade: planned } = this.upgraded(asWritten);
+    let upgrade = planned;
     let opened: OpenedSocket;
     let fellBack = false;
     try {
       opened = openSocket(spec);
     } catch (err) {
       const mptcp = spec.kind === 'socket' && spec.protocol === 'mptcp';
-      const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
-      if (!mptcp || !allowed || !isNoMptcpError(err)) throw err;
-      this.log.warning(
-        `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
-        this.name,
-        { fallback: 'mptcp->tcp' },
-      );
-      opened = openSocket({ ...spec, protocol: 'tcp' });
-      fellBack = true;
+      if (upgrade?.to === 'mptcp' && isNoMptcpError(err)) {
+        // MPTCP went away between the probe and the port (a sysctl): the port opens as written.
+        upgrade = this.keptTcp(asWritten, `MPTCP is not available (${(err as Error).message})`);
+        opened = openSocket(asWritten);
+      } else {
+        const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
+        if (!mptcp || !allowed || !isNoMptcpError(err)) throw err;
+        this.log.warning(
+          `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
+          this.name,
+          { fallback: 'mptcp->tcp' },
+        );
+        opened = openSocket({ ...spec, protocol: 'tcp' });
+        fellBack = true;
+      }
     }
     for (const w of opened.warnings) this.log.warning(`${this.name}: ${w.message}`, this.name);
     const s = this.config.socket;
@@ -209,6 +226,7 @@ export class SocketUnit {
       fd: opened.fd,
       address: opened.address,
       fellBack,
+      ...(upgrade ? { upgrade } : {}),
       watch: undefined,
       pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
       pauseTimer: undefined,
@@ -248,6 +266,26 @@ export class SocketUnit {
       pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
       pauseTimer: undefined,
     };
+  }
+
+  /** `--mptcp-upgrade`: the spec to open for a port as written, and what became of the upgrade. */
+  private upgraded(asWritten: SocketSpec): { spec: SocketSpec; upgrade: PortUpgrade | undefined } {
+    if (!this.mptcpUpgrade || !isUpgradable(asWritten)) return { spec: asWritten, upgrade: undefined };
+    const decision = decideUpgrade(asWritten, this.config.socket.serviceSocketOptions);
+    if ('mptcp' in decision) return { spec: decision.mptcp, upgrade: { to: 'mptcp' } };
+    return { spec: asWritten, upgrade: this.keptTcp(asWritten, decision.tcp) };
+  }
+
+  /** A port the upgrade leaves TCP: one line that says which port and why. */
+  private keptTcp(spec: SocketSpec, because: string): PortUpgrade {
+    this.log.warning(
+      `${this.name}: --mptcp-upgrade: ${describePort(spec)} stays TCP: ${because}.`,
+      this.name,
+      {
+        upgrade: 'tcp',
+      },
+    );
+    return { to: 'tcp', because };
   }
 
   private armAll(): void {

@@ -22,6 +22,7 @@ import {
   SYSTEM_PYTHON,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { foreignGroup } from './helpers/groups.js';
 
 /** Reads back, on every fd it was passed, the options the units set; writes them as JSON keyed by
  * LISTEN_FDNAMES. Option numbers are Linux's (asm-generic/socket.h, netinet/in.h, linux/tcp.h):
@@ -123,16 +124,6 @@ function kernelLacks(major: number, minor: number, what: string): string | undef
   const [a, b] = release().split('.').map(Number) as [number, number];
   if (a > major || (a === major && b >= minor) || process.env.CI) return undefined;
   return `${what} needs Linux ${major}.${minor} or later; this kernel is ${release()}`;
-}
-
-/** A group the manager is not in, for SocketGroup= to show (root can chown to any). */
-function foreignGroup(): { name: string; gid: number } {
-  const own = new Set([process.getgid?.() ?? 0, ...(process.getgroups?.() ?? [])]);
-  for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name && gid !== undefined && !own.has(Number(gid))) return { name, gid: Number(gid) };
-  }
-  throw new Error('/etc/group has no group this process is not in');
 }
 
 describe('sockunit run: [Socket] options, read back inside the service', () => {

@@ -8,16 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, machine, release } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -25,19 +16,12 @@ import { type ConditionKind, EVALUATED_CONDITIONS } from '../src/unit/conditions
 import { controlAsync } from './fixtures/manager/control.js';
 import { managerSuite, tempDir } from './fixtures/manager/harness.js';
 import { statusesOf } from './fixtures/manager/status.js';
+import { readIfPresent as read } from './helpers/read-if-present.js';
 
 /** The argument of a check that holds on this machine, and of one that does not. */
 interface Check {
   holds: string;
   fails: string;
-}
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 /** `!x` for a check that holds, so that it fails (and the other way round). */
@@ -121,20 +105,14 @@ function cgroupCheck(): Check {
   return { holds: known ?? `v${version}`, fails: version === 2 ? 'v1' : 'v2' };
 }
 
+/** systemd's on_ac_power(): plugged in when a mains supply is online, or when there is none to
+ * ask (a VM, a container); on battery only when every mains supply says offline. */
 function onAcPower(): boolean {
-  let online = false;
-  let offline = false;
-  let supplies: string[] = [];
-  try {
-    supplies = readdirSync('/sys/class/power_supply');
-  } catch {}
-  for (const s of supplies) {
-    if (read(`/sys/class/power_supply/${s}/type`)?.trim() !== 'Mains') continue;
-    if (read(`/sys/class/power_supply/${s}/online`)?.trim() === '1') online = true;
-    else offline = true;
-  }
-  // systemd's on_ac_power(): no mains supply to ask means plugged in.
-  return online || !offline;
+  const dir = '/sys/class/power_supply';
+  const mains = (existsSync(dir) ? readdirSync(dir) : []).filter(
+    (s) => read(`${dir}/${s}/type`)?.trim() === 'Mains',
+  );
+  return mains.length === 0 || mains.some((s) => read(`${dir}/${s}/online`)?.trim() === '1');
 }
 
 function cpuFeatureCheck(): Check {

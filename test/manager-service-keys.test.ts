@@ -9,7 +9,7 @@
 // PropagateReloadTo=, PropagateReloadFrom= beside ReloadPropagatedFrom=.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { control, controlAsync } from './fixtures/manager/control.js';
@@ -22,14 +22,7 @@ import {
 } from './fixtures/manager/harness.js';
 import { statusesOf, statusOf } from './fixtures/manager/status.js';
 import { foreignGroup } from './helpers/groups.js';
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+import { readIfPresent as read } from './helpers/read-if-present.js';
 
 /** Running (not gone, not a zombie waiting for its reaper). */
 function alive(pid: number): boolean {

@@ -296,12 +296,16 @@ describe('sockunit run: service lifecycle keys', () => {
 
   test('RemainAfterExit=yes: a oneshot and a simple service stay active (exited); stopping runs ExecStop=, ExecStopPost=', async () => {
     ok('start', 'remain-oneshot.service', 'remain-simple.service');
-    await waitUntil('both exited and still active', () => {
-      const s = statusesOf(m, ['remain-oneshot.service', 'remain-simple.service']);
-      return [...s.values()].every((x) => x.activeState === 'active' && x.subState === 'exited')
-        ? true
-        : undefined;
-    });
+    await waitUntil(
+      'both exited and still active',
+      () => {
+        const s = statusesOf(m, ['remain-oneshot.service', 'remain-simple.service']);
+        return [...s.values()].every((x) => x.activeState === 'active' && x.subState === 'exited')
+          ? true
+          : undefined;
+      },
+      10_000,
+    );
     assert.deepEqual([existsSync(p('remain.stop')), existsSync(p('remain.stoppost'))], [false, false]);
     ok('stop', 'remain-oneshot.service', 'remain-simple.service');
     assert.deepEqual([existsSync(p('remain.stop')), existsSync(p('remain.stoppost'))], [true, true]);
@@ -343,10 +347,13 @@ describe('sockunit run: service lifecycle keys', () => {
     await m.waitFor(/^prevent\.service: Failed with result 'exit-code'\.$/);
     assert.equal(read(p('prevent.runs')), 'run\n');
     await m.waitFor(/^force\.service: Scheduled restart job/);
-    await waitUntil('force.service ran twice and ended well', () =>
-      read(p('force.runs')) === 'run\nrun\n' && statusOf(m, 'force.service').activeState === 'inactive'
-        ? true
-        : undefined,
+    await waitUntil(
+      'force.service ran twice and ended well',
+      () =>
+        read(p('force.runs')) === 'run\nrun\n' && statusOf(m, 'force.service').activeState === 'inactive'
+          ? true
+          : undefined,
+      10_000,
     );
     assert.deepEqual(m.matching(/^prevent\.service: Scheduled restart/), []);
   });

@@ -116,6 +116,13 @@ export function waitPid(pid: Pid): ExitStatus | undefined {
 }
 
 /** kill(2) with a signal by name (`TERM`, `SIGKILL`) or number. Signal 0 checks the pid exists. */
+/** The version of the glibc this process runs on (`2.36`), as ConditionVersion=glibc compares it.
+ * Asked of glibc itself: process.report would also have it, but a report waits for every worker
+ * thread, and the watcher's is blocked in epoll_wait until a port becomes readable. */
+export function glibcVersion(): string {
+  return String(c.gnu_get_libc_version());
+}
+
 export function kill(pid: Pid, signal: string | number): void {
   const sig = signalNumber(signal);
   check(c.kill(pid, sig), 'kill', { hint: `pid ${pid}, signal ${signalName(sig) ?? sig}` });

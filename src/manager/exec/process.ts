@@ -200,7 +200,9 @@ export type OutputTarget = 'connection' | 'capture' | 'null' | { file: StandardO
 
 /** systemd's rules for Standard*=, decided without opening anything: stdout defaults to the
  * connection when stdin is the socket, else to the log; stderr follows stdout unless set;
- * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log. */
+ * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log. A
+ * stderr that follows stdout (unset, `inherit`, or the same file) is the very same target, so
+ * both share one open file, as systemd dup()s stdout's fd for it. */
 export function stdioTargets(
   standardInput: StandardInput,
   standardOutput: StandardOutput | undefined,
@@ -219,7 +221,10 @@ export function stdioTargets(
     if (kind === 'file' || kind === 'truncate' || kind === 'append') return { file: spec };
     return 'capture';
   };
-  return { stdin, stdout: output(standardOutput), stderr: output(standardError ?? standardOutput) };
+  const stdout = output(standardOutput);
+  const followsStdout =
+    standardError === undefined || standardError === 'inherit' || standardError === standardOutput;
+  return { stdin, stdout, stderr: followsStdout ? stdout : output(standardError) };
 }
 
 /** User=/Group=: posix_spawn cannot change credentials, so a service that must run as another
@@ -330,7 +335,8 @@ export class PosixSpawnStarter implements ProcessStarter {
         owned.push(stdin);
       }
       const stdout = place(targets.stdout);
-      const stderr = place(targets.stderr);
+      // One file opened twice would have two offsets, and stderr would overwrite stdout.
+      const stderr = targets.stderr === targets.stdout ? stdout : place(targets.stderr);
 
       const child = spawnProcess({
         file: target,

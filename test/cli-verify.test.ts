@@ -25,6 +25,61 @@ function unitDir(name: string, files: Record<string, string>): string {
 }
 
 describe('sockunit verify', () => {
+  it('a key one or two edits from a known one gets "did you mean"; a key of another section says where it belongs', () => {
+    const dir = unitDir('typo', {
+      'typo.socket':
+        '[Socket]\nListenStream=1\nAcept=yes\nBaklogg=8\nNoSuchThingAtAll=1\n[Unit]\nAccept=no\n',
+      'typo.service': '[Service]\nExecStart=/bin/true\n[Servce]\nType=simple\n',
+    });
+    const r = sockunit('verify', '-p', dir, dir);
+    assert.equal(r.status, 0, 'unknown keys are warnings, as in systemd');
+    const lines = r.stdout.split('\n');
+    assert.ok(
+      lines.includes(
+        `${dir}/typo.socket:3: Unknown key name 'Acept' in section [Socket], ignoring; did you mean Accept=?`,
+      ),
+      r.stdout,
+    );
+    assert.ok(
+      lines.includes(
+        `${dir}/typo.socket:4: Unknown key name 'Baklogg' in section [Socket], ignoring; did you mean Backlog=?`,
+      ),
+      r.stdout,
+    );
+    assert.ok(
+      lines.includes(
+        `${dir}/typo.socket:5: Unknown key name 'NoSuchThingAtAll' in section [Socket], ignoring`,
+      ),
+      r.stdout,
+    );
+    assert.ok(
+      lines.includes(
+        `${dir}/typo.socket:7: Unknown key name 'Accept' in section [Unit], ignoring; Accept= belongs in [Socket]`,
+      ),
+      r.stdout,
+    );
+    assert.ok(
+      lines.includes(
+        `${dir}/typo.service:3: Unknown section [Servce], ignoring its lines; did you mean [Service]?`,
+      ),
+      r.stdout,
+    );
+  });
+
+  it("bad usage: sockunit's own message with the usage line, exit 2", () => {
+    const r = sockunit('verify', '--strickt', FIXTURES);
+    assert.equal(r.status, 2);
+    assert.equal(
+      r.stderr,
+      "sockunit verify: unknown option '--strickt'; did you mean --strict?\n" +
+        'Usage: sockunit verify [--json] [--strict] [--no-notices] [-p DIR]... [--user|--system] PATH...\n' +
+        "Run 'sockunit help verify' for every option.\n",
+    );
+    const missing = sockunit('verify', '-p', join(scratch, 'nope'), FIXTURES);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /--unit-path \S+nope: the directory does not exist/);
+  });
+
   it('passes the fixtures with notices only', () => {
     const r = sockunit('verify', FIXTURES);
     assert.equal(r.status, 0, r.stdout + r.stderr);

@@ -66,8 +66,8 @@ test('examples/mptcp-hello.mjs serves and connects over MPTCP and reports it', a
   const { stdout } = await run(process.execPath, [join(root, 'examples', 'mptcp-hello.mjs')], {
     timeout: 20_000,
   });
-  assert.match(stdout, /server: accepted 127\.0\.0\.1, multipath: true/);
-  assert.match(stdout, /client: echoed 1048576 bytes back; multipath: true/);
+  assert.match(stdout, /server: accepted 127\.0\.0\.1, runs MPTCP: true/);
+  assert.match(stdout, /client: echoed 1048576 bytes back; runs MPTCP: true, several paths now: false/);
   assert.match(stdout, /bytes sent 1048576, received 1048576/);
   assert.match(stdout, /subflow 1: 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+/);
 });
@@ -141,4 +141,42 @@ test('sockunit run examples/container --target multi-user.target: boot, a requir
   const exited = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
   manager.kill('SIGTERM');
   assert.equal(await exited, 0);
+});
+
+test("the README's activate line with its library example: the unnamed MPTCP socket is used, no fallback port opened", async (t) => {
+  if (!(await portFree(8080))) {
+    t.skip('port 8080 is in use on this machine; the README example listens there');
+    return;
+  }
+  const activate = spawn(
+    process.execPath,
+    [
+      bin,
+      'activate',
+      '-l',
+      '8080',
+      '--protocol=mptcp',
+      '--',
+      process.execPath,
+      join(root, 'examples', 'activated-server.mjs'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => activate.kill('SIGKILL'));
+  let out = '';
+  activate.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const log = stderrLog(activate);
+  await log.waitFor(/Listening on/, 15_000);
+  // The first connection starts the server, which takes the passed socket (named 'unknown':
+  // activate was given no --fdname) instead of binding 8080 itself (EADDRINUSE before).
+  const { stdout } = await run(process.execPath, [join(root, 'examples', 'mptcp-get.mjs')], {
+    timeout: 20_000,
+  });
+  assert.equal(stdout, 'hi\n');
+  assert.match(out, /^3 unknown \{[^}]*protocol: 'mptcp'/m);
+  const exited = new Promise<number | null>((resolve) => activate.once('exit', (code) => resolve(code)));
+  activate.kill('SIGTERM');
+  assert.equal(await exited, 128 + 15, 'the server was killed by the forwarded SIGTERM');
 });

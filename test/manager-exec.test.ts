@@ -4,10 +4,12 @@
 // KillSignal=/TimeoutStopSec= (a service that ignores TERM is KILLed after the timeout).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
+  BIN,
   connectTcp,
   exchange,
   freePort,
@@ -23,8 +25,12 @@ import { statusOf } from './fixtures/manager/status.js';
 
 describe('sockunit run: the service process', () => {
   const suite = managerSuite('exec', (dir) => {
-    // The report service may run as nobody: it must read the script and write its report here.
-    chmodSync(dir, 0o777);
+    // The report service may run as nobody: it must read the script, and write its report in
+    // out/. The unit directory itself stays root's: as root, a manager refuses unit files in a
+    // directory another user may write.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'out'));
+    chmodSync(join(dir, 'out'), 0o777);
     writeFileSync(join(dir, 'report.py'), REPORT_PY, { mode: 0o644 });
   });
   const start = (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) =>
@@ -94,10 +100,10 @@ describe('sockunit run: the service process', () => {
     const port = await freePort();
     const m = await start((dir) => ({
       'drop.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/drop.json --stay\n`,
+      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/out/drop.json --stay\n`,
     }));
     await trigger(port);
-    const r = await readReport(`${m.dir}/drop.json`);
+    const r = await readReport(`${m.dir}/out/drop.json`);
     assert.equal(r.cwd, '/', 'without WorkingDirectory= a system service starts in /');
     assert.equal(r.uid, 65534);
     assert.equal(r.gid, 65534);
@@ -280,6 +286,59 @@ describe('sockunit run: the service process', () => {
     assert.equal(code, 0);
     assert.ok(m.matching(/^usr1\.service\[\d+\]: got-usr1$/).length === 1, m.log);
     assert.ok(m.matching(/^Stopped usr1\.service\.$/).length === 1, m.log);
+  });
+
+  test('RestartKillSignal= on a restart; SendSIGHUP=yes adds SIGHUP after KillSignal= on a stop only', async () => {
+    const port = await freePort();
+    // Counts each signal it gets; a stop ends it once both TERM and HUP have come.
+    const script =
+      'trap "echo got-usr2; exit 0" USR2; trap "echo got-term; t=1" TERM; trap "echo got-hup; h=1" HUP; ' +
+      'echo ready; while [ "$t$h" != 11 ]; do sleep 0.1; done';
+    const m = await start(() => ({
+      'sig.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'sig.service': `[Service]\nRestartKillSignal=SIGUSR2\nSendSIGHUP=yes\nExecStart=/bin/sh -c '${script}'\n`,
+    }));
+    await trigger(port);
+    await m.waitFor(/^sig\.service\[\d+\]: ready$/);
+    const restart = spawnSync(process.execPath, [BIN, 'restart', 'sig.service'], {
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: m.controlSocket },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(restart.status, 0, `${restart.stdout}${restart.stderr}`);
+    await waitUntil('the restarted service to be up', () =>
+      m.matching(/^sig\.service\[\d+\]: ready$/).length === 2 ? true : undefined,
+    );
+    assert.equal(m.matching(/^sig\.service\[\d+\]: got-usr2$/).length, 1, m.log);
+    assert.equal(
+      m.matching(/^sig\.service\[\d+\]: got-(term|hup)$/).length,
+      0,
+      'a restart sends no TERM or HUP',
+    );
+    const { code } = await m.stop('SIGTERM');
+    assert.equal(code, 0, m.log);
+    assert.equal(m.matching(/^sig\.service\[\d+\]: got-term$/).length, 1, m.log);
+    assert.equal(m.matching(/^sig\.service\[\d+\]: got-hup$/).length, 1, m.log);
+    assert.equal(m.matching(/State 'stop-sigterm' timed out/).length, 0, m.log);
+  });
+
+  test("RuntimeMaxSec= stops a service that runs too long: ExecStop= runs, Result is 'timeout', Restart=on-failure applies", async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'brief.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'brief.service':
+        "[Unit]\nStartLimitBurst=2\n[Service]\nRuntimeMaxSec=300ms\nRestart=on-failure\nRestartSec=0\nExecStart=/bin/sh -c 'echo up; exec sleep 60'\nExecStop=/bin/echo stop-ran\n",
+    }));
+    await trigger(port);
+    await m.waitFor(/^brief\.service: Start request repeated too quickly\.$/, 20_000);
+    assert.equal(
+      m.matching(/^brief\.service: Service reached runtime time limit\. Stopping\.$/).length,
+      2,
+      m.log,
+    );
+    assert.equal(m.matching(/^brief\.service\[\d+\]: stop-ran$/).length, 2, m.log);
+    assert.equal(m.matching(/^brief\.service: Scheduled restart job/).length, 2, m.log);
+    assert.equal(statusOf(m, 'brief.service').activeState, 'failed');
   });
 
   test('a service ignoring SIGTERM is KILLed after TimeoutStopSec=', async () => {

@@ -38,8 +38,8 @@ describe('sockunit run: dependencies and ordering', () => {
     }));
     (await connectTcp(port)).destroy();
     await m.waitFor(/^a\.service\[\d+\]: saw-b$/);
-    const finished = m.lines.findIndex((l) => l === 'Finished b.service.');
-    const started = m.lines.findIndex((l) => l === 'Started a.service.');
+    const finished = m.lines.indexOf('Finished b.service.');
+    const started = m.lines.indexOf('Started a.service.');
     assert.ok(finished >= 0 && finished < started, `b finished before a started:\n${m.log}`);
   });
 

@@ -265,6 +265,13 @@ const refused: [string, string, string[]][] = [
     ],
   ],
   [
+    'Exec line with an unknown specifier',
+    '[Service]\nExecStart=/bin/true\nExecStartPost=/bin/echo %Z\n',
+    [
+      'error /fixture/b.service:3: ExecStartPost=/bin/echo %Z: unknown specifier %Z; expected one of %n %N %p %P %i %I %j %J %f %h %s %u %U %g %G %t %S %C %L %E %D %d %T %V %y %Y %H %l %q %m %b %v %a %o %M %w %W %A %B, or %% for a literal %',
+    ],
+  ],
+  [
     '"+" with "!"',
     '[Service]\nExecStart=+!/bin/a\n',
     [
@@ -282,6 +289,14 @@ describe('service bad-setting refusals (§6.5)', () => {
       assert.deepEqual(printed(t), expected);
     });
   }
+  it('Type=dbus with BusName= loads, the name reported as not enforced', () => {
+    const t = typeText('b.service', '[Service]\nType=dbus\nBusName=org.example.A\nExecStart=/bin/a\n');
+    assert.equal(t.loadState, 'loaded');
+    assert.match(
+      printed(t)[0] ?? '',
+      /^notice .*BusName=org.example.A: not enforced by sockunit \(sockunit has no D-Bus connection/,
+    );
+  });
   it('a "-" ExecStart= line with a bad path only warns, but leaves no command', () => {
     const t = typeText('b.service', '[Service]\nExecStart=-bin/a\nExecStop=/bin/true\n');
     assert.equal(t.loadState, 'loaded');

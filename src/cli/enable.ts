@@ -1,6 +1,6 @@
 // `sockunit enable|disable|is-enabled UNIT...`: the [Install] symlinks, as `systemctl enable`
 // makes them (src/unit/install.ts), so a container image can enable units from packages and boot
-// them with `sockunit run --target multi-user.target`.
+// them with `sockunit run --system --target multi-user.target`.
 
 import { parseArgs } from 'node:util';
 import {

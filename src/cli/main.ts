@@ -1,6 +1,7 @@
 // The `sockunit` command: a table of sub-commands, each a function in its own file. Modules are
 // imported on demand so `sockunit verify` does not pay for loading the manager.
 
+import { didYouMean } from '../unit/suggest.js';
 import type { Command, CommandIO } from './io.js';
 
 interface CommandEntry {
@@ -85,17 +86,22 @@ command('connections', 'list the connections on a socket unit, with MPTCP subflo
 command('logs', "print a unit's recent log lines and output; -f follows", async () => {
   return (await import('./logs.js')).logsCommand;
 });
+command('is-system-running', "print the running manager's state (running, degraded, starting…)", async () => {
+  return (await import('./is-system-running.js')).isSystemRunningCommand;
+});
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const rows = Object.entries(commands)
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
     .join('\n');
-  return `Usage: sockunit COMMAND [OPTIONS]\n\nsystemd socket activation and Multipath TCP for Linux.\n\nCommands:\n${rows}\n\nRun 'sockunit COMMAND --help' for a command's options.\n`;
+  return `Usage: sockunit COMMAND [OPTIONS]\n\nsystemd socket activation and Multipath TCP for Linux.\n\nCommands:\n${rows}\n\nRun 'sockunit help COMMAND' (or 'sockunit COMMAND --help') for a command's options.\n`;
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
+  // `sockunit help CMD` is `sockunit CMD --help`, as git and systemctl's habits go.
+  if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], io);
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     io.stdout.write(usage());
     return name === undefined ? 2 : 0;
@@ -106,7 +112,10 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   }
   const entry = commands[name];
   if (!entry) {
-    io.stderr.write(`sockunit: unknown command '${name}'; run 'sockunit --help' for the list.\n`);
+    const hint = didYouMean(name, Object.keys(commands));
+    io.stderr.write(
+      `sockunit: unknown command '${name}'${hint ? `; ${hint}` : '.'} Run 'sockunit help' for the list.\n`,
+    );
     return 2;
   }
   const run = await entry.load();

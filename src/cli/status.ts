@@ -10,6 +10,7 @@ import type {
   UnitStatus,
 } from '../manager/control/snapshot.js';
 import type { LogRecord } from '../manager/log.js';
+import { connectionCountsLine } from './connections.js';
 import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 
@@ -73,15 +74,25 @@ function active(s: { activeState: string; subState: string; result?: string; sin
   return `${s.activeState}${sub}${result}${since}`;
 }
 
+/** systemctl's `Docs:` block: the first URI on the label's line, the rest aligned under it. */
+function docsLines(documentation: readonly string[]): string {
+  return documentation
+    .map((uri, i) => (i === 0 ? field('Docs', uri) : `${''.padStart(13)}${uri}\n`))
+    .join('');
+}
+
 function socketLines(s: SocketStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
+  if (s.hint) out += field('Hint', s.hint);
   out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
+  out += docsLines(s.documentation);
   s.listen.forEach((l, i) => {
+    const kept = l.notUpgraded ? `; not upgraded to MPTCP: ${l.notUpgraded}` : '';
     out +=
       i === 0
-        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol})`)
-        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol})\n`;
+        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol}${kept})`)
+        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol}${kept})\n`;
   });
   if (s.accept)
     out += field(
@@ -90,6 +101,7 @@ function socketLines(s: SocketStatus): string {
     );
   else if (s.refused > 0) out += field('Refused', String(s.refused));
   out += field('Activations', String(s.triggerCount));
+  if (s.connections) out += field('Connections', connectionCountsLine(s.connections));
   return out;
 }
 
@@ -97,6 +109,7 @@ function serviceLines(s: ServiceStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
   if (s.triggeredBy.length > 0) out += field('TriggeredBy', s.triggeredBy.map((t) => `● ${t}`).join(' '));
+  out += docsLines(s.documentation);
   if (s.mainPid !== null) out += field('Main PID', String(s.mainPid));
   if (s.statusText !== null) out += field('Status', JSON.stringify(s.statusText));
   const stored = s.fdStore.names.length > 0 ? `: ${s.fdStore.names.join(', ')}` : '';
@@ -118,6 +131,7 @@ function serviceLines(s: ServiceStatus): string {
 function targetLines(s: TargetStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
+  out += docsLines(s.documentation);
   if (s.job) out += field('Job', `${s.job} (running)`);
   if (s.requires.length > 0) out += field('Requires', s.requires.join(' '));
   if (s.wants.length > 0) out += field('Wants', s.wants.join(' '));

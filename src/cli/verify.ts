@@ -1,4 +1,4 @@
-// `sockunit verify [--json] [--strict] [--unit-path DIR]... PATH...`: load unit files (or every
+// `sockunit verify [--json] [--strict] [-p DIR]... [--user|--system] PATH...`: load unit files (or every
 // .socket/.service in a directory) as the manager would and print every diagnostic as
 // `file:line: Key=value: message`. Exit 1 when a unit has an error (or, with --strict, a warning).
 // Commands and users missing on this machine are warnings: units are often checked on one
@@ -6,51 +6,56 @@
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { feasibilityDiagnostics } from '../manager/exec/feasibility.js';
 import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
-import { listUnitFiles, UnitPathIndex } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitFiles, type UnitFileChecks, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
+import { parseUnitFileCommand } from './unit-target.js';
 
-const USAGE = `Usage: sockunit verify [--json] [--strict] [--user] [--unit-path DIR]... PATH...
+const USAGE = `Usage: sockunit verify [--json] [--strict] [--no-notices] [-p DIR]... [--user|--system] PATH...
 
 Check .socket and .service files (or every one in a directory) the way sockunit loads them.
-Prints each problem as FILE:LINE: Key=value: message. Exit status 1 when a unit has an error.
+Prints each problem as FILE:LINE: Key=value: message; a misspelt key gets "did you mean ...?".
+Exit status 1 when a unit has an error, 2 for bad usage.
 
-  --json            print a JSON report instead
-  --strict          treat warnings as errors
-  --no-notices      leave out notices (keys sockunit does not enforce, rewritten paths)
-  --user            expand specifiers as the user manager would
-  --unit-path DIR   also search DIR for the services sockets start (repeatable)
+      --json           print a JSON report instead
+      --strict         treat warnings as errors
+      --no-notices     leave out notices (keys sockunit does not enforce, rewritten paths)
+  -p, --unit-path DIR  also search DIR for the services sockets start (repeatable)
+      --user           expand specifiers as the user manager would
+      --system         expand specifiers as the system manager would (the default)
+      --allow-unsafe-unit-files
+                       as root: report unit files another user could modify as warnings, as
+                       \`sockunit run --allow-unsafe-unit-files\` runs them (errors otherwise, as
+                       \`sockunit run\` refuses them; as another user, notices of what it would do)
+  -h, --help           show this help
 `;
 
 /** Where a bare command name is looked up (systemd's fixed list). */
 const COMMAND_SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin'];
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
-  let parsed: ReturnType<typeof parseVerifyArgs>;
-  try {
-    parsed = parseVerifyArgs(argv);
-  } catch (e) {
-    io.stderr.write(`sockunit verify: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help === true) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length === 0) {
-    io.stderr.write(`sockunit verify: no unit file or directory given\n${USAGE}`);
-    return 2;
-  }
-  const unitPath = (parsed.values['unit-path'] ?? []).map((d) => resolve(d));
+  const parsed = parseUnitFileCommand('verify', USAGE, argv, io, {
+    extra: {
+      json: { type: 'boolean' },
+      strict: { type: 'boolean' },
+      'no-notices': { type: 'boolean' },
+      'allow-unsafe-unit-files': { type: 'boolean' },
+    },
+    missing: 'no unit file or directory given',
+  });
+  if (typeof parsed === 'number') return parsed;
+  const choice = parsed.choice;
+  const unitPath = choice.dirs;
   const { files, problems } = collectUnitFiles(parsed.positionals);
   const units = loadUnitFromPaths(files, {
     unitPath,
-    ...(parsed.values.user === true ? { manager: 'user' as const } : {}),
+    ...(choice.manager === 'user' ? { manager: 'user' as const } : {}),
+    checks: verifyChecks(parsed.values['allow-unsafe-unit-files'] === true),
   });
   const host = new HostLookup();
   for (const u of units)
@@ -109,19 +114,13 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   return exit;
 }
 
-function parseVerifyArgs(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean' },
-      strict: { type: 'boolean' },
-      'no-notices': { type: 'boolean' },
-      user: { type: 'boolean' },
-      'unit-path': { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+/** What `sockunit run` as root would say about who may have written the files: as root, the
+ * same (an error, or with the option a warning); as another user, a notice of it. */
+function verifyChecks(allowUnsafe: boolean): UnitFileChecks {
+  const euid = process.geteuid?.() ?? 0;
+  const { ownership } = unitFileChecksFor(0, euid === 0 ? (process.getegid?.() ?? 0) : 0, allowUnsafe);
+  if (!ownership) return {};
+  return { ownership: euid === 0 ? ownership : { ...ownership, severity: 'notice' } };
 }
 
 /** A unit's diagnostics in reading order: fragment, then drop-ins, by line; whole-unit ones
@@ -152,7 +151,10 @@ function collectUnitFiles(paths: readonly string[]): { files: string[]; problems
         severity: 'error',
         file: p,
         line: 0,
-        message: `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a unit file or a directory`,
+        message:
+          (e as NodeJS.ErrnoException).code === 'ENOENT'
+            ? 'no such file or directory; expected a unit file or a directory of them'
+            : `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a unit file or a directory`,
       });
       continue;
     }
@@ -226,16 +228,8 @@ function readNames(file: string): Set<string> {
 }
 
 function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] }[] {
-  if (config.type === 'target') return [];
-  if (config.type === 'socket') {
-    const s = config.socket;
-    return [
-      { key: 'ExecStartPre', commands: s.execStartPre },
-      { key: 'ExecStartPost', commands: s.execStartPost },
-      { key: 'ExecStopPre', commands: s.execStopPre },
-      { key: 'ExecStopPost', commands: s.execStopPost },
-    ];
-  }
+  // A socket unit's own commands are not run by sockunit (reported as not enforced at load).
+  if (config.type !== 'service') return [];
   const s = config.service;
   return [
     { key: 'ExecCondition', commands: s.execCondition },

@@ -22,6 +22,7 @@ import {
   type LoadedUnitFiles,
   readUnitFiles,
   type SearchPath,
+  type UnitFileChecks,
   UnitPathIndex,
 } from './load.js';
 import {
@@ -41,6 +42,7 @@ import {
   specifierContext,
   UNIT_NAME_SPECIFIERS,
 } from './specifiers.js';
+import { didYouMean } from './suggest.js';
 import { emptyTargetConfig, type TargetUnitConfig } from './target-config.js';
 import { defaultUnitSection } from './unit-section.js';
 import { ValueError } from './values.js';
@@ -217,7 +219,7 @@ function applyEntries<C extends UnitConfig>(
             severity: 'warning',
             file: entry.file,
             line: header?.line ?? entry.line,
-            message: `Unknown section [${entry.section}], ignoring its lines; expected ${table.sections.map((s) => `[${s}]`).join(', ')}`,
+            message: `Unknown section [${entry.section}], ignoring its lines; ${didYouMean(entry.section, table.sections, (s) => `[${s}]`) || `expected ${table.sections.map((s) => `[${s}]`).join(', ')}`}`,
           });
         }
         continue;
@@ -232,7 +234,7 @@ function applyEntries<C extends UnitConfig>(
           severity: 'warning',
           file: entry.file,
           line: entry.line,
-          message: `Unknown key name '${entry.key}' in section [${entry.section}], ignoring`,
+          message: `Unknown key name '${entry.key}' in section [${entry.section}], ignoring${keySuggestion(table, entry.section, entry.key)}`,
         });
         continue;
       }
@@ -263,6 +265,15 @@ function applyEntries<C extends UnitConfig>(
     }
   }
   return ctx.bad;
+}
+
+/** `; did you mean Accept=?` for a key one or two edits from a key of its section, or `; Accept=
+ * belongs in [Socket]` for a known key in the wrong section; '' otherwise. */
+function keySuggestion<C>(table: KeyTable<C>, section: string, key: string): string {
+  const hint = didYouMean(key, table.index.get(section)?.keys() ?? [], (k) => `${k}=`);
+  if (hint) return `; ${hint}`;
+  const home = table.sections.find((s) => s !== section && findKey(table, s, key) !== undefined);
+  return home ? `; ${key}= belongs in [${home}]` : '';
 }
 
 function expand(value: string, set: SpecifierSet, specifiers: () => SpecifierContext): string {
@@ -399,6 +410,8 @@ export interface LoadFromPathsOptions {
   /** Extra directories searched after each file's own directory (for Service= and templates). */
   unitPath?: readonly string[];
   manager?: ManagerKind;
+  /** Who may have written the files (load.ts, file-trust.ts); default: systemd's warnings only. */
+  checks?: UnitFileChecks;
 }
 
 /** Loads unit files given by path (verify on loose files): each file's directory comes first in
@@ -415,7 +428,7 @@ export function loadUnitFromPaths(
     const name = basename(full);
     let index = indexes.get(dir);
     if (index === undefined) {
-      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])]);
+      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])], options.checks);
       indexes.set(dir, index);
     }
     out.push(

@@ -76,7 +76,6 @@ export interface ServiceSection {
   execStopPost: ExecCommand[];
   remainAfterExit: boolean;
   pidFile?: string;
-  busName?: string;
   /** Socket units whose fds this service receives (besides the ones that trigger it). */
   sockets: string[];
   nonBlocking: boolean;
@@ -271,7 +270,7 @@ export function finalizeService(
       `Restart=${s.restart} cannot be used with Type=oneshot; expected Restart=no, on-failure, on-abnormal, on-abort or on-watchdog`,
     );
   }
-  if (s.type === 'dbus' && s.busName === undefined) {
+  if (s.type === 'dbus' && !config.notEnforced.some((n) => n.key === 'BusName')) {
     error('Type', 'Type=dbus needs BusName=; expected a BusName= line or another Type=');
   }
   return bad;

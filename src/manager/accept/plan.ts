@@ -143,11 +143,13 @@ export function acceptPlanFor(
     }
   }
   // SYSTEMD_EXEC_PID for every instance, as systemd sets it; LISTEN_PID with the connection as fd 3.
+  // Killed when the manager dies: the accept thread that spawns it lives as long as the manager.
   const start = listenPidWrap(
     file,
     argv,
     env,
     stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
+    { parentPid: process.pid },
   );
   return {
     file: start.file,

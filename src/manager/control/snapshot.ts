@@ -8,20 +8,26 @@ import type { Manager } from '../manager.js';
 import type { ServiceUnit } from '../service/service-unit.js';
 import { type Port, portAddress } from '../socket/port.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
+import type { ConnectionCounts } from './connections.js';
 
 /** One listening port as `list-sockets` shows it. */
 export interface ListenRecord {
   listen: string;
   /** systemctl's TYPE: Stream, Datagram, SequentialPacket, Netlink, Special, MessageQueue, FIFO. */
   type: string;
-  /** tcp, udp, mptcp, `mptcp->tcp` where MPTCP fell back, unix, vsock, or `-`. */
+  /** tcp, udp, mptcp, `mptcp->tcp` where MPTCP fell back, `tcp->mptcp` where `--mptcp-upgrade`
+   * made a TCP port MPTCP, unix, vsock, or `-`. */
   protocol: string;
+  /** Why `--mptcp-upgrade` left this TCP port TCP. */
+  notUpgraded?: string;
 }
 
 export interface SocketStatus {
   unit: string;
   kind: 'socket';
   description: string;
+  /** Documentation= URIs, as `systemctl status` lists them under Docs:. */
+  documentation: string[];
   loadState: 'loaded';
   activeState: string;
   subState: string;
@@ -34,6 +40,12 @@ export interface SocketStatus {
   connected: number;
   refused: number;
   triggerCount: number;
+  /** Live connections on the unit's TCP/MPTCP ports by what they run (absent without such a
+   * port), filled in by the control server from the kernel. */
+  connections?: ConnectionCounts;
+  /** Why a failed socket failed and the command that brings it back, when the result alone does
+   * not say it (trigger-limit-hit); null otherwise. */
+  hint: string | null;
   logs: LogRecord[];
 }
 
@@ -48,6 +60,8 @@ export interface ServiceStatus {
   unit: string;
   kind: 'service';
   description: string;
+  /** Documentation= URIs, as `systemctl status` lists them under Docs:. */
+  documentation: string[];
   loadState: 'loaded';
   activeState: string;
   subState: string;
@@ -70,6 +84,8 @@ export interface TargetStatus {
   unit: string;
   kind: 'target';
   description: string;
+  /** Documentation= URIs, as `systemctl status` lists them under Docs:. */
+  documentation: string[];
   loadState: 'loaded';
   activeState: string;
   subState: string;
@@ -137,13 +153,18 @@ export function portProtocol(port: Port): string {
   const spec = port.spec;
   if (spec.kind !== 'socket') return '-';
   if (port.fellBack) return 'mptcp->tcp';
+  if (port.upgrade?.to === 'mptcp') return 'tcp->mptcp';
   if (spec.protocol) return spec.protocol;
   if (spec.family === 'unix' || spec.family === 'vsock') return spec.family;
   return spec.type === 'stream' ? 'tcp' : spec.type === 'datagram' ? 'udp' : '-';
 }
 
 export function listenRecords(socket: SocketUnit): ListenRecord[] {
-  return socket.ports.map((p) => ({ listen: portAddress(p), type: portType(p), protocol: portProtocol(p) }));
+  return socket.ports.map((p) => {
+    const record: ListenRecord = { listen: portAddress(p), type: portType(p), protocol: portProtocol(p) };
+    if (p.upgrade?.to === 'tcp') record.notUpgraded = p.upgrade.because;
+    return record;
+  });
 }
 
 function activates(socket: SocketUnit): string {
@@ -201,6 +222,7 @@ export function targetStatus(
     unit: target.name,
     kind: 'target',
     description: target.config.unit.description,
+    documentation: [...target.config.unit.documentation],
     loadState: 'loaded',
     activeState: target.activeState,
     subState: target.state,
@@ -227,6 +249,7 @@ export function socketStatus(socket: SocketUnit, logs: readonly LogRecord[] = []
     unit: socket.name,
     kind: 'socket',
     description: socket.config.unit.description,
+    documentation: [...socket.config.unit.documentation],
     loadState: 'loaded',
     activeState: socket.activeState,
     subState: socket.state,
@@ -239,6 +262,7 @@ export function socketStatus(socket: SocketUnit, logs: readonly LogRecord[] = []
     connected: socket.connected,
     refused: socket.refused,
     triggerCount: socket.triggers,
+    hint: socket.failureHint() ?? null,
     logs: [...logs],
   };
 }
@@ -252,6 +276,7 @@ export function serviceStatus(
     unit: service.name,
     kind: 'service',
     description: service.config.unit.description,
+    documentation: [...service.config.unit.documentation],
     loadState: 'loaded',
     activeState: service.activeState,
     subState: service.state,

@@ -109,8 +109,15 @@ export function hasCapability(powers: ManagerPowers, n: number): boolean {
   return (powers.effective & (1n << BigInt(n))) !== 0n;
 }
 
-/** The manager runs as root, or as a user manager does (systemd's --user): directories under
- * $XDG_*, no ownership changes. */
+let userManager = false;
+
+/** `sockunit run --user`: a user manager even when it runs as root (one manager a process). */
+export function useUserManager(): void {
+  userManager = true;
+}
+
+/** The manager runs as root, or as a user manager does (systemd's --user, or any manager that is
+ * not root): specifiers, directories under $XDG_*, no ownership changes. */
 export function managerKind(powers: ManagerPowers = managerPowers()): 'system' | 'user' {
-  return powers.euid === 0 ? 'system' : 'user';
+  return userManager || powers.euid !== 0 ? 'user' : 'system';
 }

@@ -213,8 +213,10 @@ export type OutputTarget = 'connection' | 'capture' | 'null' | { file: StandardO
 
 /** systemd's rules for Standard*=, decided without opening anything: stdout defaults to the
  * connection when stdin is the socket, else to the log; stderr follows stdout unless set;
- * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log.
- * StandardInput=data without data (StandardInputText=/StandardInputData=) is /dev/null. */
+ * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log. A
+ * stderr that follows stdout (unset, `inherit`, or the same file) is the very same target, so
+ * both share one open file, as systemd dup()s stdout's fd for it. StandardInput=data without data
+ * (StandardInputText=/StandardInputData=) is /dev/null. */
 export function stdioTargets(
   standardInput: StandardInput,
   standardOutput: StandardOutput | undefined,
@@ -235,7 +237,10 @@ export function stdioTargets(
     if (kind === 'file' || kind === 'truncate' || kind === 'append') return { file: spec };
     return 'capture';
   };
-  return { stdin, stdout: output(standardOutput), stderr: output(standardError ?? standardOutput) };
+  const stdout = output(standardOutput);
+  const followsStdout =
+    standardError === undefined || standardError === 'inherit' || standardError === standardOutput;
+  return { stdin, stdout, stderr: followsStdout ? stdout : output(standardError) };
 }
 
 /** A program that exits with `status` at once: the exec-context helper with a single exit step
@@ -285,10 +290,20 @@ export class PosixSpawnStarter implements ProcessStarter {
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
+    // The exec-context helper's steps (limits, scheduling, privileges…) come after the LISTEN_PID
+    // helper, which runs as root, fills in the *_PID variables and ties the process's life to the
+    // manager's (PR_SET_PDEATHSIG: a manager killed with SIGKILL leaves nothing running); a user
+    // change among the steps clears that signal, so the steps arm it again (context-steps.ts).
     if (request.steps && request.steps.length > 0)
       ({ file: target, argv } = contextHelperWrap(target, argv, request.steps));
     if (request.ownPid.length > 0)
-      ({ file: target, argv, env } = listenPidWrap(target, argv, env, request.ownPid));
+      ({
+        file: target,
+        argv,
+        env,
+      } = listenPidWrap(target, argv, env, request.ownPid, {
+        parentPid: process.pid,
+      }));
 
     const owned: Fd[] = [];
     let pid = 0;
@@ -330,7 +345,8 @@ export class PosixSpawnStarter implements ProcessStarter {
         owned.push(stdin);
       }
       const stdout = place(targets.stdout);
-      const stderr = place(targets.stderr);
+      // One file opened twice would have two offsets, and stderr would overwrite stdout.
+      const stderr = targets.stderr === targets.stdout ? stdout : place(targets.stderr);
 
       const child = spawnProcess({
         file: target,

@@ -3,7 +3,7 @@
 // the processes it starts (commands.ts) and the timers it lives under. What its processes tell it
 // over sd_notify, and reloads, are added by ServiceUnit (service-unit.ts).
 
-import { describeExit, signalNumber } from '../../sys/process.js';
+import { describeExit, kill, signalNumber } from '../../sys/process.js';
 import type { ExecCommand } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
@@ -47,8 +47,6 @@ export class ServiceLifecycle {
   starts = 0;
   restarts = 0;
   readonly exits = new Map<string, number>();
-  /** The last start was refused by StartLimitIntervalSec=/StartLimitBurst=. */
-  startLimitHit = false;
   /** Called once the service has come to rest (dead, exited or failed, no restart pending). */
   onSettled: (() => void) | undefined;
   /** fds the service handed over with FDSTORE=1; passed back after the sockets' on each start. */
@@ -82,6 +80,7 @@ export class ServiceLifecycle {
   private lastRequest: StartRequest | undefined;
   private stopRequested = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private runtimeTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(options: ServiceUnitOptions) {
@@ -123,6 +122,7 @@ export class ServiceLifecycle {
     this.state = next;
     this.stateSince = new Date();
     this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
+    this.armRuntimeLimit(next);
     if (next === 'dead' || next === 'failed' || next === 'auto-restart') {
       this.releaseFdStore(next);
       // Runtime directories (per RuntimeDirectoryPreserve=), credentials, the dynamic user.
@@ -130,6 +130,39 @@ export class ServiceLifecycle {
     }
     this.onStateChange?.(this, previous);
     if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
+  }
+
+  /** RuntimeMaxSec=: counted from the moment the service became active (running), as systemd
+   * counts it; a oneshot is never held to it. Leaving the active states disarms it. */
+  private armRuntimeLimit(next: ServiceState): void {
+    const active = next === 'running' || next === 'reload';
+    if (!active) {
+      clearTimeout(this.runtimeTimer);
+      this.runtimeTimer = undefined;
+      return;
+    }
+    const usec = this.config.service.runtimeMaxUsec;
+    if (this.runtimeTimer || !Number.isFinite(usec) || this.config.service.type === 'oneshot') return;
+    this.runtimeTimer = setTimeout(() => void this.runtimeLimitReached(), Math.max(0, usec / 1000));
+  }
+
+  /** systemd's service_enter_stop(s, SERVICE_FAILURE_TIMEOUT): ExecStop=, KillSignal=, and the
+   * exit is judged as a timeout, so Restart=on-failure applies. */
+  private async runtimeLimitReached(): Promise<void> {
+    this.runtimeTimer = undefined;
+    const main = this.main;
+    if (!main || this.stopping) return;
+    this.log.warning(`${this.name}: Service reached runtime time limit. Stopping.`, this.name, {
+      result: 'timeout',
+    });
+    // However the main process ends from here (ExecStop= may end it), the result is a timeout.
+    this.forcedResult = 'timeout';
+    this.setState('stop');
+    for (const cmd of this.config.service.execStop)
+      await this.commands.run(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
+    if (this.main !== main || this.stopping) return;
+    this.setState('stop-sigterm');
+    await this.abortMain('timeout', this.config.kill.killSignal.number, this.stopTimeoutMs());
   }
 
   /** FileDescriptorStorePreserve=: `no` releases the store whenever the service goes down,
@@ -148,10 +181,9 @@ export class ServiceLifecycle {
   async start(request: StartRequest): Promise<void> {
     if (this.isActiveOrActivating && this.state !== 'auto-restart') return;
     clearTimeout(this.restartTimer);
-    this.startLimitHit = false;
     if (!this.startLimit.test()) {
-      this.startLimitHit = true;
-      this.result = 'resources';
+      // The result status shows is the one logged, as systemd's: start-limit-hit.
+      this.result = 'start-limit-hit';
       this.log.error(`${this.name}: Start request repeated too quickly.`, this.name);
       this.log.error(`${this.name}: Failed with result 'start-limit-hit'.`, this.name, {
         result: 'start-limit-hit',
@@ -438,6 +470,13 @@ export class ServiceLifecycle {
    * service_enter_stop_post() → service_enter_dead() with restarts allowed). */
   private async stopPostThenDead(result: ServiceResult, exit: ProcessExit | undefined): Promise<void> {
     const s = this.config.service;
+    // RemainAfterExit=: processes that ended well leave the service active (exited), of any
+    // Type=, and neither Restart= nor ExecStopPost= follow until it is stopped (systemd's
+    // service_enter_running()).
+    if (result === 'success' && s.remainAfterExit) {
+      this.setState('exited');
+      return;
+    }
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
@@ -460,12 +499,9 @@ export class ServiceLifecycle {
       return;
     }
     if (result === 'success') {
-      if (s.type === 'oneshot' && s.remainAfterExit) this.setState('exited');
-      else {
-        // Logged before the state change: it wakes the sockets, whose lines come after.
-        this.log.info(`${this.name}: Deactivated successfully.`, this.name);
-        this.setState('dead');
-      }
+      // Logged before the state change: it wakes the sockets, whose lines come after.
+      this.log.info(`${this.name}: Deactivated successfully.`, this.name);
+      this.setState('dead');
     } else {
       this.fail(result);
     }
@@ -482,7 +518,8 @@ export class ServiceLifecycle {
       return;
     }
     if (!this.main) {
-      if (this.state === 'exited' || this.state === 'failed') this.setState('dead');
+      if (this.state === 'exited') return this.stopExited();
+      if (this.state === 'failed') this.setState('dead');
       return;
     }
     if (this.stopping) return this.stopping;
@@ -492,6 +529,24 @@ export class ServiceLifecycle {
     return this.stopping;
   }
 
+  /** A RemainAfterExit= service whose processes are gone is stopped as systemd stops it:
+   * ExecStop=, then ExecStopPost=. */
+  private async stopExited(): Promise<void> {
+    const s = this.config.service;
+    this.setState('stop');
+    for (const cmd of s.execStop) await this.commands.run(cmd, 'ExecStop');
+    this.setState('stop-post');
+    for (const cmd of s.execStopPost)
+      await this.commands.run(
+        cmd,
+        'ExecStopPost',
+        undefined,
+        stopPostEnvironment(this.result, this.lastExit),
+      );
+    this.setState('dead');
+    this.log.info(`Stopped ${this.describe()}.`, this.name);
+  }
+
   private async doStop(main: RunningProcess): Promise<void> {
     const s = this.config.service;
     const k = this.config.kill;
@@ -499,33 +554,60 @@ export class ServiceLifecycle {
     for (const cmd of s.execStop)
       await this.commands.run(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
     this.setState('stop-sigterm');
-    if (k.killMode !== 'none') {
-      main.signal(k.killSignal.number, k.killMode === 'control-group');
-      // systemd follows KillSignal= with SIGCONT, so a stopped process can act on it.
-      main.signal(SIGCONT, k.killMode === 'control-group');
-    }
-    // EXTEND_TIMEOUT_USEC= may push this out while the service winds down.
-    const deadline = new Deadline(this.stopTimeoutMs());
-    this.deadline = deadline;
-    const timedOut = (await deadline.race(main.exit)) === 'timeout';
-    deadline.cancel();
-    this.deadline = undefined;
-    if (timedOut) {
-      this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Killing.`, this.name);
-      this.setState('stop-sigkill');
-      if (k.sendSIGKILL) main.signal(k.finalKillSignal.number, k.killMode !== 'process');
-      await main.exit;
-      this.result = 'timeout';
-    }
-    const exit = await main.exit;
+    // KillMode=none: systemd signals nothing and does not wait; the processes run on, forgotten.
+    const ended = k.killMode === 'none' ? false : await this.signalMainAndWait(main);
+    const exit = ended ? await main.exit : undefined;
     this.main = undefined;
     this.mainPid = undefined;
     this.stopWatchdog();
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
+    // KillMode=mixed: what is left of the service once its main process is gone gets
+    // FinalKillSignal= (systemd's final-sigkill, sent to the whole control group). Its process
+    // group, not its pid: the pid is free again.
+    if (ended && k.killMode === 'mixed' && k.sendSIGKILL)
+      try {
+        kill(-main.pid, k.finalKillSignal.number);
+      } catch {} // nothing left
     this.setState(this.result === 'success' ? 'dead' : 'failed');
     this.log.info(`Stopped ${this.describe()}.`, this.name);
+  }
+
+  /** KillSignal= (RestartKillSignal= on a restart), SIGCONT, SIGHUP with SendSIGHUP=, then
+   * TimeoutStopSec=; past it FinalKillSignal= (unless SendSIGKILL=no) and TimeoutStopSec= once
+   * more, as systemd's stop-sigterm and stop-sigkill states. Whether the main process ended. */
+  private async signalMainAndWait(main: RunningProcess): Promise<boolean> {
+    const k = this.config.kill;
+    // A stop that is half of a restart sends RestartKillSignal= (default: KillSignal=).
+    const signal = this.restartJob ? (k.restartKillSignal ?? k.killSignal) : k.killSignal;
+    const group = k.killMode === 'control-group';
+    main.signal(signal.number, group);
+    // systemd follows it with SIGCONT, so a stopped process can act on it, and with SIGHUP
+    // when SendSIGHUP=yes (shells and the like), on a plain stop only.
+    main.signal(SIGCONT, group);
+    if (k.sendSIGHUP && !this.restartJob && signal.number !== SIGHUP) main.signal(SIGHUP, group);
+    // EXTEND_TIMEOUT_USEC= may push this out while the service winds down.
+    const deadline = new Deadline(this.stopTimeoutMs());
+    this.deadline = deadline;
+    const timedOut = (await deadline.race(main.exit)) === 'timeout';
+    deadline.cancel();
+    this.deadline = undefined;
+    if (!timedOut) return true;
+    this.result = 'timeout';
+    if (!k.sendSIGKILL) {
+      this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Skipping SIGKILL.`, this.name);
+      return false;
+    }
+    this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Killing.`, this.name);
+    this.setState('stop-sigkill');
+    main.signal(k.finalKillSignal.number, k.killMode !== 'process');
+    if (await waitOrTimeout(main.exit, this.stopTimeoutMs())) {
+      // A FinalKillSignal= the process survives: systemd gives up on it too.
+      this.log.warning(`${this.name}: Processes still around after final SIGKILL. Ignoring.`, this.name);
+      return false;
+    }
+    return true;
   }
 }
 
@@ -537,3 +619,4 @@ export function formatSeconds(usec: number): string {
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGCONT = signalNumber('SIGCONT');
+const SIGHUP = signalNumber('SIGHUP');

@@ -20,7 +20,6 @@ import {
   oneOf,
   scalarRow,
   signal,
-  text,
   timespan,
   timespanZeroIsInfinity,
   unsigned,
@@ -164,7 +163,11 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
   scalarRow(S, 'PIDFile', service, 'pidFile', absolutePath, 'main PID file of a forking service', {
     specifiers: 'all',
   }),
-  scalarRow(S, 'BusName', service, 'busName', text, 'D-Bus name (Type=dbus)'),
+  notEnforcedRow(
+    S,
+    'BusName',
+    'sockunit has no D-Bus connection: a Type=dbus service counts as started once its process runs, as Type=simple does, not when the name appears on the bus',
+  ),
   listRow(
     S,
     'Sockets',

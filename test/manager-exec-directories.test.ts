@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -30,6 +29,7 @@ import {
   rootUnavailable,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { openOutDir } from './fixtures/manager/out-dir.js';
 
 const NOBODY = 65534;
 const tag = `sockunit-test-${process.pid}`;
@@ -74,7 +74,7 @@ function envOf(text: string): Record<string, string> {
 }
 
 describe('sockunit run: RuntimeDirectory=, StateDirectory=, CacheDirectory=, LogsDirectory=, ConfigurationDirectory=', () => {
-  const suite = managerSuite('exec-dirs', (dir) => chmodSync(dir, 0o777));
+  const suite = managerSuite('exec-dirs', openOutDir);
 
   test('created owned by User= with their modes, exported, a symlink item; the runtime one removed at stop', async (t) => {
     const why = rootUnavailable();
@@ -97,12 +97,12 @@ describe('sockunit run: RuntimeDirectory=, StateDirectory=, CacheDirectory=, Log
         `LogsDirectory=${name}`,
         `ConfigurationDirectory=${name}`,
         'ConfigurationDirectoryMode=0755',
-        `ExecStart=/bin/sh -c 'env > ${dir}/env; touch "$$STATE_DIRECTORY/written"'`,
+        `ExecStart=/bin/sh -c 'env > ${dir}/out/env; touch "$$STATE_DIRECTORY/written"'`,
         '',
       ].join('\n'),
     }));
     sockunit(m, 'start', 'dirs.service');
-    const env = envOf(await readWhenThere(join(m.dir, 'env')));
+    const env = envOf(await readWhenThere(join(m.dir, 'out', 'env')));
     assert.equal(env.RUNTIME_DIRECTORY, `/run/${name}/sub`);
     assert.equal(env.STATE_DIRECTORY, `/var/lib/${name}`);
     assert.equal(env.CACHE_DIRECTORY, `/var/cache/${name}`);
@@ -142,13 +142,15 @@ describe('sockunit run: RuntimeDirectory=, StateDirectory=, CacheDirectory=, Log
           'Restart=on-failure',
           'RestartSec=50ms',
           // First run: marks the directory and fails; second run: says whether the mark survived.
-          `ExecStart=/bin/sh -c 'if [ -e ${dir}/ran ]; then ls "$$RUNTIME_DIRECTORY" > ${dir}/seen; mv ${dir}/seen ${dir}/second; exec sleep 30; fi; touch ${dir}/ran "$$RUNTIME_DIRECTORY/mark"; exit 1'`,
+          `ExecStart=/bin/sh -c 'if [ -e ${dir}/out/ran ]; then ls "$$RUNTIME_DIRECTORY" > ${dir}/out/seen; mv ${dir}/out/seen ${dir}/out/second; exec sleep 30; fi; touch ${dir}/out/ran "$$RUNTIME_DIRECTORY/mark"; exit 1'`,
           '',
         ].join('\n'),
       }));
       sockunit(m, 'start', 'keep.service');
       runs[preserve] = await waitUntil('the second run', () =>
-        existsSync(join(m.dir, 'second')) ? readFileSync(join(m.dir, 'second'), 'utf8').trim() : undefined,
+        existsSync(join(m.dir, 'out', 'second'))
+          ? readFileSync(join(m.dir, 'out', 'second'), 'utf8').trim()
+          : undefined,
       );
       sockunit(m, 'stop', 'keep.service');
       await m.waitFor(/^Stopped keep\.service\./);
@@ -200,7 +202,7 @@ describe('sockunit run: RuntimeDirectory=, StateDirectory=, CacheDirectory=, Log
 });
 
 describe('sockunit run: LoadCredential=, SetCredential=, ImportCredential=', () => {
-  const suite = managerSuite('exec-creds', (dir) => chmodSync(dir, 0o777));
+  const suite = managerSuite('exec-creds', openOutDir);
 
   test('a private, read-only $CREDENTIALS_DIRECTORY for the service’s user; gone at stop', async (t) => {
     const why = rootUnavailable();
@@ -218,10 +220,10 @@ describe('sockunit run: LoadCredential=, SetCredential=, ImportCredential=', () 
           join(dir, 'show.sh'),
           [
             'cd "$CREDENTIALS_DIRECTORY" || exit 1',
-            `for f in *; do printf '%s=%s\\n' "$f" "$(tr '\\n' '|' < "$f")"; done > ${dir}/seen.tmp`,
-            `mv ${dir}/seen.tmp ${dir}/seen`,
-            `echo "$CREDENTIALS_DIRECTORY" > ${dir}/where`,
-            `touch new 2> ${dir}/touch`,
+            `for f in *; do printf '%s=%s\\n' "$f" "$(tr '\\n' '|' < "$f")"; done > ${dir}/out/seen.tmp`,
+            `mv ${dir}/out/seen.tmp ${dir}/out/seen`,
+            `echo "$CREDENTIALS_DIRECTORY" > ${dir}/out/where`,
+            `touch new 2> ${dir}/out/touch`,
             'exec sleep 30',
             '',
           ].join('\n'),
@@ -249,7 +251,7 @@ describe('sockunit run: LoadCredential=, SetCredential=, ImportCredential=', () 
       { env: { ...process.env, CREDENTIALS_DIRECTORY: theirs } },
     );
     sockunit(m, 'start', 'cred.service');
-    const seen = await readWhenThere(join(m.dir, 'seen'));
+    const seen = await readWhenThere(join(m.dir, 'out', 'seen'));
     assert.deepEqual(seen.trim().split('\n'), [
       'certs_a.pem=A|',
       'certs_sub_b.pem=B|',
@@ -259,7 +261,7 @@ describe('sockunit run: LoadCredential=, SetCredential=, ImportCredential=', () 
       'literal=a|b',
       'token=secret file|',
     ]);
-    const where = (await readWhenThere(join(m.dir, 'where'))).trim();
+    const where = (await readWhenThere(join(m.dir, 'out', 'where'))).trim();
     assert.equal(where, '/run/credentials/cred.service', 'what %d expands to');
     const dir = statSync(where);
     assert.equal(dir.uid, NOBODY);
@@ -267,7 +269,10 @@ describe('sockunit run: LoadCredential=, SetCredential=, ImportCredential=', () 
     const token = statSync(join(where, 'token'));
     assert.equal(token.uid, NOBODY);
     assert.equal(token.mode & 0o7777, 0o400);
-    assert.match(readFileSync(join(m.dir, 'touch'), 'utf8'), /Read-only file system|Permission denied/);
+    assert.match(
+      readFileSync(join(m.dir, 'out', 'touch'), 'utf8'),
+      /Read-only file system|Permission denied/,
+    );
     const mount = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
       .find((l) => l.split(' ')[4] === where);
@@ -297,7 +302,7 @@ describe('sockunit run: LoadCredential=, SetCredential=, ImportCredential=', () 
 });
 
 describe('sockunit run: DynamicUser=', () => {
-  const suite = managerSuite('exec-dynamic', (dir) => chmodSync(dir, 0o777));
+  const suite = managerSuite('exec-dynamic', openOutDir);
 
   test('a uid of systemd’s range, its StateDirectory= under a root-only private/, the same uid after a restart', async (t) => {
     const why = rootUnavailable();
@@ -312,7 +317,7 @@ describe('sockunit run: DynamicUser=', () => {
         '[Service]',
         'DynamicUser=yes',
         `StateDirectory=${unit}`,
-        `ExecStart=/bin/sh -c 'id -u >> "$$STATE_DIRECTORY/uids"; grep NoNewPrivs /proc/self/status > ${dir}/nnp; exec sleep 30'`,
+        `ExecStart=/bin/sh -c 'id -u >> "$$STATE_DIRECTORY/uids"; grep NoNewPrivs /proc/self/status > ${dir}/out/nnp; exec sleep 30'`,
         '',
       ].join('\n'),
     }));
@@ -327,7 +332,7 @@ describe('sockunit run: DynamicUser=', () => {
     assert.equal(priv.mode & 0o7777, 0o700, 'nobody else can enter private/');
     assert.equal(statSync(`/var/lib/private/${unit}`).uid, uid);
     assert.match(
-      await readWhenThere(join(m.dir, 'nnp')),
+      await readWhenThere(join(m.dir, 'out', 'nnp')),
       /NoNewPrivs:\s+1/,
       'DynamicUser= implies NoNewPrivileges=',
     );

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseProcLimits } from '../src/manager/exec/manager-powers.js';
@@ -21,6 +21,7 @@ import {
   rootUnavailable,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { openOutDir } from './fixtures/manager/out-dir.js';
 import { capMask, procFacts, SIGPIPE_MASK } from './fixtures/manager/proc.js';
 
 const CAP_NET_BIND_SERVICE = 10;
@@ -50,7 +51,7 @@ function expectedLimit(name: RlimitName, soft: number, hard: number): ResourceLi
 
 /** A control command that saves what the kernel says of it (its own /proc/self) as `name`. */
 const save = (dir: string, name: string) =>
-  `/bin/sh -c 'cat /proc/self/status /proc/self/limits > ${dir}/${name}.txt'`;
+  `/bin/sh -c 'cat /proc/self/status /proc/self/limits > ${dir}/out/${name}.txt'`;
 
 /** The keys every command of the first unit gets, and what /proc must then show. */
 const KEYS = [
@@ -94,7 +95,7 @@ function checkStatusText(text: string, what: string): void {
 }
 
 describe('sockunit run: limits, scheduling and privileges, from outside the process', () => {
-  const suite = managerSuite('exec-env', (dir) => chmodSync(dir, 0o777));
+  const suite = managerSuite('exec-env', openOutDir);
   const { trigger } = suite;
 
   test('a shell that execs a C program, and each of its control commands', async (t) => {
@@ -164,7 +165,7 @@ describe('sockunit run: limits, scheduling and privileges, from outside the proc
     sockunit('reload', 'env.service');
     await waitUntil('ExecReload= ran', () => {
       try {
-        return readFileSync(join(m.dir, 'reload.txt'), 'utf8') || undefined;
+        return readFileSync(join(m.dir, 'out', 'reload.txt'), 'utf8') || undefined;
       } catch {
         return undefined;
       }
@@ -172,7 +173,7 @@ describe('sockunit run: limits, scheduling and privileges, from outside the proc
     sockunit('stop', 'env.service');
     await m.waitFor(/^Stopped env\.service\.$/);
     for (const name of ['pre', 'post', 'reload', 'stop', 'stop-post'])
-      checkStatusText(readFileSync(join(m.dir, `${name}.txt`), 'utf8'), `Exec${name}`);
+      checkStatusText(readFileSync(join(m.dir, 'out', `${name}.txt`), 'utf8'), `Exec${name}`);
   });
 
   test('a Node service, IgnoreSIGPIPE=no, and a bounding set given as all but one', async (t) => {

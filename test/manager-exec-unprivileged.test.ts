@@ -19,12 +19,13 @@ import {
   tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { openOutDir } from './fixtures/manager/out-dir.js';
 import { procFacts } from './fixtures/manager/proc.js';
 
 const NOBODY = 65534;
 
 describe('sockunit run as an unprivileged user', () => {
-  const suite = managerSuite('exec-unpriv', (dir) => chmodSync(dir, 0o777));
+  const suite = managerSuite('exec-unpriv', openOutDir);
 
   test('reports at load what it cannot apply, clamps the limit, runs the rest under $XDG_*', async (t) => {
     const why = rootUnavailable();
@@ -59,7 +60,7 @@ describe('sockunit run as an unprivileged user', () => {
         'RuntimeDirectory=rt',
         'StateDirectory=st',
         'SetCredential=token:from the unit',
-        `ExecStart=/bin/sh -c 'echo "%t %S %d $$RUNTIME_DIRECTORY $$STATE_DIRECTORY $$CREDENTIALS_DIRECTORY" > ${dir}/seen; cat "$$CREDENTIALS_DIRECTORY/token" > ${dir}/token; echo $$$$ > ${dir}/pid; exec sleep 30'`,
+        `ExecStart=/bin/sh -c 'echo "%t %S %d $$RUNTIME_DIRECTORY $$STATE_DIRECTORY $$CREDENTIALS_DIRECTORY" > ${dir}/out/seen; cat "$$CREDENTIALS_DIRECTORY/token" > ${dir}/out/token; echo $$$$ > ${dir}/out/pid; exec sleep 30'`,
         '',
       ].join('\n'),
     });
@@ -84,16 +85,16 @@ describe('sockunit run as an unprivileged user', () => {
     (await connectTcp(port)).destroy();
     // The pid is written last: once it is there, so are the others.
     const pid = await waitUntil('the service ran', () =>
-      existsSync(join(m.dir, 'pid'))
-        ? Number(readFileSync(join(m.dir, 'pid'), 'utf8')) || undefined
+      existsSync(join(m.dir, 'out', 'pid'))
+        ? Number(readFileSync(join(m.dir, 'out', 'pid'), 'utf8')) || undefined
         : undefined,
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${m.log}`);
     });
-    const seen = readFileSync(join(m.dir, 'seen'), 'utf8').trim();
+    const seen = readFileSync(join(m.dir, 'out', 'seen'), 'utf8').trim();
     const d = join(runtime, 'credentials', 'u.service');
     assert.equal(seen, `${runtime} ${join(home, 'state')} ${d} ${runtime}/rt ${join(home, 'state')}/st ${d}`);
-    assert.equal(readFileSync(join(m.dir, 'token'), 'utf8'), 'from the unit');
+    assert.equal(readFileSync(join(m.dir, 'out', 'token'), 'utf8'), 'from the unit');
     assert.equal(statSync(`${runtime}/rt`).uid, NOBODY);
     const p = procFacts(pid);
     assert.equal(p.uid, NOBODY);

@@ -102,6 +102,24 @@ function checkBehaviour(helper: string, arch: ScriptArch, runner: string[] = [])
   assert.equal(ignored.status, 0, ignored.stderr);
   assert.equal(ignored.stdout, 'ran\n');
 
+  // A step that expects one result: getppid is this test process (qemu's parent too), so the
+  // service runs; any other pid fails the step with ESRCH.
+  const parent = (pid: number) =>
+    runSteps(
+      helper,
+      arch,
+      [{ call: 'getppid', args: [], expect: pid, failStatus: 127, message: 'orphaned' }],
+      'echo ran',
+      runner,
+    );
+  const mine = parent(process.pid);
+  assert.equal(mine.status, 0, mine.stderr);
+  assert.equal(mine.stdout, 'ran\n');
+  const other = parent(1);
+  assert.equal(other.status, 127);
+  assert.equal(other.stdout, '');
+  assert.equal(other.stderr, 'orphaned: errno 3\n');
+
   // exec failure: systemd's 203/EXEC; too few arguments: 127.
   const [file, ...args] = [...runner, helper, encodeScript([], arch), join(dir, 'missing'), 'x'];
   const missing = spawnSync(file as string, args, { encoding: 'utf8' });

@@ -78,6 +78,13 @@ export const CONTEXT_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xf94006e3, 'ldr x3, [x23, #8]'),
   a64(0xd3504c64, 'ubfx x4, x3, #16, #4'), // the result's slot
   a64(0xf8247b00, 'str x0, [x24, x4, lsl #3]'),
+  a64(0xf26c007f, 'tst x3, #0x100000'), // bit 20: the result must be argument 6
+  a64(0x54000000, 'b.eq {check_error}', imm19('check_error')),
+  a64(0xf9401ee5, 'ldr x5, [x23, #56]'),
+  a64(0xeb05001f, 'cmp x0, x5'),
+  a64(0x54000000, 'b.eq {next}', imm19('next')),
+  a64(0x92800040, 'mov x0, #0xfffffffffffffffd'), // any other: a failure, ESRCH
+  label('check_error'),
   a64(0xb13ffc1f, 'cmn x0, #0xfff'),
   a64(0x54000003, 'b.cc {next}', imm19('next')), // not -4095..-1: no error
   a64(0xd3587c7a, 'ubfx x26, x3, #24, #8'), // the exit status for a failure; 0: ignored

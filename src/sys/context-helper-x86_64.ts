@@ -4,8 +4,8 @@
 //
 // Decode SCRIPT (hex) in place; run its steps, each one system call whose arguments are numbers,
 // offsets into the script (pointers to its data) or the results of earlier steps; a step that
-// fails (-4095..-1) with a non-zero exit status writes its message and ": errno N\n" to fd 2 and
-// exits with that status. After the last step, execve(PATH, [ARGV0, ARG...], envp); if that
+// fails (-4095..-1, or any result other than its sixth argument when it is marked so) with a
+// non-zero exit status writes its message and ": errno N\n" to fd 2 and exits with that status. After the last step, execve(PATH, [ARGV0, ARG...], envp); if that
 // returns, "sockunit-exec: cannot execute PATH: errno N\n" and status 203 (systemd's EXEC).
 //
 // Registers kept across the program: rbx = the initial stack pointer (argc, argv[], NULL,
@@ -88,6 +88,12 @@ export const CONTEXT_HELPER_X86_64: readonly ListingLine[] = [
   x86('48 c1 e9 10', 'shr rcx,0x10'),
   x86('83 e1 0f', 'and ecx,0xf'), // the result's slot
   x86('48 89 44 cd 00', 'mov QWORD PTR [rbp+rcx*8+0x0],rax'),
+  x86('f7 c2 00 00 10 00', 'test edx,0x100000'), // bit 20: the result must be argument 6
+  x86('74', 'je {check_error}', rel8('check_error')),
+  x86('49 3b 47 38', 'cmp rax,QWORD PTR [r15+0x38]'),
+  x86('74', 'je {next}', rel8('next')),
+  x86('48 c7 c0 fd ff ff ff', 'mov rax,0xfffffffffffffffd'), // any other: a failure, ESRCH
+  label('check_error'),
   x86('48 3d 01 f0 ff ff', 'cmp rax,0xfffffffffffff001'),
   x86('72', 'jb {next}', rel8('next')), // not -4095..-1: no error
   x86('48 89 d1', 'mov rcx,rdx'),

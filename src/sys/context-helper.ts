@@ -11,7 +11,8 @@
 //     with argv [ARGV0, ARG...] and the environment it was given. PATH is used as is.
 //   A step that fails (the call returns -4095..-1) and carries an exit status writes its message
 //     and ": errno N\n" to fd 2 and exits with that status (systemd's 205/LIMITS, 218/CAPABILITIES…);
-//     one without an exit status is ignored.
+//     one without an exit status is ignored. A step can instead expect one result (its sixth
+//     argument, which the call ignores): any other counts as a failure with errno 3 (ESRCH).
 //   On execve failure: "sockunit-exec: cannot execute PATH: errno N" on fd 2, status 203 (EXEC).
 //     Fewer than three arguments after the helper, or an odd number of hex digits: a usage line
 //     and status 127.

@@ -7,7 +7,8 @@
 //   word 0: the system call number; all ones ends the steps
 //   word 1: bits 0-11, two per argument: 0 the number itself, 1 an offset into the script (a
 //           pointer to data), 2 the result of an earlier step (the number is its slot);
-//           bits 16-19: the slot this step's result goes to; bits 24-31: the exit status when
+//           bits 16-19: the slot this step's result goes to; bit 20: the result must equal
+//           argument 6 (word 7), anything else fails as -ESRCH; bits 24-31: the exit status when
 //           the call fails (0: a failure is ignored); bits 32-63: the offset of its message
 //   words 2-7: the six arguments
 
@@ -37,6 +38,7 @@ const SYSCALLS = {
   setresuid: [117, 147],
   capset: [126, 91],
   exit_group: [231, 94],
+  getppid: [110, 173],
 } as const satisfies Record<string, readonly [x64: number, arm64: number]>;
 
 export type SyscallName = keyof typeof SYSCALLS;
@@ -54,7 +56,13 @@ export interface ScriptStep {
   message?: string;
   /** The slot (0-15) its result is kept in, for a later `{ result: slot }`. */
   slot?: number;
+  /** The one result that counts as success (for a call of at most five arguments, e.g. getppid's
+   * pid): any other fails the step as -ESRCH would. */
+  expect?: number;
 }
+
+const EXPECT_BIT = 1n << 20n;
+const EXPECT_ARG = 5;
 
 const STEP_BYTES = 64;
 const END = 0xffff_ffff_ffff_ffffn;
@@ -86,6 +94,8 @@ export function encodeScript(steps: readonly ScriptStep[], arch: ScriptArch): st
   const out = Buffer.alloc(dataStart);
   steps.forEach((step, i) => {
     if (step.args.length > 6) throw new RangeError(`${step.call}: a system call takes at most 6 arguments`);
+    if (step.expect !== undefined && step.args.length > EXPECT_ARG)
+      throw new RangeError(`${step.call}: an expected result needs the sixth argument free`);
     const slot = step.slot ?? 0;
     if (!Number.isInteger(slot) || slot < 0 || slot > MAX_SLOT)
       throw new RangeError(`${step.call}: slot ${slot} is not 0-${MAX_SLOT}`);
@@ -108,6 +118,10 @@ export function encodeScript(steps: readonly ScriptStep[], arch: ScriptArch): st
       }
     });
     while (words.length < 6) words.push(0n);
+    if (step.expect !== undefined) {
+      kinds |= EXPECT_BIT;
+      words[EXPECT_ARG] = BigInt.asUintN(64, BigInt(step.expect));
+    }
     const message = place(dataBytes(step.message ?? `sockunit-exec: ${step.call} failed`));
     const at = i * STEP_BYTES;
     out.writeBigUInt64LE(BigInt(syscallNumber(step.call, arch)), at);

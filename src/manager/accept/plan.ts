@@ -134,7 +134,14 @@ export function acceptPlanFor(
   delete env.INVOCATION_ID;
   // Only `$$` escapes are left: the expansion does not depend on the environment.
   let argv = expandCommandVariables(cmd, {}).argv;
-  const steps = contextSteps({ exec: e, command: cmd, identity, feasible: possible, powers });
+  const steps = contextSteps({
+    exec: e,
+    command: cmd,
+    identity,
+    feasible: possible,
+    powers,
+    parentPid: process.pid,
+  });
   if (steps.length > 0) {
     try {
       ({ file, argv } = contextHelperWrap(file, argv, steps));

@@ -29,6 +29,9 @@ import { EXIT } from './setup-error.js';
 const AT_FDCWD = -100;
 const O_WRONLY = 0o1;
 const O_CLOEXEC = 0o2000000;
+const PR_SET_PDEATHSIG = 1;
+const SIGKILL = 9;
+const ORPHANED = 127; // as the LISTEN_PID helper exits when its parent is gone
 const PR_SET_TIMERSLACK = 29;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_KEEPCAPS = 8;
@@ -81,6 +84,9 @@ export interface StepInputs {
   /** Directories of DynamicUser= to make reachable in a private mount namespace (absolute paths
    * of their `private/` parents and the directories below them). */
   privateDirectories?: { root: string; paths: string[] }[];
+  /** The manager's pid: after a change of user or group the parent-death signal is armed again
+   * and the parent checked against it (see parentDeathSteps). */
+  parentPid?: number;
 }
 
 function u64(values: readonly (number | bigint)[]): Uint8Array {
@@ -356,6 +362,27 @@ function maskOf(caps: readonly number[]): bigint {
 }
 
 /** Groups, capabilities, the user, securebits and no_new_privs (systemd's order). */
+/** A change of uid or gid clears PR_SET_PDEATHSIG, which the LISTEN_PID helper armed before this
+ * helper ran: arm it again, then check the parent, as that helper does — a manager that died in
+ * between sent no signal, and its orphan would run untied. */
+function parentDeathSteps(parentPid: number): ScriptStep[] {
+  return [
+    {
+      call: 'prctl',
+      args: [PR_SET_PDEATHSIG, SIGKILL],
+      failStatus: ORPHANED,
+      message: 'sockunit-exec: cannot arm the parent-death signal again after the user change',
+    },
+    {
+      call: 'getppid',
+      args: [],
+      expect: parentPid,
+      failStatus: ORPHANED,
+      message: `sockunit-exec: the manager that started this process (pid ${parentPid}) is gone`,
+    },
+  ];
+}
+
 function privilegeSteps(inputs: StepInputs): ScriptStep[] {
   const { exec, identity, feasible: f, powers, command } = inputs;
   const sandboxed = !command.fullPrivileges;
@@ -434,6 +461,7 @@ function privilegeSteps(inputs: StepInputs): ScriptStep[] {
     // setresuid() clears the ambient set, even with keep-caps: raise them again.
     if (leavesRoot) steps.push(...raise('after the user change'));
   }
+  if (target && inputs.parentPid !== undefined) steps.push(...parentDeathSteps(inputs.parentPid));
   if (caps && p.secureBits !== 0) {
     // PR_SET_SECUREBITS needs CAP_SETPCAP in the effective set, which a user change cleared.
     if (leavesRoot)

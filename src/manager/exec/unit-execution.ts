@@ -84,6 +84,7 @@ export class UnitExecution {
         feasible: f,
         powers,
         privateDirectories: dirs.privateDirectories,
+        parentPid: process.pid,
       }),
       ignoreSigpipe: exec.scheduling.ignoreSigpipe,
     };

@@ -86,7 +86,7 @@ const KEYS = [
 
 function checkStatusText(text: string, what: string): void {
   const limits = parseProcLimits(text);
-  assert.deepEqual(limits.NOFILE, { soft: 1000, hard: 2000 }, what);
+  assert.deepEqual(limits.NOFILE, { soft: 1000, hard: 2000 }, `${what}:\n${text}`);
   assert.deepEqual(limits.CPU, { soft: 3600, hard: 3600 }, what);
   assert.match(text, /^Uid:\s+65534\s/m, what);
   assert.match(text, /^CapBnd:\s+0000000000002400$/m, what);
@@ -170,6 +170,9 @@ describe('sockunit run: limits, scheduling and privileges, from outside the proc
         return undefined;
       }
     });
+    // The socket first: the trigger connection still waits in its queue (sleep accepts nothing),
+    // and would start the service again — its ExecStartPre= rewriting pre.txt as it is read.
+    sockunit('stop', 'env.socket');
     sockunit('stop', 'env.service');
     await m.waitFor(/^Stopped env\.service\.$/);
     for (const name of ['pre', 'post', 'reload', 'stop', 'stop-post'])

@@ -5,13 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { killManagerAndWaitForItsProcesses } from './fixtures/manager/crash.js';
 import {
   connectTcp,
   freePort,
   managerSuite,
   processesWith,
   rootUnavailable,
-  waitUntil,
 } from './fixtures/manager/harness.js';
 import { procFacts } from './fixtures/manager/proc.js';
 
@@ -66,15 +66,8 @@ describe('a User= service and a manager killed with SIGKILL', () => {
       }
       for (const pid of pids) assert.equal(procFacts(pid).uid, NOBODY, 'the user changed');
 
-      m.signal('SIGKILL');
-      const { signal } = await m.stop(null);
-      assert.equal(signal, 'SIGKILL');
       // Bounded by the event: both instances end with their manager.
-      await waitUntil(
-        'no instance of the killed manager running',
-        () => (markers.every((k) => processesWith(k).length === 0) ? true : undefined),
-        5000,
-      );
+      await killManagerAndWaitForItsProcesses(m, markers);
       for (const s of sockets) s.destroy();
     } finally {
       for (const k of markers) for (const pid of processesWith(k)) process.kill(pid, 'SIGKILL');

@@ -339,6 +339,55 @@ describe('sockunit run: the service process', () => {
     assert.equal(statusOf(m, 'brief.service').activeState, 'failed');
   });
 
+  test('ExecStop= runs when a started service ends well on its own (simple and oneshot), not after a failure', async () => {
+    const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+    const unit = (exec: string, extra = '') =>
+      `[Service]\n${extra}ExecStart=${exec}\nExecStop=/bin/echo stop-ran\nExecStopPost=/bin/echo stop-post-ran\n`;
+    const m = await start(() => ({
+      'ends.socket': `[Socket]\nListenStream=127.0.0.1:${a}\n`,
+      'ends.service': unit("/bin/sh -c 'exit 0'"),
+      'once.socket': `[Socket]\nListenStream=127.0.0.1:${b}\n`,
+      'once.service': unit('/bin/true', 'Type=oneshot\n'),
+      'fails.socket': `[Socket]\nListenStream=127.0.0.1:${c}\n`,
+      'fails.service': unit("/bin/sh -c 'exit 3'"),
+    }));
+    for (const port of [a, b, c]) await trigger(port);
+    for (const name of ['ends', 'once', 'fails'])
+      await m.waitFor(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-post-ran$`));
+    const stopRan = (name: string) =>
+      m.matching(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-ran$`)).length;
+    assert.equal(stopRan('ends'), 1, m.log);
+    assert.equal(stopRan('once'), 1, m.log);
+    assert.equal(
+      stopRan('fails'),
+      0,
+      'a failed service is not stopped with ExecStop= (systemd goes to stop-sigterm)',
+    );
+  });
+
+  test('KillMode=none: the manager exits after its stop although the process it leaves holds the output pipe, and takes it along', async () => {
+    const port = await freePort();
+    const marker = `${62 + (process.pid % 1000) / 1000}`;
+    const m = await start(() => ({
+      'keep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'keep.service': `[Service]\nKillMode=none\nExecStart=/bin/sh -c 'echo up; exec sleep ${marker}'\n`,
+    }));
+    try {
+      await trigger(port);
+      await m.waitFor(/^keep\.service\[\d+\]: up$/);
+      // The stop leaves it running; the manager's own end takes it along (PR_SET_PDEATHSIG: a
+      // manager that is gone leaves nothing running), and that end must come.
+      const { code } = await m.stop('SIGTERM');
+      assert.equal(code, 0, m.log);
+      assert.equal(m.matching(/^Stopped keep\.service\.$/).length, 1, m.log);
+      await waitUntil('the process KillMode=none left to end with the manager', () =>
+        processesWith(`sleep ${marker}`).length === 0 ? true : undefined,
+      );
+    } finally {
+      for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   test('a service ignoring SIGTERM is KILLed after TimeoutStopSec=', async () => {
     const port = await freePort();
     const m = await start(() => ({

@@ -25,6 +25,13 @@ command(
     return (await import('./activate.js')).activateCommand;
   },
 );
+command(
+  'proxy',
+  'proxy connections to a TCP or unix socket, MPTCP on either side (systemd-socket-proxyd)',
+  async () => {
+    return (await import('./proxy.js')).proxyCommand;
+  },
+);
 command('verify', 'check unit files and print every problem as file:line: message', async () => {
   return (await import('./verify.js')).verifyCommand;
 });

@@ -160,6 +160,10 @@ export const EPOLLONESHOT = 1 << 30;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
 
+// splice(2)
+export const SPLICE_F_MOVE = 1;
+export const SPLICE_F_NONBLOCK = 2;
+
 // waitid(2)
 export const P_ALL = 0;
 export const P_PID = 1;

@@ -3,6 +3,8 @@
 // connection runs multi-path, its subflow count and each subflow's addresses.
 
 import type { UnitConnections } from '../manager/control/connections.js';
+import type { UpstreamConnections } from '../manager/control/upstream.js';
+import { formatUpstream } from './connections-upstream.js';
 import { CLIENT_OPTIONS_HELP, callControl, formatTable, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 
@@ -10,6 +12,7 @@ const USAGE = `Usage: sockunit connections [OPTIONS] UNIT...
 
 List the connections on the TCP/MPTCP ports of socket units, read from the kernel's socket
 diagnostics (NETLINK_SOCK_DIAG, as ss -M does). Subflows are indented under their connection.
+Below, the connections the unit's service opened itself (a proxy's connections to its target).
 
 Options:
 ${CLIENT_OPTIONS_HELP}`;
@@ -36,9 +39,9 @@ export async function connectionsCommand(argv: string[], io: CommandIO): Promise
     }
     const result = (await callControl(args.path, 'connections', {
       units: args.positionals,
-    })) as UnitConnections[];
+    })) as (UnitConnections & { upstream?: UpstreamConnections })[];
     if (args.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else io.stdout.write(result.map(formatConnections).join('\n'));
+    else io.stdout.write(result.map((u) => formatConnections(u) + formatUpstream(u.upstream)).join('\n'));
     return 0;
   });
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Manager } from '../manager.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
 import { type UnitConnections, unitConnections } from './connections.js';
+import { registerUpstreamMetric } from './upstream.js';
 
 export interface MetricsAddress {
   host: string;
@@ -184,6 +185,7 @@ export function managerRegistry(manager: Manager): Registry {
       for (const s of services()) this.set({ unit: s.name, state: s.state }, s.isActiveOrActivating ? 1 : 0);
     },
   });
+  registerUpstreamMetric(registry, manager);
   return registry;
 }
 

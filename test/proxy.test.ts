@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,36 @@ function pythonUnavailable(): string | undefined {
   return `needs ${SYSTEM_PYTHON} for the unmodified http.server target: apt-get install python3`;
 }
 
+/** `python3 -m http.server` serving a directory with one file, unmodified; resolves with its
+ * port once it listens. */
+async function httpServer(
+  suite: ReturnType<typeof proxySuite>,
+  dir: string,
+  file: string,
+  text: string,
+): Promise<number> {
+  const site = join(scratch, dir);
+  mkdirSync(site, { recursive: true });
+  writeFileSync(join(site, file), text);
+  const port = await freePort();
+  const web = suite.track(
+    spawn(SYSTEM_PYTHON, ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', site], {
+      stdio: 'ignore',
+    }),
+  );
+  await waitUntil(
+    'http.server to listen',
+    () => {
+      if (web.exitCode !== null) throw new Error(`python3 -m http.server exited with ${web.exitCode}`);
+      return execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim()
+        ? true
+        : undefined;
+    },
+    20_000,
+  );
+  return port;
+}
+
 /** The established MPTCP sockets (`ss -M`) whose local port is `port`. */
 function ssMptcp(port: number): string[] {
   return execFileSync('ss', ['-HMn', 'state', 'established', `sport = :${port}`], { encoding: 'utf8' })
@@ -54,29 +84,7 @@ describe('sockunit proxy: MPTCP in front of an unchanged program', { timeout: 60
   test('an MPTCP client reaches python3 -m http.server through the proxy; ss -M shows the front connection as MPTCP', {
     skip: pythonUnavailable() ?? ssUnavailable(),
   }, async () => {
-    const site = join(scratch, 'site');
-    execFileSync('mkdir', ['-p', site]);
-    writeFileSync(join(site, 'hello.txt'), 'hello through the proxy\n');
-    const webPort = await freePort();
-    const web = suite.track(
-      spawn(
-        SYSTEM_PYTHON,
-        ['-m', 'http.server', String(webPort), '--bind', '127.0.0.1', '--directory', site],
-        {
-          stdio: 'ignore',
-        },
-      ),
-    );
-    await waitUntil(
-      'http.server to listen',
-      () => {
-        if (web.exitCode !== null) throw new Error(`python3 -m http.server exited with ${web.exitCode}`);
-        return execFileSync('ss', ['-Hltn', `sport = :${webPort}`], { encoding: 'utf8' }).trim()
-          ? true
-          : undefined;
-      },
-      20_000,
-    );
+    const webPort = await httpServer(suite, 'site', 'hello.txt', 'hello through the proxy\n');
     const front = await freePort();
     const proxy = await suite.proxy([
       '--listen',
@@ -287,7 +295,7 @@ describe('sockunit proxy: a target that fails, limits, idle exit', { timeout: 90
       l.startsWith(`Failed to connect to 127.0.0.1:${targetPort}: ECONNREFUSED`),
     );
     const counted = lines
-      .map((l) => Number(/\((\d+) more times in the last/.exec(l)?.[1] ?? 1))
+      .map((l) => Number(/\((\d+) more times? in the last/.exec(l)?.[1] ?? 1))
       .reduce((a, b) => a + b, 0);
     assert.equal(counted, refusals, lines.join('\n'));
     assert.ok(lines.length < refusals, `throttled: ${lines.join('\n')}`);
@@ -374,29 +382,7 @@ describe('sockunit proxy as the service of a SocketProtocol=mptcp socket unit (s
   test('an MPTCP client reaches the unchanged program; connections and metrics show both sides', {
     skip: pythonUnavailable() ?? ssUnavailable(),
   }, async () => {
-    const site = join(scratch, 'unit-site');
-    execFileSync('mkdir', ['-p', site]);
-    writeFileSync(join(site, 'index.html'), 'served by web.service\n');
-    const webPort = await freePort();
-    const web = suite.track(
-      spawn(
-        SYSTEM_PYTHON,
-        ['-m', 'http.server', String(webPort), '--bind', '127.0.0.1', '--directory', site],
-        {
-          stdio: 'ignore',
-        },
-      ),
-    );
-    await waitUntil(
-      'http.server to listen',
-      () => {
-        if (web.exitCode !== null) throw new Error(`python3 -m http.server exited with ${web.exitCode}`);
-        return execFileSync('ss', ['-Hltn', `sport = :${webPort}`], { encoding: 'utf8' }).trim()
-          ? true
-          : undefined;
-      },
-      20_000,
-    );
+    const webPort = await httpServer(suite, 'unit-site', 'index.html', 'served by web.service\n');
     const front = await freePort();
     const m = await run({
       units: {

@@ -113,7 +113,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 
 /** The version in sockunit's package.json, found by walking up from this file (dist/cli/ when
  * installed, another build directory in development). */
-async function packageVersion(): Promise<string> {
+export async function packageVersion(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   const { dirname, join } = await import('node:path');
   const { fileURLToPath } = await import('node:url');

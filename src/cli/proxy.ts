@@ -129,14 +129,9 @@ export async function proxyCommand(argv: string[], io: CommandIO): Promise<numbe
     io.stderr.write(`sockunit proxy: ${err.message}\nRun 'sockunit proxy --help' for the options.\n`);
     return 1;
   }
-  if (parsed.kind === 'help') {
-    io.stdout.write(HELP);
-    return 0;
-  }
-  if (parsed.kind === 'version') {
-    const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-    io.stdout.write(`sockunit ${pkg.version}\n`);
+  if (parsed.kind !== 'run') {
+    const { packageVersion } = await import('./main.js');
+    io.stdout.write(parsed.kind === 'help' ? HELP : `sockunit ${await packageVersion()}\n`);
     return 0;
   }
   const { args } = parsed;
@@ -161,15 +156,15 @@ export async function proxyCommand(argv: string[], io: CommandIO): Promise<numbe
     io.stderr.write(`sockunit proxy: ${err.message}\n`);
     return 1;
   }
+  // A clean stop on SIGTERM/SIGINT: connections closed, exit status 0.
+  const onSignal = (): void => proxy.stop();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const to = `${args.upstreamProtocol === 'mptcp' ? 'MPTCP ' : ''}${formatTarget(args.target)}`;
   for (const l of listeners)
     log(
       `${l.inherited ? 'Serving' : 'Listening on'} ${l.address}${l.protocol === 'mptcp' ? ' (MPTCP)' : ''}, proxying to ${to}.`,
     );
-  // A clean stop on SIGTERM/SIGINT: connections closed, exit status 0.
-  const onSignal = (): void => proxy.stop();
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   try {
     return await proxy.done;
   } finally {

@@ -39,7 +39,11 @@ export function passedListeners(): ProxyListener[] {
   return fds.map(({ fd, name, description: d }) => {
     if (d.kind !== 'socket' || d.type !== 'stream' || !d.listening) {
       const what =
-        d.kind !== 'socket' ? `a ${d.kind}` : `a ${d.listening ? 'listening' : 'connected'} ${d.type} socket`;
+        d.kind !== 'socket'
+          ? `a ${d.kind}`
+          : d.type !== 'stream'
+            ? `a ${d.type} socket`
+            : 'a connection (Accept=yes passes connections)';
       throw new ProxyError(
         `Passed fd ${fd} (${name}) is not a listening stream socket but ${what}; sockunit proxy serves the ListenStream= ports of a socket unit with Accept=no.`,
       );

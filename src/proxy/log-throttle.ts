@@ -45,7 +45,9 @@ export class LogThrottle {
           continue;
         }
         const seconds = Math.round(this.intervalMs / 100) / 10;
-        this.emit(`${w.message} (${w.suppressed} more times in the last ${seconds}s)`);
+        this.emit(
+          `${w.message} (${w.suppressed} more time${w.suppressed === 1 ? '' : 's'} in the last ${seconds}s)`,
+        );
         // A new window: a cause that keeps happening is reported once an interval.
         w.until = now + this.intervalMs;
         w.suppressed = 0;

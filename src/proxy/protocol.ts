@@ -36,7 +36,8 @@ export type FromRelayThread =
   | { kind: 'ready' }
   | { kind: 'log'; message: string }
   | { kind: 'resolve'; id: number }
-  /** No connection for the exit idle time: the thread has stopped and closed its listeners. */
-  | { kind: 'idle-exit' }
+  /** The thread has stopped and closed its listeners: no connection for the exit idle time, or
+   * no listener left (each was shut down under it). */
+  | { kind: 'exit'; reason: string }
   /** The thread cannot go on (its epoll instance failed). */
   | { kind: 'fatal'; message: string };

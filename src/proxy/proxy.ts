@@ -115,8 +115,8 @@ export function startProxy(o: ProxyOptions): RunningProxy {
       case 'resolve':
         resolve(target, m.id).then(send);
         return;
-      case 'idle-exit':
-        o.log('Exiting: no connection for the exit idle time.');
+      case 'exit':
+        o.log(`Exiting: ${m.reason}.`);
         return;
       case 'fatal':
         o.log(`The relay thread failed: ${m.message}`);

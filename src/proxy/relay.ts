@@ -83,9 +83,9 @@ export class Relay {
   pump(): PumpResult {
     const up = this.up as Direction;
     const down = this.down as Direction;
-    let e = shovel(up);
+    let e = shovel(up, down.finished);
     if (e !== 0) return this.fail(e > 0 ? FRONT : BACK, Math.abs(e));
-    e = shovel(down);
+    e = shovel(down, up.finished);
     if (e !== 0) return this.fail(e > 0 ? BACK : FRONT, Math.abs(e));
     return up.finished && down.finished ? 'done' : 'open';
   }
@@ -129,9 +129,10 @@ function newDirection(from: Fd, to: Fd, pipe: Pipe): Direction {
 }
 
 /** Move bytes from `d.from` to `d.to` until neither side can take more now; pass an end of file
- * on once the pipe is empty. Returns 0, or the errno of the side that broke: positive for
- * `from`, negative for `to`. */
-function shovel(d: Direction): number {
+ * on once the pipe is empty, unless `lastToEnd` (the other direction has ended too, so the relay
+ * closes both sockets next, and close() sends that FIN). Returns 0, or the errno of the side that
+ * broke: positive for `from`, negative for `to`. */
+function shovel(d: Direction, lastToEnd: boolean): number {
   for (;;) {
     let moved = false;
     if (!d.ended) {
@@ -164,7 +165,7 @@ function shovel(d: Direction): number {
     d.finished = true;
     d.stalled = false;
     // ENOTCONN here means `to` was reset meanwhile: its next event says so.
-    shutdownWrite(d.to);
+    if (!lastToEnd) shutdownWrite(d.to);
   }
   return 0;
 }

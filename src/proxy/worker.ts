@@ -10,8 +10,16 @@
 // thread's eventfd: a message waits (receiveMessageOnPort takes it at once).
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, EPOLLOUT } from '../sys/constants.js';
-import { epollBuffer, epollCtl, epollWaitCount, eventFdDrain, readyTag } from '../sys/epoll.js';
+import {
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+} from '../sys/constants.js';
+import { epollBuffer, epollCtl, epollWaitCount, eventFdDrain, readyEvents, readyTag } from '../sys/epoll.js';
 import { errnoName } from '../sys/errors.js';
 import {
   acceptConnection,
@@ -185,8 +193,10 @@ function connectTo(relay: Relay, to: ConnectAddress, now: number): void {
   startRelaying(relay, now);
 }
 
-function onConnected(relay: Relay, now: number): void {
-  const error = connectResult(relay.back);
+/** The back socket's connect() finished: writable alone is success (a failure always raises
+ * EPOLLERR), so SO_ERROR is read only then. */
+function onConnected(relay: Relay, events: number, now: number): void {
+  const error = events & (EPOLLERR | EPOLLHUP) ? connectResult(relay.back) : 0;
   if (error !== 0) connectFailed(relay, error, now);
   else startRelaying(relay, now);
 }
@@ -219,11 +229,8 @@ function startRelaying(relay: Relay, now: number): void {
 function pump(relay: Relay, now: number): void {
   const result = relay.pump();
   if (result === 'open') {
-    for (const side of [FRONT, BACK] as const) {
-      const events = relay.interest(side);
-      watch(relay.fd(side), relayTag(relay, side), relay.watched[side] as number, events);
-      relay.watched[side] = events;
-    }
+    watchSide(relay, FRONT);
+    watchSide(relay, BACK);
     return;
   }
   if (result === 'done') {
@@ -238,17 +245,23 @@ function pump(relay: Relay, now: number): void {
   end(relay, relay.failedSide === FRONT ? { back: true } : { front: true });
 }
 
+function watchSide(relay: Relay, side: Side): void {
+  const events = relay.interest(side);
+  watch(relay.fd(side), relayTag(relay, side), relay.watched[side] as number, events);
+  relay.watched[side] = events;
+}
+
 function end(relay: Relay, reset?: { front?: boolean; back?: boolean }): void {
   relay.close(pipes, reset);
   relays.delete(relay.id);
   if (relays.size === 0) idleSince = performance.now();
 }
 
-function onRelayReady(tag: number, now: number): void {
+function onRelayReady(tag: number, events: number, now: number): void {
   const id = Math.floor((tag - RELAY_TAG) / 2);
   const relay = relays.get(id);
   if (!relay) return; // closed earlier in this batch
-  if (relay.state === 'connecting') onConnected(relay, now);
+  if (relay.state === 'connecting') onConnected(relay, events, now);
   else if (relay.state === 'relaying') pump(relay, now);
 }
 
@@ -277,9 +290,9 @@ function takeMessages(now: number): void {
     onMessage(m.message as ToRelayThread, now);
 }
 
-function onReady(tag: number, now: number): void {
+function onReady(tag: number, events: number, now: number): void {
   if (tag >= RELAY_TAG) {
-    onRelayReady(tag, now);
+    onRelayReady(tag, events, now);
   } else if (tag === WAKE_TAG) {
     eventFdDrain(wakeFd);
     takeMessages(now);
@@ -299,10 +312,14 @@ function nextWait(now: number): number {
   return Math.max(0, Math.ceil(until - now));
 }
 
-function idleExpired(now: number): boolean {
-  if (settings.exitIdleMs === undefined || relays.size > 0) return false;
-  if (listeners.length === 0) return true; // nothing left to serve
-  return now - idleSince >= settings.exitIdleMs;
+/** Why the thread should end now, if it should: idle for the exit idle time, or nothing left
+ * to serve. */
+function exitReason(now: number): string | undefined {
+  if (relays.size > 0) return undefined;
+  if (listeners.length === 0) return 'every listening socket was shut down';
+  if (settings.exitIdleMs !== undefined && now - idleSince >= settings.exitIdleMs)
+    return 'no connection for the exit idle time';
+  return undefined;
 }
 
 function turn(): void {
@@ -315,14 +332,15 @@ function turn(): void {
       for (let i = 0; i < n; i++) {
         const tag = readyTag(events, i);
         try {
-          onReady(tag, now);
+          onReady(tag, readyEvents(events, i), now);
         } catch (err) {
           failRelay(tag, err as Error, now);
         }
       }
-      if (idleExpired(now)) {
+      const reason = exitReason(now);
+      if (reason) {
         running = false;
-        post({ kind: 'idle-exit' });
+        post({ kind: 'exit', reason });
       }
       if (n === 0) break; // idle: let Node's event loop have a turn
     }

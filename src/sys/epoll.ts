@@ -62,7 +62,7 @@ export function epollWait(epfd: Fd, buffer: Buffer, timeoutMs: number): EpollRea
 }
 
 /** epoll_wait(2) into `buffer` without allocating: how many entries are ready (0 on timeout or
- * EINTR), each read with readyTag. For loops that wake many thousands of times a
+ * EINTR), each read with readyTag and readyEvents. For loops that wake many thousands of times a
  * second (the proxy's relay thread), where epollWait's objects and BigInts would add up. */
 export function epollWaitCount(epfd: Fd, buffer: Buffer, timeoutMs: number): number {
   const n = c.epoll_wait(epfd, buffer, Math.floor(buffer.length / EPOLL_EVENT_SIZE), timeoutMs);
@@ -76,6 +76,11 @@ export function epollWaitCount(epfd: Fd, buffer: Buffer, timeoutMs: number): num
 export function readyTag(buffer: Buffer, i: number): number {
   const at = i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET;
   return buffer.readUInt32LE(at + 4) * 0x1_0000_0000 + buffer.readUInt32LE(at);
+}
+
+/** The EPOLL* events of ready entry `i`. */
+export function readyEvents(buffer: Buffer, i: number): number {
+  return buffer.readUInt32LE(i * EPOLL_EVENT_SIZE);
 }
 
 /** A non-blocking, close-on-exec eventfd: one thread signals, another's epoll wakes. */

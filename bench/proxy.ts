@@ -339,6 +339,10 @@ function record(label: string, key: string, value: number): void {
 function med(label: string, key: string): number {
   return median(results.get(label)?.[key] ?? [Number.NaN]);
 }
+/** A figure for the table: '-' for a phase that was not run. */
+function figure(x: number, digits: number): string {
+  return Number.isNaN(x) ? '-' : x.toFixed(digits);
+}
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 3);
@@ -415,27 +419,27 @@ async function throughput(rounds: number): Promise<void> {
 function report(rounds: number): void {
   const base = 'systemd-socket-proxyd';
   const direct = med('direct TCP', 'p50');
-  const ratio = (label: string, key: string) => (med(label, key) / med(base, key)).toFixed(2);
+  /** The median, and for a sockunit peer its ratio to systemd-socket-proxyd's. */
+  const withRatio = (peer: Peer, key: string, digits: number) => {
+    const x = med(peer.label, key);
+    const ratio =
+      peer.proxy && peer.label !== base && !Number.isNaN(x) ? ` (${(x / med(base, key)).toFixed(2)}x)` : '';
+    return `${figure(x, digits)}${ratio}`;
+  };
   const rows: string[][] = [];
   for (const peer of PEERS) {
     const l = peer.label;
-    const row = [l];
-    row.push(
-      `${med(l, 'p50').toFixed(1)}`,
-      peer.proxy ? `${(med(l, 'p50') - direct).toFixed(1)}` : '',
-      peer.proxy && l !== base ? `${(med(l, 'p50') - med(base, 'p50')).toFixed(1)}` : '',
-    );
-    for (const c of CONCURRENCIES)
-      row.push(
-        `${med(l, `rate${c}`).toFixed(0)}${peer.proxy && l !== base ? ` (${ratio(l, `rate${c}`)}x)` : ''}`,
-      );
-    for (const p of PARALLEL)
-      row.push(
-        `${med(l, `gbit${p}`).toFixed(2)}${peer.proxy && l !== base ? ` (${ratio(l, `gbit${p}`)}x)` : ''}`,
-      );
-    for (const p of PARALLEL) row.push(peer.proxy ? med(l, `cpugib${p}`).toFixed(2) : '');
-    row.push(peer.proxy ? CONCURRENCIES.map((c) => med(l, `cpuconn${c}`).toFixed(0)).join(' / ') : '');
-    rows.push(row);
+    const p50 = med(l, 'p50');
+    rows.push([
+      l,
+      figure(p50, 1),
+      peer.proxy ? figure(p50 - direct, 1) : '',
+      peer.proxy && l !== base ? figure(p50 - med(base, 'p50'), 1) : '',
+      ...CONCURRENCIES.map((c) => withRatio(peer, `rate${c}`, 0)),
+      ...PARALLEL.map((p) => withRatio(peer, `gbit${p}`, 2)),
+      ...PARALLEL.map((p) => (peer.proxy ? figure(med(l, `cpugib${p}`), 2) : '')),
+      peer.proxy ? CONCURRENCIES.map((c) => figure(med(l, `cpuconn${c}`), 0)).join(' / ') : '',
+    ]);
   }
   const header = [
     'peer',
@@ -450,7 +454,7 @@ function report(rounds: number): void {
   console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   console.log(
-    `\nRatios are to ${base} in the same run (medians of ${rounds} interleaved chunks); added = p50 - direct TCP p50 (${direct.toFixed(1)} µs); vs = p50 - ${base}'s p50. Load at the end: ${os.loadavg()[0]?.toFixed(2)}.`,
+    `\nRatios are to ${base} in the same run (medians of ${rounds} interleaved chunks); added = p50 - direct TCP p50 (${figure(direct, 1)} µs); vs = p50 - ${base}'s p50. Load at the end: ${os.loadavg()[0]?.toFixed(2)}.`,
   );
 }
 

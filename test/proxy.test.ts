@@ -24,6 +24,7 @@ import {
   sleep,
   waitUntil,
 } from './fixtures/manager/harness.js';
+import { Netns, netnsUnavailable } from './fixtures/mptcp/netns.js';
 import { once, portOf, proxySuite, readAll, ssUnavailable } from './fixtures/proxy/harness.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'sockunit-proxy-'));
@@ -300,6 +301,35 @@ describe('sockunit proxy: a target that fails, limits, idle exit', { timeout: 90
     assert.equal(counted, refusals, lines.join('\n'));
     assert.ok(lines.length < refusals, `throttled: ${lines.join('\n')}`);
     assert.match(lines[0] as string, /; reset the client's connection\.$/);
+  });
+
+  test('an unreachable target: the client is closed (not reset), and the proxy says why', {
+    skip: netnsUnavailable(),
+  }, async () => {
+    // A namespace of the test's own with only loopback: 10.9.9.9 has no route there.
+    const ns = new Netns('proxy-unreach');
+    try {
+      const proxy = await suite.proxy(['--listen', '127.0.0.1:8080', '10.9.9.9:80'], undefined, [
+        'ip',
+        'netns',
+        'exec',
+        ns.name,
+      ]);
+      const ended = await ns.runNode(`
+        import net from 'node:net';
+        const s = net.connect(8080, '127.0.0.1');
+        s.on('data', () => {});
+        s.on('end', () => { console.log('end'); s.destroy(); });
+        s.on('error', (e) => console.log(e.code));
+      `);
+      assert.equal(ended.trim(), 'end');
+      await proxy.waitFor(
+        /^Failed to connect to 10\.9\.9\.9:80: ENETUNREACH; closed the client's connection\.$/,
+      );
+      assert.equal((await proxy.stop()).code, 0);
+    } finally {
+      ns.delete();
+    }
   });
 
   test('--connections-max: the connection over the limit waits in the backlog and is served when one ends', {

@@ -17,7 +17,7 @@
 //   rather than seeing a clean end of a truncated one. systemd-socket-proxyd closes the other
 //   side with a FIN.
 
-import { EPOLLIN, EPOLLOUT } from '../sys/constants.js';
+import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT } from '../sys/constants.js';
 import { closeWithReset, EAGAIN, type Pipe, shutdownWrite, spliceSome } from '../sys/relay.js';
 import { closeQuietly, type Fd } from '../sys/socket.js';
 import type { PipePool } from './pipe-pool.js';
@@ -78,15 +78,25 @@ export class Relay {
     this.state = 'relaying';
   }
 
-  /** Move what can move now, both ways. 'done' when both directions have ended and been passed
-   * on; 'failed' when a side broke (see failedSide, failedErrno). */
-  pump(): PumpResult {
+  /** Move what can move now. `side` and `events` say what woke us (undefined: look at both
+   * directions): readable wakes the direction that reads that side, writable the one that
+   * writes it, an error or hang-up both. Skipping the other direction saves the splice calls
+   * that would only say EAGAIN (two or three a short connection). 'done' when both directions
+   * have ended and been passed on; 'failed' when a side broke (see failedSide, failedErrno). */
+  pump(side?: Side, events = EPOLLIN | EPOLLOUT | EPOLLERR): PumpResult {
     const up = this.up as Direction;
     const down = this.down as Direction;
-    let e = shovel(up, down.finished);
-    if (e !== 0) return this.fail(e > 0 ? FRONT : BACK, Math.abs(e));
-    e = shovel(down, up.finished);
-    if (e !== 0) return this.fail(e > 0 ? BACK : FRONT, Math.abs(e));
+    const both = side === undefined || (events & (EPOLLERR | EPOLLHUP)) !== 0;
+    const reads = both || (events & EPOLLIN) !== 0;
+    const writes = both || (events & EPOLLOUT) !== 0;
+    if ((side === FRONT && reads) || (side === BACK && writes) || both) {
+      const e = shovel(up, down.finished);
+      if (e !== 0) return this.fail(e > 0 ? FRONT : BACK, Math.abs(e));
+    }
+    if ((side === BACK && reads) || (side === FRONT && writes) || both) {
+      const e = shovel(down, up.finished);
+      if (e !== 0) return this.fail(e > 0 ? BACK : FRONT, Math.abs(e));
+    }
     return up.finished && down.finished ? 'done' : 'open';
   }
 

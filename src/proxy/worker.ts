@@ -226,8 +226,8 @@ function startRelaying(relay: Relay, now: number): void {
   pump(relay, now);
 }
 
-function pump(relay: Relay, now: number): void {
-  const result = relay.pump();
+function pump(relay: Relay, now: number, side?: Side, events?: number): void {
+  const result = relay.pump(side, events);
   if (result === 'open') {
     watchSide(relay, FRONT);
     watchSide(relay, BACK);
@@ -262,7 +262,7 @@ function onRelayReady(tag: number, events: number, now: number): void {
   const relay = relays.get(id);
   if (!relay) return; // closed earlier in this batch
   if (relay.state === 'connecting') onConnected(relay, events, now);
-  else if (relay.state === 'relaying') pump(relay, now);
+  else if (relay.state === 'relaying') pump(relay, now, (tag - RELAY_TAG) % 2 === 0 ? FRONT : BACK, events);
 }
 
 function onMessage(m: ToRelayThread, now: number): void {

@@ -95,7 +95,10 @@ export function startProxy(o: ProxyOptions): RunningProxy {
     logIntervalMs: LOG_INTERVAL_MS,
   };
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: settings });
+  let exited = false;
   const send = (message: ToRelayThread): void => {
+    // After the exit the eventfd is closed, and its number may belong to another file by now.
+    if (exited) return;
     worker.postMessage(message);
     eventFdSignal(wakeFd);
   };
@@ -129,6 +132,7 @@ export function startProxy(o: ProxyOptions): RunningProxy {
     exitCode = 1;
   });
   worker.on('exit', () => {
+    exited = true;
     stopping();
     closeQuietly(wakeFd);
     closeQuietly(epfd);

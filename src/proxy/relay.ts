@@ -17,7 +17,7 @@
 //   rather than seeing a clean end of a truncated one. systemd-socket-proxyd closes the other
 //   side with a FIN.
 
-import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT } from '../sys/constants.js';
+import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP } from '../sys/constants.js';
 import { closeWithReset, EAGAIN, type Pipe, shutdownWrite, spliceSome } from '../sys/relay.js';
 import { closeQuietly, type Fd } from '../sys/socket.js';
 import type { PipePool } from './pipe-pool.js';
@@ -37,6 +37,8 @@ interface Direction {
   buffered: number;
   /** `from` reached end of file. */
   ended: boolean;
+  /** `from`'s peer has sent its FIN (EPOLLRDHUP): what is left to read is the last of it. */
+  closing: boolean;
   /** The last read found the pipe full, or nothing to read while the pipe still held bytes: do
    * not watch `from` until the pipe drains. (splice says EAGAIN for both: no room in the pipe,
    * nothing in the socket.) Without this a readable socket in front of a full pipe would wake
@@ -87,8 +89,9 @@ export class Relay {
     const up = this.up as Direction;
     const down = this.down as Direction;
     const both = side === undefined || (events & (EPOLLERR | EPOLLHUP)) !== 0;
-    const reads = both || (events & EPOLLIN) !== 0;
+    const reads = both || (events & (EPOLLIN | EPOLLRDHUP)) !== 0;
     const writes = both || (events & EPOLLOUT) !== 0;
+    if (side !== undefined && events & EPOLLRDHUP) (side === FRONT ? up : down).closing = true;
     if ((side === FRONT && reads) || (side === BACK && writes) || both) {
       const e = shovel(up, down.finished);
       if (e !== 0) return this.fail(e > 0 ? FRONT : BACK, Math.abs(e));
@@ -112,7 +115,7 @@ export class Relay {
     const writing = side === FRONT ? this.down : this.up;
     if (!reading || !writing) return 0;
     let events = 0;
-    if (!reading.ended && !reading.stalled) events |= EPOLLIN;
+    if (!reading.ended && !reading.stalled) events |= EPOLLIN | EPOLLRDHUP;
     if (writing.buffered > 0) events |= EPOLLOUT;
     return events;
   }
@@ -135,7 +138,7 @@ export class Relay {
 }
 
 function newDirection(from: Fd, to: Fd, pipe: Pipe): Direction {
-  return { from, to, pipe, buffered: 0, ended: false, stalled: false, finished: false };
+  return { from, to, pipe, buffered: 0, ended: false, closing: false, stalled: false, finished: false };
 }
 
 /** Move bytes from `d.from` to `d.to` until neither side can take more now; pass an end of file
@@ -160,7 +163,9 @@ function shovel(d: Direction, lastToEnd: boolean): number {
       }
     }
     if (d.buffered > 0) {
-      const n = spliceSome(d.pipe.read, d.to, d.buffered);
+      // The peer's FIN is in: the FIN we pass on follows these bytes, so let it ride with them
+      // (one segment, one wake-up for the receiver instead of two).
+      const n = spliceSome(d.pipe.read, d.to, d.buffered, d.closing);
       if (n > 0) {
         d.buffered -= n;
         d.stalled = false;

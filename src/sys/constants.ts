@@ -156,6 +156,7 @@ export const EPOLLIN = 0x001;
 export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
+export const EPOLLRDHUP = 0x2000;
 export const EPOLLONESHOT = 1 << 30;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
@@ -163,6 +164,7 @@ export const EFD_NONBLOCK = 0o4000;
 // splice(2)
 export const SPLICE_F_MOVE = 1;
 export const SPLICE_F_NONBLOCK = 2;
+export const SPLICE_F_MORE = 4;
 
 // waitid(2)
 export const P_ALL = 0;

@@ -24,6 +24,7 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
+  SPLICE_F_MORE,
   SPLICE_F_MOVE,
   SPLICE_F_NONBLOCK,
 } from './constants.js';
@@ -121,9 +122,12 @@ export function closePipe(pipe: Pipe): void {
 }
 
 /** splice(2) of up to `length` bytes from `from` to `to`, never blocking: the bytes moved, 0 at
- * end of file, or -errno (-EAGAIN: nothing to read or no room to write right now). */
-export function spliceSome(from: Fd, to: Fd, length: number): number {
-  const n = Number(c.splice(from, null, to, null, length, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+ * end of file, or -errno (-EAGAIN: nothing to read or no room to write right now). `more`
+ * (SPLICE_F_MORE, MSG_MORE for a socket) holds back a last partial segment for what follows:
+ * used when a FIN follows, so that the data and the FIN leave in one segment. */
+export function spliceSome(from: Fd, to: Fd, length: number, more = false): number {
+  const flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (more ? SPLICE_F_MORE : 0);
+  const n = Number(c.splice(from, null, to, null, length, flags));
   return n === -1 ? -errno() : n;
 }
 

@@ -16,8 +16,9 @@
 // round), medians printed:
 //   latency      64-byte request/response on one connection: p50 of LATENCY_PINGS round trips,
 //                added = p50 through the peer - p50 direct (TCP)
-//   conn/s       c = 1, 8, 32 concurrent loops of connect, 64-byte request, 64-byte reply and
-//                close by the target, RATE_SECONDS (or RATE_MAX_CONNECTIONS) a chunk
+//   conn/s       c = 1, 8, 32 connections at a time, each: connect, 64-byte request, 64-byte
+//                reply and close by the target; RATE_SECONDS (or RATE_MAX_CONNECTIONS) a chunk.
+//                Driven by c client processes, and (c = 8, 32) by one event-loop process too
 //   throughput   1 and 16 parallel transfers of 1 GiB each, target -> client
 //   CPU per GiB  the proxy process's CPU time (utime + stime of all its threads) over a
 //                throughput chunk, per GiB moved
@@ -39,6 +40,7 @@ const LATENCY_PINGS = 4000;
 const RATE_SECONDS = 2;
 const RATE_MAX_CONNECTIONS = 50_000;
 const CONCURRENCIES = [1, 8, 32];
+const LOOP_CONCURRENCIES = CONCURRENCIES.filter((c) => c > 1);
 const PARALLEL = [1, 16];
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
 
@@ -93,7 +95,7 @@ while True:
 `;
 
 const pythonClient = `
-import json, selectors, socket, sys, threading, time
+import json, os, selectors, socket, sys, threading, time
 proto, what, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 addr = ('127.0.0.1', port)
 def connect():
@@ -126,27 +128,39 @@ elif what == 'bulk':
     dt = time.perf_counter() - t0
     print(json.dumps({'seconds': dt, 'bytes': sum(totals), 'complete': all(t == expect for t in totals)}))
 else:
-    conc, seconds, cap = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-    sel = selectors.DefaultSelector(); done = 0; started = 0; failed = 0; req = b'r' * 64
-    def start():
-        global started
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto); s.setblocking(False)
-        s.connect_ex(addr); sel.register(s, selectors.EVENT_WRITE, 'connecting'); started += 1
-    t0 = time.perf_counter(); deadline = t0 + seconds
-    for _ in range(conc): start()
-    while sel.get_map():
-        for key, _ in sel.select(5):
-            s = key.fileobj
-            if key.data == 'connecting':
-                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                    sel.unregister(s); s.close(); failed += 1; continue
-                s.send(req); sel.modify(s, selectors.EVENT_READ, 'reading'); continue
-            try: d = s.recv(4096)
-            except ConnectionError: d = b''; failed += 1
-            if d: continue
-            sel.unregister(s); s.close(); done += 1
-            if time.perf_counter() < deadline and started < cap: start()
-    print(json.dumps({'seconds': time.perf_counter() - t0, 'connections': done, 'failed': failed}))
+    # conc connections at a time, spread over procs processes (1: one event loop holds them all;
+    # conc: one blocking client a connection, as conc independent clients would be)
+    conc, seconds, cap, procs = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+    def loop(conc, cap, out):
+        sel = selectors.DefaultSelector(); done = 0; started = 0; failed = 0; req = b'r' * 64
+        def start():
+            nonlocal started
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto); s.setblocking(False)
+            s.connect_ex(addr); sel.register(s, selectors.EVENT_WRITE, 'connecting'); started += 1
+        for _ in range(conc): start()
+        while sel.get_map():
+            for key, _ in sel.select(5):
+                s = key.fileobj
+                if key.data == 'connecting':
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                        sel.unregister(s); s.close(); failed += 1; continue
+                    s.send(req); sel.modify(s, selectors.EVENT_READ, 'reading'); continue
+                try: d = s.recv(4096)
+                except ConnectionError: d = b''; failed += 1
+                if d: continue
+                sel.unregister(s); s.close(); done += 1
+                if time.perf_counter() < deadline and started < cap: start()
+        os.write(out, f'{done} {failed}\\n'.encode())
+    r, w = os.pipe(); t0 = time.perf_counter(); deadline = t0 + seconds; pids = []
+    for i in range(procs):
+        pid = os.fork()
+        if pid == 0:
+            loop(conc // procs + (1 if i < conc % procs else 0), cap // procs, w); os._exit(0)
+        pids.append(pid)
+    for pid in pids: os.waitpid(pid, 0)
+    dt = time.perf_counter() - t0; os.close(w); lines = os.read(r, 1 << 16).split()
+    print(json.dumps({'seconds': dt, 'connections': sum(int(x) for x in lines[0::2]),
+                      'failed': sum(int(x) for x in lines[1::2])}))
 `;
 
 function protoNumber(p: Proto): number {
@@ -296,7 +310,7 @@ async function startPeers(mode: Mode, targets: Record<Proto, number>): Promise<R
   // A warm-up exchange through each, so the proxy runs (activated, JIT warm) before measuring.
   const warmUp: Record<Mode, (port: number) => (string | number)[]> = {
     echo: (port) => ['echo', port, 200],
-    rr: (port) => ['rate', port, 1, 0.2, 200],
+    rr: (port) => ['rate', port, 1, 0.2, 200, 1],
     bulk: (port) => ['bulk', port, 1, GIB],
   };
   for (const r of out) client(r.peer.front, warmUp[mode](r.port));
@@ -371,25 +385,40 @@ async function latency(rounds: number): Promise<void> {
   stopPeers(running);
 }
 
-/** Connections per second at each concurrency, and the proxy's CPU per connection. */
+/** How the c connections of a rate measurement are driven: by c client processes, each one
+ * connection at a time (c independent clients: the proxy is what limits), or by one event-loop
+ * process holding all c (the client's own CPU and scheduling then weigh in: on a loaded 2-vCPU
+ * machine its wake-ups decide much of the figure). */
+const CLIENT_SHAPES = [
+  { key: 'rate', processes: (c: number) => c, label: (c: number) => `conn/s c=${c}` },
+  { key: 'loop', processes: () => 1, label: (c: number) => `conn/s c=${c}, 1 loop` },
+] as const;
+
+/** Connections per second at each concurrency (both client shapes), and the proxy's CPU per
+ * connection (c processes). */
 async function rate(rounds: number): Promise<void> {
   const running = await startPeers('rr', {
     tcp: await target('tcp', 'rr'),
     mptcp: await target('mptcp', 'rr'),
   });
   for (const c of CONCURRENCIES)
-    for (const r of interleaved(running, rounds)) {
-      const before = cpuSeconds(r.pid);
-      const res = client<{ seconds: number; connections: number; failed: number }>(r.peer.front, [
-        'rate',
-        r.port,
-        c,
-        RATE_SECONDS,
-        RATE_MAX_CONNECTIONS,
-      ]);
-      if (res.failed > 0) throw new Error(`${r.peer.label}: ${res.failed} connections failed at c=${c}`);
-      record(r.peer.label, `rate${c}`, res.connections / res.seconds);
-      record(r.peer.label, `cpuconn${c}`, ((cpuSeconds(r.pid) - before) / res.connections) * 1e6);
+    for (const shape of CLIENT_SHAPES) {
+      if (shape.key === 'loop' && c === 1) continue; // the same as one process
+      for (const r of interleaved(running, rounds)) {
+        const before = cpuSeconds(r.pid);
+        const res = client<{ seconds: number; connections: number; failed: number }>(r.peer.front, [
+          'rate',
+          r.port,
+          c,
+          RATE_SECONDS,
+          RATE_MAX_CONNECTIONS,
+          shape.processes(c),
+        ]);
+        if (res.failed > 0) throw new Error(`${r.peer.label}: ${res.failed} connections failed at c=${c}`);
+        record(r.peer.label, `${shape.key}${c}`, res.connections / res.seconds);
+        if (shape.key === 'rate')
+          record(r.peer.label, `cpuconn${c}`, ((cpuSeconds(r.pid) - before) / res.connections) * 1e6);
+      }
     }
   stopPeers(running);
 }
@@ -436,6 +465,7 @@ function report(rounds: number): void {
       peer.proxy ? figure(p50 - direct, 1) : '',
       peer.proxy && l !== base ? figure(p50 - med(base, 'p50'), 1) : '',
       ...CONCURRENCIES.map((c) => withRatio(peer, `rate${c}`, 0)),
+      ...LOOP_CONCURRENCIES.map((c) => withRatio(peer, `loop${c}`, 0)),
       ...PARALLEL.map((p) => withRatio(peer, `gbit${p}`, 2)),
       ...PARALLEL.map((p) => (peer.proxy ? figure(med(l, `cpugib${p}`), 2) : '')),
       peer.proxy ? CONCURRENCIES.map((c) => figure(med(l, `cpuconn${c}`), 0)).join(' / ') : '',
@@ -446,7 +476,8 @@ function report(rounds: number): void {
     'p50 µs',
     'added µs',
     'vs systemd µs',
-    ...CONCURRENCIES.map((c) => `conn/s c=${c}`),
+    ...CONCURRENCIES.map((c) => CLIENT_SHAPES[0].label(c)),
+    ...LOOP_CONCURRENCIES.map((c) => CLIENT_SHAPES[1].label(c)),
     ...PARALLEL.map((p) => `Gbit/s ${p}x1GiB`),
     ...PARALLEL.map((p) => `CPU s/GiB ${p}x`),
     'CPU µs/conn c=1/8/32',

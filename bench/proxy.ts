@@ -53,29 +53,23 @@ type Mode = 'echo' | 'rr' | 'bulk';
 const pythonTarget = `
 import selectors, socket, sys, threading
 proto, mode, nbytes = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('127.0.0.1', 0)); ls.listen(4096)
-print(ls.getsockname()[1], flush=True)
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto); ls.bind(('127.0.0.1', 0)); ls.listen(4096)
+print(ls.getsockname()[1], flush=True)  # the port, for the driver
 if mode == 'rr':
     # accept, read the request, answer it, close: one event loop, no thread per connection
     sel = selectors.DefaultSelector(); ls.setblocking(False)
-    sel.register(ls, selectors.EVENT_READ, None)
+    def answer(c):
+        try: c.send(c.recv(4096))
+        except OSError: pass
+        sel.unregister(c); c.close()
+    def take():
+        while True:
+            try: c, _ = ls.accept()
+            except BlockingIOError: return
+            c.setblocking(False); sel.register(c, selectors.EVENT_READ, lambda c=c: answer(c))
+    sel.register(ls, selectors.EVENT_READ, take)
     while True:
-        for key, _ in sel.select():
-            if key.data is None:
-                while True:
-                    try: c, _ = ls.accept()
-                    except BlockingIOError: break
-                    c.setblocking(False); sel.register(c, selectors.EVENT_READ, 1)
-            else:
-                c = key.fileobj
-                try: d = c.recv(4096)
-                except ConnectionError: d = b''
-                if d:
-                    try: c.send(d)
-                    except OSError: pass
-                sel.unregister(c); c.close()
+        for key, _ in sel.select(): key.data()
 def serve(c):
     try:
         if mode == 'echo':
@@ -292,8 +286,13 @@ async function waitListening(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port} after 10 s`);
 }
 
-/** Start every peer in front of the `mode` targets; a first connection starts the activated ones. */
-async function startPeers(mode: Mode, targets: Record<Proto, number>): Promise<Running[]> {
+/** Start the `mode` targets and every peer in front of them; a first connection starts the
+ * activated ones. */
+async function startPeers(mode: Mode): Promise<Running[]> {
+  const targets: Record<Proto, number> = {
+    tcp: await target('tcp', mode),
+    mptcp: await target('mptcp', mode),
+  };
   const out: Running[] = [];
   for (const peer of PEERS) {
     if (!peer.command) {
@@ -319,6 +318,13 @@ async function startPeers(mode: Mode, targets: Record<Proto, number>): Promise<R
 
 function stopPeers(running: Running[]): void {
   for (const r of running) r.child?.kill('SIGTERM');
+}
+
+/** One measurement through `r`: the client's answer, and the proxy's CPU seconds meanwhile. */
+function chunk<T>(r: Running, args: (string | number)[]): { res: T; cpu: number } {
+  const before = cpuSeconds(r.pid);
+  const res = client<T>(r.peer.front, args);
+  return { res, cpu: cpuSeconds(r.pid) - before };
 }
 
 /** utime + stime of every thread of `pid`, in seconds. */
@@ -374,10 +380,7 @@ async function main(): Promise<void> {
 
 /** Latency: one connection, 64-byte ping-pong. */
 async function latency(rounds: number): Promise<void> {
-  const running = await startPeers('echo', {
-    tcp: await target('tcp', 'echo'),
-    mptcp: await target('mptcp', 'echo'),
-  });
+  const running = await startPeers('echo');
   for (const r of interleaved(running, rounds)) {
     const { p50 } = client<{ p50: number }>(r.peer.front, ['echo', r.port, LATENCY_PINGS]);
     record(r.peer.label, 'p50', p50);
@@ -397,16 +400,12 @@ const CLIENT_SHAPES = [
 /** Connections per second at each concurrency (both client shapes), and the proxy's CPU per
  * connection (c processes). */
 async function rate(rounds: number): Promise<void> {
-  const running = await startPeers('rr', {
-    tcp: await target('tcp', 'rr'),
-    mptcp: await target('mptcp', 'rr'),
-  });
+  const running = await startPeers('rr');
   for (const c of CONCURRENCIES)
     for (const shape of CLIENT_SHAPES) {
       if (shape.key === 'loop' && c === 1) continue; // the same as one process
       for (const r of interleaved(running, rounds)) {
-        const before = cpuSeconds(r.pid);
-        const res = client<{ seconds: number; connections: number; failed: number }>(r.peer.front, [
+        const { res, cpu } = chunk<{ seconds: number; connections: number; failed: number }>(r, [
           'rate',
           r.port,
           c,
@@ -416,8 +415,7 @@ async function rate(rounds: number): Promise<void> {
         ]);
         if (res.failed > 0) throw new Error(`${r.peer.label}: ${res.failed} connections failed at c=${c}`);
         record(r.peer.label, `${shape.key}${c}`, res.connections / res.seconds);
-        if (shape.key === 'rate')
-          record(r.peer.label, `cpuconn${c}`, ((cpuSeconds(r.pid) - before) / res.connections) * 1e6);
+        if (shape.key === 'rate') record(r.peer.label, `cpuconn${c}`, (cpu / res.connections) * 1e6);
       }
     }
   stopPeers(running);
@@ -425,14 +423,10 @@ async function rate(rounds: number): Promise<void> {
 
 /** Throughput of 1 and 16 parallel transfers of 1 GiB, and the proxy's CPU per GiB. */
 async function throughput(rounds: number): Promise<void> {
-  const running = await startPeers('bulk', {
-    tcp: await target('tcp', 'bulk'),
-    mptcp: await target('mptcp', 'bulk'),
-  });
+  const running = await startPeers('bulk');
   for (const parallel of PARALLEL)
     for (const r of interleaved(running, rounds)) {
-      const before = cpuSeconds(r.pid);
-      const res = client<{ seconds: number; bytes: number; complete: boolean }>(r.peer.front, [
+      const { res, cpu } = chunk<{ seconds: number; bytes: number; complete: boolean }>(r, [
         'bulk',
         r.port,
         parallel,
@@ -440,7 +434,7 @@ async function throughput(rounds: number): Promise<void> {
       ]);
       if (!res.complete) throw new Error(`${r.peer.label}: a transfer ended short (${res.bytes} bytes)`);
       record(r.peer.label, `gbit${parallel}`, (res.bytes * 8) / res.seconds / 1e9);
-      record(r.peer.label, `cpugib${parallel}`, (cpuSeconds(r.pid) - before) / (res.bytes / GIB));
+      record(r.peer.label, `cpugib${parallel}`, cpu / (res.bytes / GIB));
     }
   stopPeers(running);
 }

@@ -100,6 +100,11 @@ export const libcCalls = {
   epoll_wait: libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
   eventfd: libc.func('int eventfd(uint32_t initval, int flags)'),
   getegid: libc.func('uint32_t getegid()'),
+  // The proxy's data path (sys/relay.ts): bytes move socket -> pipe -> socket inside the kernel.
+  pipe2: libc.func('int pipe2(void *fds, int flags)'),
+  splice: libc.func(
+    'intptr_t splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)',
+  ),
   mq_open: koffi.load('librt.so.1').func('int mq_open(const char *name, int oflag, ...)'),
   mq_unlink: koffi.load('librt.so.1').func('int mq_unlink(const char *name)'),
   mq_getattr: koffi.load('librt.so.1').func('int mq_getattr(int mqdes, void *attr)'),

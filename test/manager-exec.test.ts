@@ -340,18 +340,23 @@ describe('sockunit run: the service process', () => {
   });
 
   test('ExecStop= runs when a started service ends well on its own (simple and oneshot), not after a failure', async () => {
-    const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+    const port = await freePort();
     const unit = (exec: string, extra = '') =>
       `[Service]\n${extra}ExecStart=${exec}\nExecStop=/bin/echo stop-ran\nExecStopPost=/bin/echo stop-post-ran\n`;
+    // Started by name, once each: a socket would start them again for the connection none of
+    // them accepts, which waits in the backlog.
     const m = await start(() => ({
-      'ends.socket': `[Socket]\nListenStream=127.0.0.1:${a}\n`,
+      'idle.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'idle.service': '[Service]\nExecStart=/bin/true\n',
       'ends.service': unit("/bin/sh -c 'exit 0'"),
-      'once.socket': `[Socket]\nListenStream=127.0.0.1:${b}\n`,
       'once.service': unit('/bin/true', 'Type=oneshot\n'),
-      'fails.socket': `[Socket]\nListenStream=127.0.0.1:${c}\n`,
       'fails.service': unit("/bin/sh -c 'exit 3'"),
     }));
-    for (const port of [a, b, c]) await trigger(port);
+    spawnSync(process.execPath, [BIN, 'start', 'ends.service', 'once.service', 'fails.service'], {
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: m.controlSocket },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     for (const name of ['ends', 'once', 'fails'])
       await m.waitFor(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-post-ran$`));
     const stopRan = (name: string) =>

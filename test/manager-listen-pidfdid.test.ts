@@ -23,7 +23,7 @@ import {
 
 /** Reports, into argv[1], LISTEN_PID, LISTEN_PIDFDID, the inode id of its own pidfd, and how
  * many fds libsystemd's sd_listen_fds() takes (python3-systemd; null without it). */
-const PIDFDID_PY = String.raw`
+const PIDFDID_PY = `
 import json, os, sys, time
 out = sys.argv[1]
 own = os.fstat(os.pidfd_open(os.getpid())).st_ino

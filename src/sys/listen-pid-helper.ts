@@ -102,6 +102,7 @@ export const LISTEN_PID_PLACEHOLDER = ownPidPlaceholder('LISTEN_PID');
  * pidfd, or takes out of the environment when it cannot get one. */
 export const LISTEN_PIDFDID_PLACEHOLDER = `LISTEN${OWN_PIDFDID_SUFFIX_X86_64}`;
 const LISTEN_PIDFDID = 'LISTEN_PIDFDID';
+const PIDFDID_ZEROS = LISTEN_PIDFDID_PLACEHOLDER.slice(`${LISTEN_PIDFDID}=`.length);
 
 let pidfdIdsChecked: boolean | undefined;
 
@@ -368,14 +369,11 @@ export function listenPidWrap(
   if (!helper) return wrapWithShell(file, argv, env, names, options.parentPid);
   checkRequest(file, argv);
   const rest = without(env, replacedNames(names));
-  const slots = names.map(ownPidPlaceholder);
-  if (names.includes('LISTEN_PID')) slots.push(...listenPidfdIdSlot());
+  const slots: [string, string][] = names.map((n) => [n, PLACEHOLDER_VALUE]);
+  if (names.includes('LISTEN_PID') && kernelHasPidfdIds()) slots.push([LISTEN_PIDFDID, PIDFDID_ZEROS]);
   const wrappedEnv = Array.isArray(rest)
-    ? [...rest, ...slots]
-    : {
-        ...rest,
-        ...Object.fromEntries(slots.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
-      };
+    ? [...rest, ...slots.map(([n, v]) => `${n}=${v}`)]
+    : { ...rest, ...Object.fromEntries(slots) };
   const parent = options.parentPid !== undefined ? [String(options.parentPid)] : [];
   return { file: helper, argv: [helper, ...parent, file, ...argv], env: wrappedEnv };
 }

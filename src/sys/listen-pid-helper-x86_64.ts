@@ -245,12 +245,3 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
 // The lengths above are immediates in the listing; keep them honest if a message changes.
 if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x3e)
   throw new Error('listen-pid-helper-x86_64: a message length no longer matches its mov edx immediate');
-if (
-  OWN_PID_SUFFIX_X86_64.length + 1 !== 0x10 ||
-  OWN_PID_SUFFIX_X86_64.indexOf('=') + 1 !== 0x5 ||
-  OWN_PIDFDID_SUFFIX_X86_64.length + 1 !== 0x1e ||
-  OWN_PIDFDID_SUFFIX_X86_64.indexOf('=') + 1 !== 0x9
-)
-  throw new Error(
-    'listen-pid-helper-x86_64: a suffix no longer matches its mov r10d (length) and mov r8d (zeros) immediates',
-  );

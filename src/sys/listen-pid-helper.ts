@@ -81,6 +81,16 @@ if (
   OWN_PIDFDID_SUFFIX_AARCH64 !== OWN_PIDFDID_SUFFIX_X86_64
 )
   throw new Error('listen-pid-helper: the x86_64 and aarch64 listings disagree on a placeholder');
+// Both listings load each suffix's length (with its NUL) and where its zeros start as immediates.
+if (
+  OWN_PID_SUFFIX_X86_64.length + 1 !== 0x10 ||
+  OWN_PID_SUFFIX_X86_64.indexOf('=') + 1 !== 0x5 ||
+  OWN_PIDFDID_SUFFIX_X86_64.length + 1 !== 0x1e ||
+  OWN_PIDFDID_SUFFIX_X86_64.indexOf('=') + 1 !== 0x9
+)
+  throw new Error(
+    'listen-pid-helper: a suffix no longer matches the immediates of the listings (0x10/0x5, 0x1e/0x9)',
+  );
 
 /** The variables systemd sets to the started process's own pid, which the helper fills in:
  * LISTEN_PID (sd_listen_fds(3)), WATCHDOG_PID (sd_watchdog_enabled(3)) and SYSTEMD_EXEC_PID

@@ -89,8 +89,7 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0x72aa0926, 'movk w6, #0x5049, lsl #16'), // PID_FS_MAGIC ("PIDF")
   a64(0xeb0600bf, 'cmp x5, x6'),
   a64(0x54000001, 'b.ne {close_pidfd}', imm19('close_pidfd')),
-  a64(0xaa1b03e0, 'mov x0, x27'),
-  a64(0x910003e1, 'mov x1, sp'),
+  a64(0xaa1b03e0, 'mov x0, x27'), // x0 took fstatfs's result; x1 (the buffer) survives
   a64(0xd2800a08, 'mov x8, #0x50'), // SYS_fstat
   a64(0xd4000001, 'svc #0x0'),
   a64(0xb5000000, 'cbnz x0, {close_pidfd}', imm19('close_pidfd')),

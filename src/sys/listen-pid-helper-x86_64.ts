@@ -101,8 +101,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   // Before pidfs (Linux 6.9) every pidfd is the one shared anon_inode: its number names nobody.
   x86('48 81 3c 24 46 44 49 50', 'cmp QWORD PTR [rsp],0x50494446'), // f_type: PID_FS_MAGIC ("PIDF")
   x86('75', 'jne {close_pidfd}', rel8('close_pidfd')),
-  x86('89 ef', 'mov edi,ebp'),
-  x86('48 89 e6', 'mov rsi,rsp'),
+  // rdi (the pidfd) and rsi (the buffer) survive a syscall: only rcx and r11 do not.
   x86('b8 05 00 00 00', 'mov eax,0x5'), // SYS_fstat
   x86('0f 05', 'syscall'),
   x86('85 c0', 'test eax,eax'),

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { kernelHasPidfdIds } from '../src/sys/listen-pid-helper.js';
 import {
   BIN,
   connectTcp,
@@ -81,6 +82,7 @@ describe('sockunit run: the service process', () => {
         'LISTEN_FDNAMES',
         'LISTEN_FDS',
         'LISTEN_PID',
+        ...(kernelHasPidfdIds() ? ['LISTEN_PIDFDID'] : []), // systemd 259, on a kernel with pidfs
         'OVERRIDDEN',
         'PATH',
         'PLAIN',

@@ -26,6 +26,13 @@ command(
     return (await import('./activate.js')).activateCommand;
   },
 );
+command(
+  'proxy',
+  'proxy connections to a TCP or unix socket, MPTCP on either side (systemd-socket-proxyd)',
+  async () => {
+    return (await import('./proxy.js')).proxyCommand;
+  },
+);
 command('verify', 'check unit files and print every problem as file:line: message', async () => {
   return (await import('./verify.js')).verifyCommand;
 });
@@ -124,7 +131,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 
 /** The version in sockunit's package.json, found by walking up from this file (dist/cli/ when
  * installed, another build directory in development). */
-async function packageVersion(): Promise<string> {
+export async function packageVersion(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   const { dirname, join } = await import('node:path');
   const { fileURLToPath } = await import('node:url');

@@ -37,6 +37,7 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_KEEPALIVE = 9;
 export const SO_PRIORITY = 12;
+export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
 export const SO_PASSCRED = 16;
 export const SO_PEERCRED = 17;
@@ -151,11 +152,18 @@ export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;
 export const EPOLLIN = 0x001;
+export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
+export const EPOLLRDHUP = 0x2000;
 export const EPOLLONESHOT = 1 << 30;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
+
+// splice(2)
+export const SPLICE_F_MOVE = 1;
+export const SPLICE_F_NONBLOCK = 2;
+export const SPLICE_F_MORE = 4;
 
 // waitid(2)
 export const P_ALL = 0;

@@ -105,6 +105,11 @@ export const libcCalls = {
   ),
   umount2: libc.func('int umount2(const char *target, int flags)'),
   memfd_create: libc.func('int memfd_create(const char *name, unsigned int flags)'),
+  // The proxy's data path (sys/relay.ts): bytes move socket -> pipe -> socket inside the kernel.
+  pipe2: libc.func('int pipe2(void *fds, int flags)'),
+  splice: libc.func(
+    'intptr_t splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)',
+  ),
   mq_open: koffi.load('librt.so.1').func('int mq_open(const char *name, int oflag, ...)'),
   mq_unlink: koffi.load('librt.so.1').func('int mq_unlink(const char *name)'),
   mq_getattr: koffi.load('librt.so.1').func('int mq_getattr(int mqdes, void *attr)'),

@@ -7,7 +7,16 @@
 //   listen-pid-helper-aarch64.ts) and written out as an ELF file once per process. Cost: one
 //   extra execve of a program that maps nothing but itself, ~0.1 ms (spawn.md).
 // - Elsewhere, through `/bin/sh -c 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"'`: the
-//   same result, but a dynamically linked shell starts first (about 0.6 ms).
+//   same result, but a dynamically linked shell starts first (about 0.6 ms), and without
+//   LISTEN_PIDFDID (below).
+//
+// LISTEN_PIDFDID (systemd 259): beside LISTEN_PID, the inode id of the service's own pidfd, so
+// that sd_listen_fds(3) can tell fds meant for this very process from fds meant for an earlier
+// one that had the same pid. Only the child can learn it, and only on a kernel with pidfs (Linux
+// 6.9+: before it, every pidfd shares one anon_inode). Wherever LISTEN_PID is wrapped in and
+// `pidfdInodeId(process.pid)` works here, the helper gets a LISTEN_PIDFDID slot too. A shell
+// cannot open a pidfd, so the shell fallback leaves the variable out, as systemd does where it
+// cannot get the id: libraries then check LISTEN_PID alone.
 //
 // The helper's contract (the spawner's side is `listenPidWrap`):
 //   argv = [helper, PATH, ARGV0, ARG...]: it execs PATH with argv [ARGV0, ARG...], so ARGV0 may
@@ -24,6 +33,15 @@
 //     SYSTEMD_EXEC_PID, which systemd sets to the process's own pid, get it. Ten digits hold any
 //     32-bit pid; Linux's pid_max is at most 4194304. Other entries pass untouched. A request
 //     without a placeholder is exec'd unchanged.
+//   envp: every entry that ends in "_PIDFDID=" and twenty zeros (`LISTEN_PIDFDID_PLACEHOLDER`)
+//     is rewritten the same way to the decimal inode id of the helper's own pidfd (its process's:
+//     the id survives execve), from pidfd_open(getpid(), 0), fstatfs, fstat, close; twenty digits
+//     hold any 64-bit id. Decimal without leading zeros, as systemd writes it: sd_listen_fds
+//     parses it with base auto-detection, so "0…" would be octal. When that id cannot be had
+//     (pidfd_open fails: no such syscall, no free fd, a seccomp filter; fstatfs or fstat fails;
+//     the pidfd is not on pidfs), such entries are taken out of the environment: the service
+//     sees no LISTEN_PIDFDID, never the zeros (which would make libsystemd refuse the fds) nor a
+//     shared anon_inode number. The pidfd is closed before the exec.
 //   On execve failure: "sockunit-listen-pid: cannot execute PATH: errno N" on fd 2 and exit
 //     status 127 (as a shell's "command not found"; the errno says which failure it was). With
 //     fewer than two arguments: a usage line on fd 2 and status 127.
@@ -32,11 +50,33 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { helperElf } from './elf.js';
 import { installHelperImage, installHelperSomewhere } from './helper-install.js';
-import { LISTEN_PID_HELPER_AARCH64, OWN_PID_SUFFIX_AARCH64 } from './listen-pid-helper-aarch64.js';
-import { LISTEN_PID_HELPER_X86_64, OWN_PID_SUFFIX_X86_64 } from './listen-pid-helper-x86_64.js';
+import {
+  LISTEN_PID_HELPER_AARCH64,
+  OWN_PID_SUFFIX_AARCH64,
+  OWN_PIDFDID_SUFFIX_AARCH64,
+} from './listen-pid-helper-aarch64.js';
+import {
+  LISTEN_PID_HELPER_X86_64,
+  OWN_PID_SUFFIX_X86_64,
+  OWN_PIDFDID_SUFFIX_X86_64,
+} from './listen-pid-helper-x86_64.js';
+import { pidfdInodeId } from './pidfd.js';
 
-if (OWN_PID_SUFFIX_AARCH64 !== OWN_PID_SUFFIX_X86_64)
-  throw new Error('listen-pid-helper: the x86_64 and aarch64 listings disagree on the placeholder');
+if (
+  OWN_PID_SUFFIX_AARCH64 !== OWN_PID_SUFFIX_X86_64 ||
+  OWN_PIDFDID_SUFFIX_AARCH64 !== OWN_PIDFDID_SUFFIX_X86_64
+)
+  throw new Error('listen-pid-helper: the x86_64 and aarch64 listings disagree on a placeholder');
+// Both listings load each suffix's length (with its NUL) and where its zeros start as immediates.
+if (
+  OWN_PID_SUFFIX_X86_64.length + 1 !== 0x10 ||
+  OWN_PID_SUFFIX_X86_64.indexOf('=') + 1 !== 0x5 ||
+  OWN_PIDFDID_SUFFIX_X86_64.length + 1 !== 0x1e ||
+  OWN_PIDFDID_SUFFIX_X86_64.indexOf('=') + 1 !== 0x9
+)
+  throw new Error(
+    'listen-pid-helper: a suffix no longer matches the immediates of the listings (0x10/0x5, 0x1e/0x9)',
+  );
 
 /** The variables systemd sets to the started process's own pid, which the helper fills in:
  * LISTEN_PID (sd_listen_fds(3)), WATCHDOG_PID (sd_watchdog_enabled(3)) and SYSTEMD_EXEC_PID
@@ -53,6 +93,27 @@ export function ownPidPlaceholder(name: OwnPidVariable): string {
 
 /** The environment entry the helper replaces with the real `LISTEN_PID=<pid>`. */
 export const LISTEN_PID_PLACEHOLDER = ownPidPlaceholder('LISTEN_PID');
+
+/** `LISTEN_PIDFDID=` and twenty zeros: the entry the helper rewrites to the inode id of its own
+ * pidfd, or takes out of the environment when it cannot get one. */
+export const LISTEN_PIDFDID_PLACEHOLDER = `LISTEN${OWN_PIDFDID_SUFFIX_X86_64}`;
+const LISTEN_PIDFDID = 'LISTEN_PIDFDID';
+const PIDFDID_ZEROS = LISTEN_PIDFDID_PLACEHOLDER.slice(`${LISTEN_PIDFDID}=`.length);
+
+let pidfdIdsChecked: boolean | undefined;
+
+/** Whether this kernel gives pidfds inode ids (pidfs, Linux 6.9+), so that a LISTEN_PIDFDID slot
+ * is worth handing to the helper. Asked once per process: the kernel does not change under it. */
+export function kernelHasPidfdIds(): boolean {
+  pidfdIdsChecked ??= pidfdInodeId(process.pid) !== undefined;
+  return pidfdIdsChecked;
+}
+
+/** The LISTEN_PIDFDID slot for an environment that gets LISTEN_PID through the helper: the
+ * placeholder where this kernel gives pidfds inode ids, none elsewhere. */
+export function listenPidfdIdSlot(): string[] {
+  return kernelHasPidfdIds() ? [LISTEN_PIDFDID_PLACEHOLDER] : [];
+}
 
 /** The shell fallback's script for `names`: $0 is the service's path, "$@" its arguments. With
  * `parentPid`, a shell whose parent is no longer that process exits 127 (the helper's check). */
@@ -184,9 +245,11 @@ function without(
 /** Rewrites a spawn request so that the service starts with `names` (LISTEN_PID unless told
  * otherwise) set to its own pid, through the helper, or through `/bin/sh` where there is none or
  * it cannot be installed. `file` must be a path (no $PATH search); `argv[0]` may differ from it.
- * Those variables already in `env` are replaced; other entries pass unchanged. Spawn the result
- * as `file` with argv `argv` (for child_process: `spawn(r.file, r.argv.slice(1), { argv0:
- * r.argv[0], env: r.env })`). */
+ * With LISTEN_PID comes LISTEN_PIDFDID, as under systemd 259: through the helper, on a kernel
+ * that gives pidfds inode ids; otherwise left out. Those variables already in `env` are
+ * replaced (or removed); other entries pass unchanged. Spawn the result as `file` with argv
+ * `argv` (for child_process: `spawn(r.file, r.argv.slice(1), { argv0: r.argv[0], env: r.env
+ * })`). */
 export function listenPidWrap(
   file: string,
   argv: readonly string[],
@@ -211,10 +274,12 @@ export function listenPidWrap(
   const helper = helperOrShell();
   if (!helper) return wrapWithShell(file, argv, env, names, options.parentPid);
   checkRequest(file, argv);
-  const rest = without(env, names);
+  const rest = without(env, replacedNames(names));
+  const slots: [string, string][] = names.map((n) => [n, PLACEHOLDER_VALUE]);
+  if (names.includes('LISTEN_PID') && kernelHasPidfdIds()) slots.push([LISTEN_PIDFDID, PIDFDID_ZEROS]);
   const wrappedEnv = Array.isArray(rest)
-    ? [...rest, ...names.map(ownPidPlaceholder)]
-    : { ...rest, ...Object.fromEntries(names.map((n) => [n, PLACEHOLDER_VALUE])) };
+    ? [...rest, ...slots.map(([n, v]) => `${n}=${v}`)]
+    : { ...rest, ...Object.fromEntries(slots) };
   const parent = options.parentPid !== undefined ? [String(options.parentPid)] : [];
   return { file: helper, argv: [helper, ...parent, file, ...argv], env: wrappedEnv };
 }
@@ -254,7 +319,7 @@ function wrapWithShell(
   parentPid?: number,
 ): SpawnRequest<Record<string, string> | string[]> {
   checkRequest(file, argv);
-  const rest = without(env, names);
+  const rest = without(env, replacedNames(names));
   const hasPwd = Array.isArray(rest) ? rest.some((entry) => entry.startsWith('PWD=')) : 'PWD' in rest;
   // dash exports PWD at start-up; take it away again unless the caller passed one.
   const shell = [SHELL, '-c', ownPidShellScript(names, !hasPwd, parentPid), file, ...argv.slice(1)];
@@ -265,3 +330,9 @@ function wrapWithShell(
 }
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'];
+
+/** The variables a wrap sets, or removes: a LISTEN_PIDFDID the caller passed belongs to another
+ * process, and beside a fresh LISTEN_PID it would make libsystemd refuse the fds. */
+function replacedNames(names: readonly OwnPidVariable[]): readonly string[] {
+  return names.includes('LISTEN_PID') ? [...names, LISTEN_PIDFDID] : names;
+}

@@ -11,6 +11,7 @@ import type { Manager } from '../manager.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
 import { type UnitConnections, unitConnections } from './connections.js';
 import { healthAnswer } from './health.js';
+import { registerUpstreamMetric } from './upstream.js';
 
 export interface MetricsAddress {
   host: string;
@@ -194,6 +195,7 @@ export function managerRegistry(manager: Manager): Registry {
       for (const s of services()) this.set({ unit: s.name, state: s.state }, s.isActiveOrActivating ? 1 : 0);
     },
   });
+  registerUpstreamMetric(registry, manager);
   return registry;
 }
 

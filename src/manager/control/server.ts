@@ -24,6 +24,7 @@ import {
 } from './protocol.js';
 import { socketRows, unitNames, unitRows, unitStatus } from './snapshot.js';
 import { controlUnit, daemonReload, resolveUnit } from './unit-control.js';
+import { upstreamConnections } from './upstream.js';
 
 /** How many log lines `status` shows per unit, as `systemctl status` shows 10. */
 const STATUS_LOG_LINES = 10;
@@ -258,7 +259,8 @@ export class ControlServer {
               'EBADREQUEST',
               `${r.unit.name} is not a socket unit; connections lists a socket unit's ports`,
             );
-          return unitConnections(r.unit);
+          // With the connections its service opened itself: a proxy's other side (upstream.ts).
+          return { ...unitConnections(r.unit), upstream: upstreamConnections(m, r.unit) };
         });
       case 'is-system-running':
         return m.systemReport();

@@ -327,9 +327,9 @@ export class ServiceLifecycle {
     return r === 'timeout' ? 'timeout' : r.value;
   }
 
-  /** End the main process for a reason of ours (watchdog, start timeout): `signal` to its group,
-   * then SIGKILL after `killAfterMs`. Its exit then runs the usual path with `result`, so
-   * Restart= applies. */
+  /** End the main process for a reason of ours (watchdog, start timeout, RuntimeMaxSec=): `signal`
+   * to its group, then FinalKillSignal= after `killAfterMs` (as a stop's timeout does). Its exit
+   * then runs the usual path with `result`, so Restart= applies. */
   private async abortMain(
     result: ServiceResult,
     signal: number,
@@ -341,10 +341,29 @@ export class ServiceLifecycle {
     this.stopWatchdog();
     main.signal(signal, true);
     main.signal(SIGCONT, true);
-    if (await waitOrTimeout(main.exit, killAfterMs)) {
-      this.log.warning(`${this.name}: Processes still around after ${result}. Killing.`, this.name);
-      main.signal(SIGKILL, true);
+    if (!(await waitOrTimeout(main.exit, killAfterMs))) return;
+    // As a stop that times out: FinalKillSignal= unless SendSIGKILL=no, and a process that
+    // survives even that is given up on (systemd goes on to stop-post and forgets it).
+    const k = this.config.kill;
+    if (!k.sendSIGKILL) {
+      this.log.warning(`${this.name}: Processes still around after ${result}. Skipping SIGKILL.`, this.name);
+      return this.forgetMain(main);
     }
+    this.log.warning(`${this.name}: Processes still around after ${result}. Killing.`, this.name);
+    main.signal(k.finalKillSignal.number, k.killMode !== 'process');
+    if (await waitOrTimeout(main.exit, killAfterMs)) {
+      this.log.warning(`${this.name}: Processes still around after final SIGKILL. Ignoring.`, this.name);
+      this.forgetMain(main);
+    }
+  }
+
+  /** A main process that would not die: no longer ours to wait for; what follows its end
+   * (ExecStopPost=, Restart=) runs now, with the result already decided. */
+  private forgetMain(main: RunningProcess): void {
+    if (this.main !== main) return;
+    this.main = undefined;
+    this.mainPid = undefined;
+    void this.afterMainExit(undefined);
   }
 
   protected startWatchdog(usec: number): void {
@@ -476,6 +495,14 @@ export class ServiceLifecycle {
     if (result === 'success' && s.remainAfterExit) {
       this.setState('exited');
       return;
+    }
+    // A service that started and whose processes then ended well on their own is still stopped
+    // as systemd stops it: ExecStop= runs (service_enter_running() -> service_enter_stop()).
+    const started = this.state === 'running' || this.state === 'reload' || s.type === 'oneshot';
+    if (result === 'success' && started && s.execStop.length > 0) {
+      this.setState('stop');
+      for (const cmd of s.execStop)
+        await this.commands.run(cmd, 'ExecStop', undefined, stopPostEnvironment(this.result, exit));
     }
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
@@ -617,6 +644,5 @@ export function formatSeconds(usec: number): string {
   return Number.isInteger(sec) ? `${sec}s` : `${sec.toFixed(3)}s`;
 }
 
-const SIGKILL = signalNumber('SIGKILL');
 const SIGCONT = signalNumber('SIGCONT');
 const SIGHUP = signalNumber('SIGHUP');

@@ -220,10 +220,11 @@ describe('sockunit run: LoadCredential=, SetCredential=, ImportCredential=', () 
           join(dir, 'show.sh'),
           [
             'cd "$CREDENTIALS_DIRECTORY" || exit 1',
+            // seen is renamed into place last: once it is there, so are where and touch.
+            `touch new 2> ${dir}/out/touch`,
+            `echo "$CREDENTIALS_DIRECTORY" > ${dir}/out/where`,
             `for f in *; do printf '%s=%s\\n' "$f" "$(tr '\\n' '|' < "$f")"; done > ${dir}/out/seen.tmp`,
             `mv ${dir}/out/seen.tmp ${dir}/out/seen`,
-            `echo "$CREDENTIALS_DIRECTORY" > ${dir}/out/where`,
-            `touch new 2> ${dir}/out/touch`,
             'exec sleep 30',
             '',
           ].join('\n'),

@@ -5,6 +5,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { acceptThreadMayOwn } from '../manager/accept/thread.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
+import { setSandboxMode } from '../manager/exec/sandbox.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
 import { mayInheritOrphans, reapOrphans } from '../sys/process.js';
@@ -35,6 +36,9 @@ Options:
                           the links; --system boots the host's own units)
       --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
+      --sandbox MODE      strict (default: a sandboxing key the kernel refuses fails the service,
+                          status=226/NAMESPACE, 228/SECCOMP) or best-effort (run without it, and
+                          say so in the log and status). Per unit: X-Sockunit-Sandbox=best-effort
       --log-format FMT    text (default) or json (one object a line)
       --log-level LEVEL   debug, info (default), notice, warning, error
       --control-socket PATH
@@ -102,6 +106,12 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     );
     return 2;
   }
+  const sandbox = args.values.sandbox;
+  if (sandbox !== undefined && sandbox !== 'strict' && sandbox !== 'best-effort') {
+    io.stderr.write(`sockunit run: --sandbox=${sandbox}: expected strict or best-effort\n`);
+    return 2;
+  }
+  if (sandbox !== undefined) setSandboxMode(sandbox);
   const manager = new Manager({
     unitPath,
     units,
@@ -202,6 +212,7 @@ function parse(argv: string[]) {
   const parsed = parseCommandLine('run', argv, {
     ...UNIT_FILE_OPTIONS,
     'mptcp-fallback': { type: 'boolean' },
+    sandbox: { type: 'string' },
     target: { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
@@ -216,6 +227,7 @@ function parse(argv: string[]) {
       user?: boolean;
       system?: boolean;
       'mptcp-fallback'?: boolean;
+      sandbox?: string;
       target?: string;
       'log-format'?: string;
       'log-level'?: string;

@@ -13,6 +13,7 @@ import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
 import { serviceEnvironment } from '../exec/environment.js';
 import { resolveExecutable, stdioTargets } from '../exec/process.js';
+import { planSandbox, SandboxRuntime, wrapWithSandbox } from '../exec/sandbox.js';
 import type { AcceptPlan, PlanStdio } from './protocol.js';
 
 /** Set by the accept thread per connection: a unit that sets them itself keeps the main path. */
@@ -115,9 +116,29 @@ export function acceptPlanFor(
     env,
     stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
   );
+  // Sandboxing keys whose plan is the same for every instance go along: the helper runs it in
+  // each instance. What instances would share (a PrivateTmp= directory, a network or IPC
+  // namespace kept by the manager) is per unit: those keep the main thread's path.
+  const sb = template.sandbox;
+  if (sb.privateTmp === 'yes' || sb.privateNetwork || sb.privateIPC)
+    return { reason: 'PrivateTmp=/PrivateNetwork=/PrivateIPC= (kept per instance by the main thread)' };
+  let sandboxed: { file: string; argv: string[] } = { file: start.file, argv: [...start.argv] };
+  try {
+    const launch = planSandbox({
+      unit: template.name,
+      sandbox: sb,
+      switchesUser: false,
+      runtime: new SandboxRuntime(template.name),
+      cwd,
+    });
+    if (launch && launch.omitted.length > 0) return { reason: 'sandboxing keys left out (best-effort)' };
+    sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);
+  } catch (err) {
+    return { reason: (err as Error).message };
+  }
   return {
-    file: start.file,
-    argv: [...start.argv],
+    file: sandboxed.file,
+    argv: sandboxed.argv,
     env: Object.entries(start.env).map(([k, v]) => `${k}=${v}`),
     listenFds: !stdinSocket,
     stdin: t.stdin === 'connection' ? 'connection' : 'null',

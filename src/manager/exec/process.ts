@@ -22,6 +22,7 @@ import type { StandardInput, StandardOutput } from '../../unit/exec-context.js';
 import type { Logger } from '../log.js';
 import { SERVICE_PATH } from './environment.js';
 import { OutputLines } from './output-lines.js';
+import { type SandboxLaunch, wrapWithSandbox } from './sandbox.js';
 
 export type ProcessExit = ExitStatus;
 
@@ -47,6 +48,8 @@ export interface ProcessRequest {
   umask: number;
   uid?: number;
   gid?: number;
+  /** The sandbox plans around the User= switch (sandbox.ts); none: no helper in the chain. */
+  sandbox?: SandboxLaunch;
 }
 
 export interface RunningProcess {
@@ -283,7 +286,9 @@ export class PosixSpawnStarter implements ProcessStarter {
     let env = request.env;
     if (request.ownPid.length > 0)
       ({ file: target, argv, env } = listenPidWrap(file, argv, env, request.ownPid));
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'late', target, argv));
     ({ file: target, argv } = dropPrivileges(target, argv, request.uid, request.gid));
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'early', target, argv));
 
     const owned: Fd[] = [];
     let pid = 0;

@@ -1,0 +1,216 @@
+// Sandboxing keys (systemd.exec(5)) checked from inside real services started by `sockunit run`:
+// a private /tmp shared with ExecStartPre=, ProtectSystem=strict with a ReadWritePaths= hole,
+// InaccessiblePaths=, PrivateNetwork= (only lo, and the activated port still served), seccomp
+// (SystemCallFilter=~@mount, RestrictAddressFamilies=AF_UNIX), the same keys on the accept
+// thread, and a manager without CAP_SYS_ADMIN: strict fails with 226/NAMESPACE, best-effort
+// runs and says what it left out.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  exchange,
+  freePort,
+  managerSuite,
+  rootUnavailable,
+  SYSTEM_PYTHON,
+} from './fixtures/manager/harness.js';
+import { statusOf } from './fixtures/manager/status.js';
+
+const skipWhy = rootUnavailable();
+const skip = (t: { skip(m: string): void }) => {
+  if (skipWhy === undefined) return false;
+  if (process.env.CI) assert.fail(`${skipWhy} — CI runs as root`);
+  t.skip(`${skipWhy}: namespaces and seccomp filters need root`);
+  return true;
+};
+
+/** Lines the service printed, `R key=value`, as a map (from the manager's log). */
+function results(log: string, unit: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of log.split('\n')) {
+    const m = new RegExp(`${unit.replace('.', '\\.')}\\[\\d+\\]: R (\\S+)=(.*)$`).exec(line);
+    if (m) out.set(m[1] as string, m[2] as string);
+  }
+  return out;
+}
+
+describe('sockunit run: sandboxing', () => {
+  const suite = managerSuite('sandbox');
+  const made: string[] = [];
+  after(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
+  const hostDir = (prefix: string) => {
+    // Outside /tmp (private to the service) and writable by the test only.
+    const d = mkdtempSync(join('/run', prefix));
+    made.push(d);
+    return d;
+  };
+
+  test('PrivateTmp= shared with ExecStartPre=, ProtectSystem=strict with ReadWritePaths=, InaccessiblePaths=', async (t) => {
+    if (skip(t)) return;
+    const port = await freePort();
+    const rw = hostDir('sockunit-test-rw-');
+    const secretDir = hostDir('sockunit-test-secret-');
+    const secret = join(secretDir, 'secret');
+    writeFileSync(secret, 'topsecret\n');
+    const marker = `/tmp/sockunit-host-marker-${process.pid}`;
+    writeFileSync(marker, 'host');
+    made.push(marker);
+    const check = [
+      'echo "R shared=$(cat /tmp/from-pre)"',
+      `test -e ${marker} && echo R hostTmp=visible || echo R hostTmp=hidden`,
+      'touch /usr/sockunit-x 2>/dev/null && echo R usr=writable || echo R usr=read-only',
+      'touch /etc/sockunit-x 2>/dev/null && echo R etc=writable || echo R etc=read-only',
+      `touch ${rw}/written && echo R rw=writable || echo R rw=read-only`,
+      'touch /tmp/x && echo R tmp=writable || echo R tmp=read-only',
+      `echo "R secretAsRoot=[$(cat ${secret} 2>&1)]"`,
+      `setpriv --reuid=65534 --regid=65534 --clear-groups cat ${secret} >/dev/null 2>&1 && echo R secretAsNobody=read || echo R secretAsNobody=denied`,
+      'echo R done=1',
+    ].join('; ');
+    const m = await suite.start(() => ({
+      'box.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'box.service': [
+        '[Service]',
+        'Type=oneshot',
+        'PrivateTmp=yes',
+        'ProtectSystem=strict',
+        `ReadWritePaths=${rw}`,
+        `InaccessiblePaths=${secret}`,
+        "ExecStartPre=/bin/sh -c 'echo from-pre > /tmp/from-pre'",
+        `ExecStart=/bin/sh -c '${check}'`,
+        '',
+      ].join('\n'),
+    }));
+    await suite.trigger(port);
+    await m.waitFor(/box\.service\[\d+\]: R done=1/, 10_000);
+    const r = results(m.log, 'box.service');
+    assert.equal(r.get('shared'), 'from-pre', `ExecStartPre= and ExecStart= share /tmp:\n${m.log}`);
+    assert.equal(r.get('hostTmp'), 'hidden', "the host's /tmp is not visible");
+    assert.equal(r.get('usr'), 'read-only');
+    assert.equal(r.get('etc'), 'read-only');
+    assert.equal(r.get('rw'), 'writable', 'ReadWritePaths= stays writable');
+    assert.equal(r.get('tmp'), 'writable', 'the private /tmp is writable under strict');
+    assert.equal(r.get('secretAsRoot'), '[]', 'the file reads as empty, its content hidden');
+    assert.equal(r.get('secretAsNobody'), 'denied', 'and cannot be opened by another user');
+    assert.ok(existsSync(join(rw, 'written')));
+    assert.ok(!existsSync('/usr/sockunit-x') && !existsSync('/etc/sockunit-x'));
+    // The private directories go when the unit stops.
+    await m.waitFor(/box\.service.*(Deactivated|dead|Finished)/i, 10_000).catch(() => undefined);
+    await suite.disposeAll();
+    assert.deepEqual(
+      readdirSync('/tmp').filter((n) => n.startsWith('sockunit-private-box.service-')),
+      [],
+      'the private /tmp is removed when the unit stops',
+    );
+  });
+
+  test('PrivateNetwork= sees only lo and serves the activated port; SystemCallFilter=~@mount; RestrictAddressFamilies=AF_UNIX', async (t) => {
+    if (skip(t)) return;
+    const port = await freePort();
+    const script = [
+      'import ctypes, os, socket',
+      '# /proc/self/net is the network namespace of this process (ip(8) would need AF_NETLINK).',
+      'links = open("/proc/self/net/dev").read().splitlines()[2:]',
+      'print("R links=" + ",".join(sorted(l.split(":")[0].strip() for l in links)), flush=True)',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'rc = libc.mount(b"none", b"/mnt", b"tmpfs", 0, None)',
+      'print("R mount=%d/%s" % (rc, os.strerror(ctypes.get_errno())), flush=True)',
+      'try:',
+      '    socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
+      '    print("R inet=allowed", flush=True)',
+      'except OSError as e:',
+      '    print("R inet=%s" % e.strerror, flush=True)',
+      'socket.socket(socket.AF_UNIX).close()',
+      'print("R unix=allowed", flush=True)',
+      'listener = socket.socket(fileno=3)',
+      'conn, _ = listener.accept()',
+      'conn.sendall(b"served from the sandbox\\n")',
+      'conn.close()',
+    ].join('\n');
+    const m = await suite.start((dir) => {
+      writeFileSync(join(dir, 'net.py'), script);
+      return {
+        'net.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'net.service': [
+          '[Service]',
+          'PrivateNetwork=yes',
+          'SystemCallFilter=~@mount',
+          'SystemCallErrorNumber=EPERM',
+          'RestrictAddressFamilies=AF_UNIX',
+          `ExecStart=${SYSTEM_PYTHON} ${dir}/net.py`,
+          '',
+        ].join('\n'),
+      };
+    });
+    const reply = await exchange(port);
+    assert.equal(reply, 'served from the sandbox\n', m.log);
+    await m.waitFor(/net\.service\[\d+\]: R unix=allowed/, 10_000);
+    const r = results(m.log, 'net.service');
+    assert.equal(r.get('links'), 'lo', `only lo in the private network namespace:\n${m.log}`);
+    assert.match(r.get('mount') ?? '', /^-1\/Operation not permitted$/, 'mount(2) fails with EPERM');
+    assert.equal(r.get('inet'), 'Address family not supported by protocol');
+    assert.equal(r.get('unix'), 'allowed');
+  });
+
+  test('Accept=yes on the accept thread: the same plan in every instance', async (t) => {
+    if (skip(t)) return;
+    const port = await freePort();
+    const m = await suite.start(
+      () => ({
+        'inst.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+        'inst@.service': [
+          '[Service]',
+          'StandardInput=socket',
+          'ProtectSystem=strict',
+          'PrivateTmp=disconnected',
+          'SystemCallFilter=~@mount',
+          'SystemCallErrorNumber=EPERM',
+          "ExecStart=/bin/sh -c 'touch /usr/x 2>/dev/null && echo usr=writable || echo usr=read-only; ls -A /tmp | wc -l'",
+          '',
+        ].join('\n'),
+      }),
+      { args: ['--log-level=debug'] },
+    );
+    const replies = [await exchange(port), await exchange(port)];
+    for (const reply of replies) assert.equal(reply, 'usr=read-only\n0\n', m.log);
+    assert.match(m.log, /inst\.socket: instances start on the accept thread/, m.log);
+  });
+
+  test('without CAP_SYS_ADMIN: strict fails with 226/NAMESPACE naming the key; best-effort runs and says what it left out', async (t) => {
+    if (skip(t)) return;
+    const port = await freePort();
+    const port2 = await freePort();
+    const m = await suite.start(
+      () => ({
+        'strict.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'strict.service': ['[Service]', 'PrivateTmp=yes', 'ExecStart=/bin/echo ran', ''].join('\n'),
+        'loose.socket': `[Socket]\nListenStream=127.0.0.1:${port2}\n`,
+        'loose.service': [
+          '[Service]',
+          'Type=oneshot',
+          'RemainAfterExit=yes',
+          'PrivateTmp=yes',
+          'X-Sockunit-Sandbox=best-effort',
+          "ExecStart=/bin/sh -c 'echo R ran=yes'",
+          '',
+        ].join('\n'),
+      }),
+      // Root without capabilities, as in an unprivileged container.
+      { wrapper: ['setpriv', '--bounding-set=-all', '--inh-caps=-all', '--'] },
+    );
+    await suite.trigger(port);
+    await m.waitFor(
+      /strict\.service\[\d+\]: PrivateTmp=: cannot make a mount namespace \(unshare\): errno 1/,
+      10_000,
+    );
+    await m.waitFor(/strict\.service.*status=226\/NAMESPACE/, 10_000);
+    await suite.trigger(port2);
+    await m.waitFor(/loose\.service\[\d+\]: R ran=yes/, 10_000);
+    assert.match(m.log, /loose\.service: sandbox best-effort: running WITHOUT PrivateTmp= \(/);
+    const s = statusOf(m, 'loose.service') as { sandboxLeftOut?: string[] };
+    assert.match((s.sandboxLeftOut ?? []).join(), /PrivateTmp=/);
+  });
+});

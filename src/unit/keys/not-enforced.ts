@@ -12,7 +12,8 @@ interface Group {
 
 const GROUPS: readonly Group[] = [
   {
-    reason: 'sandboxing is not applied by sockunit',
+    reason:
+      'not part of sockunit’s sandbox (images, capabilities, BPF, MAC labels, user and PID namespaces, RootDirectory=)',
     keys: [
       'RootDirectory',
       'RootImage',

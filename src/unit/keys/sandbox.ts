@@ -109,12 +109,15 @@ function applySyscallFilter(c: WithSandbox, value: string): void {
   }
   const deny = value.startsWith('~');
   const filter = (c.sandbox.systemCallFilter ??= { allowList: !deny, entries: new Map() });
+  // Groups are expanded here, as systemd does: a later `~@privileged` then takes exactly those
+  // calls out of an earlier `@system-service` allow-list.
   for (const word of words(deny ? value.slice(1) : value)) {
     const [name = '', errno] = word.split(':');
-    filterEntryCalls(name); // an unknown group is refused here, at its line
     const action = errno === undefined ? undefined : errno === 'kill' ? undefined : parseErrno(errno);
-    if (filter.allowList === !deny) filter.entries.set(name, action);
-    else filter.entries.delete(name);
+    for (const call of filterEntryCalls(name)) {
+      if (filter.allowList === !deny) filter.entries.set(call, action);
+      else filter.entries.delete(call);
+    }
   }
 }
 

@@ -43,21 +43,25 @@ function loopbackUp(): void {
  * CAP_SYS_ADMIN) and leaves the calling thread where it was. */
 export function createNamespace(kind: SharedNamespaceKind): Fd {
   const own = openSync(`/proc/thread-self/ns/${kind}`, 'r');
+  let made: Fd | undefined;
+  let failure: unknown;
   try {
     if ((n.unshare(KINDS[kind]) as number) !== 0) throw systemError('unshare', errno());
-    let made: Fd | undefined;
     try {
       made = openSync(`/proc/thread-self/ns/${kind}`, 'r') as Fd;
       if (kind === 'net') loopbackUp();
-      return made;
     } catch (err) {
-      if (made !== undefined) c.close(made);
-      throw err;
-    } finally {
-      if ((n.setns(own, KINDS[kind]) as number) !== 0)
-        throw new Error(`cannot return to the manager's own ${kind} namespace (errno ${errno()})`);
+      failure = err;
     }
+    // Back to the manager's own namespace whatever happened in the new one.
+    if ((n.setns(own, KINDS[kind]) as number) !== 0)
+      failure ??= new Error(`cannot return to the manager's own ${kind} namespace (errno ${errno()})`);
   } finally {
     c.close(own);
   }
+  if (failure !== undefined || made === undefined) {
+    if (made !== undefined) c.close(made);
+    throw failure;
+  }
+  return made;
 }

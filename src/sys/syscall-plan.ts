@@ -90,8 +90,12 @@ export interface PlanStep {
   message: string;
 }
 
-/** The plan file's bytes: the steps, the end mark, then the data they point at. */
-export function encodePlan(steps: readonly PlanStep[]): Buffer {
+/** The plan file's bytes for `arch`'s helper: the steps, the end mark, then the data they
+ * point at. */
+export function encodePlan(
+  steps: readonly PlanStep[],
+  arch: SandboxArch | undefined = sandboxArch(),
+): Buffer {
   const data: Buffer[] = [];
   let dataLength = 0;
   const dataStart = (steps.length + 1) * STEP_SIZE;
@@ -113,7 +117,6 @@ export function encodePlan(steps: readonly PlanStep[]): Buffer {
     return at;
   };
   const head = Buffer.alloc(dataStart);
-  const arch = sandboxArch();
   const column = arch === 'arm64' ? 1 : 0;
   steps.forEach((step, i) => {
     const at = i * STEP_SIZE;

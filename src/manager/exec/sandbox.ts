@@ -265,7 +265,8 @@ export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
   const s = req.sandbox;
   if (!isSandboxed(s)) return undefined;
   const bestEffort = s.bestEffort || managerMode === 'best-effort';
-  const can = bestEffort ? (abilities ??= probe()) : undefined;
+  if (bestEffort && !abilities) abilities = probe();
+  const can = bestEffort ? abilities : undefined;
   const omitted = bestEffort ? [] : STRICT_LEFT_OUT;
   const leaveOut = (why: string | undefined, keys: string): boolean => {
     if (!can || why === undefined) return false;

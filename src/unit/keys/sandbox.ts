@@ -33,6 +33,18 @@ function words(value: string): string[] {
   return splitWords(value, { unquote: true, cunescape: false, relax: true });
 }
 
+/** A boolean or one of `words`, with the whole choice in the error. */
+function boolOr<const W extends string>(words: readonly W[]): (s: string) => W | 'yes' | 'no' {
+  return (s) => {
+    if ((words as readonly string[]).includes(s)) return s as W;
+    try {
+      return parseBoolean(s) ? 'yes' : 'no';
+    } catch {
+      throw new ValueError(`'${s}' is not valid; expected yes, no, ${words.join(' or ')}`);
+    }
+  };
+}
+
 function absolute(path: string, what: string): string {
   if (!path.startsWith('/'))
     throw new ValueError(`${what} '${path}' is not an absolute path; expected /path (or -/path, +/path)`);
@@ -108,7 +120,8 @@ function applySyscallFilter(c: WithSandbox, value: string): void {
     return;
   }
   const deny = value.startsWith('~');
-  const filter = (c.sandbox.systemCallFilter ??= { allowList: !deny, entries: new Map() });
+  c.sandbox.systemCallFilter ??= { allowList: !deny, entries: new Map() };
+  const filter = c.sandbox.systemCallFilter;
   // Groups are expanded here, as systemd does: a later `~@privileged` then takes exactly those
   // calls out of an earlier `@system-service` allow-list.
   for (const word of words(deny ? value.slice(1) : value)) {
@@ -220,7 +233,7 @@ export function sandboxKeys(section: SectionName): KeyDef<WithSandbox>[] {
       'privateTmp',
       {
         name: 'boolean or disconnected',
-        parse: (s) => (s === 'disconnected' ? 'disconnected' : parseBoolean(s) ? 'yes' : 'no'),
+        parse: boolOr(['disconnected']),
         format: (v) => v,
       },
       'private /tmp and /var/tmp, shared by the unit’s processes',
@@ -233,8 +246,7 @@ export function sandboxKeys(section: SectionName): KeyDef<WithSandbox>[] {
       'protectSystem',
       {
         name: 'boolean, full or strict',
-        parse: (s) =>
-          s === 'full' || s === 'strict' ? s : parseBoolean(s) ? ('yes' as const) : ('no' as const),
+        parse: boolOr(['full', 'strict']),
         format: (v) => v,
       },
       'read-only /usr and /boot (yes), also /etc (full), the whole tree but /dev /proc /sys (strict)',
@@ -247,8 +259,7 @@ export function sandboxKeys(section: SectionName): KeyDef<WithSandbox>[] {
       'protectHome',
       {
         name: 'boolean, read-only or tmpfs',
-        parse: (s) =>
-          s === 'read-only' || s === 'tmpfs' ? s : parseBoolean(s) ? ('yes' as const) : ('no' as const),
+        parse: boolOr(['read-only', 'tmpfs']),
         format: (v) => v,
       },
       '/home, /root and /run/user inaccessible (yes), read-only, or empty (tmpfs)',

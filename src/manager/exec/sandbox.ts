@@ -708,9 +708,11 @@ function capabilityDrops(s: SandboxContext): PlanStep[] {
 }
 
 /** The seccomp filters, one per concern as systemd installs them; the kernel applies the most
- * restrictive answer of all. */
+ * restrictive answer of all. SystemCallFilter= goes last: an allow-list without seccomp(2)
+ * would otherwise kill the installation of the filters after it. */
 function seccompFilters(s: SandboxContext): [string, SeccompFilter][] {
   const out: [string, SeccompFilter][] = [];
+  const last: [string, SeccompFilter][] = [];
   const allow: SeccompAction = { kind: 'allow' };
   const errno = (n: number): SeccompAction => ({ kind: 'errno', errno: n });
   const denied: SeccompAction =
@@ -725,7 +727,7 @@ function seccompFilters(s: SandboxContext): [string, SeccompFilter][] {
       // Allow-lists always include @default (execve, exit, getpid…), as systemd's do.
       const calls = new Set(filterEntryCalls('@default'));
       for (const name of f.entries.keys()) for (const c of filterEntryCalls(name)) calls.add(c);
-      out.push([
+      last.push([
         'SystemCallFilter=',
         { defaultAction: denied, rules: [...calls].map((syscall) => ({ syscall, action: allow })) },
       ]);
@@ -734,7 +736,7 @@ function seccompFilters(s: SandboxContext): [string, SeccompFilter][] {
       for (const [name, e] of f.entries)
         for (const c of filterEntryCalls(name))
           rules.push({ syscall: c, action: e === undefined ? denied : errno(e) });
-      out.push(['SystemCallFilter=', { defaultAction: allow, rules }]);
+      last.push(['SystemCallFilter=', { defaultAction: allow, rules }]);
     }
   }
   const implied: SeccompRule[] = [];
@@ -851,7 +853,7 @@ function seccompFilters(s: SandboxContext): [string, SeccompFilter][] {
       },
     ]);
   }
-  return out;
+  return [...out, ...last];
 }
 
 let sysAdmin: boolean | undefined;

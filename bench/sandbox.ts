@@ -55,7 +55,13 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startServer(name: string, bin: string, dir: string, sandbox: string): Promise<Server> {
+async function startServer(
+  name: string,
+  bin: string,
+  dir: string,
+  sandbox: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Server> {
   const port = await freePort();
   writeFileSync(
     join(dir, 'bench.socket'),
@@ -70,6 +76,7 @@ async function startServer(name: string, bin: string, dir: string, sandbox: stri
     [bin, 'run', '--log-level=warning', '--control-socket', join(dir, 'c.sock'), '-p', dir],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
+      env,
     },
   );
   const deadline = Date.now() + 10_000;
@@ -163,6 +170,8 @@ async function main(): Promise<void> {
       );
     servers.push(await startServer('no keys, this build', BIN, dir(), ''));
     servers.push(await startServer('per-process keys (accept thread)', BIN, dir(), SANDBOX_PER_PROCESS));
+    const mainThread = { ...process.env, SOCKUNIT_ACCEPT_THREAD: '0' };
+    servers.push(await startServer('no keys, main thread', BIN, dir(), '', mainThread));
     servers.push(
       await startServer('PrivateTmp=yes PrivateNetwork=yes (main thread)', BIN, dir(), SANDBOX_PER_UNIT),
     );
@@ -196,11 +205,15 @@ async function main(): Promise<void> {
           `\nno keys, this build over the baseline: ${(plain.connPerSec / base.connPerSec).toFixed(2)}x conn/s, ` +
             `${(plain.cpuMsPerConn / base.cpuMsPerConn).toFixed(2)}x CPU per connection`,
         );
-      for (const r of rows.filter((x) => x.server.startsWith('per-') || x.server.startsWith('Private')))
+      // Each sandboxed row against the unsandboxed row of the same path.
+      const mainPlain = rows.find((r) => r.server === 'no keys, main thread');
+      for (const r of rows.filter((x) => x.server.startsWith('per-') || x.server.startsWith('Private'))) {
+        const ref = r.server.includes('main thread') && mainPlain ? mainPlain : plain;
         console.log(
-          `${r.server}: start adds ${(r.p50 - plain.p50).toFixed(2)} ms (p50 latency), ` +
-            `${(r.cpuMsPerConn - plain.cpuMsPerConn).toFixed(2)} ms CPU per connection`,
+          `${r.server}: start adds ${(r.p50 - ref.p50).toFixed(2)} ms (p50 latency), ` +
+            `${(r.cpuMsPerConn - ref.cpuMsPerConn).toFixed(2)} ms CPU per connection, over '${ref.server}'`,
         );
+      }
     }
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');

@@ -26,6 +26,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { assemble, EM_AARCH64, EM_X86_64, staticElf64 } from './elf.js';
 import { SANDBOX_HELPER_AARCH64 } from './sandbox-helper-aarch64.js';
@@ -272,6 +273,13 @@ export function writePlan(plan: Buffer): string {
   installFile(dir, name, plan, 0o644);
   writtenPlans.add(path);
   return path;
+}
+
+/** Removes a plan no process will run again (one that named a unit's own /tmp directory or
+ * namespace, gone with the unit). Off the main thread; a failure leaves a stale file only. */
+export function forgetPlan(path: string): void {
+  writtenPlans.delete(path);
+  void unlink(path).catch(() => {});
 }
 
 /** The spawn request that runs `plan` and then execs `file` with `argv`. */

@@ -19,9 +19,9 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
-  rmSync,
   statSync,
 } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CLONE_NEWIPC,
@@ -40,6 +40,7 @@ import {
 import { closeQuietly, type Fd } from '../../sys/socket.js';
 import {
   encodePlan,
+  forgetPlan,
   type PlanStep,
   sandboxDir,
   sandboxHelperPath,
@@ -105,9 +106,21 @@ export class SandboxRuntime {
   private netns: Fd | undefined;
   private ipcns: Fd | undefined;
   private readonly unit: string;
+  /** Plans that name this runtime's directories or namespaces: removed with them. */
+  private readonly plans = new Set<string>();
 
   constructor(unit: string) {
     this.unit = unit;
+  }
+
+  /** Whether plans of this unit name its own directories or namespaces (so they are its own). */
+  get holdsResources(): boolean {
+    return this.tmpRoot !== undefined || this.netns !== undefined || this.ipcns !== undefined;
+  }
+
+  /** A plan written for this runtime's processes only. */
+  own(plan: string | undefined): void {
+    if (plan !== undefined) this.plans.add(plan);
   }
 
   /** The private /tmp and /var/tmp: directories on the host, as systemd's, so ExecStartPre=,
@@ -141,13 +154,17 @@ export class SandboxRuntime {
 
   /** The unit has stopped: its namespaces go, its private /tmp is removed. */
   release(): void {
+    for (const plan of this.plans) forgetPlan(plan);
+    this.plans.clear();
     if (this.netns !== undefined) closeQuietly(this.netns);
     if (this.ipcns !== undefined) closeQuietly(this.ipcns);
     this.netns = undefined;
     this.ipcns = undefined;
     if (this.tmpRoot) {
+      // Removed on libuv's thread pool: deleting even a near-empty tree took ~5 ms here (a disk
+      // mounted with `discard`), time the main thread would not serve connections.
       for (const root of [this.tmpRoot, `/var/tmp/${this.tmpRoot.slice('/tmp/'.length)}`])
-        rmSync(root, { recursive: true, force: true });
+        void rm(root, { recursive: true, force: true }).catch(() => {});
       this.tmpRoot = undefined;
     }
   }
@@ -329,6 +346,8 @@ export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
   const earlySteps = req.switchesUser ? early : [...early, ...filters];
   if (earlySteps.length > 0) launch.early = writePlan(encodePlan(earlySteps));
   if (lateSteps.length > 0) launch.late = writePlan(encodePlan(lateSteps));
+  // A plan naming the unit's own /tmp directory or namespace is used by no other unit.
+  if (req.runtime.holdsResources) req.runtime.own(launch.early);
   return launch;
 }
 

@@ -3,12 +3,13 @@
 //   - a unit without sandboxing keys, this build, and (with --baseline DIR) the same unit under
 //     another build of sockunit (e.g. main before this change): a unit without the keys must pay
 //     nothing;
-//   - the same unit with per-process keys (ProtectSystem=strict, ProtectHome=yes,
-//     PrivateTmp=disconnected, SystemCallFilter=@system-service, RestrictAddressFamilies=,
-//     NoNewPrivileges-free): instances start from the accept thread through the sandbox helper;
-//   - with per-unit keys (PrivateTmp=yes, PrivateNetwork=yes, ProtectSystem=strict): each
-//     instance is a unit of its own, so the main thread makes its /tmp directory and network
-//     namespace.
+//   - per-process keys (ProtectSystem=strict, ProtectHome=yes, PrivateTmp=disconnected,
+//     SystemCallFilter=@system-service, RestrictAddressFamilies=): instances start from the
+//     accept thread through the sandbox helper;
+//   - PrivateNetwork=yes: each instance (one process) makes its own network namespace, from the
+//     accept thread;
+//   - PrivateTmp=yes with PrivateNetwork=yes: the main thread makes each instance's /tmp
+//     directory; compared with an unsandboxed main-thread row (SOCKUNIT_ACCEPT_THREAD=0).
 // Each connection: connect, send a line, half-close, read the echo to the end. The added start
 // cost is the p50 latency over the unsandboxed row's; CPU per connection includes the reaped
 // children (utime+stime+cutime+cstime of the manager).
@@ -42,6 +43,7 @@ const SANDBOX_PER_PROCESS = [
   'SystemCallFilter=@system-service',
   'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
 ].join('\n');
+const SANDBOX_NETWORK = ['PrivateNetwork=yes', 'ProtectSystem=strict'].join('\n');
 const SANDBOX_PER_UNIT = ['PrivateTmp=yes', 'PrivateNetwork=yes', 'ProtectSystem=strict'].join('\n');
 
 function freePort(): Promise<number> {
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
       );
     servers.push(await startServer('no keys, this build', BIN, dir(), ''));
     servers.push(await startServer('per-process keys (accept thread)', BIN, dir(), SANDBOX_PER_PROCESS));
+    servers.push(await startServer('PrivateNetwork=yes (accept thread)', BIN, dir(), SANDBOX_NETWORK));
     const mainThread = { ...process.env, SOCKUNIT_ACCEPT_THREAD: '0' };
     servers.push(await startServer('no keys, main thread', BIN, dir(), '', mainThread));
     servers.push(

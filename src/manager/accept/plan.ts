@@ -13,7 +13,7 @@ import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
 import { serviceEnvironment } from '../exec/environment.js';
 import { resolveExecutable, stdioTargets } from '../exec/process.js';
-import { planSandbox, SandboxRuntime, wrapWithSandbox } from '../exec/sandbox.js';
+import { planSandbox, runsOneProcess, SandboxRuntime, wrapWithSandbox } from '../exec/sandbox.js';
 import type { AcceptPlan, PlanStdio } from './protocol.js';
 
 /** Set by the accept thread per connection: a unit that sets them itself keeps the main path. */
@@ -120,8 +120,12 @@ export function acceptPlanFor(
   // each instance. What instances would share (a PrivateTmp= directory, a network or IPC
   // namespace kept by the manager) is per unit: those keep the main thread's path.
   const sb = template.sandbox;
-  if (sb.privateTmp === 'yes' || sb.privateNetwork || sb.privateIPC)
-    return { reason: 'PrivateTmp=/PrivateNetwork=/PrivateIPC= (kept per instance by the main thread)' };
+  const single = runsOneProcess(template);
+  if (sb.privateTmp === 'yes' || ((sb.privateNetwork || sb.privateIPC) && !single))
+    return {
+      reason:
+        'PrivateTmp=, or PrivateNetwork=/PrivateIPC= shared by several commands (kept by the main thread)',
+    };
   let sandboxed: { file: string; argv: string[] } = { file: start.file, argv: [...start.argv] };
   try {
     const launch = planSandbox({
@@ -130,6 +134,7 @@ export function acceptPlanFor(
       switchesUser: false,
       runtime: new SandboxRuntime(template.name),
       cwd,
+      singleProcess: single,
     });
     if (launch && launch.omitted.length > 0) return { reason: 'sandboxing keys left out (best-effort)' };
     sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);

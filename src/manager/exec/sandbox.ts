@@ -58,6 +58,7 @@ import {
   type SandboxContext,
   type SandboxPath,
 } from '../../unit/sandbox-config.js';
+import type { ServiceUnitConfig } from '../../unit/service-config.js';
 
 // systemd's exit statuses for a failed executor step.
 const EXIT_NAMESPACE = 226;
@@ -272,6 +273,20 @@ export interface SandboxRequest {
   /** The working directory, entered again inside a new mount namespace (the spawn's chdir
    * happened before it, on the host's tree). */
   cwd: string;
+  /** The unit runs one process only (no ExecStartPre=, ExecStop=…): namespaces it would share
+   * are made by that process itself. */
+  singleProcess: boolean;
+}
+
+/** Whether a service runs exactly one process in its life: its namespaces need no sharing. */
+export function runsOneProcess(config: ServiceUnitConfig): boolean {
+  const s = config.service;
+  return (
+    s.execStart.length === 1 &&
+    [s.execCondition, s.execStartPre, s.execStartPost, s.execReload, s.execStop, s.execStopPost].every(
+      (list) => list.length === 0,
+    )
+  );
 }
 
 const STRICT_LEFT_OUT: string[] = [];
@@ -371,11 +386,14 @@ export function sandboxReady(): string {
 function joinShared(req: SandboxRequest, kind: 'net' | 'ipc'): PlanStep[] {
   const key = kind === 'net' ? 'PrivateNetwork=' : 'PrivateIPC=';
   const flag = kind === 'net' ? CLONE_NEWNET : CLONE_NEWIPC;
-  const path = req.runtime.namespacePath(kind);
-  // The manager could not make it (no CAP_SYS_ADMIN): the process tries itself, and fails with
-  // the kernel's own answer, as under systemd.
-  if (path === undefined)
-    return [
+  // A unit of one process (most Accept=yes instances) has nobody to share the namespace with:
+  // the process makes its own, off the manager's main thread (a network namespace costs the
+  // kernel a few ms, more under load, waiting for RCU).
+  const path = req.singleProcess ? undefined : req.runtime.namespacePath(kind);
+  // Otherwise the manager made it; if it could not (no CAP_SYS_ADMIN), the process tries
+  // itself, and fails with the kernel's own answer, as under systemd.
+  if (path === undefined) {
+    const steps: PlanStep[] = [
       {
         call: 'unshare',
         args: [flag],
@@ -383,7 +401,23 @@ function joinShared(req: SandboxRequest, kind: 'net' | 'ipc'): PlanStep[] {
         message: `${key}: cannot make a ${kind === 'net' ? 'network' : 'IPC'} namespace (unshare)`,
       },
     ];
+    if (kind === 'net') steps.push(...loopbackUpSteps());
+    return steps;
+  }
   return joinPath(path, flag, key);
+}
+
+/** `lo` up in the process's new network namespace (SIOCSIFFLAGS with IFF_UP|IFF_LOOPBACK). */
+function loopbackUpSteps(): PlanStep[] {
+  const ifreq = Buffer.alloc(40);
+  ifreq.write('lo', 0, 'latin1');
+  ifreq.writeUInt16LE(0x1 | 0x8, 16);
+  const fail = { failStatus: EXIT_NAMESPACE, message: 'PrivateNetwork=: cannot bring lo up' };
+  return [
+    { call: 'socket', args: [2 /* AF_INET */, 2 /* SOCK_DGRAM */ | O_CLOEXEC, 0], saveAs: 'lo', ...fail },
+    { call: 'ioctl', args: [{ saved: 'lo' }, 0x8914 /* SIOCSIFFLAGS */, { bytes: ifreq }], ...fail },
+    { call: 'close', args: [{ saved: 'lo' }], ...fail },
+  ];
 }
 
 function joinPath(path: string, flag: number, key: string): PlanStep[] {

@@ -9,7 +9,7 @@ import { type ExecCommand, expandCommandVariables } from '../../unit/exec-comman
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
-import { planSandbox, SandboxRuntime } from '../exec/sandbox.js';
+import { planSandbox, runsOneProcess, SandboxRuntime } from '../exec/sandbox.js';
 import { lookupUser, requireGroup, requireUser, type UserRecord } from '../exec/users.js';
 import type { Logger } from '../log.js';
 import type { FdStore } from './fd-store.js';
@@ -152,6 +152,7 @@ export class ServiceCommands {
       switchesUser: (user !== undefined && user.uid !== euid) || (gid !== undefined && gid !== egid),
       runtime: this.sandboxRuntime,
       cwd,
+      singleProcess: runsOneProcess(this.owner.config),
     });
     if (launch && launch.omitted.join() !== this.sandboxOmitted.join()) {
       this.sandboxOmitted = launch.omitted;

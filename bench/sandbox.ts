@@ -10,6 +10,10 @@
 //     accept thread;
 //   - PrivateTmp=yes with PrivateNetwork=yes: the main thread makes each instance's /tmp
 //     directory; compared with an unsandboxed main-thread row (SOCKUNIT_ACCEPT_THREAD=0).
+// Then the exec chain alone, without a manager: /bin/true started directly, through the sandbox
+// helper with a ProtectSystem=strict + PrivateTmp=disconnected + SystemCallFilter=@system-service
+// plan, and (when Debian's bubblewrap is installed) through bwrap with the same mounts and a
+// seccomp filter: the measurement behind the choice of mechanism (README, Design notes).
 // Each connection: connect, send a line, half-close, read the echo to the end. The added start
 // cost is the p50 latency over the unsandboxed row's; CPU per connection includes the reaped
 // children (utime+stime+cutime+cstime of the manager).
@@ -18,8 +22,8 @@
 //   [rounds] [--baseline DIR]   (DIR: a built sockunit checkout, its dist/cli/bin.js is run)
 // Bounded: `connections` (default 300) per row in `rounds` (default 3) chunks, 30 s per chunk.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,4 +229,97 @@ async function main(): Promise<void> {
   }
 }
 
+/** ms per start of `argv`, over `count` runs (spawnSync: a fork of this process each, the same
+ * for every row). */
+function startCost(argv: string[], count: number, fd3?: string): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    // bwrap reads its filter from fd 3 to the end: a fresh open for every run.
+    const input = fd3 === undefined ? undefined : openSync(fd3, 'r');
+    const t0 = performance.now();
+    const r = spawnSync(argv[0] as string, argv.slice(1), {
+      stdio: input === undefined ? 'ignore' : ['ignore', 'ignore', 'ignore', input],
+    });
+    total += performance.now() - t0;
+    if (input !== undefined) closeSync(input);
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}`);
+  }
+  return total / count;
+}
+
+async function chain(count: number): Promise<void> {
+  const { planSandbox, SandboxRuntime } = await import('../src/manager/exec/sandbox.js');
+  const { sandboxWrap } = await import('../src/sys/syscall-plan.js');
+  const { compileFilter } = await import('../src/sys/seccomp.js');
+  const { defaultSandboxContext, filterEntryCalls } = await import('../src/unit/sandbox-config.js');
+  const sandbox = defaultSandboxContext();
+  sandbox.protectSystem = 'strict';
+  sandbox.privateTmp = 'disconnected';
+  const entries = new Map<string, number | undefined>();
+  for (const c of filterEntryCalls('@system-service')) entries.set(c, undefined);
+  sandbox.systemCallFilter = { allowList: true, entries };
+  const launch = planSandbox({
+    unit: 'bench',
+    sandbox,
+    switchesUser: false,
+    runtime: new SandboxRuntime('bench'),
+    cwd: '/',
+    singleProcess: true,
+  });
+  const helper = sandboxWrap(launch?.early as string, '/bin/true', ['true']).argv;
+  const rows: [string, string[], string | undefined][] = [
+    ['/bin/true', ['/bin/true'], undefined],
+    ['sandbox helper', helper, undefined],
+  ];
+  const bwrap = spawnSync('/bin/sh', ['-c', 'command -v bwrap'], { encoding: 'utf8' }).stdout.trim();
+  if (bwrap) {
+    const calls = [...filterEntryCalls('@default'), ...entries.keys()];
+    const program = compileFilter({
+      defaultAction: { kind: 'kill' },
+      rules: calls.map((syscall) => ({ syscall, action: { kind: 'allow' } })),
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'sockunit-bench-bpf-')), 'filter.bpf');
+    writeFileSync(file, program);
+    rows.push([
+      'bubblewrap (same mounts, --seccomp)',
+      [
+        bwrap,
+        '--bind',
+        '/',
+        '/',
+        '--ro-bind',
+        '/',
+        '/',
+        '--dev-bind',
+        '/dev',
+        '/dev',
+        '--proc',
+        '/proc',
+        '--tmpfs',
+        '/tmp',
+        '--tmpfs',
+        '/var/tmp',
+        '--seccomp',
+        '3',
+        '/bin/true',
+      ],
+      file,
+    ]);
+  }
+  const totals = new Map<string, number[]>();
+  for (let round = 0; round < 5; round++)
+    for (const [name, argv, input] of rows) {
+      const list = totals.get(name) ?? [];
+      list.push(startCost(argv, Math.ceil(count / 5), input));
+      totals.set(name, list);
+    }
+  const base = median(totals.get('/bin/true') ?? []);
+  console.log('\nexec chain alone (spawnSync from Node), ms per start:');
+  for (const [name] of rows) {
+    const ms = median(totals.get(name) ?? []);
+    console.log(`  ${name.padEnd(38)} ${ms.toFixed(2)} ms  (+${(ms - base).toFixed(2)} ms over /bin/true)`);
+  }
+}
+
 await main();
+await chain(Number(process.env.SOCKUNIT_BENCH_CHAIN ?? 200));

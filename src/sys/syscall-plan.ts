@@ -28,7 +28,7 @@ import {
 } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { assemble, EM_AARCH64, EM_X86_64, staticElf64 } from './elf.js';
+import { helperElf } from './elf.js';
 import { SANDBOX_HELPER_AARCH64 } from './sandbox-helper-aarch64.js';
 import { SANDBOX_HELPER_X86_64 } from './sandbox-helper-x86_64.js';
 
@@ -163,20 +163,7 @@ export function sandboxHelperImage(arch: string = process.arch): Uint8Array | un
   if (!a) return undefined;
   let image = images.get(a);
   if (!image) {
-    image =
-      a === 'x64'
-        ? staticElf64({
-            machine: EM_X86_64,
-            loadAddress: 0x400000n,
-            align: 0x1000n,
-            code: assemble(SANDBOX_HELPER_X86_64).bytes,
-          })
-        : staticElf64({
-            machine: EM_AARCH64,
-            loadAddress: 0x400000n,
-            align: 0x10000n,
-            code: assemble(SANDBOX_HELPER_AARCH64).bytes,
-          });
+    image = helperElf(a, SANDBOX_HELPER_X86_64, SANDBOX_HELPER_AARCH64);
     images.set(a, image);
   }
   return image;

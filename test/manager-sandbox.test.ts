@@ -6,7 +6,7 @@
 // runs and says what it left out.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
@@ -225,6 +225,41 @@ describe('sockunit run: sandboxing', () => {
       assert.equal(lines.get('procsys'), 'hidden', 'ProcSubset=pid: /proc has process directories only');
     }
     assert.match(m.log, /inst\.socket: instances start on the accept thread/, m.log);
+  });
+
+  test("JoinsNamespaceOf=: a second unit sees the first one's private /tmp and network namespace", async (t) => {
+    if (skip(t)) return;
+    const [portA, portB] = [await freePort(), await freePort()];
+    const m = await suite.start(() => ({
+      'a.socket': `[Socket]\nListenStream=127.0.0.1:${portA}\n`,
+      'a.service': [
+        '[Service]',
+        'PrivateTmp=yes',
+        'PrivateNetwork=yes',
+        "ExecStart=/bin/sh -c 'echo from-a > /tmp/shared; echo R netA=$(readlink /proc/self/ns/net); exec sleep 60'",
+        '',
+      ].join('\n'),
+      'b.socket': `[Socket]\nListenStream=127.0.0.1:${portB}\n`,
+      'b.service': [
+        '[Unit]',
+        'JoinsNamespaceOf=a.service',
+        '[Service]',
+        'Type=oneshot',
+        'PrivateTmp=yes',
+        'PrivateNetwork=yes',
+        "ExecStart=/bin/sh -c 'echo R tmpB=$(cat /tmp/shared); echo R netB=$(readlink /proc/self/ns/net)'",
+        '',
+      ].join('\n'),
+    }));
+    await suite.trigger(portA);
+    await m.waitFor(/a\.service\[\d+\]: R netA=/, 10_000);
+    await suite.trigger(portB);
+    await m.waitFor(/b\.service\[\d+\]: R netB=/, 10_000);
+    const a = results(m.log, 'a.service');
+    const b = results(m.log, 'b.service');
+    assert.equal(b.get('tmpB'), 'from-a', `b.service reads a.service's /tmp:\n${m.log}`);
+    assert.equal(b.get('netB'), a.get('netA'), 'one network namespace');
+    assert.notEqual(a.get('netA'), readlinkSync('/proc/self/ns/net'), "not the host's");
   });
 
   test('without CAP_SYS_ADMIN: strict fails with 226/NAMESPACE naming the key; best-effort runs and says what it left out', async (t) => {

@@ -101,8 +101,36 @@ export function setSandboxMode(mode: SandboxMode): void {
   managerMode = mode;
 }
 
+/** The runtimes of the units running now, by unit name: JoinsNamespaceOf= finds them here. */
+const running = new Map<string, SandboxRuntime>();
+
+/** The runtime a unit's processes use: that of a running unit it JoinsNamespaceOf=, else its
+ * own. Each call takes a reference; give it back with `release()`. */
+export function acquireRuntime(unit: string, joins: readonly string[]): SandboxRuntime {
+  for (const other of joins) {
+    const shared = running.get(other);
+    if (shared) {
+      shared.users++;
+      return shared;
+    }
+  }
+  let own = running.get(unit);
+  if (!own) {
+    own = new SandboxRuntime(unit);
+    running.set(unit, own);
+  }
+  own.users++;
+  return own;
+}
+
 /** What one unit's processes share while it runs. */
 export class SandboxRuntime {
+  /** Units using it (JoinsNamespaceOf= shares one between units). */
+  users = 0;
+  /** Joined by another unit: its namespaces are kept by the manager, whatever the unit runs. */
+  get shared(): boolean {
+    return this.users > 1;
+  }
   private tmpRoot: string | undefined;
   private netns: Fd | undefined;
   private ipcns: Fd | undefined;
@@ -153,8 +181,14 @@ export class SandboxRuntime {
     return `/proc/${process.pid}/fd/${kind === 'net' ? this.netns : this.ipcns}`;
   }
 
-  /** The unit has stopped: its namespaces go, its private /tmp is removed. */
+  /** A unit using it has stopped; with the last one, its namespaces and private /tmp go. */
   release(): void {
+    if (this.users > 1) {
+      this.users--;
+      return;
+    }
+    this.users = 0;
+    if (running.get(this.unit) === this) running.delete(this.unit);
     for (const plan of this.plans) forgetPlan(plan);
     this.plans.clear();
     if (this.netns !== undefined) closeQuietly(this.netns);
@@ -389,7 +423,7 @@ function joinShared(req: SandboxRequest, kind: 'net' | 'ipc'): PlanStep[] {
   // A unit of one process (most Accept=yes instances) has nobody to share the namespace with:
   // the process makes its own, off the manager's main thread (a network namespace costs the
   // kernel a few ms, more under load, waiting for RCU).
-  const path = req.singleProcess ? undefined : req.runtime.namespacePath(kind);
+  const path = req.singleProcess && !req.runtime.shared ? undefined : req.runtime.namespacePath(kind);
   // Otherwise the manager made it; if it could not (no CAP_SYS_ADMIN), the process tries
   // itself, and fails with the kernel's own answer, as under systemd.
   if (path === undefined) {

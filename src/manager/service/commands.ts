@@ -9,7 +9,7 @@ import { type ExecCommand, expandCommandVariables } from '../../unit/exec-comman
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
-import { planSandbox, runsOneProcess, SandboxRuntime } from '../exec/sandbox.js';
+import { acquireRuntime, planSandbox, runsOneProcess, type SandboxRuntime } from '../exec/sandbox.js';
 import { lookupUser, requireGroup, requireUser, type UserRecord } from '../exec/users.js';
 import type { Logger } from '../log.js';
 import type { FdStore } from './fd-store.js';
@@ -145,14 +145,19 @@ export class ServiceCommands {
   private sandboxFor(user: UserRecord | undefined, gid: number | undefined, cwd: string) {
     const euid = process.geteuid?.() ?? 0;
     const egid = process.getegid?.() ?? 0;
-    this.sandboxRuntime ??= new SandboxRuntime(this.name);
+    this.sandboxRuntime ??= acquireRuntime(this.name, this.owner.config.unit.joinsNamespaceOf);
     const launch = planSandbox({
       unit: this.name,
       sandbox: this.owner.config.sandbox,
       switchesUser: (user !== undefined && user.uid !== euid) || (gid !== undefined && gid !== egid),
       runtime: this.sandboxRuntime,
       cwd,
-      singleProcess: runsOneProcess(this.owner.config),
+      // Only an instance of a template (an Accept=yes connection) of one process makes its own
+      // namespaces: any other unit may be named by another's JoinsNamespaceOf=.
+      singleProcess:
+        this.name.includes('@') &&
+        runsOneProcess(this.owner.config) &&
+        this.owner.config.unit.joinsNamespaceOf.length === 0,
     });
     if (launch && launch.omitted.join() !== this.sandboxOmitted.join()) {
       this.sandboxOmitted = launch.omitted;

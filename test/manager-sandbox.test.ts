@@ -6,6 +6,7 @@
 // runs and says what it left out.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import {
   managerSuite,
   rootUnavailable,
   SYSTEM_PYTHON,
+  waitUntil,
 } from './fixtures/manager/harness.js';
 import { statusOf } from './fixtures/manager/status.js';
 
@@ -260,6 +262,31 @@ describe('sockunit run: sandboxing', () => {
     assert.equal(b.get('tmpB'), 'from-a', `b.service reads a.service's /tmp:\n${m.log}`);
     assert.equal(b.get('netB'), a.get('netA'), 'one network namespace');
     assert.notEqual(a.get('netA'), readlinkSync('/proc/self/ns/net'), "not the host's");
+  });
+
+  test('IPCNamespacePath= joins the named IPC namespace', async (t) => {
+    if (skip(t)) return;
+    const port = await freePort();
+    // An IPC namespace of its own, held by a sleeping process, for IPCNamespacePath= to join.
+    const holder = spawn('unshare', ['--ipc', 'sleep', '60'], { stdio: 'ignore' });
+    after(() => holder.kill('SIGKILL'));
+    const nsPath = `/proc/${holder.pid}/ns/ipc`;
+    await waitUntil('the namespace holder', () =>
+      existsSync(nsPath) && readlinkSync(nsPath) !== readlinkSync('/proc/self/ns/ipc') ? true : undefined,
+    );
+    const m = await suite.start(() => ({
+      'ipc.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'ipc.service': [
+        '[Service]',
+        'Type=oneshot',
+        `IPCNamespacePath=${nsPath}`,
+        "ExecStart=/bin/sh -c 'echo R ipc=$(readlink /proc/self/ns/ipc)'",
+        '',
+      ].join('\n'),
+    }));
+    await suite.trigger(port);
+    await m.waitFor(/ipc\.service\[\d+\]: R ipc=/, 10_000);
+    assert.equal(results(m.log, 'ipc.service').get('ipc'), readlinkSync(nsPath), m.log);
   });
 
   test('without CAP_SYS_ADMIN: strict fails with 226/NAMESPACE naming the key; best-effort runs and says what it left out', async (t) => {

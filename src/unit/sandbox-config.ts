@@ -70,6 +70,7 @@ export interface SandboxContext {
   protectHostname: boolean;
   protectClock: boolean;
   networkNamespacePath?: string;
+  ipcNamespacePath?: string;
   systemCallFilter?: SyscallFilter;
   /** Unset: a filtered call kills the process (SIGSYS). */
   systemCallErrorNumber?: number | 'kill' | 'log';
@@ -169,7 +170,8 @@ export function isSandboxed(s: SandboxContext): boolean {
     needsSeccomp(s) ||
     s.privateNetwork ||
     s.privateIPC ||
-    s.networkNamespacePath !== undefined
+    s.networkNamespacePath !== undefined ||
+    s.ipcNamespacePath !== undefined
   );
 }
 

@@ -346,6 +346,8 @@ export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
   else if (s.networkNamespacePath !== undefined && !leaveOut(can?.netns, 'NetworkNamespacePath='))
     early.push(...joinPath(s.networkNamespacePath, CLONE_NEWNET, 'NetworkNamespacePath='));
   if (s.privateIPC && !leaveOut(can?.ipcns, 'PrivateIPC=')) early.push(...joinShared(req, 'ipc'));
+  else if (s.ipcNamespacePath !== undefined && !leaveOut(can?.ipcns, 'IPCNamespacePath='))
+    early.push(...joinPath(s.ipcNamespacePath, CLONE_NEWIPC, 'IPCNamespacePath='));
   if (s.protectHostname && !leaveOut(can?.uts, 'ProtectHostname='))
     early.push({
       call: 'unshare',

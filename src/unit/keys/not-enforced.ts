@@ -41,7 +41,6 @@ const GROUPS: readonly Group[] = [
       'SystemCallLog',
       ['DelegateNamespaces', 258],
       'RestrictFileSystems',
-      'IPCNamespacePath',
       'PrivateUsers',
       ['PrivatePIDs', 257],
       'MountFlags',

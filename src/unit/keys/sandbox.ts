@@ -362,6 +362,10 @@ export function sandboxKeys(section: SectionName): KeyDef<WithSandbox>[] {
         emptyResetsTo: { value: undefined },
       },
     ),
+    scalarRow(S, 'IPCNamespacePath', sandbox, 'ipcNamespacePath', absolutePath, 'join this IPC namespace', {
+      specifiers: 'all',
+      emptyResetsTo: { value: undefined },
+    }),
     customRow(
       S,
       'SystemCallFilter',

@@ -25,8 +25,12 @@ import { statusOf } from './fixtures/manager/status.js';
 
 describe('sockunit run: the service process', () => {
   const suite = managerSuite('exec', (dir) => {
-    // The report service may run as nobody: it must read the script and write its report here.
-    chmodSync(dir, 0o777);
+    // The report service may run as nobody: it must read the script, and write its report in
+    // out/. The unit directory itself stays root's: as root, a manager refuses unit files in a
+    // directory another user may write.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'out'));
+    chmodSync(join(dir, 'out'), 0o777);
     writeFileSync(join(dir, 'report.py'), REPORT_PY, { mode: 0o644 });
   });
   const start = (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) =>
@@ -96,10 +100,10 @@ describe('sockunit run: the service process', () => {
     const port = await freePort();
     const m = await start((dir) => ({
       'drop.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/drop.json --stay\n`,
+      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/out/drop.json --stay\n`,
     }));
     await trigger(port);
-    const r = await readReport(`${m.dir}/drop.json`);
+    const r = await readReport(`${m.dir}/out/drop.json`);
     assert.equal(r.cwd, '/', 'without WorkingDirectory= a system service starts in /');
     assert.equal(r.uid, 65534);
     assert.equal(r.gid, 65534);
@@ -333,6 +337,55 @@ describe('sockunit run: the service process', () => {
     assert.equal(m.matching(/^brief\.service\[\d+\]: stop-ran$/).length, 2, m.log);
     assert.equal(m.matching(/^brief\.service: Scheduled restart job/).length, 2, m.log);
     assert.equal(statusOf(m, 'brief.service').activeState, 'failed');
+  });
+
+  test('ExecStop= runs when a started service ends well on its own (simple and oneshot), not after a failure', async () => {
+    const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+    const unit = (exec: string, extra = '') =>
+      `[Service]\n${extra}ExecStart=${exec}\nExecStop=/bin/echo stop-ran\nExecStopPost=/bin/echo stop-post-ran\n`;
+    const m = await start(() => ({
+      'ends.socket': `[Socket]\nListenStream=127.0.0.1:${a}\n`,
+      'ends.service': unit("/bin/sh -c 'exit 0'"),
+      'once.socket': `[Socket]\nListenStream=127.0.0.1:${b}\n`,
+      'once.service': unit('/bin/true', 'Type=oneshot\n'),
+      'fails.socket': `[Socket]\nListenStream=127.0.0.1:${c}\n`,
+      'fails.service': unit("/bin/sh -c 'exit 3'"),
+    }));
+    for (const port of [a, b, c]) await trigger(port);
+    for (const name of ['ends', 'once', 'fails'])
+      await m.waitFor(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-post-ran$`));
+    const stopRan = (name: string) =>
+      m.matching(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-ran$`)).length;
+    assert.equal(stopRan('ends'), 1, m.log);
+    assert.equal(stopRan('once'), 1, m.log);
+    assert.equal(
+      stopRan('fails'),
+      0,
+      'a failed service is not stopped with ExecStop= (systemd goes to stop-sigterm)',
+    );
+  });
+
+  test('KillMode=none: the manager exits after its stop although the process it leaves holds the output pipe, and takes it along', async () => {
+    const port = await freePort();
+    const marker = `${62 + (process.pid % 1000) / 1000}`;
+    const m = await start(() => ({
+      'keep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'keep.service': `[Service]\nKillMode=none\nExecStart=/bin/sh -c 'echo up; exec sleep ${marker}'\n`,
+    }));
+    try {
+      await trigger(port);
+      await m.waitFor(/^keep\.service\[\d+\]: up$/);
+      // The stop leaves it running; the manager's own end takes it along (PR_SET_PDEATHSIG: a
+      // manager that is gone leaves nothing running), and that end must come.
+      const { code } = await m.stop('SIGTERM');
+      assert.equal(code, 0, m.log);
+      assert.equal(m.matching(/^Stopped keep\.service\.$/).length, 1, m.log);
+      await waitUntil('the process KillMode=none left to end with the manager', () =>
+        processesWith(`sleep ${marker}`).length === 0 ? true : undefined,
+      );
+    } finally {
+      for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   test('a service ignoring SIGTERM is KILLed after TimeoutStopSec=', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -188,6 +188,79 @@ test('helper: without the placeholder it execs the service with the environment 
   assert.equal(result.status, 0, result.stderr);
   assert.deepEqual(result.stdout.trim().split('\n').sort(), ['A=b', 'LISTEN_PID=000000000']);
 });
+
+/** Stands for the middle process's pid in a wrapped request, replaced by the middle itself. */
+const PARENT_MARK = 999_999_999;
+
+/** A python3 middle process that starts `request` (PARENT_MARK replaced by its own pid) as its
+ * child, prints the child's pid, and sleeps: the test kills it and watches the child. */
+const MIDDLE_PY = `
+import json, os, sys, time
+req = json.loads(sys.argv[1])
+me = str(os.getpid())
+argv = [a.replace("${PARENT_MARK}", me) for a in req["argv"]]
+pid = os.fork()
+if pid == 0:
+    os.execve(req["file"], argv, req["env"])
+print(pid, flush=True)
+time.sleep(60)
+`;
+
+function stateOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2];
+  } catch {
+    return undefined; // gone (reaped)
+  }
+}
+
+async function until<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+for (const { name, wrap, skip } of wrappers) {
+  test(`${name} with the parent's pid: the service runs, and is killed when its parent dies`, {
+    skip,
+  }, async () => {
+    const request = wrap('/bin/sleep', ['sleep', '60'], {}, ['LISTEN_PID'], { parentPid: PARENT_MARK });
+    const middle = spawn('/usr/bin/python3', ['-c', MIDDLE_PY, JSON.stringify(request)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      middle.stdout.on('data', (d: Buffer) => {
+        out += d.toString('utf8');
+      });
+      const pid = await until('the service pid', () => (out.endsWith('\n') ? Number(out) : undefined));
+      // Exec'd (through the helper, or setpriv and the shell, whose argv[0] is the path): the
+      // pid is sleep's now.
+      await until('the service running', () =>
+        /(^|\/)sleep\u000060\u0000$/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1')) ? true : undefined,
+      );
+      middle.kill('SIGKILL');
+      // Dead: reaped by whoever inherited it, or a zombie waiting for that.
+      await until('the service killed with its parent', () => {
+        const state = stateOf(pid);
+        return state === undefined || state === 'Z' ? true : undefined;
+      });
+    } finally {
+      middle.kill('SIGKILL');
+    }
+  });
+
+  test(`${name} with a parent pid that is not its parent's: exits 127 and runs nothing`, { skip }, () => {
+    const result = run(wrap('/bin/echo', ['echo', 'ran'], {}, ['LISTEN_PID'], { parentPid: 1 }));
+    assert.equal(result.status, EXEC_FAILED, result.stderr);
+    assert.equal(result.stdout, '');
+  });
+}
 
 test('helper: too few arguments is a usage error with status 127', {
   skip: hasHelper ? undefined : `no helper for ${process.arch}`,
@@ -411,6 +484,16 @@ test('aarch64 helper under qemu-user: LISTEN_PID, argv, exec failure', (t) => {
   );
   assert.equal(shown.status, 0, shown.stderr);
   assert.equal(shown.stdout, `${shown.pid} ${shown.pid}\na b x y \n`);
+  // With the parent's pid (the qemu process's parent is this test): armed, then the service.
+  const armed = spawnSync(qemu, [helper, String(process.pid), '/bin/sh', 'sh', '-c', SHOW_PID], {
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(armed.status, 0, armed.stderr);
+  assert.equal(armed.stdout, `${armed.pid} ${armed.pid}\n`);
+  const orphan = spawnSync(qemu, [helper, '1', '/bin/echo', 'echo', 'ran'], { env, encoding: 'utf8' });
+  assert.equal(orphan.status, 127, 'a parent other than PPID: nothing runs');
+  assert.equal(orphan.stdout, '');
   const failed = spawnSync(qemu, [helper, '/nonexistent', 'x'], { env, encoding: 'utf8' });
   assert.equal(failed.status, 127);
   assert.equal(failed.stderr, 'sockunit-listen-pid: cannot execute /nonexistent: errno 2\n');

@@ -93,6 +93,9 @@ command('connections', 'list the connections on a socket unit, with MPTCP subflo
 command('logs', "print a unit's recent log lines and output; -f follows", async () => {
   return (await import('./logs.js')).logsCommand;
 });
+command('is-system-running', "print the running manager's state (running, degraded, starting…)", async () => {
+  return (await import('./is-system-running.js')).isSystemRunningCommand;
+});
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));

@@ -84,13 +84,15 @@ function docsLines(documentation: readonly string[]): string {
 function socketLines(s: SocketStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
+  if (s.hint) out += field('Hint', s.hint);
   out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
   out += docsLines(s.documentation);
   s.listen.forEach((l, i) => {
+    const kept = l.notUpgraded ? `; not upgraded to MPTCP: ${l.notUpgraded}` : '';
     out +=
       i === 0
-        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol})`)
-        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol})\n`;
+        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol}${kept})`)
+        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol}${kept})\n`;
   });
   if (s.accept)
     out += field(

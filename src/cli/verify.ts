@@ -9,7 +9,8 @@ import { dirname, resolve } from 'node:path';
 import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
-import { listUnitFiles, UnitPathIndex } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitFiles, type UnitFileChecks, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
 import { parseUnitFileCommand } from './unit-target.js';
@@ -26,6 +27,10 @@ Exit status 1 when a unit has an error, 2 for bad usage.
   -p, --unit-path DIR  also search DIR for the services sockets start (repeatable)
       --user           expand specifiers as the user manager would
       --system         expand specifiers as the system manager would (the default)
+      --allow-unsafe-unit-files
+                       as root: report unit files another user could modify as warnings, as
+                       \`sockunit run --allow-unsafe-unit-files\` runs them (errors otherwise, as
+                       \`sockunit run\` refuses them; as another user, notices of what it would do)
   -h, --help           show this help
 `;
 
@@ -34,7 +39,12 @@ const COMMAND_SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
   const parsed = parseUnitFileCommand('verify', USAGE, argv, io, {
-    extra: { json: { type: 'boolean' }, strict: { type: 'boolean' }, 'no-notices': { type: 'boolean' } },
+    extra: {
+      json: { type: 'boolean' },
+      strict: { type: 'boolean' },
+      'no-notices': { type: 'boolean' },
+      'allow-unsafe-unit-files': { type: 'boolean' },
+    },
     missing: 'no unit file or directory given',
   });
   if (typeof parsed === 'number') return parsed;
@@ -44,6 +54,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const units = loadUnitFromPaths(files, {
     unitPath,
     ...(choice.manager === 'user' ? { manager: 'user' as const } : {}),
+    checks: verifyChecks(parsed.values['allow-unsafe-unit-files'] === true),
   });
   const host = new HostLookup();
   for (const u of units)
@@ -95,6 +106,15 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     `${units.length} unit${units.length === 1 ? '' : 's'} checked: ${count('error')} errors, ${count('warning')} warnings, ${count('notice')} notices${strict ? ' (--strict: warnings fail)' : ''}\n`,
   );
   return exit;
+}
+
+/** What `sockunit run` as root would say about who may have written the files: as root, the
+ * same (an error, or with the option a warning); as another user, a notice of it. */
+function verifyChecks(allowUnsafe: boolean): UnitFileChecks {
+  const euid = process.geteuid?.() ?? 0;
+  const { ownership } = unitFileChecksFor(0, euid === 0 ? (process.getegid?.() ?? 0) : 0, allowUnsafe);
+  if (!ownership) return {};
+  return { ownership: euid === 0 ? ownership : { ...ownership, severity: 'notice' } };
 }
 
 /** A unit's diagnostics in reading order: fragment, then drop-ins, by line; whole-unit ones

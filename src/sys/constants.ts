@@ -51,6 +51,7 @@ export const SO_DOMAIN = 39;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const SO_COOKIE = 57;
+export const SO_ZEROCOPY = 60;
 export const SO_PASSPIDFD = 76;
 export const SO_PEERPIDFD = 77;
 export const SO_PASSRIGHTS = 83;
@@ -61,11 +62,13 @@ export const IP_TTL = 2;
 export const IP_PKTINFO = 8;
 export const IP_FREEBIND = 15;
 export const IP_TRANSPARENT = 19;
+export const IP_MINTTL = 21;
 
 // IPPROTO_IPV6 options
 export const IPV6_UNICAST_HOPS = 16;
 export const IPV6_V6ONLY = 26;
 export const IPV6_RECVPKTINFO = 49;
+export const IPV6_MINHOPCOUNT = 73;
 export const IPV6_TRANSPARENT = 75;
 export const IPV6_FREEBIND = 78;
 
@@ -75,7 +78,13 @@ export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
 export const TCP_DEFER_ACCEPT = 9;
+export const TCP_WINDOW_CLAMP = 10;
+export const TCP_INFO = 11;
+export const TCP_QUICKACK = 12;
 export const TCP_CONGESTION = 13;
+export const TCP_MD5SIG = 14;
+export const TCP_USER_TIMEOUT = 18;
+export const TCP_ULP = 31;
 export const TCP_IS_MPTCP = 43;
 
 export const SCTP_NODELAY = 3;
@@ -155,6 +164,8 @@ export const P_PIDFD = 3;
 export const WNOHANG = 1;
 export const WEXITED = 4;
 export const WNOWAIT = 0x01000000;
+/** waitid: only children of the calling thread (orphans are re-parented to the main thread). */
+export const __WNOTHREAD = 0x20000000;
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;

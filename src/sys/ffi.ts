@@ -57,6 +57,7 @@ export const libcCalls = {
   inet_pton: libc.func('int inet_pton(int af, const char *src, void *dst)'),
   inet_ntop: libc.func('const char *inet_ntop(int af, const void *src, void *dst, uint32_t size)'),
   getpid: libc.func('int getpid()'),
+  gnu_get_libc_version: libc.func('const char *gnu_get_libc_version()'),
   prctl: libc.func('int prctl(int option, ...)'),
   getuid: libc.func('uint32_t getuid()'),
   geteuid: libc.func('uint32_t geteuid()'),

@@ -3,7 +3,8 @@
 // where the two ISAs allow.
 //
 // Registers kept across the program: x19 = the initial stack pointer (argc, argv[], NULL,
-// envp[], NULL), x21 = envp, x20 = end of a 16-byte scratch buffer on the stack where `format`
+// envp[], NULL), moved up one slot past PPID so that [x19, #16] is PATH either way; x9 = argc
+// (less PPID); x21 = envp, x20 = end of a 16-byte scratch buffer on the stack where `format`
 // writes digits backwards (a '\n' sits at x20 for the error message), x22/x23 = the pid's
 // digits and their count, x25 = errno after a failed execve. Syscalls: number in x8, arguments
 // in x0..x2, `svc #0`, result in x0 (-errno on failure). `format` and `write_stderr` are leaves,
@@ -18,7 +19,7 @@ const adr = (target: string) => ({ label: target, encoding: 'a64-adr' as const }
 export const OWN_PID_SUFFIX_AARCH64 = '_PID=0000000000';
 const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
 const MSG_ERRNO = ': errno ';
-const MSG_USAGE = 'sockunit-listen-pid: usage: helper PATH ARGV0 [ARG]...\n';
+const MSG_USAGE = 'sockunit-listen-pid: usage: helper [PPID] PATH ARGV0 [ARG]...\n';
 
 // Each word is written with its label-relative offset field zero; assemble() fills it in.
 // `{name}` marks that operand in the text, which is objdump's syntax so the test can compare.
@@ -30,10 +31,39 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0x52800140, 'mov w0, #0xa'),
   a64(0x39000280, 'strb w0, [x20]'), // '\n' after the digits
   a64(0xf9400269, 'ldr x9, [x19]'), // argc
-  a64(0xf1000d3f, 'cmp x9, #0x3'), // helper, PATH, ARGV0
-  a64(0x54000003, 'b.cc {usage}', imm19('usage')), // b.lo
   a64(0x8b090e75, 'add x21, x19, x9, lsl #3'),
   a64(0x910042b5, 'add x21, x21, #0x10'), // envp = &argv[argc + 1]
+  a64(0xf100093f, 'cmp x9, #0x2'),
+  a64(0x54000003, 'b.cc {usage}', imm19('usage')), // b.lo
+  // argv[1] all digits: the parent's pid, and the service dies with its parent.
+  a64(0xf9400a61, 'ldr x1, [x19, #16]'), // argv[1]
+  a64(0x39400022, 'ldrb w2, [x1]'),
+  a64(0x34000002, 'cbz w2, {check_args}', imm19('check_args')), // empty: not a pid
+  a64(0x52800003, 'mov w3, #0x0'),
+  a64(0x52800144, 'mov w4, #0xa'),
+  label('parse_ppid'),
+  a64(0x38401422, 'ldrb w2, [x1], #1'),
+  a64(0x34000002, 'cbz w2, {ppid_done}', imm19('ppid_done')),
+  a64(0x5100c042, 'sub w2, w2, #0x30'),
+  a64(0x7100245f, 'cmp w2, #0x9'),
+  a64(0x54000008, 'b.hi {check_args}', imm19('check_args')), // not a digit: argv[1] is PATH
+  a64(0x1b040863, 'madd w3, w3, w4, w2'),
+  a64(0x14000000, 'b {parse_ppid}', imm26('parse_ppid')),
+  label('ppid_done'),
+  a64(0xd2800020, 'mov x0, #0x1'), // PR_SET_PDEATHSIG
+  a64(0xd2800121, 'mov x1, #0x9'), // SIGKILL
+  a64(0xd28014e8, 'mov x8, #0xa7'), // SYS_prctl
+  a64(0xd4000001, 'svc #0x0'),
+  // A parent that died before prctl sent no signal: its orphan has nobody to serve.
+  a64(0xd28015a8, 'mov x8, #0xad'), // SYS_getppid
+  a64(0xd4000001, 'svc #0x0'),
+  a64(0x6b03001f, 'cmp w0, w3'),
+  a64(0x54000001, 'b.ne {fail}', imm19('fail')),
+  a64(0x91002273, 'add x19, x19, #0x8'), // skip argv[1]: PATH is at [x19, #16] again
+  a64(0xd1000529, 'sub x9, x9, #0x1'),
+  label('check_args'),
+  a64(0xf1000d3f, 'cmp x9, #0x3'), // helper, PATH, ARGV0
+  a64(0x54000003, 'b.cc {usage}', imm19('usage')), // b.lo
   a64(0xd2801588, 'mov x8, #0xac'), // SYS_getpid
   a64(0xd4000001, 'svc #0x0'),
   a64(0x94000000, 'bl {format}', imm26('format')),
@@ -100,7 +130,7 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0x14000000, 'b {fail}', imm26('fail')),
   label('usage'),
   a64(0x10000001, 'adr x1, {msg_usage}', adr('msg_usage')),
-  a64(0xd28006e2, 'mov x2, #0x37'), // MSG_USAGE.length
+  a64(0xd28007c2, 'mov x2, #0x3e'), // MSG_USAGE.length
   a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
   label('fail'),
   a64(0xd2800fe0, 'mov x0, #0x7f'), // status 127
@@ -133,5 +163,5 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
 ];
 
 // The lengths above are immediates in the listing; keep them honest if a message changes.
-if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x37)
+if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x3e)
   throw new Error('listen-pid-helper-aarch64: a message length no longer matches its mov x2 immediate');

@@ -1,14 +1,16 @@
 // The LISTEN_PID exec helper for x86_64 Linux, as a listing (contract: listen-pid-helper.ts).
 //
-//   helper PATH ARGV0 [ARG]...   with environment entries like "LISTEN_PID=0000000000"
+//   helper [PPID] PATH ARGV0 [ARG]...   with environment entries like "LISTEN_PID=0000000000"
 //
-// getpid(); in every environment entry that ends in "_PID=0000000000", overwrite the zeros with
+// With PPID (all digits): prctl(PR_SET_PDEATHSIG, SIGKILL), then getppid(); a parent other than
+// PPID died before the signal was armed, so exit 127 at once. Then getpid(); in every environment entry that ends in "_PID=0000000000", overwrite the zeros with
 // the pid (digits left-aligned, then NUL: execve copies each entry up to its first NUL, so the
 // rest of the zeros never reach the service); execve(PATH, [ARGV0, ARG...], envp). If execve
 // returns, write "sockunit-listen-pid: cannot execute PATH: errno N\n" to fd 2 and exit 127.
 //
 // Registers kept across the program: rbx = the initial stack pointer (argc, then argv[],
-// NULL, envp[], NULL: the System V process entry layout), r12 = envp, r13 = end of a 16-byte
+// NULL, envp[], NULL: the System V process entry layout), moved up one slot past PPID, so that
+// [rbx+0x10] is PATH either way; r8 = argc (less PPID); r12 = envp, r13 = end of a 16-byte
 // scratch buffer on the stack where `format` writes digits backwards (a '\n' sits at r13 for
 // the error message), r14/r15 = the pid's digits and their count. The kernel starts us with
 // the direction flag clear, as repz cmpsb / rep movsb / repnz scasb need.
@@ -21,7 +23,7 @@ const rel32 = (target: string) => ({ label: target, encoding: 'x86-rel32' as con
 export const OWN_PID_SUFFIX_X86_64 = '_PID=0000000000';
 const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
 const MSG_ERRNO = ': errno ';
-const MSG_USAGE = 'sockunit-listen-pid: usage: helper PATH ARGV0 [ARG]...\n';
+const MSG_USAGE = 'sockunit-listen-pid: usage: helper [PPID] PATH ARGV0 [ARG]...\n';
 
 // Referenced displacements (rel8/rel32) are appended to the listed bytes by assemble(); `{name}`
 // marks them in the text, which is objdump's Intel syntax so the test can compare the two.
@@ -31,10 +33,42 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('48 83 ec 20', 'sub rsp,0x20'),
   x86('4c 8d 6c 24 10', 'lea r13,[rsp+0x10]'),
   x86('41 c6 45 00 0a', 'mov BYTE PTR [r13+0x0],0xa'), // '\n' after the digits
-  x86('48 8b 0b', 'mov rcx,QWORD PTR [rbx]'), // argc
-  x86('48 83 f9 03', 'cmp rcx,0x3'), // helper, PATH, ARGV0
+  x86('4c 8b 03', 'mov r8,QWORD PTR [rbx]'), // argc (r8: syscall clobbers rcx)
+  x86('4e 8d 64 c3 10', 'lea r12,[rbx+r8*8+0x10]'), // envp = &argv[argc + 1]
+  x86('49 83 f8 02', 'cmp r8,0x2'),
   x86('0f 82', 'jb {usage}', rel32('usage')),
-  x86('4c 8d 64 cb 10', 'lea r12,[rbx+rcx*8+0x10]'), // envp = &argv[argc + 1]
+  // argv[1] all digits: the parent's pid, and the service dies with its parent.
+  x86('48 8b 73 10', 'mov rsi,QWORD PTR [rbx+0x10]'), // argv[1]
+  x86('80 3e 00', 'cmp BYTE PTR [rsi],0x0'),
+  x86('74', 'je {check_args}', rel8('check_args')), // empty: not a pid
+  x86('31 c0', 'xor eax,eax'),
+  label('parse_ppid'),
+  x86('0f b6 16', 'movzx edx,BYTE PTR [rsi]'),
+  x86('85 d2', 'test edx,edx'),
+  x86('74', 'je {ppid_done}', rel8('ppid_done')),
+  x86('83 ea 30', 'sub edx,0x30'),
+  x86('83 fa 09', 'cmp edx,0x9'),
+  x86('77', 'ja {check_args}', rel8('check_args')), // not a digit: argv[1] is PATH
+  x86('6b c0 0a', 'imul eax,eax,0xa'),
+  x86('01 d0', 'add eax,edx'),
+  x86('48 ff c6', 'inc rsi'),
+  x86('eb', 'jmp {parse_ppid}', rel8('parse_ppid')),
+  label('ppid_done'),
+  x86('89 c5', 'mov ebp,eax'), // the parent's pid
+  x86('bf 01 00 00 00', 'mov edi,0x1'), // PR_SET_PDEATHSIG
+  x86('be 09 00 00 00', 'mov esi,0x9'), // SIGKILL
+  x86('b8 9d 00 00 00', 'mov eax,0x9d'), // SYS_prctl
+  x86('0f 05', 'syscall'),
+  // A parent that died before prctl sent no signal: its orphan has nobody to serve.
+  x86('b8 6e 00 00 00', 'mov eax,0x6e'), // SYS_getppid
+  x86('0f 05', 'syscall'),
+  x86('39 e8', 'cmp eax,ebp'),
+  x86('0f 85', 'jne {fail}', rel32('fail')),
+  x86('48 83 c3 08', 'add rbx,0x8'), // skip argv[1]: PATH is at [rbx+0x10] again
+  x86('49 ff c8', 'dec r8'),
+  label('check_args'),
+  x86('49 83 f8 03', 'cmp r8,0x3'), // helper, PATH, ARGV0
+  x86('0f 82', 'jb {usage}', rel32('usage')),
   x86('b8 27 00 00 00', 'mov eax,0x27'), // SYS_getpid
   x86('0f 05', 'syscall'),
   x86('e8', 'call {format}', rel32('format')),
@@ -97,7 +131,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('eb', 'jmp {fail}', rel8('fail')),
   label('usage'),
   x86('48 8d 35', 'lea rsi,[rip+{msg_usage}]', rel32('msg_usage')),
-  x86('ba 37 00 00 00', 'mov edx,0x37'), // MSG_USAGE.length
+  x86('ba 3e 00 00 00', 'mov edx,0x3e'), // MSG_USAGE.length
   x86('e8', 'call {write_stderr}', rel32('write_stderr')),
   label('fail'),
   x86('bf 7f 00 00 00', 'mov edi,0x7f'), // status 127
@@ -132,7 +166,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
 ];
 
 // The lengths above are immediates in the listing; keep them honest if a message changes.
-if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x37)
+if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x3e)
   throw new Error('listen-pid-helper-x86_64: a message length no longer matches its mov edx immediate');
 if (OWN_PID_SUFFIX_X86_64.length + 1 !== 0x10)
   throw new Error(

@@ -12,6 +12,11 @@
 // The helper's contract (the spawner's side is `listenPidWrap`):
 //   argv = [helper, PATH, ARGV0, ARG...]: it execs PATH with argv [ARGV0, ARG...], so ARGV0 may
 //     differ from PATH (systemd's `@` prefix). PATH is used as is: no $PATH search.
+//   argv = [helper, PPID, PATH, ARGV0, ARG...], PPID all digits (a PATH always holds a '/'): the
+//     same, after prctl(PR_SET_PDEATHSIG, SIGKILL), so that the service is killed when its parent
+//     dies; if getppid() is no longer PPID by then, the parent died before the signal was armed
+//     and the helper exits 127 at once. The kernel sends the signal when the *thread* that
+//     spawned the process ends, so only threads that live as long as their process may ask.
 //   envp: every entry that ends in "_PID=0000000000" (a name ending in _PID whose value is the
 //     placeholder, ten zeros: `ownPidPlaceholder(name)`) is rewritten in place to "NAME=<pid>",
 //     the decimal pid left-aligned and NUL-terminated (execve copies an entry up to its first
@@ -28,6 +33,7 @@ import {
   accessSync,
   closeSync,
   constants,
+  existsSync,
   fchmodSync,
   lstatSync,
   mkdirSync,
@@ -62,14 +68,24 @@ export function ownPidPlaceholder(name: OwnPidVariable): string {
 /** The environment entry the helper replaces with the real `LISTEN_PID=<pid>`. */
 export const LISTEN_PID_PLACEHOLDER = ownPidPlaceholder('LISTEN_PID');
 
-/** The shell fallback's script for `names`: $0 is the service's path, "$@" its arguments. */
+/** The shell fallback's script for `names`: $0 is the service's path, "$@" its arguments. With
+ * `parentPid`, a shell whose parent is no longer that process exits 127 (the helper's check). */
 export function ownPidShellScript(
   names: readonly OwnPidVariable[] = ['LISTEN_PID'],
   unsetPwd = false,
+  parentPid?: number,
 ): string {
-  return `${names.map((n) => `${n}=$$; export ${n}; `).join('')}${unsetPwd ? 'unset PWD; ' : ''}exec "$0" "$@"`;
+  const orphaned = parentPid !== undefined ? `[ "$PPID" = ${parentPid} ] || exit 127; ` : '';
+  return `${orphaned}${names.map((n) => `${n}=$$; export ${n}; `).join('')}${unsetPwd ? 'unset PWD; ' : ''}exec "$0" "$@"`;
 }
 const SHELL = '/bin/sh';
+
+/** What a wrapped start asks for besides the own-pid variables. */
+export interface WrapOptions {
+  /** The spawner's pid (process.pid): the service is killed with SIGKILL when the spawning
+   * thread ends, through PR_SET_PDEATHSIG (the shell fallback uses `setpriv --pdeathsig`). */
+  parentPid?: number;
+}
 
 /** A spawn request: the file to execute, its whole argv (argv[0] included), its environment. */
 export interface SpawnRequest<Env> {
@@ -266,27 +282,31 @@ export function listenPidWrap(
   argv: readonly string[],
   env: EnvRecord,
   names?: readonly OwnPidVariable[],
+  options?: WrapOptions,
 ): SpawnRequest<Record<string, string>>;
 export function listenPidWrap(
   file: string,
   argv: readonly string[],
   env: readonly string[],
   names?: readonly OwnPidVariable[],
+  options?: WrapOptions,
 ): SpawnRequest<string[]>;
 export function listenPidWrap(
   file: string,
   argv: readonly string[],
   env: EnvRecord | readonly string[],
   names: readonly OwnPidVariable[] = ['LISTEN_PID'],
+  options: WrapOptions = {},
 ): SpawnRequest<Record<string, string> | string[]> {
   const helper = helperOrShell();
-  if (!helper) return wrapWithShell(file, argv, env, names);
+  if (!helper) return wrapWithShell(file, argv, env, names, options.parentPid);
   checkRequest(file, argv);
   const rest = without(env, names);
   const wrappedEnv = Array.isArray(rest)
     ? [...rest, ...names.map(ownPidPlaceholder)]
     : { ...rest, ...Object.fromEntries(names.map((n) => [n, PLACEHOLDER_VALUE])) };
-  return { file: helper, argv: [helper, file, ...argv], env: wrappedEnv };
+  const parent = options.parentPid !== undefined ? [String(options.parentPid)] : [];
+  return { file: helper, argv: [helper, ...parent, file, ...argv], env: wrappedEnv };
 }
 
 /** The `/bin/sh` fallback of `listenPidWrap`, usable on any architecture. Differences from the
@@ -297,20 +317,23 @@ export function listenPidShellWrap(
   argv: readonly string[],
   env: EnvRecord,
   names?: readonly OwnPidVariable[],
+  options?: WrapOptions,
 ): SpawnRequest<Record<string, string>>;
 export function listenPidShellWrap(
   file: string,
   argv: readonly string[],
   env: readonly string[],
   names?: readonly OwnPidVariable[],
+  options?: WrapOptions,
 ): SpawnRequest<string[]>;
 export function listenPidShellWrap(
   file: string,
   argv: readonly string[],
   env: EnvRecord | readonly string[],
   names: readonly OwnPidVariable[] = ['LISTEN_PID'],
+  options: WrapOptions = {},
 ): SpawnRequest<Record<string, string> | string[]> {
-  return wrapWithShell(file, argv, env, names);
+  return wrapWithShell(file, argv, env, names, options.parentPid);
 }
 
 function wrapWithShell(
@@ -318,11 +341,17 @@ function wrapWithShell(
   argv: readonly string[],
   env: EnvRecord | readonly string[],
   names: readonly OwnPidVariable[],
+  parentPid?: number,
 ): SpawnRequest<Record<string, string> | string[]> {
   checkRequest(file, argv);
   const rest = without(env, names);
   const hasPwd = Array.isArray(rest) ? rest.some((entry) => entry.startsWith('PWD=')) : 'PWD' in rest;
   // dash exports PWD at start-up; take it away again unless the caller passed one.
-  const script = ownPidShellScript(names, !hasPwd);
-  return { file: SHELL, argv: [SHELL, '-c', script, file, ...argv.slice(1)], env: rest };
+  const shell = [SHELL, '-c', ownPidShellScript(names, !hasPwd, parentPid), file, ...argv.slice(1)];
+  // A shell cannot call prctl: util-linux's setpriv arms the signal and execs it (same pid).
+  const setpriv = parentPid !== undefined ? SETPRIV.find((p) => existsSync(p)) : undefined;
+  if (!setpriv) return { file: SHELL, argv: shell, env: rest };
+  return { file: setpriv, argv: [setpriv, '--pdeathsig', 'KILL', '--', ...shell], env: rest };
 }
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'];

@@ -110,12 +110,7 @@ export function acceptPlanFor(
   // Only `$$` escapes are left: the expansion does not depend on the environment.
   const argv = expandCommandVariables(cmd, {}).argv;
   // SYSTEMD_EXEC_PID for every instance, as systemd sets it; LISTEN_PID with the connection as fd 3.
-  const start = listenPidWrap(
-    file,
-    argv,
-    env,
-    stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
-  );
+  // Killed when the manager dies: the accept thread that spawns it lives as long as the manager.
   // Sandboxing keys whose plan is the same for every instance go along: the helper runs it in
   // each instance. What instances would share (a PrivateTmp= directory, a network or IPC
   // namespace kept by the manager) is per unit: those keep the main thread's path.
@@ -126,9 +121,9 @@ export function acceptPlanFor(
       reason:
         'PrivateTmp=, or PrivateNetwork=/PrivateIPC= shared by several commands (kept by the main thread)',
     };
-  let sandboxed: { file: string; argv: string[] } = { file: start.file, argv: [...start.argv] };
+  let launch: ReturnType<typeof planSandbox>;
   try {
-    const launch = planSandbox({
+    launch = planSandbox({
       unit: template.name,
       sandbox: sb,
       switchesUser: false,
@@ -136,11 +131,20 @@ export function acceptPlanFor(
       cwd,
       singleProcess: single,
     });
-    if (launch && launch.omitted.length > 0) return { reason: 'sandboxing keys left out (best-effort)' };
-    sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);
   } catch (err) {
     return { reason: (err as Error).message };
   }
+  if (launch && launch.omitted.length > 0) return { reason: 'sandboxing keys left out (best-effort)' };
+  // The same chain as the main thread's (exec/process.ts): filters innermost.
+  const filtered = wrapWithSandbox(launch, 'late', file, argv);
+  const start = listenPidWrap(
+    filtered.file,
+    filtered.argv,
+    env,
+    stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
+    { parentPid: process.pid },
+  );
+  const sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);
   return {
     file: sandboxed.file,
     argv: sandboxed.argv,

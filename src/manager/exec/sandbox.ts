@@ -289,8 +289,8 @@ function mountAttr(set: bigint, clear: bigint): Buffer {
   return b;
 }
 
-/** A started process's place in the chain: `early` runs as root before User= takes effect,
- * `late` (seccomp, for a unit with User=) after it. */
+/** A started process's plans: `early` (namespaces, mounts) runs first, as root, before User=
+ * takes effect; `late` (the seccomp filters) runs last, right before the service's exec. */
 export interface SandboxLaunch {
   early?: string;
   late?: string;
@@ -391,10 +391,10 @@ export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
       });
   }
   const launch: SandboxLaunch = { omitted };
-  // With User=, filters go after the switch (setpriv's own calls must not meet them); without,
-  // in the same helper run as everything else.
-  const lateSteps = req.switchesUser ? filters : [];
-  const earlySteps = req.switchesUser ? early : [...early, ...filters];
+  // The filters go in a helper run of their own, the last step before the service (after
+  // setpriv's and the LISTEN_PID helper's own calls, which an allow-list might not include).
+  const lateSteps = filters;
+  const earlySteps = early;
   if (earlySteps.length > 0) launch.early = writePlan(encodePlan(earlySteps));
   if (lateSteps.length > 0) launch.late = writePlan(encodePlan(lateSteps));
   // A plan naming the unit's own /tmp directory or namespace is used by no other unit.

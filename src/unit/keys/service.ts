@@ -20,7 +20,6 @@ import {
   oneOf,
   scalarRow,
   signal,
-  text,
   timespan,
   timespanZeroIsInfinity,
   unsigned,

@@ -1,5 +1,5 @@
 // [Socket] keys: every key systemd 258 knows (socket-units.md §3.4), plus sockunit's own
-// X-Sockunit-MPTCPFallback=.
+// X-Sockunit-MPTCPFallback= and X-Sockunit-ServiceSocketOptions=.
 
 import { formatListen, LISTEN_KEYS, type ListenKey, listenKeyOf, parseListen } from '../listen.js';
 import { isValidUnitName } from '../names.js';
@@ -7,6 +7,7 @@ import {
   parseBindIPv6Only,
   parseFileDescriptorName,
   parseIpTos,
+  parseServiceSocketOption,
   parseSocketProtocol,
   parseTimestamping,
   type SocketSection,
@@ -27,11 +28,10 @@ import {
   size,
   text,
   timespan,
-  timespanZeroIsInfinity,
   unsigned,
   type ValueType,
 } from './define.js';
-import { execContextKeys, execRow } from './exec.js';
+import { execContextKeys } from './exec.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
 import { sandboxKeys } from './sandbox.js';
 
@@ -432,6 +432,16 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
     {
       default: 'no',
     },
+  ),
+  listRow(
+    S,
+    'X-Sockunit-ServiceSocketOptions',
+    socket,
+    'serviceSocketOptions',
+    (value) => splitWords(value, { unquote: true, cunescape: false }).map(parseServiceSocketOption),
+    (v) => v.join(' '),
+    'sockunit: socket options the service sets itself (TCP_MD5SIG, kTLS, …); `run --mptcp-upgrade` keeps the ports TCP when MPTCP refuses one',
+    { type: 'option names' },
   ),
   notEnforcedRow(S, 'SmackLabel', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SmackLabelIPIn', 'SMACK labels are not applied by sockunit'),

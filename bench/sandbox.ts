@@ -266,7 +266,9 @@ async function chain(count: number): Promise<void> {
     cwd: '/',
     singleProcess: true,
   });
-  const helper = sandboxWrap(launch?.early as string, '/bin/true', ['true']).argv;
+  // Both plans, as a service gets them: the filters innermost (exec/process.ts).
+  const inner = sandboxWrap(launch?.late as string, '/bin/true', ['true']);
+  const helper = sandboxWrap(launch?.early as string, inner.file, inner.argv).argv;
   const rows: [string, string[], string | undefined][] = [
     ['/bin/true', ['/bin/true'], undefined],
     ['sandbox helper', helper, undefined],

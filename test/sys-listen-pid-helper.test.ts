@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type Assembled, assemble, ELF_CODE_OFFSET, type ListingLine } from '../src/sys/elf.js';
+import { ELF_CODE_OFFSET } from '../src/sys/elf.js';
 import {
   installListenPidHelper,
   kernelHasPidfdIds,
@@ -30,6 +30,7 @@ import { LISTEN_PID_HELPER_AARCH64 } from '../src/sys/listen-pid-helper-aarch64.
 import { LISTEN_PID_HELPER_X86_64 } from '../src/sys/listen-pid-helper-x86_64.js';
 import { onExit } from '../src/sys/process.js';
 import { spawnProcess } from '../src/sys/spawn.js';
+import { compareWithObjdump, skipOutsideCi, which } from './helpers/listing.js';
 
 /** The helper's (and the shell trampoline's) exit status when the service's execve fails. */
 const EXEC_FAILED = 127;
@@ -59,11 +60,6 @@ function run(request: SpawnRequest<Record<string, string> | string[]>): SpawnSyn
     encoding: 'utf8',
     timeout: 10_000,
   });
-}
-
-function which(command: string): string | undefined {
-  const found = spawnSync('/bin/sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : undefined;
 }
 
 /** Both ways of setting LISTEN_PID; the shell runs everywhere, the helper where it exists. */
@@ -605,71 +601,18 @@ test('the shell trampoline names /bin/sh, the service path as $0, and the script
   });
 });
 
-// objdump prints relative targets as absolute addresses: `jb 0xd0`, `lea rsi,[rip+0xa9] # 0x12f`,
-// `b.cc 0xe8 // b.lo`. Reduce both sides to "mnemonic operands" with targets as 0x<offset>.
-function normaliseObjdump(text: string): string {
-  return text
-    .replace(/\[rip\+0x[0-9a-f]+\]\s*# 0x([0-9a-f]+)/, '[rip+0x$1]')
-    .replace(/\s*(\/\/|#).*$/, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-function expectedText(line: { asm: string }, labels: ReadonlyMap<string, number>): string {
-  return line.asm.replace(/\{(\w+)\}/, (_, name: string) => `0x${labels.get(name)!.toString(16)}`);
-}
-
-function compareWithObjdump(
-  objdump: string,
-  machine: string,
-  listing: readonly ListingLine[],
-  extra: string[],
-) {
-  const assembled: Assembled = assemble(listing);
-  const file = join(dir, `code-${machine}.bin`);
-  writeFileSync(file, assembled.bytes.subarray(0, assembled.codeLength));
-  const dump = spawnSync(objdump, ['-D', '-b', 'binary', '-m', machine, ...extra, file], {
-    encoding: 'utf8',
-  });
-  assert.equal(dump.status, 0, dump.stderr);
-  const decoded = new Map<number, string>();
-  for (const line of dump.stdout.split('\n')) {
-    const match = /^\s*([0-9a-f]+):\t[0-9a-f ]+\t(.+)$/.exec(line);
-    if (match) decoded.set(Number.parseInt(match[1]!, 16), normaliseObjdump(match[2]!));
-  }
-  assert.equal(
-    decoded.size,
-    assembled.instructions.length,
-    'objdump decoded a different number of instructions',
-  );
-  for (const insn of assembled.instructions) {
-    assert.equal(
-      decoded.get(insn.offset),
-      normaliseObjdump(expectedText(insn, assembled.labels)),
-      `at 0x${insn.offset.toString(16)}`,
-    );
-  }
-}
-
-/** Skip with `why` on a developer's machine; in CI (.ci/run installs the tool) a missing tool is a
- * failure, so the hand-assembled helper is decoded and run on every CI run. */
-function skipOutsideCi(t: { skip(message: string): void }, why: string): void {
-  if (process.env.CI) assert.fail(`${why} — .ci/run should have installed it`);
-  t.skip(why);
-}
-
 test('x86_64 listing: objdump decodes the bytes to the listed instructions', (t) => {
   const objdump = which('objdump');
   if (!objdump)
     return skipOutsideCi(t, 'objdump (binutils) is not installed: cannot check the x86_64 encodings');
-  compareWithObjdump(objdump, 'i386:x86-64', LISTEN_PID_HELPER_X86_64, ['-M', 'intel']);
+  compareWithObjdump(dir, objdump, 'i386:x86-64', LISTEN_PID_HELPER_X86_64, ['-M', 'intel']);
 });
 
 test('aarch64 listing: objdump decodes the bytes to the listed instructions', (t) => {
   const objdump = which('aarch64-linux-gnu-objdump');
   if (!objdump)
     return skipOutsideCi(t, 'aarch64-linux-gnu-objdump (binutils-aarch64-linux-gnu) is not installed');
-  compareWithObjdump(objdump, 'aarch64', LISTEN_PID_HELPER_AARCH64, []);
+  compareWithObjdump(dir, objdump, 'aarch64', LISTEN_PID_HELPER_AARCH64, []);
 });
 
 test('ELF image: header fields the kernel reads', () => {

@@ -63,7 +63,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { assemble, EM_AARCH64, EM_X86_64, staticElf64 } from './elf.js';
+import { helperElf } from './elf.js';
 import {
   LISTEN_PID_HELPER_AARCH64,
   OWN_PID_SUFFIX_AARCH64,
@@ -172,21 +172,7 @@ export function listenPidHelperImage(arch: string = process.arch): Uint8Array | 
   if (!isHelperArch(arch)) return undefined;
   let image = images.get(arch);
   if (!image) {
-    image =
-      arch === 'x64'
-        ? staticElf64({
-            machine: EM_X86_64,
-            loadAddress: 0x400000n,
-            align: 0x1000n,
-            code: assemble(LISTEN_PID_HELPER_X86_64).bytes,
-          })
-        : staticElf64({
-            machine: EM_AARCH64,
-            loadAddress: 0x400000n,
-            // 64 KiB: the largest AArch64 page size, so the segment maps on any kernel.
-            align: 0x10000n,
-            code: assemble(LISTEN_PID_HELPER_AARCH64).bytes,
-          });
+    image = helperElf(arch, LISTEN_PID_HELPER_X86_64, LISTEN_PID_HELPER_AARCH64);
     images.set(arch, image);
   }
   return image;

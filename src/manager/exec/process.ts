@@ -22,6 +22,7 @@ import type { StandardInput, StandardOutput } from '../../unit/exec-context.js';
 import type { Logger } from '../log.js';
 import { SERVICE_PATH } from './environment.js';
 import { OutputLines } from './output-lines.js';
+import { type SandboxLaunch, wrapWithSandbox } from './sandbox.js';
 
 export type ProcessExit = ExitStatus;
 
@@ -47,6 +48,8 @@ export interface ProcessRequest {
   umask: number;
   uid?: number;
   gid?: number;
+  /** The sandbox plans around the User= switch (sandbox.ts); none: no helper in the chain. */
+  sandbox?: SandboxLaunch;
 }
 
 export interface RunningProcess {
@@ -286,6 +289,10 @@ export class PosixSpawnStarter implements ProcessStarter {
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
+    // The chain, outermost first: sandbox helper (namespaces, mounts; as root), setpriv (User=),
+    // LISTEN_PID helper, sandbox helper again (seccomp filters, right before the service as
+    // systemd installs them, so no step of ours meets them), the service. Same pid throughout.
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'late', target, argv));
     // Through the exec helper, which also ties the process's life to the manager's
     // (PR_SET_PDEATHSIG: a manager killed with SIGKILL leaves nothing running). After setpriv in
     // the chain, since a change of user clears the signal.
@@ -294,10 +301,11 @@ export class PosixSpawnStarter implements ProcessStarter {
         file: target,
         argv,
         env,
-      } = listenPidWrap(file, argv, env, request.ownPid, {
+      } = listenPidWrap(target, argv, env, request.ownPid, {
         parentPid: process.pid,
       }));
     ({ file: target, argv } = dropPrivileges(target, argv, request.uid, request.gid));
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'early', target, argv));
 
     const owned: Fd[] = [];
     let pid = 0;

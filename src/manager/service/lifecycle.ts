@@ -103,6 +103,11 @@ export class ServiceLifecycle {
     );
   }
 
+  /** Best-effort sandboxing: the keys its last start ran without, and why. */
+  get sandboxOmitted(): readonly string[] {
+    return this.commands.sandboxOmitted;
+  }
+
   get activeState(): ActiveState {
     return activeStateOf(this.state);
   }
@@ -123,6 +128,7 @@ export class ServiceLifecycle {
     this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
     this.armRuntimeLimit(next);
     if (next === 'dead' || next === 'failed' || next === 'auto-restart') this.releaseFdStore(next);
+    if (next === 'dead' || next === 'failed') this.commands.releaseSandbox();
     this.onStateChange?.(this, previous);
     if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
   }

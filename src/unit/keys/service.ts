@@ -26,6 +26,7 @@ import {
 } from './define.js';
 import { execContextKeys, execRow } from './exec.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import { sandboxKeys } from './sandbox.js';
 import { parseUnitNames } from './unit.js';
 
 const service = (c: ServiceUnitConfig): ServiceSection => c.service;
@@ -283,5 +284,6 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
     'RebootArgument',
   ].map((k) => notEnforcedRow<ServiceUnitConfig>(S, k, NOT_IMPLEMENTED)),
   ...execContextKeys(S),
+  ...sandboxKeys(S),
   ...notEnforcedExecKeys<ServiceUnitConfig>(S),
 ];

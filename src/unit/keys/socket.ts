@@ -33,6 +33,7 @@ import {
 } from './define.js';
 import { execContextKeys } from './exec.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import { sandboxKeys } from './sandbox.js';
 
 const socket = (c: SocketUnitConfig): SocketSection => c.socket;
 
@@ -449,5 +450,6 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
   // A socket unit's User=, Environment=, KillSignal=… shape its own commands, which sockunit
   // does not run (SocketUser=/SocketGroup= own the sockets).
   ...asNotEnforced(execContextKeys(S), NO_SOCKET_COMMANDS),
+  ...(asNotEnforced(sandboxKeys(S), NO_SOCKET_COMMANDS) as unknown as KeyDef<SocketUnitConfig>[]),
   ...notEnforcedExecKeys<SocketUnitConfig>(S),
 ];

@@ -62,7 +62,9 @@ describe('sockunit show', () => {
       'TimeoutStopSec=10s',
       'KillSignal=SIGTERM',
       'UMask=0022',
-      'NotEnforced=ProtectSystem PrivateTmp MemoryMax',
+      'ProtectSystem=strict',
+      'PrivateTmp=yes',
+      'NotEnforced=MemoryMax',
     ]) {
       assert.ok(lines.has(l), `missing ${l} in:\n${r.stdout}`);
     }

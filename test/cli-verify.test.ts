@@ -83,11 +83,11 @@ describe('sockunit verify', () => {
   it('passes the fixtures with notices only', () => {
     const r = sockunit('verify', FIXTURES);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^9 units checked: 0 errors, 0 warnings, 3 notices$/m);
-    assert.match(r.stdout, /webapp\.service:17: ProtectSystem=strict: not enforced by sockunit/);
+    assert.match(r.stdout, /^9 units checked: 0 errors, 0 warnings, 1 notices$/m);
+    assert.match(r.stdout, /webapp\.service:19: MemoryMax=512M: not enforced by sockunit/);
     assert.equal(
       sockunit('verify', '--no-notices', FIXTURES).stdout,
-      '9 units checked: 0 errors, 0 warnings, 3 notices\n',
+      '9 units checked: 0 errors, 0 warnings, 1 notices\n',
     );
   });
 
@@ -148,8 +148,8 @@ describe('sockunit verify', () => {
       ],
     );
     assert.equal(report.errors, 0);
-    assert.equal(report.notices, 3);
-    assert.equal(report.units[1]?.diagnostics[0]?.line, 17);
+    assert.equal(report.notices, 1);
+    assert.equal(report.units[1]?.diagnostics[0]?.line, 19);
   });
 
   it('refuses what is not a unit file, and usage errors exit 2', () => {

@@ -118,10 +118,14 @@ describe('key table', () => {
     }
   });
 
-  it('marks sandboxing and cgroup keys as not enforced, with a reason', () => {
-    for (const k of ['ProtectSystem', 'PrivateTmp', 'MemoryMax', 'CPUQuota', 'SystemCallFilter']) {
+  it('enforces sandboxing keys in [Service] only, and marks cgroup keys as not enforced, with a reason', () => {
+    for (const k of ['MemoryMax', 'CPUQuota', 'PrivateUsers', 'PrivatePIDs']) {
       const def = findKey(SERVICE_TABLE, 'Service', k);
       assert.equal(def?.enforcement.enforced, false, k);
+    }
+    for (const k of ['ProtectSystem', 'PrivateTmp', 'SystemCallFilter', 'RestrictAddressFamilies']) {
+      assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, k);
+      assert.equal(findKey(SOCKET_TABLE, 'Socket', k)?.enforcement.enforced, false, `[Socket] ${k}`);
     }
     for (const k of ['ExecStart', 'Type', 'Restart', 'NonBlocking', 'Sockets']) {
       assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, k);

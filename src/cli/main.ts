@@ -51,6 +51,13 @@ command('disable', 'remove the symlinks enable made', async () => {
 command('is-enabled', 'tell whether units are enabled (enabled, disabled, static, …)', async () => {
   return (await import('./enable.js')).isEnabledCommand;
 });
+command(
+  'security',
+  'assess the sandboxing of services as sockunit runs them (systemd-analyze security)',
+  async () => {
+    return (await import('./security.js')).securityCommand;
+  },
+);
 command('doctor', 'explain whether MPTCP works and can use several paths here, with fixes', async () => {
   return (await import('./doctor.js')).doctorCommand;
 });

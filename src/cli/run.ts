@@ -6,6 +6,7 @@ import { type ListenFd, listenFds } from '../activation/listen-fds.js';
 import { OuterManager } from '../manager/control/outer-manager.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
+import { setSandboxMode } from '../manager/exec/sandbox.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
 import { startOrphanReaper } from '../manager/orphans.js';
@@ -37,6 +38,9 @@ Options:
                           the links; --system boots the host's own units)
       --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
+      --sandbox MODE      strict (default: a sandboxing key the kernel refuses fails the service,
+                          status=226/NAMESPACE, 228/SECCOMP) or best-effort (run without it, and
+                          say so in the log and status). Per unit: X-Sockunit-Sandbox=best-effort
       --mptcp-upgrade[=UNIT,...]
                           open the TCP ports (ListenStream= on an IP address) of every socket
                           unit, or of the units named, as MPTCP; plain TCP clients are served as
@@ -127,6 +131,12 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     );
     return 2;
   }
+  const sandbox = args.values.sandbox;
+  if (sandbox !== undefined && sandbox !== 'strict' && sandbox !== 'best-effort') {
+    io.stderr.write(`sockunit run: --sandbox=${sandbox}: expected strict or best-effort\n`);
+    return 2;
+  }
+  if (sandbox !== undefined) setSandboxMode(sandbox);
   const outer = new OuterManager(log);
   const manager = new Manager({
     unitPath,
@@ -253,6 +263,7 @@ function parse(argv: string[]) {
       ...UNIT_FILE_OPTIONS,
       'mptcp-fallback': { type: 'boolean' },
       'mptcp-upgrade': { type: 'string', multiple: true },
+      sandbox: { type: 'string' },
       target: { type: 'string' },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
@@ -269,6 +280,7 @@ function parse(argv: string[]) {
       user?: boolean;
       system?: boolean;
       'mptcp-fallback'?: boolean;
+      sandbox?: string;
       'mptcp-upgrade'?: string[];
       target?: string;
       'log-format'?: string;

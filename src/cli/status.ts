@@ -112,6 +112,8 @@ function serviceLines(s: ServiceStatus): string {
   out += docsLines(s.documentation);
   if (s.mainPid !== null) out += field('Main PID', String(s.mainPid));
   if (s.statusText !== null) out += field('Status', JSON.stringify(s.statusText));
+  if (s.sandboxLeftOut?.length)
+    out += field('Sandbox', `best-effort: running WITHOUT ${s.sandboxLeftOut.join('; ')}`);
   const stored = s.fdStore.names.length > 0 ? `: ${s.fdStore.names.join(', ')}` : '';
   out += field('FD Store', `${s.fdStore.count} (limit: ${s.fdStore.limit})${stored}`);
   if (s.lastExit !== null) out += field('Last exit', s.lastExit);

@@ -33,6 +33,7 @@ import {
   templateOf,
   unitType,
 } from './names.js';
+import { defaultSandboxContext } from './sandbox-config.js';
 import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
 import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
 import {
@@ -99,6 +100,7 @@ export function emptyServiceConfig(name: string): ServiceUnitConfig {
     service: defaultServiceSection(),
     exec: defaultExecContext(),
     kill: defaultKillContext(),
+    sandbox: defaultSandboxContext(),
     install: defaultInstallSection(),
     origins: {},
     notEnforced: [],

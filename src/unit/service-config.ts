@@ -5,6 +5,7 @@ import type { Diagnostic } from './diagnostic.js';
 import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
+import type { SandboxContext } from './sandbox-config.js';
 import type { KeyOrigins, NotEnforcedSetting } from './socket-config.js';
 import type { UnitSection } from './unit-section.js';
 import { parseSignal, type Signal, ValueError } from './values.js';
@@ -96,6 +97,7 @@ export interface ServiceUnitConfig {
   service: ServiceSection;
   exec: ExecContext;
   kill: KillContext;
+  sandbox: SandboxContext;
   install: InstallSection;
   origins: KeyOrigins;
   notEnforced: NotEnforcedSetting[];

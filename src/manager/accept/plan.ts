@@ -21,6 +21,13 @@ import { feasible } from '../exec/feasibility.js';
 import { type Identity, resolveIdentity } from '../exec/identity.js';
 import { managerPowers } from '../exec/manager-powers.js';
 import { resolveExecutable, stdioTargets } from '../exec/process.js';
+import {
+  planSandbox,
+  runsOneProcess,
+  SandboxRuntime,
+  sandboxBoundingMask,
+  wrapWithSandbox,
+} from '../exec/sandbox.js';
 import type { AcceptPlan, PlanStdio } from './protocol.js';
 
 /** Set by the accept thread per connection: a unit that sets them itself keeps the main path. */
@@ -133,34 +140,63 @@ export function acceptPlanFor(
   });
   delete env.INVOCATION_ID;
   // Only `$$` escapes are left: the expansion does not depend on the environment.
-  let argv = expandCommandVariables(cmd, {}).argv;
+  const argv = expandCommandVariables(cmd, {}).argv;
+  // SYSTEMD_EXEC_PID for every instance, as systemd sets it; LISTEN_PID with the connection as fd 3.
+  // Killed when the manager dies: the accept thread that spawns it lives as long as the manager.
+  // Sandboxing keys whose plan is the same for every instance go along: the helper runs it in
+  // each instance. What instances would share (a PrivateTmp= directory, a network or IPC
+  // namespace kept by the manager) is per unit: those keep the main thread's path.
+  const sb = template.sandbox;
+  const single = runsOneProcess(template);
+  if (sb.privateTmp === 'yes' || ((sb.privateNetwork || sb.privateIPC) && !single))
+    return {
+      reason:
+        'PrivateTmp=, or PrivateNetwork=/PrivateIPC= shared by several commands (kept by the main thread)',
+    };
+  let launch: ReturnType<typeof planSandbox>;
+  try {
+    launch = planSandbox({
+      unit: template.name,
+      sandbox: sb,
+      switchesUser: identity.switchTo !== undefined,
+      runtime: new SandboxRuntime(template.name),
+      cwd,
+      singleProcess: single,
+    });
+  } catch (err) {
+    return { reason: (err as Error).message };
+  }
+  if (launch && launch.omitted.length > 0) return { reason: 'sandboxing keys left out (best-effort)' };
+  // The same chain as the main thread's (exec/process.ts), built innermost first: the filters,
+  // the exec-context helper's steps, the LISTEN_PID helper, the early sandbox plan.
+  let filtered = wrapWithSandbox(launch, 'late', file, argv);
   const steps = contextSteps({
     exec: e,
     command: cmd,
     identity,
     feasible: possible,
-    powers,
+    // The early plan takes these out of the bounding set before the steps run.
+    powers: { ...powers, bounding: powers.bounding & ~sandboxBoundingMask(sb) },
     parentPid: process.pid,
   });
   if (steps.length > 0) {
     try {
-      ({ file, argv } = contextHelperWrap(file, argv, steps));
+      filtered = contextHelperWrap(filtered.file, filtered.argv, steps);
     } catch (err) {
       return { reason: (err as Error).message };
     }
   }
-  // SYSTEMD_EXEC_PID for every instance, as systemd sets it; LISTEN_PID with the connection as fd 3.
-  // Killed when the manager dies: the accept thread that spawns it lives as long as the manager.
   const start = listenPidWrap(
-    file,
-    argv,
+    filtered.file,
+    filtered.argv,
     env,
     stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
     { parentPid: process.pid },
   );
+  const sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);
   return {
-    file: start.file,
-    argv: [...start.argv],
+    file: sandboxed.file,
+    argv: sandboxed.argv,
     env: Object.entries(start.env).map(([k, v]) => `${k}=${v}`),
     listenFds: !stdinSocket,
     stdin: t.stdin === 'connection' ? 'connection' : 'null',

@@ -71,6 +71,8 @@ export interface ServiceStatus {
   mainPid: number | null;
   lastExit: string | null;
   statusText: string | null;
+  /** Sandboxing keys a best-effort start ran without, and why (X-Sockunit-Sandbox=). */
+  sandboxLeftOut?: string[];
   fdStore: FdStoreStatus;
   starts: number;
   restarts: number;
@@ -286,6 +288,7 @@ export function serviceStatus(
     mainPid: service.mainPid ?? null,
     lastExit: service.lastExit ? describeExit(service.lastExit) : null,
     statusText: service.statusText ?? null,
+    ...(service.sandboxOmitted.length > 0 ? { sandboxLeftOut: [...service.sandboxOmitted] } : {}),
     fdStore: {
       count: service.fdStore.size,
       limit: service.config.service.fileDescriptorStoreMax,

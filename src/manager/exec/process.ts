@@ -6,9 +6,11 @@
 // log lines (output-lines.ts). Used by the service and accept rooms; uses only the layers below
 // manager/ and the manager's log.
 //
-// The exec chain: posix_spawn → the LISTEN_PID helper (sets the *_PID variables to the pid) →
-// the exec-context helper, only when the unit asks for something it does (runs its system
-// calls, then) → the service. Both helpers exec in place, so the pid never changes.
+// The exec chain: posix_spawn → the sandbox helper's early plan (namespaces, mounts), only with
+// sandboxing keys → the LISTEN_PID helper (sets the *_PID variables to the pid) → the
+// exec-context helper, only when the unit asks for something it does (runs its system calls)
+// → the sandbox helper's late plan (seccomp filters) → the service. Every helper execs in place,
+// so the pid never changes.
 //
 // Starting one process of a unit: resolve the executable, place the fds at 3.., set LISTEN_PID
 // through the exec trampoline, wire stdin/stdout/stderr per Standard*=, and capture output into
@@ -32,6 +34,7 @@ import type { StandardInput, StandardOutput } from '../../unit/exec-context.js';
 import type { Logger } from '../log.js';
 import { SERVICE_PATH } from './environment.js';
 import { OutputLines } from './output-lines.js';
+import { type SandboxLaunch, wrapWithSandbox } from './sandbox.js';
 
 export type ProcessExit = ExitStatus;
 
@@ -63,6 +66,8 @@ export interface ProcessRequest {
   searchPath?: readonly string[];
   /** StandardInput=data: these bytes are the process's stdin. */
   stdinData?: string;
+  /** The sandbox plans around the exec-context helper (sandbox.ts); none: no helper in the chain. */
+  sandbox?: SandboxLaunch;
 }
 
 export interface RunningProcess {
@@ -290,10 +295,15 @@ export class PosixSpawnStarter implements ProcessStarter {
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
-    // The exec-context helper's steps (limits, scheduling, privileges…) come after the LISTEN_PID
-    // helper, which runs as root, fills in the *_PID variables and ties the process's life to the
-    // manager's (PR_SET_PDEATHSIG: a manager killed with SIGKILL leaves nothing running); a user
-    // change among the steps clears that signal, so the steps arm it again (context-steps.ts).
+    // The chain, outermost first: sandbox helper (namespaces, mounts; as root), the LISTEN_PID
+    // helper (fills in the *_PID variables; ties the process's life to the manager's with
+    // PR_SET_PDEATHSIG, so a manager killed with SIGKILL leaves nothing running), the
+    // exec-context helper when the unit asks for something it does (limits, scheduling, the
+    // user, capabilities; a user change clears the parent-death signal, so its steps arm it
+    // again: context-steps.ts), the sandbox helper again (seccomp filters, right before the
+    // service as systemd installs them, so no step of ours meets them), the service. Each execs
+    // in place: the pid never changes. Built innermost first.
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'late', target, argv));
     if (request.steps && request.steps.length > 0)
       ({ file: target, argv } = contextHelperWrap(target, argv, request.steps));
     if (request.ownPid.length > 0)
@@ -304,6 +314,7 @@ export class PosixSpawnStarter implements ProcessStarter {
       } = listenPidWrap(target, argv, env, request.ownPid, {
         parentPid: process.pid,
       }));
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'early', target, argv));
 
     const owned: Fd[] = [];
     let pid = 0;

@@ -44,10 +44,13 @@ export class UnitExecution {
   }
 
   /** Sets up everything `command` needs before it starts; throws ExecSetupError. */
-  prepare(exec: ExecContext, command: ExecCommand): PreparedExec {
-    const powers = managerPowers();
-    const kind = managerKind(powers);
-    const f = feasible(exec, powers);
+  prepare(exec: ExecContext, command: ExecCommand, sandboxDropped = 0n): PreparedExec {
+    const manager = managerPowers();
+    // Capabilities the sandbox's early plan took out of the bounding set before this helper runs.
+    const powers =
+      sandboxDropped === 0n ? manager : { ...manager, bounding: manager.bounding & ~sandboxDropped };
+    const kind = managerKind(manager);
+    const f = feasible(exec, manager);
     const identity = resolveIdentity({
       exec,
       command,
@@ -127,4 +130,12 @@ export class UnitExecution {
       this.dynamic = undefined;
     }
   }
+}
+
+/** The directories a process's *_DIRECTORY variables name that it may write (all but
+ * ConfigurationDirectory=, which systemd leaves read-only). */
+export function writableDirectories(environment: Record<string, string>): string[] {
+  return ['RUNTIME_DIRECTORY', 'STATE_DIRECTORY', 'CACHE_DIRECTORY', 'LOGS_DIRECTORY'].flatMap((name) =>
+    (environment[name] ?? '').split(':').filter((path) => path !== ''),
+  );
 }

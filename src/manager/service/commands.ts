@@ -10,8 +10,15 @@ import { type ExecCommand, expandCommandVariables } from '../../unit/exec-comman
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
+import {
+  acquireRuntime,
+  planSandbox,
+  runsOneProcess,
+  type SandboxRuntime,
+  sandboxBoundingMask,
+} from '../exec/sandbox.js';
 import { ExecSetupError } from '../exec/setup-error.js';
-import { type PreparedExec, UnitExecution } from '../exec/unit-execution.js';
+import { type PreparedExec, UnitExecution, writableDirectories } from '../exec/unit-execution.js';
 import { lookupUser } from '../exec/users.js';
 import type { Logger } from '../log.js';
 import type { FdStore } from './fd-store.js';
@@ -48,6 +55,10 @@ export class ServiceCommands {
   private readonly starter: ProcessStarter;
   private readonly managerEnv: NodeJS.ProcessEnv;
   private readonly notifySocket: string | undefined;
+  /** PrivateTmp= directories and namespaces the unit's processes share while it runs. */
+  private sandboxRuntime: SandboxRuntime | undefined;
+  /** Best-effort sandboxing: the keys left out of the last start, and why (shown by status). */
+  sandboxOmitted: string[] = [];
 
   private get name(): string {
     return this.owner.name;
@@ -66,7 +77,8 @@ export class ServiceCommands {
    * have been (its exit status names the step), with the reason logged. */
   private prepare(cmd: ExecCommand): PreparedExec | RunningProcess {
     try {
-      return this.execution.prepare(this.owner.config.exec, cmd);
+      const dropped = cmd.fullPrivileges ? 0n : sandboxBoundingMask(this.owner.config.sandbox);
+      return this.execution.prepare(this.owner.config.exec, cmd, dropped);
     } catch (err) {
       if (!(err instanceof ExecSetupError)) throw err;
       this.log.error(`${this.name}: ${err.message}`, this.name);
@@ -131,6 +143,7 @@ export class ServiceCommands {
           ? (user?.home ?? lookupUser('0')?.home ?? '/')
           : e.workingDirectory.path;
     }
+    const sandbox = cmd.fullPrivileges ? undefined : this.sandboxFor(prepared, cwd);
     return this.starter.start({
       unit: this.name,
       command: expanded,
@@ -149,7 +162,43 @@ export class ServiceCommands {
       ignoreSigpipe: prepared.ignoreSigpipe,
       searchPath: e.execSearchPath,
       stdinData: e.standardInputData,
+      ...(sandbox ? { sandbox } : {}),
     });
+  }
+
+  /** The sandbox plans for a process of this unit (undefined without sandboxing keys). */
+  private sandboxFor(prepared: PreparedExec, cwd: string) {
+    this.sandboxRuntime ??= acquireRuntime(this.name, this.owner.config.unit.joinsNamespaceOf);
+    const launch = planSandbox({
+      unit: this.name,
+      sandbox: this.owner.config.sandbox,
+      switchesUser: prepared.identity.switchTo !== undefined,
+      // RuntimeDirectory= and the others stay writable under ProtectSystem=strict, as in systemd.
+      writableDirectories: writableDirectories(prepared.environment),
+      runtime: this.sandboxRuntime,
+      cwd,
+      // Only an instance of a template (an Accept=yes connection) of one process makes its own
+      // namespaces: any other unit may be named by another's JoinsNamespaceOf=.
+      singleProcess:
+        this.name.includes('@') &&
+        runsOneProcess(this.owner.config) &&
+        this.owner.config.unit.joinsNamespaceOf.length === 0,
+    });
+    if (launch && launch.omitted.join() !== this.sandboxOmitted.join()) {
+      this.sandboxOmitted = launch.omitted;
+      if (launch.omitted.length > 0)
+        this.log.warning(
+          `${this.name}: sandbox best-effort: running WITHOUT ${launch.omitted.join('; ')}. The kernel refused them; the unit is less protected than its file asks.`,
+          this.name,
+        );
+    }
+    return launch;
+  }
+
+  /** The unit has stopped: its private /tmp and namespaces go. */
+  releaseSandbox(): void {
+    this.sandboxRuntime?.release();
+    this.sandboxRuntime = undefined;
   }
 
   /** Run a control command (ExecStartPre=, ExecStop=…) to completion. False when it failed and

@@ -104,6 +104,11 @@ export class ServiceLifecycle {
     );
   }
 
+  /** Best-effort sandboxing: the keys its last start ran without, and why. */
+  get sandboxOmitted(): readonly string[] {
+    return this.commands.sandboxOmitted;
+  }
+
   get activeState(): ActiveState {
     return activeStateOf(this.state);
   }
@@ -128,6 +133,7 @@ export class ServiceLifecycle {
       // Runtime directories (per RuntimeDirectoryPreserve=), credentials, the dynamic user.
       this.commands.execution.stopped(this.config.exec, next === 'auto-restart');
     }
+    if (next === 'dead' || next === 'failed') this.commands.releaseSandbox();
     this.onStateChange?.(this, previous);
     if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
   }

@@ -29,6 +29,7 @@ import { execDirectoryKeys } from './exec-directories.js';
 import { execPrivilegeKeys } from './exec-privileges.js';
 import { execResourceKeys } from './exec-resources.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import { sandboxKeys } from './sandbox.js';
 import { parseUnitNames } from './unit.js';
 
 const service = (c: ServiceUnitConfig): ServiceSection => c.service;
@@ -289,5 +290,6 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
   ...execDirectoryKeys(S),
   ...execResourceKeys(S),
   ...execPrivilegeKeys(S),
+  ...sandboxKeys(S),
   ...notEnforcedExecKeys<ServiceUnitConfig>(S),
 ];

@@ -16,6 +16,11 @@
 // adds `sockunit run` rows of another build (the branch point), to show a unit without cgroups
 // pays nothing for them.
 //
+// With SOCKUNIT_BASELINE=/path/to/another/build/src/cli/bin.js (e.g. a build of main; the older
+// name SOCKUNIT_BENCH_BEFORE works too), that build's `sockunit run` rows are measured too,
+// interleaved with this one's: before and after a change in the same run, so the machine's drift
+// cancels out of their ratio.
+//
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/accept.js [connections] [repetitions]
 // Bounded: `connections` per row (default 800), taken in CHUNKS_PER_ROW chunks interleaved with
 // the other servers' chunks, a 30 s deadline per chunk, `repetitions` (default 3) passes over
@@ -248,6 +253,10 @@ function cgroupsHere(): boolean {
   return mount !== undefined;
 }
 
+/** Keys of systemd.exec(5) that put the exec-context helper in the chain (one more exec). */
+const EXEC_CONTEXT_KEYS =
+  'LimitNOFILE=4096\nNice=1\nCapabilityBoundingSet=~CAP_SYS_ADMIN\nNoNewPrivileges=yes\n';
+
 interface Row {
   server: string;
   family: Server['family'];
@@ -358,7 +367,7 @@ async function main(): Promise<void> {
     for (const d of [runCat, runFd3]) spawnSync('mkdir', ['-p', d]);
     const catUnit = 'ExecStart=/bin/cat\nStandardInput=socket\n';
     const cgroups = cgroupsHere();
-    const before = process.env.SOCKUNIT_BENCH_BEFORE;
+    const before = process.env.SOCKUNIT_BASELINE ?? process.env.SOCKUNIT_BENCH_BEFORE;
     servers.push(await startRun('sockunit run (StandardInput=socket)', 'inetd', runCat, catUnit));
     if (cgroups)
       servers.push(
@@ -423,6 +432,14 @@ async function main(): Promise<void> {
             },
           ),
         );
+      servers.push(
+        await startRun(
+          'sockunit run (LISTEN_FDS, limits, nice, capabilities)',
+          'listen-fds',
+          join(dir, 'run-keys'),
+          `ExecStart=${fd3echo}\n${EXEC_CONTEXT_KEYS}`,
+        ),
+      );
       servers.push(
         await startServer(FLOOR_NAME, 'listen-fds', (p) => [process.execPath, [FLOOR, String(p), fd3echo]]),
       );

@@ -62,7 +62,8 @@ describe('sockunit show', () => {
       'TimeoutStopSec=10s',
       'KillSignal=SIGTERM',
       'UMask=0022',
-      'NotEnforced=ProtectSystem PrivateTmp',
+      'ProtectSystem=strict',
+      'PrivateTmp=yes',
     ]) {
       assert.ok(lines.has(l), `missing ${l} in:\n${r.stdout}`);
     }

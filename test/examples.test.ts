@@ -143,6 +143,71 @@ test('sockunit run examples/container --target multi-user.target: boot, a requir
   assert.equal(await exited, 0);
 });
 
+test('examples/container as a container runs it: PID 1 in its own PID, mount and network namespaces; probes, MPTCP web, SIGTERM exits 0', async (t) => {
+  if (process.getuid?.() !== 0 && !process.env.CI) {
+    t.skip('needs root to make PID, mount and network namespaces (unshare); run as root or with CI=true');
+    return;
+  }
+  // The container's start: loopback up, then sockunit replaces the shell as PID 1.
+  const manager = spawn(
+    'unshare',
+    [
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      '--net',
+      '--kill-child',
+      '/bin/sh',
+      '-c',
+      `ip link set lo up && exec "$0" "$@"`,
+      process.execPath,
+      bin,
+      'run',
+      join(root, 'examples', 'container'),
+      '--target',
+      'multi-user.target',
+      '--metrics',
+      '127.0.0.1:9101',
+      '--control-socket',
+      join(root, '.test-build', 'container-ns.sock'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => manager.kill('SIGKILL'));
+  const log = stderrLog(manager);
+  await log.waitFor(/1 of 1 socket units listening/, 20_000);
+  // The namespace's init is unshare's child; inside it, sockunit is PID 1.
+  const init = Number(
+    (await run('cat', [`/proc/${manager.pid}/task/${manager.pid}/children`])).stdout.trim().split(/\s+/)[0],
+  );
+  const { stdout: nspid } = await run('grep', ['^NSpid:', `/proc/${init}/status`]);
+  assert.match(nspid, /\s1\n$/, 'sockunit is PID 1 of its namespace');
+  const inside = (...args: string[]) =>
+    run('nsenter', ['-t', String(init), '-n', ...args], { timeout: 20_000 });
+  assert.equal(
+    (await inside('curl', '-s', 'http://127.0.0.1:9101/readyz')).stdout,
+    'ready: 1 of 1 socket units listening\n',
+  );
+  // An MPTCP client inside the namespace (the example's own client, MPTCP when the kernel has it).
+  const mptcpGet = await inside(
+    process.execPath,
+    join(root, 'examples', 'mptcp-get.mjs'),
+    'http://127.0.0.1:8081/',
+  );
+  assert.match(mptcpGet.stdout, /^web: Multipath TCP; backend up \d+ s\n/m);
+  // Not reachable from the host's network namespace: the container's ports are its own.
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      const c = net.connect(9101, '127.0.0.1', () => resolve(c.destroy()));
+      c.once('error', reject);
+    }),
+    /ECONNREFUSED/,
+  );
+  const exited = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
+  process.kill(init, 'SIGTERM');
+  assert.equal(await exited, 0, "unshare passes on PID 1's exit status");
+});
+
 test("the README's activate line with its library example: the unnamed MPTCP socket is used, no fallback port opened", async (t) => {
   if (!(await portFree(8080))) {
     t.skip('port 8080 is in use on this machine; the README example listens there');

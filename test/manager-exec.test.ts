@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { kernelHasPidfdIds } from '../src/sys/listen-pid-helper.js';
 import {
   BIN,
   connectTcp,
@@ -25,8 +26,12 @@ import { statusOf } from './fixtures/manager/status.js';
 
 describe('sockunit run: the service process', () => {
   const suite = managerSuite('exec', (dir) => {
-    // The report service may run as nobody: it must read the script and write its report here.
-    chmodSync(dir, 0o777);
+    // The report service may run as nobody: it must read the script, and write its report in
+    // out/. The unit directory itself stays root's: as root, a manager refuses unit files in a
+    // directory another user may write.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'out'));
+    chmodSync(join(dir, 'out'), 0o777);
     writeFileSync(join(dir, 'report.py'), REPORT_PY, { mode: 0o644 });
   });
   const start = (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) =>
@@ -77,6 +82,7 @@ describe('sockunit run: the service process', () => {
         'LISTEN_FDNAMES',
         'LISTEN_FDS',
         'LISTEN_PID',
+        ...(kernelHasPidfdIds() ? ['LISTEN_PIDFDID'] : []), // systemd 259, on a kernel with pidfs
         'OVERRIDDEN',
         'PATH',
         'PLAIN',
@@ -90,22 +96,24 @@ describe('sockunit run: the service process', () => {
     assert.equal(line.startsWith(`env.service[${r.pid}]: REPORT {"pid": ${r.pid}, "fds": 1}`), true, line);
   });
 
-  test('User=nobody: the service runs with nobody’s uid, gid, USER, HOME and SHELL', async (t) => {
+  test('User=nobody: the service runs with nobody’s uid, gid, USER and HOME, and no placeholder SHELL', async (t) => {
     const why = rootUnavailable();
     if (why) return t.skip(why);
     const port = await freePort();
     const m = await start((dir) => ({
       'drop.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/drop.json --stay\n`,
+      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/out/drop.json --stay\n`,
     }));
     await trigger(port);
-    const r = await readReport(`${m.dir}/drop.json`);
+    const r = await readReport(`${m.dir}/out/drop.json`);
     assert.equal(r.cwd, '/', 'without WorkingDirectory= a system service starts in /');
     assert.equal(r.uid, 65534);
     assert.equal(r.gid, 65534);
     assert.equal(r.env.USER, 'nobody');
     assert.equal(r.env.LOGNAME, 'nobody');
-    assert.ok(r.env.HOME && r.env.SHELL, 'HOME and SHELL from the passwd entry');
+    assert.equal(r.env.HOME, '/nonexistent', 'HOME from the passwd entry');
+    // nobody's shell is /usr/sbin/nologin, a placeholder systemd leaves out (shell_is_placeholder()).
+    assert.equal(r.env.SHELL, undefined);
     assert.equal(r.listen_pid, String(r.pid), 'the privilege drop keeps LISTEN_PID right');
     assert.equal(r.fds.length, 1, 'the fds survive the privilege drop');
   });
@@ -335,6 +343,60 @@ describe('sockunit run: the service process', () => {
     assert.equal(m.matching(/^brief\.service\[\d+\]: stop-ran$/).length, 2, m.log);
     assert.equal(m.matching(/^brief\.service: Scheduled restart job/).length, 2, m.log);
     assert.equal(statusOf(m, 'brief.service').activeState, 'failed');
+  });
+
+  test('ExecStop= runs when a started service ends well on its own (simple and oneshot), not after a failure', async () => {
+    const port = await freePort();
+    const unit = (exec: string, extra = '') =>
+      `[Service]\n${extra}ExecStart=${exec}\nExecStop=/bin/echo stop-ran\nExecStopPost=/bin/echo stop-post-ran\n`;
+    // Started by name, once each: a socket would start them again for the connection none of
+    // them accepts, which waits in the backlog.
+    const m = await start(() => ({
+      'idle.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'idle.service': '[Service]\nExecStart=/bin/true\n',
+      'ends.service': unit("/bin/sh -c 'exit 0'"),
+      'once.service': unit('/bin/true', 'Type=oneshot\n'),
+      'fails.service': unit("/bin/sh -c 'exit 3'"),
+    }));
+    spawnSync(process.execPath, [BIN, 'start', 'ends.service', 'once.service', 'fails.service'], {
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: m.controlSocket },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    for (const name of ['ends', 'once', 'fails'])
+      await m.waitFor(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-post-ran$`));
+    const stopRan = (name: string) =>
+      m.matching(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-ran$`)).length;
+    assert.equal(stopRan('ends'), 1, m.log);
+    assert.equal(stopRan('once'), 1, m.log);
+    assert.equal(
+      stopRan('fails'),
+      0,
+      'a failed service is not stopped with ExecStop= (systemd goes to stop-sigterm)',
+    );
+  });
+
+  test('KillMode=none: the manager exits after its stop although the process it leaves holds the output pipe, and takes it along', async () => {
+    const port = await freePort();
+    const marker = `${62 + (process.pid % 1000) / 1000}`;
+    const m = await start(() => ({
+      'keep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'keep.service': `[Service]\nKillMode=none\nExecStart=/bin/sh -c 'echo up; exec sleep ${marker}'\n`,
+    }));
+    try {
+      await trigger(port);
+      await m.waitFor(/^keep\.service\[\d+\]: up$/);
+      // The stop leaves it running; the manager's own end takes it along (PR_SET_PDEATHSIG: a
+      // manager that is gone leaves nothing running), and that end must come.
+      const { code } = await m.stop('SIGTERM');
+      assert.equal(code, 0, m.log);
+      assert.equal(m.matching(/^Stopped keep\.service\.$/).length, 1, m.log);
+      await waitUntil('the process KillMode=none left to end with the manager', () =>
+        processesWith(`sleep ${marker}`).length === 0 ? true : undefined,
+      );
+    } finally {
+      for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   test('a service ignoring SIGTERM is KILLed after TimeoutStopSec=', async () => {

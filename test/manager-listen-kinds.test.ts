@@ -7,10 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { O_RDONLY } from '../src/sys/constants.js';
-import { hasCode } from '../src/sys/errors.js';
-import { mqOpen } from '../src/sys/fs.js';
-import { closeQuietly } from '../src/sys/socket.js';
 import {
   connectTcp,
   freePort,
@@ -23,6 +19,7 @@ import {
   ss,
   tempDir,
 } from './fixtures/manager/harness.js';
+import { messageQueueExists } from './helpers/mqueue.js';
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -39,16 +36,6 @@ const IPPROTO_MPTCP = 262;
 
 /** Whether the POSIX message queue `name` exists, asked with mq_open(3) (which needs no
  * /dev/mqueue mount, unlike a look at the file system). */
-function messageQueueExists(name: string): boolean {
-  try {
-    closeQuietly(mqOpen(name, O_RDONLY, 0));
-    return true;
-  } catch (err) {
-    if (hasCode(err, 'ENOENT')) return false;
-    throw err;
-  }
-}
-
 describe('sockunit run: every Listen kind, opened for real', () => {
   const dir = tempDir('kinds');
   const abstract = `sockunit-kinds-${process.pid}`;

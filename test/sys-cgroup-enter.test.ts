@@ -12,8 +12,8 @@ import { CGROUP_ENTER_HELPER_X86_64 } from '../src/sys/cgroup-enter-helper-x86_6
 import { ELF_CODE_OFFSET } from '../src/sys/elf.js';
 import { onExit } from '../src/sys/process.js';
 import { spawnProcess } from '../src/sys/spawn.js';
+import { compareWithObjdump, skipOutsideCi, which } from './fixtures/sys/machine-code.js';
 import { makeTestCgroup, skipWithoutCgroups } from './helpers/cgroup.js';
-import { compareWithObjdump, skipOutsideCi, which } from './helpers/listing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sockunit-cgroup-enter-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,14 +24,14 @@ const SHOW = 'grep ^0:: /proc/self/cgroup; echo "argv0=$0"';
 test('x86_64 listing: objdump decodes the bytes to the listed instructions', (t) => {
   const objdump = which('objdump');
   if (!objdump) return skipOutsideCi(t, 'objdump (binutils) is not installed');
-  compareWithObjdump(objdump, 'i386:x86-64', CGROUP_ENTER_HELPER_X86_64, ['-M', 'intel'], dir);
+  compareWithObjdump(dir, objdump, 'i386:x86-64', CGROUP_ENTER_HELPER_X86_64, ['-M', 'intel']);
 });
 
 test('aarch64 listing: objdump decodes the bytes to the listed instructions', (t) => {
   const objdump = which('aarch64-linux-gnu-objdump');
   if (!objdump)
     return skipOutsideCi(t, 'aarch64-linux-gnu-objdump (binutils-aarch64-linux-gnu) is not installed');
-  compareWithObjdump(objdump, 'aarch64', CGROUP_ENTER_HELPER_AARCH64, [], dir);
+  compareWithObjdump(dir, objdump, 'aarch64', CGROUP_ENTER_HELPER_AARCH64, []);
 });
 
 test('ELF images: small, entry at the first code byte', () => {

@@ -119,10 +119,21 @@ describe('key table', () => {
     }
   });
 
-  it('marks sandboxing and cgroup keys as not enforced, with a reason', () => {
-    for (const k of ['ProtectSystem', 'PrivateTmp', 'Slice', 'IPAddressDeny', 'SystemCallFilter']) {
+  it('enforces sandboxing and resource-control keys in [Service] only, and marks the others not enforced, with a reason', () => {
+    for (const k of ['Slice', 'IPAddressDeny', 'PrivateUsers', 'PrivatePIDs']) {
       const def = findKey(SERVICE_TABLE, 'Service', k);
       assert.equal(def?.enforcement.enforced, false, k);
+    }
+    for (const k of [
+      'ProtectSystem',
+      'PrivateTmp',
+      'SystemCallFilter',
+      'RestrictAddressFamilies',
+      'MemoryMax',
+      'CPUQuota',
+    ]) {
+      assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, k);
+      assert.equal(findKey(SOCKET_TABLE, 'Socket', k)?.enforcement.enforced, false, `[Socket] ${k}`);
     }
     for (const k of ['ExecStart', 'Type', 'Restart', 'NonBlocking', 'Sockets']) {
       assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, k);

@@ -162,7 +162,7 @@ describe('socket values', () => {
     const t = typeText('n.socket', '[Socket]\nListenStream=1\nPrivateTmp=yes\nMemoryMax=1G\n');
     assert.equal(t.loadState, 'loaded');
     assert.deepEqual(printed(t), [
-      'notice /fixture/n.socket:3: PrivateTmp=yes: not enforced by sockunit (sandboxing is not applied by sockunit); the line has no effect',
+      "notice /fixture/n.socket:3: PrivateTmp=yes: not enforced by sockunit (sockunit does not run a socket unit's own ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost= commands, nor the settings that shape them); the line has no effect",
       'notice /fixture/n.socket:4: MemoryMax=1G: not enforced by sockunit (cgroup resource control is not applied by sockunit); the line has no effect',
     ]);
     assert.deepEqual(

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { notify } from 'sockunit';
 
 const started = Date.now();
-const server = http.createServer((req, res) => {
+const server = http.createServer((_req, res) => {
   res.end(`backend up ${Math.round((Date.now() - started) / 1000)} s\n`);
 });
 server.listen(8082, '127.0.0.1', () => {

@@ -10,7 +10,7 @@ const server = http.createServer(async (req, res) => {
   } catch (err) {
     backend = `backend unreachable (${err.message})\n`;
   }
-  res.end(`web: ${mptcp.isMultipath(req.socket) ? 'Multipath TCP' : 'plain TCP'}; ${backend}`);
+  res.end(`web: ${mptcp.runsMptcp(req.socket) ? 'Multipath TCP' : 'plain TCP'}; ${backend}`);
 });
 
 await listen(server, 'http', { fallback: 8081 });

@@ -3,7 +3,9 @@
 // paths it uses now, its subflow count and each subflow's addresses.
 
 import type { ConnectionCounts, UnitConnections } from '../manager/control/connections.js';
+import type { UpstreamConnections } from '../manager/control/upstream.js';
 import { type ConnectionProtocol, PROTOCOL_MEANING } from '../mptcp/classify.js';
+import { formatUpstream } from './connections-upstream.js';
 import { CLIENT_OPTIONS_HELP, callControl, formatTable, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 
@@ -11,6 +13,7 @@ const USAGE = `Usage: sockunit connections [OPTIONS] UNIT...
 
 List the live connections on the TCP/MPTCP ports of socket units, read from the kernel's socket
 diagnostics (NETLINK_SOCK_DIAG, as ss -M does). Subflows are indented under their connection.
+Below, the connections the unit's service opened itself (a proxy's connections to its target).
 
 PROTOCOL  mptcp       ${PROTOCOL_MEANING.mptcp}
           mptcp->tcp  ${PROTOCOL_MEANING['mptcp->tcp']}
@@ -58,9 +61,9 @@ export async function connectionsCommand(argv: string[], io: CommandIO): Promise
     }
     const result = (await callControl(args.path, 'connections', {
       units: args.positionals,
-    })) as UnitConnections[];
+    })) as (UnitConnections & { upstream?: UpstreamConnections })[];
     if (args.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else io.stdout.write(result.map(formatConnections).join('\n'));
+    else io.stdout.write(result.map((u) => formatConnections(u) + formatUpstream(u.upstream)).join('\n'));
     return 0;
   });
 }

@@ -26,6 +26,13 @@ command(
     return (await import('./activate.js')).activateCommand;
   },
 );
+command(
+  'proxy',
+  'proxy connections to a TCP or unix socket, MPTCP on either side (systemd-socket-proxyd)',
+  async () => {
+    return (await import('./proxy.js')).proxyCommand;
+  },
+);
 command('verify', 'check unit files and print every problem as file:line: message', async () => {
   return (await import('./verify.js')).verifyCommand;
 });
@@ -44,6 +51,13 @@ command('disable', 'remove the symlinks enable made', async () => {
 command('is-enabled', 'tell whether units are enabled (enabled, disabled, static, …)', async () => {
   return (await import('./enable.js')).isEnabledCommand;
 });
+command(
+  'security',
+  'assess the sandboxing of services as sockunit runs them (systemd-analyze security)',
+  async () => {
+    return (await import('./security.js')).securityCommand;
+  },
+);
 command('doctor', 'explain whether MPTCP works and can use several paths here, with fixes', async () => {
   return (await import('./doctor.js')).doctorCommand;
 });
@@ -86,6 +100,9 @@ command('connections', 'list the connections on a socket unit, with MPTCP subflo
 command('logs', "print a unit's recent log lines and output; -f follows", async () => {
   return (await import('./logs.js')).logsCommand;
 });
+command('is-system-running', "print the running manager's state (running, degraded, starting…)", async () => {
+  return (await import('./is-system-running.js')).isSystemRunningCommand;
+});
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
@@ -121,7 +138,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 
 /** The version in sockunit's package.json, found by walking up from this file (dist/cli/ when
  * installed, another build directory in development). */
-async function packageVersion(): Promise<string> {
+export async function packageVersion(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   const { dirname, join } = await import('node:path');
   const { fileURLToPath } = await import('node:url');

@@ -2,14 +2,17 @@
 
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { acceptThreadMayOwn } from '../manager/accept/thread.js';
+import { type ListenFd, listenFds } from '../activation/listen-fds.js';
 import { CgroupChoiceError, CgroupTree } from '../manager/cgroup/tree.js';
+import { OuterManager } from '../manager/control/outer-manager.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
 import { defaultControlSocketPath } from '../manager/control/protocol.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
+import { setSandboxMode } from '../manager/exec/sandbox.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
 import { Manager } from '../manager/manager.js';
-import { mayInheritOrphans, reapOrphans } from '../sys/process.js';
+import { startOrphanReaper } from '../manager/orphans.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
 import { resolveSearchPath } from '../unit/load.js';
 import type { ManagerKind } from '../unit/specifiers.js';
 import type { CommandIO } from './io.js';
@@ -37,6 +40,16 @@ Options:
                           the links; --system boots the host's own units)
       --mptcp-fallback    open MPTCP ports as TCP where the kernel has no MPTCP (systemd fails
                           such units; reports show mptcp->tcp). Per unit: X-Sockunit-MPTCPFallback=yes
+      --sandbox MODE      strict (default: a sandboxing key the kernel refuses fails the service,
+                          status=226/NAMESPACE, 228/SECCOMP) or best-effort (run without it, and
+                          say so in the log and status). Per unit: X-Sockunit-Sandbox=best-effort
+      --mptcp-upgrade[=UNIT,...]
+                          open the TCP ports (ListenStream= on an IP address) of every socket
+                          unit, or of the units named, as MPTCP; plain TCP clients are served as
+                          before. A port stays TCP, with a line that says why, where the kernel has
+                          no MPTCP or refuses one of its options on MPTCP (IPTTL=, or what the
+                          service sets itself: X-Sockunit-ServiceSocketOptions=TCP_MD5SIG kTLS ...).
+                          Reports show upgraded ports as tcp->mptcp
       --log-format FMT    text (default) or json (one object a line)
       --log-level LEVEL   debug, info (default), notice, warning, error
       --control-socket PATH
@@ -46,8 +59,12 @@ Options:
                           and this user may use it
       --control-socket-mode MODE
                           file mode of the control socket (for tests; peers are still checked)
-      --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101);
-                          off by default
+      --metrics ADDR      serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9101),
+                          and the probes /healthz and /readyz; off by default
+      --allow-unsafe-unit-files
+                          as root, run unit files that another user could modify (owned by
+                          them, or in a directory they may write) with a warning, instead of
+                          refusing them
       --cgroup PATH|no    run services in cgroups under this cgroup v2 path (default: the
                           manager's own cgroup when it is alone there, else a child of it named
                           after the control socket); no: process groups, as without cgroups
@@ -58,6 +75,11 @@ unit failed), or the control socket or metrics could not be served; 2 for bad us
 
 Signals: SIGTERM/SIGINT stop every service and close every listener (exit 0); SIGHUP reloads
 units, keeping unchanged listeners open.
+
+Under another manager: with NOTIFY_SOCKET set, READY=1 once every listener is open (or the
+target is reached), RELOADING=1 ... READY=1 around a reload, STOPPING=1, and WATCHDOG=1 while
+WATCHDOG_USEC asks; started with LISTEN_FDS, each passed fd goes to the socket unit whose
+Listen*= names it (no second bind), and an fd no unit names is closed.
 
 Environment: SOCKUNIT_ACCEPT_THREAD=0 (or no, false, off) starts every Accept=yes instance from
 the main thread (by default a worker thread accepts and spawns them where the template allows;
@@ -94,6 +116,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     throw err;
   }
   const { unitPath, units, manager: unitManager } = where;
+  let mptcpUpgrade: true | string[] | undefined;
+  try {
+    mptcpUpgrade = upgradeTargets(args.values['mptcp-upgrade']);
+  } catch (err) {
+    io.stderr.write(`sockunit run: ${(err as Error).message}\n`);
+    return 2;
+  }
   const log = new Logger({ format: format as LogFormat, level, out: io.stderr });
   if (where.hostPath && existsSync('/run/systemd/system'))
     log.warning(
@@ -107,6 +136,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     );
     return 2;
   }
+  const sandbox = args.values.sandbox;
+  if (sandbox !== undefined && sandbox !== 'strict' && sandbox !== 'best-effort') {
+    io.stderr.write(`sockunit run: --sandbox=${sandbox}: expected strict or best-effort\n`);
+    return 2;
+  }
+  if (sandbox !== undefined) setSandboxMode(sandbox);
+  const outer = new OuterManager(log);
   let cgroups: CgroupTree | undefined;
   try {
     cgroups = await CgroupTree.claim({
@@ -128,34 +164,21 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     unitManager,
     ...(target !== undefined ? { target } : {}),
     ...(cgroups ? { cgroups } : {}),
+    inheritedFds: inheritedFds(log),
+    unitFileChecks: unitFileChecksFor(
+      process.geteuid?.() ?? 0,
+      process.getegid?.() ?? 0,
+      args.values['allow-unsafe-unit-files'] ?? false,
+    ),
+    ...(mptcpUpgrade ? { mptcpUpgrade } : {}),
   });
   // The services' cgroups go with them; the manager returns to the cgroup it was started in.
   const stopAll = async () => {
     await manager.stop();
     cgroups?.release();
   };
-  let listening: number;
-  if (target !== undefined) {
-    const reached = await manager.boot(target);
-    if (!manager.targets.has(target)) {
-      // The target itself did not load (not found, masked, broken): nothing to run.
-      await stopAll();
-      return 1;
-    }
-    if (!reached)
-      log.error(
-        `sockunit: ${target} was not reached; the units that started keep running ('sockunit status' tells why).`,
-      );
-    listening = [...manager.sockets.values()].filter((s) => s.activeState === 'active').length;
-  } else listening = manager.start();
-  const found = manager.sockets.size + [...manager.broken.keys()].filter((n) => n.endsWith('.socket')).length;
-  if (target === undefined && found === 0) {
-    log.error(`No socket units found in ${unitPath.join(', ')}.`);
-    // Closes what start() opened anyway (the notify socket), which would keep the process alive.
-    await stopAll();
-    return 1;
-  }
-  // Before the 'listening' line: whoever waits for it may use the control socket at once.
+  // Before any unit starts: /readyz and is-system-running answer 'starting' meanwhile, and
+  // whoever waits for the 'listening' line may use the control socket at once.
   let plane: ControlPlane;
   try {
     plane = await startControlPlane(manager, log, {
@@ -168,39 +191,53 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     await stopAll();
     return 1;
   }
+  const giveUp = async (): Promise<number> => {
+    // Closes what start() opened anyway (the notify socket), which would keep the process alive.
+    await plane.close();
+    await stopAll();
+    return 1;
+  };
+  let listening: number;
+  if (target !== undefined) {
+    const reached = await manager.boot(target);
+    // The target itself did not load (not found, masked, broken): nothing to run.
+    if (!manager.targets.has(target)) return giveUp();
+    if (!reached)
+      log.error(
+        `sockunit: ${target} was not reached; the units that started keep running ('sockunit status' tells why).`,
+      );
+    listening = [...manager.sockets.values()].filter((s) => s.activeState === 'active').length;
+  } else listening = manager.start();
+  const found = manager.sockets.size + [...manager.broken.keys()].filter((n) => n.endsWith('.socket')).length;
+  if (target === undefined && found === 0) {
+    log.error(`No socket units found in ${unitPath.join(', ')}.`);
+    return giveUp();
+  }
   if (target === undefined && listening === 0) {
     // Every socket unit failed to load or to listen: nothing would ever start, and a manager
     // that stayed up would only look healthy.
     log.error(
       `sockunit: 0 of ${found} socket units listening: every one failed (see the errors above); nothing to serve. Fix them and start again.`,
     );
-    await plane.close();
-    await stopAll();
-    return 1;
+    return giveUp();
   }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped here; our own
-    // children are left to their pidfd watchers. Anywhere else no orphan can come to us, and the
-    // tick (a /proc read per thread) would only cost idle CPU.
-    const reaper = mayInheritOrphans()
-      ? setInterval(() => {
-          // The accept thread's fresh spawns are not in livePids until the main thread adopts them.
-          const ours = (pid: number) => starter.livePids.has(pid) || acceptThreadMayOwn(pid);
-          for (const exit of reapOrphans(ours)) log.debug(`Reaped orphan ${exit.pid}.`);
-        }, 1000)
-      : undefined;
+    // Orphans re-parented to us (PID 1 in a container, or a subreaper) are reaped as they come;
+    // our own children are left to their pidfd watchers.
+    const reaper = startOrphanReaper(log, (pid) => starter.livePids.has(pid));
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info(`Received ${signal}, stopping.`);
+      outer.stopping();
       plane
         .close()
         .then(() => stopAll())
         .then(
           () => {
-            clearInterval(reaper);
+            reaper?.stop();
             for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
             log.info('sockunit: stopped.');
             resolve(0);
@@ -213,39 +250,69 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGHUP', () => manager.reload());
+    process.on('SIGHUP', () => {
+      outer.reloading();
+      manager.reload();
+      outer.reloaded(manager);
+    });
     // Only now: whoever waits for this line may signal at once, and a signal that arrives
     // before its handler is installed takes its default action (half of the SIGINTs sent right
     // after this line killed the manager when it was logged first).
     log.info(`sockunit: ${listening} of ${manager.sockets.size} socket units listening.`);
+    outer.ready(manager);
   });
 }
 
+/** `--mptcp-upgrade` (every unit) or `--mptcp-upgrade=a,b.socket` (those units), repeatable. */
+function upgradeTargets(values: string[] | undefined): true | string[] | undefined {
+  if (values === undefined) return undefined;
+  if (values.includes('')) return true;
+  const names = values.flatMap((v) => v.split(',')).filter((n) => n !== '');
+  for (const name of names)
+    if (name.includes('.') && !name.endsWith('.socket'))
+      throw new Error(
+        `--mptcp-upgrade=${name}: expected socket unit names (web or web.socket), separated by commas`,
+      );
+  return names.map((n) => (n.endsWith('.socket') ? n : `${n}.socket`));
+}
+
 function parse(argv: string[]) {
-  const parsed = parseCommandLine('run', argv, {
-    ...UNIT_FILE_OPTIONS,
-    'mptcp-fallback': { type: 'boolean' },
-    target: { type: 'string' },
-    'log-format': { type: 'string' },
-    'log-level': { type: 'string' },
-    'control-socket': { type: 'string' },
-    'control-socket-mode': { type: 'string' },
-    metrics: { type: 'string' },
-    cgroup: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const parsed = parseCommandLine(
+    'run',
+    // parseArgs has no optional values: a bare --mptcp-upgrade means every unit, and must not
+    // take the next argument (a unit directory) as its value.
+    argv.map((a) => (a === '--mptcp-upgrade' ? '--mptcp-upgrade=' : a)),
+    {
+      ...UNIT_FILE_OPTIONS,
+      'mptcp-fallback': { type: 'boolean' },
+      'mptcp-upgrade': { type: 'string', multiple: true },
+      sandbox: { type: 'string' },
+      target: { type: 'string' },
+      'log-format': { type: 'string' },
+      'log-level': { type: 'string' },
+      'control-socket': { type: 'string' },
+      'control-socket-mode': { type: 'string' },
+      metrics: { type: 'string' },
+      cgroup: { type: 'string' },
+      'allow-unsafe-unit-files': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  );
   return parsed as {
     values: {
       'unit-path'?: string[];
       user?: boolean;
       system?: boolean;
       'mptcp-fallback'?: boolean;
+      sandbox?: string;
+      'mptcp-upgrade'?: string[];
       target?: string;
       'log-format'?: string;
       'log-level'?: string;
       'control-socket'?: string;
       'control-socket-mode'?: string;
       metrics?: string;
+      'allow-unsafe-unit-files'?: boolean;
       cgroup?: string;
       help?: boolean;
     };
@@ -293,4 +360,25 @@ function runUnits(args: ReturnType<typeof parse>): RunUnits {
       `no unit directory given${units.length > 0 ? ` to find ${units.join(', ')} in` : ''}. Name one (sockunit run examples/units, or -p DIR), or choose the host's own units explicitly: --system for systemd's system unit path (/etc/systemd/system, /usr/lib/systemd/system, ...), --user for the user manager's`,
     );
   return { unitPath, units, manager: choice.manager, hostPath: choice.hostPath };
+}
+
+/** The listening fds sockunit itself was started with (LISTEN_FDS for this pid), for the socket
+ * units whose Listen*= name them. Malformed variables are a warning: the units bind instead. */
+function inheritedFds(log: Logger): ListenFd[] {
+  if (process.env.LISTEN_FDS === undefined) return [];
+  const pid = process.env.LISTEN_PID;
+  if (pid !== undefined && pid !== String(process.pid)) {
+    log.warning(
+      `LISTEN_FDS is set for pid ${pid}, not for sockunit (pid ${process.pid}): the fds are not taken and the units bind their own. Start sockunit directly (node …/bin.js, not through npx or a shell that stays) to take them.`,
+    );
+    return [];
+  }
+  try {
+    const fds = [...listenFds({ unsetEnvironment: true })];
+    if (fds.length > 0) log.info(`Inherited ${fds.length} fd(s) from the manager that started sockunit.`);
+    return fds;
+  } catch (err) {
+    log.warning(`Ignoring the fds sockunit was started with: ${(err as Error).message}`);
+    return [];
+  }
 }

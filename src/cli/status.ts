@@ -86,13 +86,15 @@ function docsLines(documentation: readonly string[]): string {
 function socketLines(s: SocketStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
+  if (s.hint) out += field('Hint', s.hint);
   out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
   out += docsLines(s.documentation);
   s.listen.forEach((l, i) => {
+    const kept = l.notUpgraded ? `; not upgraded to MPTCP: ${l.notUpgraded}` : '';
     out +=
       i === 0
-        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol})`)
-        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol})\n`;
+        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol}${kept})`)
+        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol}${kept})\n`;
   });
   if (s.accept)
     out += field(
@@ -113,6 +115,8 @@ function serviceLines(s: ServiceStatus): string {
   if (s.mainPid !== null) out += field('Main PID', String(s.mainPid));
   if (s.statusText !== null) out += field('Status', JSON.stringify(s.statusText));
   out += cgroupLines(s.cgroup, field);
+  if (s.sandboxLeftOut?.length)
+    out += field('Sandbox', `best-effort: running WITHOUT ${s.sandboxLeftOut.join('; ')}`);
   const stored = s.fdStore.names.length > 0 ? `: ${s.fdStore.names.join(', ')}` : '';
   out += field('FD Store', `${s.fdStore.count} (limit: ${s.fdStore.limit})${stored}`);
   if (s.lastExit !== null) out += field('Last exit', s.lastExit);

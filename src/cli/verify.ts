@@ -7,10 +7,12 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { resourcesOnThisMachine } from '../manager/cgroup/notices.js';
+import { feasibilityDiagnostics } from '../manager/exec/feasibility.js';
 import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
-import { listUnitFiles, UnitPathIndex } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitFiles, type UnitFileChecks, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
 import { parseUnitFileCommand } from './unit-target.js';
@@ -27,6 +29,10 @@ Exit status 1 when a unit has an error, 2 for bad usage.
   -p, --unit-path DIR  also search DIR for the services sockets start (repeatable)
       --user           expand specifiers as the user manager would
       --system         expand specifiers as the system manager would (the default)
+      --allow-unsafe-unit-files
+                       as root: report unit files another user could modify as warnings, as
+                       \`sockunit run --allow-unsafe-unit-files\` runs them (errors otherwise, as
+                       \`sockunit run\` refuses them; as another user, notices of what it would do)
   -h, --help           show this help
 `;
 
@@ -35,7 +41,12 @@ const COMMAND_SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
   const parsed = parseUnitFileCommand('verify', USAGE, argv, io, {
-    extra: { json: { type: 'boolean' }, strict: { type: 'boolean' }, 'no-notices': { type: 'boolean' } },
+    extra: {
+      json: { type: 'boolean' },
+      strict: { type: 'boolean' },
+      'no-notices': { type: 'boolean' },
+      'allow-unsafe-unit-files': { type: 'boolean' },
+    },
     missing: 'no unit file or directory given',
   });
   if (typeof parsed === 'number') return parsed;
@@ -45,10 +56,16 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const units = loadUnitFromPaths(files, {
     unitPath,
     ...(choice.manager === 'user' ? { manager: 'user' as const } : {}),
+    checks: verifyChecks(parsed.values['allow-unsafe-unit-files'] === true),
   });
   const host = new HostLookup();
   for (const u of units)
-    if (u.config !== undefined) u.diagnostics.push(...checkOnThisMachine(u.config, host));
+    if (u.config !== undefined) {
+      u.diagnostics.push(...checkOnThisMachine(u.config, host));
+      // What a manager running as this user could not apply (an unprivileged user's, say).
+      if (u.config.type !== 'target')
+        u.diagnostics.push(...feasibilityDiagnostics(u.name, u.config.exec, u.config.origins));
+    }
   for (const u of units)
     if (u.config?.type === 'service') u.diagnostics.push(...resourcesOnThisMachine(u.config));
   // Each unit's start transaction, as systemd-analyze verify builds one: missing required units,
@@ -98,6 +115,15 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     `${units.length} unit${units.length === 1 ? '' : 's'} checked: ${count('error')} errors, ${count('warning')} warnings, ${count('notice')} notices${strict ? ' (--strict: warnings fail)' : ''}\n`,
   );
   return exit;
+}
+
+/** What `sockunit run` as root would say about who may have written the files: as root, the
+ * same (an error, or with the option a warning); as another user, a notice of it. */
+function verifyChecks(allowUnsafe: boolean): UnitFileChecks {
+  const euid = process.geteuid?.() ?? 0;
+  const { ownership } = unitFileChecksFor(0, euid === 0 ? (process.getegid?.() ?? 0) : 0, allowUnsafe);
+  if (!ownership) return {};
+  return { ownership: euid === 0 ? ownership : { ...ownership, severity: 'notice' } };
 }
 
 /** A unit's diagnostics in reading order: fragment, then drop-ins, by line; whole-unit ones
@@ -176,8 +202,8 @@ class HostLookup {
   }
 
   /** The file a command runs, or undefined when none is executable here. */
-  executable(path: string): string | undefined {
-    const candidates = path.startsWith('/') ? [path] : COMMAND_SEARCH_PATH.map((d) => `${d}/${path}`);
+  executable(path: string, searchPath: readonly string[] = COMMAND_SEARCH_PATH): string | undefined {
+    const candidates = path.startsWith('/') ? [path] : searchPath.map((d) => `${d}/${path}`);
     for (const c of candidates) {
       try {
         if (!statSync(c).isFile()) continue;
@@ -223,9 +249,10 @@ function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] 
 function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] {
   const out: Diagnostic[] = [];
   if (config.type === 'target') return out;
+  const search = config.exec.execSearchPath.length > 0 ? config.exec.execSearchPath : COMMAND_SEARCH_PATH;
   for (const { key, commands } of commandsOf(config)) {
     for (const c of commands) {
-      if (c.path === '' || c.ignoreFailure || host.executable(c.path) !== undefined) continue;
+      if (c.path === '' || c.ignoreFailure || host.executable(c.path, search) !== undefined) continue;
       out.push({
         severity: 'warning',
         file: c.origin?.file ?? config.name,
@@ -234,7 +261,7 @@ function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] 
         value: c.path,
         message: c.path.startsWith('/')
           ? 'the command does not exist or is not executable on this machine; expected an executable file where the unit runs'
-          : `no executable of that name in ${COMMAND_SEARCH_PATH.join(':')} on this machine; expected it where the unit runs`,
+          : `no executable of that name in ${search.join(':')} on this machine; expected it where the unit runs`,
       });
     }
   }
@@ -246,7 +273,9 @@ function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] 
     identities.push({ key: 'SocketUser', name: config.socket.socketUser, kind: 'user' });
     identities.push({ key: 'SocketGroup', name: config.socket.socketGroup, kind: 'group' });
   }
-  const dynamicUser = config.notEnforced.some((n) => n.key === 'DynamicUser');
+  for (const g of config.exec.supplementaryGroups)
+    identities.push({ key: 'SupplementaryGroups', name: g, kind: 'group' });
+  const dynamicUser = config.exec.privileges.dynamicUser;
   for (const { key, name, kind } of identities) {
     if (name === undefined || dynamicUser) continue;
     if (kind === 'user' ? host.hasUser(name) : host.hasGroup(name)) continue;

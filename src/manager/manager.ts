@@ -4,23 +4,27 @@
 // stop of a unit with dependencies goes through the jobs room (a transaction, as systemd's);
 // `--target` boots a target with everything it wants.
 
+import type { ListenFd } from '../activation/listen-fds.js';
+import { describeFd } from '../net/describe.js';
 import { signalNumber } from '../sys/process.js';
 import { closeQuietly } from '../sys/socket.js';
 import { formatDiagnostic } from '../unit/diagnostic.js';
-import { listUnitNames, resolveSearchPath, UnitPathIndex } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitNames, resolveSearchPath, type UnitFileChecks, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnit } from '../unit/load-unit.js';
 import { parseUnitName, unitType } from '../unit/names.js';
 import type { ServiceUnitConfig } from '../unit/service-config.js';
 import type { SocketUnitConfig } from '../unit/socket-config.js';
 import type { ManagerKind } from '../unit/specifiers.js';
 import type { TargetUnitConfig } from '../unit/target-config.js';
-import type { UnitSection } from '../unit/unit-section.js';
 import { connectionEnvironment, connectionInstance } from './accept/instance-name.js';
 import { acceptPlanFor } from './accept/plan.js';
 import type { AcceptPlan } from './accept/protocol.js';
 import { acceptThread } from './accept/thread.js';
 import { ResourceNotices } from './cgroup/notices.js';
 import type { CgroupTree } from './cgroup/tree.js';
+import { feasibilityDiagnostics } from './exec/feasibility.js';
+import { managerKind, useUserManager } from './exec/manager-powers.js';
 import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './exec/process.js';
 import { hostConditionFacts } from './jobs/condition-facts.js';
 import { Jobs, type JobUnit, stopInOrder, TransactionFailed } from './jobs/engine.js';
@@ -31,9 +35,11 @@ import type { Logger } from './log.js';
 import { NotifyRouter } from './service/notify-router.js';
 import { ServiceUnit } from './service/service-unit.js';
 import { activeStateOf, type ServiceState } from './service/states.js';
+import { InheritedFds } from './socket/inherited-fds.js';
 import { socketSpecsFor } from './socket/listen-spec.js';
 import type { Port } from './socket/port.js';
 import { type AcceptedConnection, SocketUnit, type SpawnEvent } from './socket/socket-unit.js';
+import { type ManagerPhase, type SystemReport, systemReport } from './system-state.js';
 
 export interface ManagerOptions {
   /** Unit directories, highest priority first. */
@@ -42,6 +48,8 @@ export interface ManagerOptions {
   units?: readonly string[];
   log: Logger;
   mptcpFallback?: boolean;
+  /** `--mptcp-upgrade`: `true` for every socket unit, or the socket units named. */
+  mptcpUpgrade?: true | readonly string[];
   starter?: ProcessStarter;
   /** NOTIFY_SOCKET for the services (a path or `@abstract`); default `@sockunit/notify/<pid>`. */
   notifySocket?: string;
@@ -51,6 +59,10 @@ export interface ManagerOptions {
   unitManager?: ManagerKind;
   /** The cgroup subtree services run in (cgroup/tree.ts); without it, process groups. */
   cgroups?: CgroupTree;
+  /** Listening fds sockunit was started with (LISTEN_FDS): ports that name them take them. */
+  inheritedFds?: readonly ListenFd[];
+  /** Who may have written the unit files run (unit/file-trust.ts); default: this process's. */
+  unitFileChecks?: UnitFileChecks;
 }
 
 type Missing = { missing: 'not-found' | 'bad-setting' | 'masked' | 'error' };
@@ -74,6 +86,10 @@ export class Manager {
   private readonly starter: ProcessStarter;
   private index: UnitPathIndex;
   private stopping = false;
+  /** fds from the manager that started sockunit, until ports take them. */
+  private readonly inherited: InheritedFds | undefined;
+  /** Starting until start() or boot() is done, then running, until stop(). */
+  phase: ManagerPhase = 'starting';
   /** The notify socket, and the routing of its messages to services. */
   private readonly notify: NotifyRouter;
   /** Resource settings that have no effect here, said once at load. */
@@ -82,10 +98,13 @@ export class Manager {
   constructor(options: ManagerOptions) {
     this.options = options;
     this.log = options.log;
+    if (options.unitManager === 'user') useUserManager();
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
-    this.index = new UnitPathIndex(resolveSearchPath({ override: [...options.unitPath] }));
+    this.index = this.newIndex();
     this.notify = new NotifyRouter(this.log, () => this.services.values());
     this.resourceNotices = new ResourceNotices(options.cgroups, options.log);
+    if (options.inheritedFds && options.inheritedFds.length > 0)
+      this.inherited = new InheritedFds(options.inheritedFds);
     this.reactions = new Reactions({
       log: this.log,
       unit: (name) => this.jobUnit(name),
@@ -104,6 +123,13 @@ export class Manager {
     });
   }
 
+  private newIndex(): UnitPathIndex {
+    const checks =
+      this.options.unitFileChecks ??
+      unitFileChecksFor(process.geteuid?.() ?? 0, process.getegid?.() ?? 0, false);
+    return new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }), checks);
+  }
+
   private socketNames(): string[] {
     if (this.options.units && this.options.units.length > 0) {
       return this.options.units
@@ -114,9 +140,13 @@ export class Manager {
   }
 
   private load(name: string, quietWhenMissing = false): LoadedUnit | undefined {
-    const unit = loadUnit(name, { searchPath: this.index, manager: this.options.unitManager ?? 'system' });
+    // A user manager (--user, or not root): %t %S %C %L %E and the directories are the $XDG_* ones.
+    const unit = loadUnit(name, { searchPath: this.index, manager: managerKind() });
     // A name looked up as a dependency or by a command that does not exist is no broken unit.
     if (quietWhenMissing && unit.loadState === 'not-found') return undefined;
+    // What this manager cannot apply as it runs (an unprivileged user), said at load time.
+    const exec = unit.config?.type === 'target' ? undefined : unit.config;
+    if (exec) unit.diagnostics.push(...feasibilityDiagnostics(name, exec.exec, exec.origins));
     for (const d of unit.diagnostics) {
       const line = formatDiagnostic(d);
       if (d.severity === 'error') this.log.error(line, name);
@@ -186,10 +216,23 @@ export class Manager {
       if (unit?.config?.type !== 'socket') continue;
       this.addSocket(unit.config);
     }
+    this.checkUpgradeNames();
     // Open everything before anything can start (systemd opens sockets before services).
     let listening = 0;
     for (const socket of this.sockets.values()) if (socket.start()) listening++;
+    this.closeUnclaimedFds();
+    if (!this.stopping) this.phase = 'running';
     return listening;
+  }
+
+  /** An inherited fd that no socket unit names is closed, saying what it was. */
+  private closeUnclaimedFds(): void {
+    for (const passed of this.inherited?.takeUnclaimed() ?? []) {
+      this.log.warning(
+        `fd ${passed.fd} (${passed.name}: ${describeFd(passed.description)}) from the manager that started sockunit matches no socket unit's Listen*= (family, type and address); closed.`,
+      );
+      closeQuietly(passed.fd);
+    }
   }
 
   /** Boot mode: start `target` with everything it wants, as systemd does at boot (its sockets
@@ -203,7 +246,24 @@ export class Manager {
       if (!(err instanceof TransactionFailed)) throw err;
       this.log.error(err.message, target);
       return false;
+    } finally {
+      this.closeUnclaimedFds();
+      if (!this.stopping) this.phase = 'running';
     }
+  }
+
+  /** The whole manager as `systemctl is-system-running` and a readiness probe see it. */
+  systemReport(): SystemReport {
+    const target = this.options.target;
+    return systemReport({
+      phase: this.phase,
+      sockets: this.sockets.values(),
+      units: [...this.services.values(), ...this.targets.values()],
+      broken: this.broken,
+      ...(target !== undefined
+        ? { target: { name: target, active: this.targets.get(target)?.activeState === 'active' } }
+        : {}),
+    });
   }
 
   // ---- units as the jobs room sees them ---------------------------------------------------
@@ -231,7 +291,7 @@ export class Manager {
       if (!loaded && !this.broken.has(name)) {
         // Not on the path as it was read: a unit file added since is found without a reload, as
         // systemd re-reads its unit path cache on a miss.
-        this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
+        this.index = this.newIndex();
         loaded = this.load(name, true);
       }
       const config = loaded?.config;
@@ -281,11 +341,30 @@ export class Manager {
     return s.state !== 'failed';
   }
 
+  /** Whether `--mptcp-upgrade` covers the socket unit `name`. */
+  private upgrades(name: string): boolean {
+    const wanted = this.options.mptcpUpgrade;
+    return wanted === true || (wanted?.includes(name) ?? false);
+  }
+
+  /** A unit named in `--mptcp-upgrade=` that is not loaded is a typo or a missing file: say so. */
+  private checkUpgradeNames(): void {
+    const wanted = this.options.mptcpUpgrade;
+    if (wanted === undefined || wanted === true) return;
+    for (const name of wanted)
+      if (!this.sockets.has(name))
+        this.log.warning(
+          `--mptcp-upgrade=${name}: no socket unit of that name is loaded, so nothing is upgraded for it (loaded: ${[...this.sockets.keys()].join(', ') || 'none'}).`,
+        );
+  }
+
   private addSocket(config: SocketUnitConfig, ports?: Port[]): SocketUnit {
     const socket = new SocketUnit({
       config,
       log: this.log,
       mptcpFallback: this.options.mptcpFallback ?? false,
+      ...(this.inherited ? { inherited: this.inherited } : {}),
+      mptcpUpgrade: this.upgrades(config.name),
       hooks: {
         trigger: (s) => this.trigger(s),
         connection: (s, conn) => this.startInstance(s, conn),
@@ -553,7 +632,7 @@ export class Manager {
       return;
     }
     this.log.info('Reloading.');
-    this.index = new UnitPathIndex(resolveSearchPath({ override: [...this.options.unitPath] }));
+    this.index = this.newIndex();
     this.templates.clear();
     this.jobUnits.clear();
     this.reactions.unitsChanged();
@@ -604,6 +683,7 @@ export class Manager {
    * that nobody stops), stop every service with its timeouts, then close every port. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.phase = 'stopping';
     for (const socket of this.sockets.values()) socket.quiesce();
     // Services and targets stop in the reverse of their start order (After=/Before=).
     const units = [...this.services.keys(), ...this.targets.keys()].flatMap((name) => {
@@ -637,6 +717,9 @@ function templateMissing(socket: SocketUnit): string {
 
 function sameSpecs(a: SocketUnitConfig, b: SocketUnitConfig): boolean {
   try {
+    // The service's own socket options decide whether --mptcp-upgrade makes a port MPTCP.
+    const serviceOptions = (c: SocketUnitConfig) => c.socket.serviceSocketOptions.join(' ');
+    if (serviceOptions(a) !== serviceOptions(b)) return false;
     return JSON.stringify(socketSpecsFor(a.socket)) === JSON.stringify(socketSpecsFor(b.socket));
   } catch {
     return false;

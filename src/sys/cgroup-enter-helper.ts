@@ -31,9 +31,9 @@ export function cgroupEnterHelperPath(): string | undefined {
   if (!image) return undefined;
   try {
     installed = installHelperSomewhere(
-      'cgroup helper',
       helperFileName('cgroup-enter', process.arch, image),
       image,
+      'cgroup helper',
     );
   } catch (error) {
     failure = error as Error;

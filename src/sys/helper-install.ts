@@ -1,6 +1,7 @@
-// Where the tiny exec helpers (listen-pid-helper.ts, cgroup-enter-helper.ts) are written as files
-// so that execve can run them: a private directory of this user that allows exec, the file
-// checked byte for byte and replaced atomically when it differs.
+// Where sockunit's hand-assembled helper programs (the LISTEN_PID helper, the exec-context helper,
+// the cgroup-enter step) are built and written before their first use: a private directory of this user on a filesystem that
+// allows exec, checked byte for byte and replaced atomically when it differs. Nothing of
+// another user can be exec'd as a service's first step, so the directory must be ours alone.
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -18,7 +19,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { assemble, EM_AARCH64, EM_X86_64, type ListingLine, staticElf64 } from './elf.js';
+import type { ListingLine } from './elf.js';
+import { helperElf } from './elf.js';
 
 /** Node's `process.arch` names of the architectures that have helper listings. */
 export type HelperArch = 'x64' | 'arm64';
@@ -39,27 +41,10 @@ export function helperImage(
   const listing = listings[arch];
   let image = images.get(listing);
   if (!image) {
-    image = buildImage(arch, listings);
+    image = helperElf(arch, listing);
     images.set(listing, image);
   }
   return image;
-}
-
-function buildImage(arch: HelperArch, listings: Record<HelperArch, readonly ListingLine[]>): Uint8Array {
-  return arch === 'x64'
-    ? staticElf64({
-        machine: EM_X86_64,
-        loadAddress: 0x400000n,
-        align: 0x1000n,
-        code: assemble(listings.x64).bytes,
-      })
-    : staticElf64({
-        machine: EM_AARCH64,
-        loadAddress: 0x400000n,
-        // 64 KiB: the largest AArch64 page size, so the segment maps on any kernel.
-        align: 0x10000n,
-        code: assemble(listings.arm64).bytes,
-      });
 }
 
 /** A helper's file name: `prefix-arch-digest`. The content hash keeps two sockunit versions (two
@@ -103,14 +88,14 @@ function isInstalled(path: string, image: Uint8Array): boolean {
   return Buffer.compare(readFileSync(path), image) === 0;
 }
 
-/** Writes `image` as `dir/name` (`dir` created private if missing) unless an identical file is
- * there, replacing a different or tampered one atomically, and returns its path. Throws when
+/** Writes `image` as `dir/fileName` (`dir` created private if missing) unless an identical file
+ * is there, replacing a different or tampered one atomically, and returns its path. Throws when
  * `dir` is not private, not writable, or on a filesystem mounted noexec. */
-export function installHelperFile(dir: string, name: string, image: Uint8Array): string {
+export function installHelperImage(dir: string, fileName: string, image: Uint8Array): string {
   ensurePrivateDir(dir);
-  const path = join(dir, name);
+  const path = join(dir, fileName);
   if (!isInstalled(path, image)) {
-    const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}`);
+    const temporary = join(dir, `.helper.${process.pid}.${randomBytes(6).toString('hex')}`);
     try {
       const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o700);
       try {
@@ -132,8 +117,8 @@ export function installHelperFile(dir: string, name: string, image: Uint8Array):
   return path;
 }
 
-/** Where a helper may live, best first: the user's runtime directory, /run (root), /tmp. */
-function helperDirs(): string[] {
+/** Where the helpers may live, best first: the user's runtime directory, /run (root), /tmp. */
+export function helperDirs(): string[] {
   const dirs: string[] = [];
   const runtime = process.env.XDG_RUNTIME_DIR;
   if (runtime && isAbsolute(runtime)) dirs.push(join(runtime, 'sockunit'));
@@ -142,14 +127,13 @@ function helperDirs(): string[] {
   return dirs;
 }
 
-/** Installs `image` as `name` in the first of `$XDG_RUNTIME_DIR/sockunit/`, `/run/sockunit/`
- * (root), `<tmpdir>/sockunit-<uid>/` that is private and allows exec, and returns its path.
- * Throws, naming `what` and every directory's refusal, when none will do. */
-export function installHelperSomewhere(what: string, name: string, image: Uint8Array): string {
+/** Installs `image` in the first of `helperDirs()` that is private and allows exec, and returns
+ * its path; throws naming every directory tried and why (`what` names the helper). */
+export function installHelperSomewhere(fileName: string, image: Uint8Array, what: string): string {
   const failures: string[] = [];
   for (const dir of helperDirs()) {
     try {
-      return installHelperFile(dir, name, image);
+      return installHelperImage(dir, fileName, image);
     } catch (error) {
       failures.push(`${dir}: ${(error as Error).message}`);
     }

@@ -22,6 +22,7 @@ import {
   type LoadedUnitFiles,
   readUnitFiles,
   type SearchPath,
+  type UnitFileChecks,
   UnitPathIndex,
 } from './load.js';
 import {
@@ -33,6 +34,7 @@ import {
   unitType,
 } from './names.js';
 import { defaultResourceControl } from './resource-control.js';
+import { defaultSandboxContext } from './sandbox-config.js';
 import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
 import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
 import {
@@ -100,6 +102,7 @@ export function emptyServiceConfig(name: string): ServiceUnitConfig {
     exec: defaultExecContext(),
     kill: defaultKillContext(),
     resources: defaultResourceControl(),
+    sandbox: defaultSandboxContext(),
     install: defaultInstallSection(),
     origins: {},
     notEnforced: [],
@@ -411,6 +414,8 @@ export interface LoadFromPathsOptions {
   /** Extra directories searched after each file's own directory (for Service= and templates). */
   unitPath?: readonly string[];
   manager?: ManagerKind;
+  /** Who may have written the files (load.ts, file-trust.ts); default: systemd's warnings only. */
+  checks?: UnitFileChecks;
 }
 
 /** Loads unit files given by path (verify on loose files): each file's directory comes first in
@@ -427,7 +432,7 @@ export function loadUnitFromPaths(
     const name = basename(full);
     let index = indexes.get(dir);
     if (index === undefined) {
-      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])]);
+      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])], options.checks);
       indexes.set(dir, index);
     }
     out.push(

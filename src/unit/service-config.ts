@@ -6,6 +6,7 @@ import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
 import type { ResourceControl } from './resource-control.js';
+import type { SandboxContext } from './sandbox-config.js';
 import type { KeyOrigins, NotEnforcedSetting } from './socket-config.js';
 import type { UnitSection } from './unit-section.js';
 import { parseSignal, type Signal, ValueError } from './values.js';
@@ -99,6 +100,7 @@ export interface ServiceUnitConfig {
   kill: KillContext;
   /** systemd.resource-control(5): applied through the service's cgroup. */
   resources: ResourceControl;
+  sandbox: SandboxContext;
   install: InstallSection;
   origins: KeyOrigins;
   notEnforced: NotEnforcedSetting[];

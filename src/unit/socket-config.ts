@@ -2,7 +2,6 @@
 // that make a socket unit `bad-setting` (§3.5) or draw a warning (§3.3).
 
 import type { Diagnostic } from './diagnostic.js';
-import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
 import { fileSystemPath, isAcceptingListen, type ListenDirective } from './listen.js';
@@ -76,6 +75,9 @@ export interface SocketSection {
   pollLimitBurst: number;
   /** sockunit: an MPTCP port falls back to TCP where the kernel has no MPTCP (systemd fails). */
   mptcpFallback: boolean;
+  /** sockunit: socket options the service sets itself (X-Sockunit-ServiceSocketOptions=), which
+   * `--mptcp-upgrade` checks against MPTCP before upgrading the unit's ports. */
+  serviceSocketOptions: ServiceSocketOption[];
 }
 
 /** Where a key was last assigned, for diagnostics about combinations of keys. */
@@ -141,7 +143,32 @@ export function defaultSocketSection(): SocketSection {
     pollLimitIntervalUsec: TWO_SECONDS,
     pollLimitBurst: 15,
     mptcpFallback: false,
+    serviceSocketOptions: [],
   };
+}
+
+/** Socket options a service may set on its own sockets that MPTCP sockets may refuse: the names
+ * X-Sockunit-ServiceSocketOptions= takes (the kernel's option names; kTLS is TCP_ULP "tls"). */
+export const SERVICE_SOCKET_OPTIONS = [
+  'TCP_MD5SIG',
+  'kTLS',
+  'TCP_USER_TIMEOUT',
+  'TCP_QUICKACK',
+  'TCP_WINDOW_CLAMP',
+  'IP_TTL',
+  'IP_MINTTL',
+  'SO_ZEROCOPY',
+] as const;
+export type ServiceSocketOption = (typeof SERVICE_SOCKET_OPTIONS)[number];
+
+/** One X-Sockunit-ServiceSocketOptions= name, in any case. */
+export function parseServiceSocketOption(word: string): ServiceSocketOption {
+  const found = SERVICE_SOCKET_OPTIONS.find((name) => name.toLowerCase() === word.toLowerCase());
+  if (found === undefined)
+    throw new ValueError(
+      `'${word}' is not a socket option sockunit can check; expected any of ${SERVICE_SOCKET_OPTIONS.join(', ')}`,
+    );
+  return found;
 }
 
 /** `udplite`, `sctp`, `mptcp` in any case, or their IPPROTO numbers. `tcp` is not a value:

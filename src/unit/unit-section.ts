@@ -33,6 +33,8 @@ export interface UnitSection {
   startLimitBurst: number;
   conditions: Condition[];
   asserts: Condition[];
+  /** Units whose private /tmp, network and IPC namespaces this one's processes join. */
+  joinsNamespaceOf: string[];
 }
 
 export const DEFAULT_START_LIMIT_INTERVAL_USEC = 10_000_000;
@@ -64,6 +66,7 @@ export function defaultUnitSection(): UnitSection {
     startLimitIntervalUsec: DEFAULT_START_LIMIT_INTERVAL_USEC,
     startLimitBurst: DEFAULT_START_LIMIT_BURST,
     conditions: [],
+    joinsNamespaceOf: [],
     asserts: [],
   };
 }

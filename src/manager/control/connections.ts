@@ -124,12 +124,12 @@ export function localPorts(socket: SocketUnit): LocalPort[] {
   return out;
 }
 
-function stateName(n: number): string {
+export function stateName(n: number): string {
   return TCP_STATES[n] ?? String(n);
 }
 
 /** `a.b.c.d:port` for IPv4 and v4-mapped IPv6 (as ss prints them), `[v6]:port` otherwise. */
-function format(a: InetAddr | Inet6Addr): string {
+export function format(a: InetAddr | Inet6Addr): string {
   const plain = stripMapped(a.address);
   return plain !== a.address ? `${plain}:${a.port}` : formatSockAddr(a);
 }

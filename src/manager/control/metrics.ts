@@ -11,6 +11,8 @@ import type { Manager } from '../manager.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
 import { registerCgroupMetrics } from './cgroup-metrics.js';
 import { type UnitConnections, unitConnections } from './connections.js';
+import { healthAnswer } from './health.js';
+import { registerUpstreamMetric } from './upstream.js';
 
 export interface MetricsAddress {
   host: string;
@@ -195,6 +197,7 @@ export function managerRegistry(manager: Manager): Registry {
     },
   });
   registerCgroupMetrics(registry, services);
+  registerUpstreamMetric(registry, manager);
   return registry;
 }
 
@@ -207,12 +210,20 @@ export class MetricsServer {
     this.address = address;
   }
 
-  /** Serve `GET /metrics` on `address`. Resolves once listening (port 0 picks one). */
+  /** Serve `GET /metrics`, `/healthz` and `/readyz` on `address`. Resolves once listening (port 0 picks one). */
   static async listen(manager: Manager, address: MetricsAddress, log: Logger): Promise<MetricsServer> {
     const registry = managerRegistry(manager);
     const server = http.createServer((req, res) => {
-      if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const health = req.method === 'GET' ? healthAnswer(path, manager) : undefined;
+      if (health) {
+        res.writeHead(health.status, { 'content-type': 'text/plain' }).end(health.body);
+        return;
+      }
+      if (req.method !== 'GET' || (path !== '/metrics' && path !== '/')) {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('not found: GET /metrics, /healthz or /readyz\n');
         return;
       }
       registry.metrics().then(

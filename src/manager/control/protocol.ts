@@ -19,6 +19,7 @@ export const CONTROL_METHODS = [
   'daemon-reload',
   'connections',
   'logs',
+  'is-system-running',
 ] as const;
 export type ControlMethod = (typeof CONTROL_METHODS)[number];
 

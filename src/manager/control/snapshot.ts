@@ -16,8 +16,11 @@ export interface ListenRecord {
   listen: string;
   /** systemctl's TYPE: Stream, Datagram, SequentialPacket, Netlink, Special, MessageQueue, FIFO. */
   type: string;
-  /** tcp, udp, mptcp, `mptcp->tcp` where MPTCP fell back, unix, vsock, or `-`. */
+  /** tcp, udp, mptcp, `mptcp->tcp` where MPTCP fell back, `tcp->mptcp` where `--mptcp-upgrade`
+   * made a TCP port MPTCP, unix, vsock, or `-`. */
   protocol: string;
+  /** Why `--mptcp-upgrade` left this TCP port TCP. */
+  notUpgraded?: string;
 }
 
 export interface SocketStatus {
@@ -41,6 +44,9 @@ export interface SocketStatus {
   /** Live connections on the unit's TCP/MPTCP ports by what they run (absent without such a
    * port), filled in by the control server from the kernel. */
   connections?: ConnectionCounts;
+  /** Why a failed socket failed and the command that brings it back, when the result alone does
+   * not say it (trigger-limit-hit); null otherwise. */
+  hint: string | null;
   logs: LogRecord[];
 }
 
@@ -66,6 +72,8 @@ export interface ServiceStatus {
   mainPid: number | null;
   lastExit: string | null;
   statusText: string | null;
+  /** Sandboxing keys a best-effort start ran without, and why (X-Sockunit-Sandbox=). */
+  sandboxLeftOut?: string[];
   fdStore: FdStoreStatus;
   starts: number;
   restarts: number;
@@ -150,13 +158,18 @@ export function portProtocol(port: Port): string {
   const spec = port.spec;
   if (spec.kind !== 'socket') return '-';
   if (port.fellBack) return 'mptcp->tcp';
+  if (port.upgrade?.to === 'mptcp') return 'tcp->mptcp';
   if (spec.protocol) return spec.protocol;
   if (spec.family === 'unix' || spec.family === 'vsock') return spec.family;
   return spec.type === 'stream' ? 'tcp' : spec.type === 'datagram' ? 'udp' : '-';
 }
 
 export function listenRecords(socket: SocketUnit): ListenRecord[] {
-  return socket.ports.map((p) => ({ listen: portAddress(p), type: portType(p), protocol: portProtocol(p) }));
+  return socket.ports.map((p) => {
+    const record: ListenRecord = { listen: portAddress(p), type: portType(p), protocol: portProtocol(p) };
+    if (p.upgrade?.to === 'tcp') record.notUpgraded = p.upgrade.because;
+    return record;
+  });
 }
 
 function activates(socket: SocketUnit): string {
@@ -254,6 +267,7 @@ export function socketStatus(socket: SocketUnit, logs: readonly LogRecord[] = []
     connected: socket.connected,
     refused: socket.refused,
     triggerCount: socket.triggers,
+    hint: socket.failureHint() ?? null,
     logs: [...logs],
   };
 }
@@ -277,6 +291,7 @@ export function serviceStatus(
     mainPid: service.mainPid ?? null,
     lastExit: service.lastExit ? describeExit(service.lastExit) : null,
     statusText: service.statusText ?? null,
+    ...(service.sandboxOmitted.length > 0 ? { sandboxLeftOut: [...service.sandboxOmitted] } : {}),
     fdStore: {
       count: service.fdStore.size,
       limit: service.config.service.fileDescriptorStoreMax,

@@ -5,6 +5,7 @@
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, hostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { glibcVersion } from '../../sys/process.js';
 import { capabilitiesInMask } from '../../unit/capabilities.js';
 import type { ConditionFacts } from '../../unit/conditions.js';
 import { BASELINE_SYSTEMD } from '../../unit/key-table.js';
@@ -227,11 +228,13 @@ export function hostConditionFacts(environment: NodeJS.ProcessEnv = process.env)
       return new Set<string>();
     }
   });
-  const glibc = lazy(
-    () =>
-      (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
-        ?.glibcVersionRuntime,
-  );
+  const glibc = lazy((): string | undefined => {
+    try {
+      return glibcVersion();
+    } catch {
+      return undefined; // not glibc
+    }
+  });
   const security = lazy(securityFacts);
   const machineId = lazy(() => read('/etc/machine-id')?.trim());
   return {

@@ -3,7 +3,8 @@
 // the processes it starts (commands.ts) and the timers it lives under. What its processes tell it
 // over sd_notify, and reloads, are added by ServiceUnit (service-unit.ts).
 
-import { describeExit, signalNumber } from '../../sys/process.js';
+import { describeExit, kill, signalNumber } from '../../sys/process.js';
+import type { ExecCommand } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { ServiceCgroup } from '../cgroup/service-cgroup.js';
 import type { CgroupTree } from '../cgroup/tree.js';
@@ -117,6 +118,11 @@ export class ServiceLifecycle {
     return this.cgroup?.dir;
   }
 
+  /** Best-effort sandboxing: the keys its last start ran without, and why. */
+  get sandboxOmitted(): readonly string[] {
+    return this.commands.sandboxOmitted;
+  }
+
   get activeState(): ActiveState {
     return activeStateOf(this.state);
   }
@@ -138,8 +144,12 @@ export class ServiceLifecycle {
     this.armRuntimeLimit(next);
     if (next === 'dead' || next === 'failed' || next === 'auto-restart') {
       this.releaseFdStore(next);
+      this.releaseFdStore(next);
+      // Runtime directories (per RuntimeDirectoryPreserve=), credentials, the dynamic user.
+      this.commands.execution.stopped(this.config.exec, next === 'auto-restart');
       this.cgroup?.remove(); // an empty cgroup goes, as systemd prunes it; one still in use stays
     }
+    if (next === 'dead' || next === 'failed') this.commands.releaseSandbox();
     this.onStateChange?.(this, previous);
     if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
   }
@@ -209,6 +219,14 @@ export class ServiceLifecycle {
     this.commands.sessions.clear();
     try {
       this.enterCgroup();
+      if (s.execCondition.length > 0) {
+        this.setState('condition');
+        for (const cmd of s.execCondition) {
+          const outcome = await this.commands.runCondition(cmd, this.startTimeoutMs());
+          if (outcome === 'unmet') return await this.skipStart(cmd);
+          if (outcome !== 'met') return await this.failStart(outcome);
+        }
+      }
       this.setState('start-pre');
       for (const cmd of s.execStartPre)
         if (!(await this.commands.run(cmd, 'ExecStartPre', undefined, undefined, this.startTimeoutMs())))
@@ -352,9 +370,9 @@ export class ServiceLifecycle {
     return r === 'timeout' ? 'timeout' : r.value;
   }
 
-  /** End the main process for a reason of ours (watchdog, start timeout): `signal` to its group,
-   * then SIGKILL after `killAfterMs`. Its exit then runs the usual path with `result`, so
-   * Restart= applies. */
+  /** End the main process for a reason of ours (watchdog, start timeout, RuntimeMaxSec=): `signal`
+   * to its group, then FinalKillSignal= after `killAfterMs` (as a stop's timeout does). Its exit
+   * then runs the usual path with `result`, so Restart= applies. */
   private async abortMain(
     result: ServiceResult,
     signal: number,
@@ -366,10 +384,29 @@ export class ServiceLifecycle {
     this.stopWatchdog();
     main.signal(signal, true);
     main.signal(SIGCONT, true);
-    if (await waitOrTimeout(main.exit, killAfterMs)) {
-      this.log.warning(`${this.name}: Processes still around after ${result}. Killing.`, this.name);
-      main.signal(SIGKILL, true);
+    if (!(await waitOrTimeout(main.exit, killAfterMs))) return;
+    // As a stop that times out: FinalKillSignal= unless SendSIGKILL=no, and a process that
+    // survives even that is given up on (systemd goes on to stop-post and forgets it).
+    const k = this.config.kill;
+    if (!k.sendSIGKILL) {
+      this.log.warning(`${this.name}: Processes still around after ${result}. Skipping SIGKILL.`, this.name);
+      return this.forgetMain(main);
     }
+    this.log.warning(`${this.name}: Processes still around after ${result}. Killing.`, this.name);
+    main.signal(k.finalKillSignal.number, k.killMode !== 'process');
+    if (await waitOrTimeout(main.exit, killAfterMs)) {
+      this.log.warning(`${this.name}: Processes still around after final SIGKILL. Ignoring.`, this.name);
+      this.forgetMain(main);
+    }
+  }
+
+  /** A main process that would not die: no longer ours to wait for; what follows its end
+   * (ExecStopPost=, Restart=) runs now, with the result already decided. */
+  private forgetMain(main: RunningProcess): void {
+    if (this.main !== main) return;
+    this.main = undefined;
+    this.mainPid = undefined;
+    void this.afterMainExit(undefined);
   }
 
   protected startWatchdog(usec: number): void {
@@ -461,6 +498,21 @@ export class ServiceLifecycle {
     await this.stopPostThenDead(result, exit);
   }
 
+  /** ExecCondition= exited 1-254: the start is skipped, not failed (systemd's result
+   * `exec-condition`, state inactive), and Restart= never applies. */
+  private async skipStart(cmd: ExecCommand): Promise<void> {
+    this.log.notice(
+      `${this.name}: start condition unmet (ExecCondition=${cmd.path}); the start is skipped.`,
+      this.name,
+    );
+    this.result = 'exec-condition';
+    this.setState('stop-post');
+    for (const c of this.config.service.execStopPost)
+      await this.commands.run(c, 'ExecStopPost', undefined, stopPostEnvironment(this.result, undefined));
+    this.log.info(`${this.name}: Skipped due to 'exec-condition'.`, this.name, { result: 'exec-condition' });
+    this.setState('dead');
+  }
+
   /** A start that failed before the service was up (ExecStartPre=, a oneshot's ExecStart= or
    * ExecStartPost= failed or timed out, the main process could not be started). As systemd's
    * stop-sigterm → stop-post → dead path: a running main process is stopped first, ExecStopPost=
@@ -480,6 +532,21 @@ export class ServiceLifecycle {
    * service_enter_stop_post() → service_enter_dead() with restarts allowed). */
   private async stopPostThenDead(result: ServiceResult, exit: ProcessExit | undefined): Promise<void> {
     const s = this.config.service;
+    // RemainAfterExit=: processes that ended well leave the service active (exited), of any
+    // Type=, and neither Restart= nor ExecStopPost= follow until it is stopped (systemd's
+    // service_enter_running()).
+    if (result === 'success' && s.remainAfterExit) {
+      this.setState('exited');
+      return;
+    }
+    // A service that started and whose processes then ended well on their own is still stopped
+    // as systemd stops it: ExecStop= runs (service_enter_running() -> service_enter_stop()).
+    const started = this.state === 'running' || this.state === 'reload' || s.type === 'oneshot';
+    if (result === 'success' && started && s.execStop.length > 0) {
+      this.setState('stop');
+      for (const cmd of s.execStop)
+        await this.commands.run(cmd, 'ExecStop', undefined, stopPostEnvironment(this.result, exit));
+    }
     // systemd's stop-sigterm: the main process is gone, what it left in the cgroup is not.
     await this.endRemaining();
     this.setState('stop-post');
@@ -505,12 +572,9 @@ export class ServiceLifecycle {
       return;
     }
     if (result === 'success') {
-      if (s.type === 'oneshot' && s.remainAfterExit) this.setState('exited');
-      else {
-        // Logged before the state change: it wakes the sockets, whose lines come after.
-        this.log.info(`${this.name}: Deactivated successfully.`, this.name);
-        this.setState('dead');
-      }
+      // Logged before the state change: it wakes the sockets, whose lines come after.
+      this.log.info(`${this.name}: Deactivated successfully.`, this.name);
+      this.setState('dead');
     } else {
       this.fail(result);
     }
@@ -528,8 +592,9 @@ export class ServiceLifecycle {
       return;
     }
     if (!this.main) {
-      if (this.state === 'exited' || this.state === 'failed') {
-        await this.endRemaining(); // a RemainAfterExit= oneshot's leftovers go with it
+      if (this.state === 'exited') return this.stopExited();
+      if (this.state === 'failed') {
+        await this.endRemaining(); // what a failed run left in its cgroup goes with it
         this.setState('dead');
       }
       return;
@@ -541,6 +606,26 @@ export class ServiceLifecycle {
     return this.stopping;
   }
 
+  /** A RemainAfterExit= service whose processes are gone is stopped as systemd stops it:
+   * ExecStop=, then ExecStopPost=. */
+  private async stopExited(): Promise<void> {
+    const s = this.config.service;
+    this.setState('stop');
+    for (const cmd of s.execStop) await this.commands.run(cmd, 'ExecStop');
+    await this.endRemaining(); // a RemainAfterExit= service's leftovers go with it (stop-sigterm)
+    this.setState('stop-post');
+    for (const cmd of s.execStopPost)
+      await this.commands.run(
+        cmd,
+        'ExecStopPost',
+        undefined,
+        stopPostEnvironment(this.result, this.lastExit),
+      );
+    await this.endRemaining(); // final-sigterm: what ExecStopPost= left
+    this.setState('dead');
+    this.log.info(`Stopped ${this.describe()}.`, this.name);
+  }
+
   private async doStop(main: RunningProcess): Promise<void> {
     const s = this.config.service;
     const k = this.config.kill;
@@ -548,30 +633,9 @@ export class ServiceLifecycle {
     for (const cmd of s.execStop)
       await this.commands.run(cmd, 'ExecStop', undefined, { MAINPID: String(main.pid) });
     this.setState('stop-sigterm');
-    if (k.killMode !== 'none') {
-      // A stop that is half of a restart sends RestartKillSignal= (default: KillSignal=).
-      const signal = this.restartJob ? (k.restartKillSignal ?? k.killSignal) : k.killSignal;
-      const group = k.killMode === 'control-group';
-      main.signal(signal.number, group);
-      // systemd follows it with SIGCONT, so a stopped process can act on it, and with SIGHUP
-      // when SendSIGHUP=yes (shells and the like), on a plain stop only.
-      main.signal(SIGCONT, group);
-      if (k.sendSIGHUP && !this.restartJob && signal.number !== SIGHUP) main.signal(SIGHUP, group);
-    }
-    // EXTEND_TIMEOUT_USEC= may push this out while the service winds down.
-    const deadline = new Deadline(this.stopTimeoutMs());
-    this.deadline = deadline;
-    const timedOut = (await deadline.race(main.exit)) === 'timeout';
-    deadline.cancel();
-    this.deadline = undefined;
-    if (timedOut) {
-      this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Killing.`, this.name);
-      this.setState('stop-sigkill');
-      if (k.sendSIGKILL) main.signal(k.finalKillSignal.number, k.killMode !== 'process');
-      await main.exit;
-      this.result = 'timeout';
-    }
-    const exit = await main.exit;
+    // KillMode=none: systemd signals nothing and does not wait; the processes run on, forgotten.
+    const ended = k.killMode === 'none' ? false : await this.signalMainAndWait(main);
+    const exit = ended ? await main.exit : undefined;
     this.main = undefined;
     this.mainPid = undefined;
     this.stopWatchdog();
@@ -579,9 +643,51 @@ export class ServiceLifecycle {
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
-    await this.endRemaining();
+    await this.endRemaining(); // final-sigterm: what ExecStopPost= left
+    // Without a cgroup, KillMode=mixed's FinalKillSignal= (systemd's final-sigkill, sent to the
+    // whole control group) goes to the service's process group, not its pid: the pid is free again.
+    if (!this.cgroup && ended && k.killMode === 'mixed' && k.sendSIGKILL)
+      try {
+        kill(-main.pid, k.finalKillSignal.number);
+      } catch {} // nothing left
     this.setState(this.result === 'success' ? 'dead' : 'failed');
     this.log.info(`Stopped ${this.describe()}.`, this.name);
+  }
+
+  /** KillSignal= (RestartKillSignal= on a restart), SIGCONT, SIGHUP with SendSIGHUP=, then
+   * TimeoutStopSec=; past it FinalKillSignal= (unless SendSIGKILL=no) and TimeoutStopSec= once
+   * more, as systemd's stop-sigterm and stop-sigkill states. Whether the main process ended. */
+  private async signalMainAndWait(main: RunningProcess): Promise<boolean> {
+    const k = this.config.kill;
+    // A stop that is half of a restart sends RestartKillSignal= (default: KillSignal=).
+    const signal = this.restartJob ? (k.restartKillSignal ?? k.killSignal) : k.killSignal;
+    const group = k.killMode === 'control-group';
+    main.signal(signal.number, group);
+    // systemd follows it with SIGCONT, so a stopped process can act on it, and with SIGHUP
+    // when SendSIGHUP=yes (shells and the like), on a plain stop only.
+    main.signal(SIGCONT, group);
+    if (k.sendSIGHUP && !this.restartJob && signal.number !== SIGHUP) main.signal(SIGHUP, group);
+    // EXTEND_TIMEOUT_USEC= may push this out while the service winds down.
+    const deadline = new Deadline(this.stopTimeoutMs());
+    this.deadline = deadline;
+    const timedOut = (await deadline.race(main.exit)) === 'timeout';
+    deadline.cancel();
+    this.deadline = undefined;
+    if (!timedOut) return true;
+    this.result = 'timeout';
+    if (!k.sendSIGKILL) {
+      this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Skipping SIGKILL.`, this.name);
+      return false;
+    }
+    this.log.warning(`${this.name}: State 'stop-sigterm' timed out. Killing.`, this.name);
+    this.setState('stop-sigkill');
+    main.signal(k.finalKillSignal.number, k.killMode !== 'process');
+    if (await waitOrTimeout(main.exit, this.stopTimeoutMs())) {
+      // A FinalKillSignal= the process survives: systemd gives up on it too.
+      this.log.warning(`${this.name}: Processes still around after final SIGKILL. Ignoring.`, this.name);
+      return false;
+    }
+    return true;
   }
 }
 
@@ -591,6 +697,5 @@ export function formatSeconds(usec: number): string {
   return Number.isInteger(sec) ? `${sec}s` : `${sec.toFixed(3)}s`;
 }
 
-const SIGKILL = signalNumber('SIGKILL');
 const SIGCONT = signalNumber('SIGCONT');
 const SIGHUP = signalNumber('SIGHUP');

@@ -20,18 +20,21 @@ import {
   oneOf,
   scalarRow,
   signal,
-  text,
   timespan,
   timespanZeroIsInfinity,
   unsigned,
 } from './define.js';
 import { execContextKeys, execRow } from './exec.js';
+import { execDirectoryKeys } from './exec-directories.js';
+import { execPrivilegeKeys } from './exec-privileges.js';
+import { execResourceKeys } from './exec-resources.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
 import {
   RESOURCE_CONTROL_KEY_NAMES,
   RESOURCE_CONTROL_KEYS,
   RESOURCE_CONTROL_NOT_ENFORCED,
 } from './resource-control.js';
+import { sandboxKeys } from './sandbox.js';
 import { parseUnitNames } from './unit.js';
 
 const service = (c: ServiceUnitConfig): ServiceSection => c.service;
@@ -289,6 +292,10 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
     'RebootArgument',
   ].map((k) => notEnforcedRow<ServiceUnitConfig>(S, k, NOT_IMPLEMENTED)),
   ...execContextKeys(S),
+  ...execDirectoryKeys(S),
+  ...execResourceKeys(S),
+  ...execPrivilegeKeys(S),
+  ...sandboxKeys(S),
   ...RESOURCE_CONTROL_KEYS,
   ...RESOURCE_CONTROL_NOT_ENFORCED,
   ...notEnforcedExecKeys<ServiceUnitConfig>(S).filter((k) => !RESOURCE_CONTROL_KEY_NAMES.has(k.name)),

@@ -1,5 +1,5 @@
 // [Socket] keys: every key systemd 258 knows (socket-units.md §3.4), plus sockunit's own
-// X-Sockunit-MPTCPFallback=.
+// X-Sockunit-MPTCPFallback= and X-Sockunit-ServiceSocketOptions=.
 
 import { formatListen, LISTEN_KEYS, type ListenKey, listenKeyOf, parseListen } from '../listen.js';
 import { isValidUnitName } from '../names.js';
@@ -7,6 +7,7 @@ import {
   parseBindIPv6Only,
   parseFileDescriptorName,
   parseIpTos,
+  parseServiceSocketOption,
   parseSocketProtocol,
   parseTimestamping,
   type SocketSection,
@@ -27,12 +28,15 @@ import {
   size,
   text,
   timespan,
-  timespanZeroIsInfinity,
   unsigned,
   type ValueType,
 } from './define.js';
-import { execContextKeys, execRow } from './exec.js';
+import { execContextKeys } from './exec.js';
+import { execDirectoryKeys } from './exec-directories.js';
+import { execPrivilegeKeys } from './exec-privileges.js';
+import { execResourceKeys } from './exec-resources.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import { sandboxKeys } from './sandbox.js';
 
 const socket = (c: SocketUnitConfig): SocketSection => c.socket;
 
@@ -432,12 +436,26 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
       default: 'no',
     },
   ),
+  listRow(
+    S,
+    'X-Sockunit-ServiceSocketOptions',
+    socket,
+    'serviceSocketOptions',
+    (value) => splitWords(value, { unquote: true, cunescape: false }).map(parseServiceSocketOption),
+    (v) => v.join(' '),
+    'sockunit: socket options the service sets itself (TCP_MD5SIG, kTLS, …); `run --mptcp-upgrade` keeps the ports TCP when MPTCP refuses one',
+    { type: 'option names' },
+  ),
   notEnforcedRow(S, 'SmackLabel', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SmackLabelIPIn', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SmackLabelIPOut', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SELinuxContextFromNet', 'SELinux labels are not applied by sockunit'),
-  // A socket unit's User=, Environment=, KillSignal=… shape its own commands, which sockunit
-  // does not run (SocketUser=/SocketGroup= own the sockets).
-  ...asNotEnforced(execContextKeys(S), NO_SOCKET_COMMANDS),
+  // A socket unit's User=, Environment=, KillSignal=, limits, directories, sandboxing… shape its
+  // own commands, which sockunit does not run (SocketUser=/SocketGroup= own the sockets).
+  ...asNotEnforced(
+    [...execContextKeys(S), ...execDirectoryKeys(S), ...execResourceKeys(S), ...execPrivilegeKeys(S)],
+    NO_SOCKET_COMMANDS,
+  ),
+  ...(asNotEnforced(sandboxKeys(S), NO_SOCKET_COMMANDS) as unknown as KeyDef<SocketUnitConfig>[]),
   ...notEnforcedExecKeys<SocketUnitConfig>(S),
 ];

@@ -128,6 +128,11 @@ export const UNIT_KEYS: readonly KeyDef<WithUnit>[] = [
   dependency('Conflicts', 'conflicts', 'units stopped when this one starts, and vice versa'),
   dependency('Before', 'before', 'this unit starts before these'),
   dependency('After', 'after', 'this unit starts after these'),
+  dependency(
+    'JoinsNamespaceOf',
+    'joinsNamespaceOf',
+    'share the private /tmp and network/IPC namespaces of these units while they run',
+  ),
   dependency('OnFailure', 'onFailure', 'units started when this one fails'),
   dependency('OnSuccess', 'onSuccess', 'units started when this one ends successfully'),
   dependency('PropagatesReloadTo', 'propagatesReloadTo', 'units reloaded when this one is'),
@@ -193,7 +198,6 @@ export const UNIT_KEYS: readonly KeyDef<WithUnit>[] = [
   ...EVALUATED_CONDITIONS.map((k) => conditionRow(k, 'asserts')),
   ...[
     'SourcePath',
-    'JoinsNamespaceOf',
     'RequiresMountsFor',
     'WantsMountsFor',
     'AllowIsolate',

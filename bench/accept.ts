@@ -10,6 +10,10 @@
 // CPU per connection = the server's utime+stime plus its reaped children's (cutime+cstime) from
 // /proc/<pid>/stat, over the row, divided by the connections.
 //
+// With SOCKUNIT_BASELINE=/path/to/another/build/src/cli/bin.js (e.g. a build of main), that
+// build's `sockunit run` rows are measured too, interleaved with this one's: before and after a
+// change in the same run, so the machine's drift cancels out of their ratio.
+//
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/accept.js [connections] [repetitions]
 // Bounded: `connections` per row (default 800), taken in CHUNKS_PER_ROW chunks interleaved with
 // the other servers' chunks, a 30 s deadline per chunk, `repetitions` (default 3) passes over
@@ -217,12 +221,18 @@ async function startRun(
   family: Server['family'],
   dir: string,
   service: string,
+  bin = BIN,
 ): Promise<Server> {
   return startServer(name, family, (port) => {
     writeUnits(dir, 'bench', port, service);
-    return [process.execPath, [BIN, 'run', '--log-level=warning', '-p', dir]];
+    return [process.execPath, [bin, 'run', '--log-level=warning', '-p', dir]];
   });
 }
+
+/** Keys of systemd.exec(5) that put the exec-context helper in the chain (one more exec). */
+const EXEC_CONTEXT_KEYS =
+  'LimitNOFILE=4096\nNice=1\nCapabilityBoundingSet=~CAP_SYS_ADMIN\nNoNewPrivileges=yes\n';
+const BASELINE = process.env.SOCKUNIT_BASELINE;
 
 interface Row {
   server: string;
@@ -331,7 +341,10 @@ async function main(): Promise<void> {
     );
     const runCat = join(dir, 'run-cat');
     const runFd3 = join(dir, 'run-fd3');
-    for (const d of [runCat, runFd3]) spawnSync('mkdir', ['-p', d]);
+    const runKeys = join(dir, 'run-keys');
+    const baseCat = join(dir, 'base-cat');
+    const baseFd3 = join(dir, 'base-fd3');
+    for (const d of [runCat, runFd3, runKeys, baseCat, baseFd3]) spawnSync('mkdir', ['-p', d]);
     servers.push(
       await startRun(
         'sockunit run (StandardInput=socket)',
@@ -340,6 +353,16 @@ async function main(): Promise<void> {
         'ExecStart=/bin/cat\nStandardInput=socket\n',
       ),
     );
+    if (BASELINE)
+      servers.push(
+        await startRun(
+          'baseline sockunit run (StandardInput=socket)',
+          'inetd',
+          baseCat,
+          'ExecStart=/bin/cat\nStandardInput=socket\n',
+          BASELINE,
+        ),
+      );
     const fd3echo = buildFd3Echo(dir);
     if (fd3echo) {
       if (hasSsa)
@@ -356,6 +379,24 @@ async function main(): Promise<void> {
       );
       servers.push(
         await startRun('sockunit run (LISTEN_FDS)', 'listen-fds', runFd3, `ExecStart=${fd3echo}\n`),
+      );
+      if (BASELINE)
+        servers.push(
+          await startRun(
+            'baseline sockunit run (LISTEN_FDS)',
+            'listen-fds',
+            baseFd3,
+            `ExecStart=${fd3echo}\n`,
+            BASELINE,
+          ),
+        );
+      servers.push(
+        await startRun(
+          'sockunit run (LISTEN_FDS, limits, nice, capabilities)',
+          'listen-fds',
+          runKeys,
+          `ExecStart=${fd3echo}\n${EXEC_CONTEXT_KEYS}`,
+        ),
       );
       servers.push(
         await startServer(FLOOR_NAME, 'listen-fds', (p) => [process.execPath, [FLOOR, String(p), fd3echo]]),

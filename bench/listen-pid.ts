@@ -1,7 +1,9 @@
 // What setting LISTEN_PID costs per service start: /bin/true started and reaped directly,
 // through the static LISTEN_PID helper, and through the /bin/sh trampoline, each with Node's
 // child_process.spawn (the same launcher for all three: a fair comparison) and with sockunit's
-// spawnProcess (posix_spawn + pidfd), one start at a time.
+// spawnProcess (posix_spawn + pidfd), one start at a time. And what the exec-context helper
+// adds after the LISTEN_PID helper for a unit with LimitNOFILE=, Nice=, CapabilityBoundingSet=
+// and NoNewPrivileges= (its steps compiled as the manager compiles them).
 //
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/listen-pid.js [count] [rounds]
 // Bounded: `count` starts per cell (default 300), `rounds` passes over all cells (default 2,
@@ -10,6 +12,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
+import { contextSteps } from '../src/manager/exec/context-steps.js';
+import { feasible } from '../src/manager/exec/feasibility.js';
+import { resolveIdentity } from '../src/manager/exec/identity.js';
+import { managerPowers } from '../src/manager/exec/manager-powers.js';
+import { contextHelperImage, contextHelperWrap } from '../src/sys/context-helper.js';
 import {
   listenPidHelperImage,
   listenPidShellWrap,
@@ -18,6 +25,9 @@ import {
 } from '../src/sys/listen-pid-helper.js';
 import { onExit } from '../src/sys/process.js';
 import { spawnProcess } from '../src/sys/spawn.js';
+import { typeUnit } from '../src/unit/load-unit.js';
+import type { ServiceUnitConfig } from '../src/unit/service-config.js';
+import { parseUnitText } from '../src/unit/syntax.js';
 
 const COUNT = Number(process.argv[2] ?? 300);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -28,10 +38,43 @@ const TRUE = '/bin/true';
 type Request = SpawnRequest<Record<string, string>>;
 type Launcher = (request: Request) => Promise<void>;
 
+/** The LISTEN_PID helper, then the exec-context helper with the steps of `keys`. */
+function withContext(keys: string): Request {
+  const config = typeUnit('bench.service', [
+    {
+      path: 'bench.service',
+      entries: parseUnitText(`[Service]\nExecStart=${TRUE}\n${keys}`, 'bench.service').entries,
+    },
+  ]).config as ServiceUnitConfig;
+  const command = config.service.execStart[0]!;
+  const powers = managerPowers();
+  const possible = feasible(config.exec, powers);
+  const identity = resolveIdentity({
+    exec: config.exec,
+    command,
+    euid: powers.euid,
+    egid: powers.egid,
+    switchUsers: possible.switchUsers,
+  });
+  const inner = contextHelperWrap(
+    TRUE,
+    ['true'],
+    contextSteps({ exec: config.exec, command, identity, feasible: possible, powers }),
+  );
+  return listenPidWrap(inner.file, inner.argv, ENV);
+}
+
 const requests: Record<string, Request> = {
   direct: { file: TRUE, argv: ['true'], env: ENV },
   ...(listenPidHelperImage() ? { helper: listenPidWrap(TRUE, ['true'], ENV) } : {}),
   'sh trampoline': listenPidShellWrap(TRUE, ['true'], ENV),
+  ...(contextHelperImage()
+    ? {
+        'helper + exec-context helper (limit, nice, capabilities, no_new_privs)': withContext(
+          'LimitNOFILE=4096\nNice=1\nCapabilityBoundingSet=~CAP_SYS_ADMIN\nNoNewPrivileges=yes\n',
+        ),
+      }
+    : {}),
 };
 
 const launchers: Record<string, Launcher> = {

@@ -49,6 +49,7 @@ const UNITS: Record<string, string> = {
     'RestrictAddressFamilies=AF_UNIX AF_INET',
     'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
     'NoNewPrivileges=yes',
+    'RemoveIPC=yes',
     'UMask=0077',
     '',
   ].join('\n'),
@@ -99,11 +100,12 @@ describe('sockunit security', () => {
     assert.deepEqual(bare.notEnforced, []);
     const hardened = assess('hardened.service');
     assert.ok(Number(hardened.exposure) > Number(hardened.systemd.exposure), JSON.stringify(hardened));
-    assert.deepEqual(hardened.notEnforced, ['NoNewPrivileges', 'CapabilityBoundingSet']);
+    assert.deepEqual(hardened.notEnforced, ['RemoveIPC']);
     const check = (name: string) => hardened.checks.find((c) => c.name === name);
     assert.equal(check('PrivateNetwork=')?.sockunit, 'applied');
     assert.equal(check('PrivateNetwork=')?.exposure, null, 'an applied key adds no exposure');
-    assert.match(check('NoNewPrivileges=')?.sockunit ?? '', /^not enforced: /);
+    assert.equal(check('NoNewPrivileges=')?.sockunit, 'applied', 'issue 17 enforces it');
+    assert.match(check('RemoveIPC=')?.sockunit ?? '', /^not enforced: /);
     assert.equal(check('PrivateUsers=')?.sockunit, 'not set');
   });
 
@@ -112,10 +114,7 @@ describe('sockunit security', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^→ Overall exposure level for hardened\.service under sockunit: \d+\.\d \w+$/m);
     assert.match(r.stdout, /^ {2}under systemd, the same unit file: \d+\.\d \w+$/m);
-    assert.match(
-      r.stdout,
-      /set in the file, not enforced by sockunit: NoNewPrivileges= CapabilityBoundingSet=/,
-    );
+    assert.match(r.stdout, /set in the file, not enforced by sockunit: RemoveIPC=/);
     writeFileSync(join(dir, 'x.socket'), '[Socket]\nListenStream=1\n');
     const notService = sockunit('security', join(dir, 'x.socket'));
     assert.equal(notService.status, 1);

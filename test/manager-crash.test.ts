@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { killManagerAndWaitForItsProcesses } from './fixtures/manager/crash.js';
 import {
   exchange,
   freePort,
@@ -16,7 +17,6 @@ import {
   processesWith,
   SYSTEM_PYTHON,
   tempDir,
-  waitUntil,
 } from './fixtures/manager/harness.js';
 
 /** Connects to a unix socket, collects everything until the peer closes, bounded. */
@@ -142,15 +142,8 @@ describe('a manager killed with SIGKILL', () => {
     const held = await serveEveryUnit(dir, tcp, accept);
     for (const m of markers) assert.equal(processesWith(m).length, 1, `${m} runs:\n${first.log}`);
 
-    first.signal('SIGKILL');
-    const { signal } = await first.stop(null);
-    assert.equal(signal, 'SIGKILL');
     // Bounded by the event: every process of the manager ends with it.
-    await waitUntil(
-      'nothing of the killed manager running',
-      () => (markers.every((m) => processesWith(m).length === 0) ? true : undefined),
-      5000,
-    );
+    await killManagerAndWaitForItsProcesses(first, markers);
     for (const h of held) h.socket.destroy();
 
     // The same units again, in the same directory: stale socket files and links are there.

@@ -10,7 +10,7 @@ import {
 // systemd's service_shall_restart() (src/core/service.c), result by result: which Restart= values
 // restart. systemd.service(5)'s table shows the common rows; the source also restarts after
 // `resources`, `protocol`, `start-limit-hit` and `oom-kill` under always/on-failure/on-abnormal
-// (on-abnormal excludes only success, exit-code and skip-condition), and never after a skipped
+// (on-abnormal excludes only success, exit-code and exec-condition), and never after a skipped
 // condition.
 const expected: Record<ServiceResult, RestartPolicy[]> = {
   success: ['always', 'on-success'],
@@ -23,7 +23,7 @@ const expected: Record<ServiceResult, RestartPolicy[]> = {
   protocol: ['always', 'on-failure', 'on-abnormal'],
   'start-limit-hit': ['always', 'on-failure', 'on-abnormal'],
   'oom-kill': ['always', 'on-failure', 'on-abnormal'],
-  'skip-condition': [],
+  'exec-condition': [],
 };
 const policies: RestartPolicy[] = [
   'no',

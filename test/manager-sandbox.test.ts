@@ -183,8 +183,13 @@ describe('sockunit run: sandboxing', () => {
       // An allow-list: it is installed last, or the filters after it could not be installed.
       'SystemCallFilter=@system-service',
       'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+      // The exec-context helper's steps run between the two sandbox plans, on this path too.
+      'LimitNOFILE=1234',
+      'Nice=5',
     ];
     const script = [
+      'echo nofile=$(ulimit -n)',
+      'echo nice=$(cut -d" " -f19 /proc/self/stat)',
       'touch /usr/x 2>/dev/null && echo usr=writable || echo usr=read-only',
       'echo tmp=$(ls -A /tmp | wc -l)',
       'echo dev=$(ls /dev | tr "\n" " ")',
@@ -225,8 +230,62 @@ describe('sockunit run: sandboxing', () => {
         `no disks in /dev: ${dev}`,
       );
       assert.equal(lines.get('procsys'), 'hidden', 'ProcSubset=pid: /proc has process directories only');
+      assert.equal(lines.get('nofile'), '1234', 'LimitNOFILE= applied inside the sandbox');
+      assert.equal(lines.get('nice'), '5', 'Nice= applied inside the sandbox');
     }
     assert.match(m.log, /inst\.socket: instances start on the accept thread/, m.log);
+  });
+
+  test('with the execution environment: StateDirectory= writable under ProtectSystem=strict, User=, limits, capabilities and filters together', async (t) => {
+    if (skip(t)) return;
+    const port = await freePort();
+    const state = `sockunit-test-both-${process.pid}`;
+    made.push(join('/var/lib', state));
+    const check = [
+      'touch "$STATE_DIRECTORY/written" && echo R state=writable || echo R state=read-only',
+      'touch /var/lib/sockunit-x 2>/dev/null && echo R varlib=writable || echo R varlib=read-only',
+      'echo "R uid=$(id -u)"',
+      'echo "R nofile=$(ulimit -n)"',
+      'echo "R ambient=$(grep CapAmb /proc/self/status | cut -f2)"',
+      'echo "R bounding=$(grep CapBnd /proc/self/status | cut -f2)"',
+      'echo "R nnp=$(grep NoNewPrivs /proc/self/status | cut -f2)"',
+      'echo "R seccomp=$(grep ^Seccomp: /proc/self/status | cut -f2)"',
+      'echo R done=1',
+    ].join('; ');
+    const m = await suite.start(() => ({
+      'both.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'both.service': [
+        '[Service]',
+        'Type=oneshot',
+        'User=nobody',
+        `StateDirectory=${state}`,
+        'ProtectSystem=strict',
+        'PrivateDevices=yes',
+        'LimitNOFILE=1234',
+        'AmbientCapabilities=CAP_NET_BIND_SERVICE',
+        'CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_SYS_RAWIO',
+        'SystemCallFilter=@system-service',
+        `ExecStart=/bin/sh -c '${check}'`,
+        '',
+      ].join('\n'),
+    }));
+    await suite.trigger(port);
+    await m.waitFor(/both\.service\[\d+\]: R done=1/, 10_000);
+    const r = results(m.log, 'both.service');
+    assert.equal(
+      r.get('state'),
+      'writable',
+      `StateDirectory= stays writable under strict, as in systemd:\n${m.log}`,
+    );
+    assert.equal(r.get('varlib'), 'read-only');
+    assert.equal(r.get('uid'), '65534');
+    assert.equal(r.get('nofile'), '1234');
+    // CAP_NET_BIND_SERVICE is bit 10; PrivateDevices= took CAP_SYS_RAWIO (17) out of the bounding
+    // set before the exec-context helper built its capability sets from what was left.
+    assert.equal(r.get('ambient'), '0000000000000400');
+    assert.equal(r.get('bounding'), '0000000000000400');
+    assert.equal(r.get('nnp'), '1', 'a filter installed as another user implies no_new_privs');
+    assert.equal(r.get('seccomp'), '2', 'filter mode');
   });
 
   test("JoinsNamespaceOf=: a second unit sees the first one's private /tmp and network namespace", async (t) => {

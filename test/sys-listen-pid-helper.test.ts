@@ -30,7 +30,7 @@ import { LISTEN_PID_HELPER_AARCH64 } from '../src/sys/listen-pid-helper-aarch64.
 import { LISTEN_PID_HELPER_X86_64 } from '../src/sys/listen-pid-helper-x86_64.js';
 import { onExit } from '../src/sys/process.js';
 import { spawnProcess } from '../src/sys/spawn.js';
-import { compareWithObjdump, skipOutsideCi, which } from './helpers/listing.js';
+import { compareWithObjdump, skipOutsideCi, which } from './fixtures/sys/machine-code.js';
 
 /** The helper's (and the shell trampoline's) exit status when the service's execve fails. */
 const EXEC_FAILED = 127;

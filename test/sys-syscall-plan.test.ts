@@ -19,7 +19,7 @@ import {
   sandboxWrap,
   writePlan,
 } from '../src/sys/syscall-plan.js';
-import { compareWithObjdump, skipOutsideCi, which } from './helpers/listing.js';
+import { compareWithObjdump, skipOutsideCi, which } from './fixtures/sys/machine-code.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sockunit-sandbox-helper-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
-import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
+import type { TypedUnit } from '../src/unit/load-unit.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
-import { specifierContext } from '../src/unit/specifiers.js';
-import { parseUnitText } from '../src/unit/syntax.js';
-
-function typeText(name: string, text: string): TypedUnit {
-  const file = `/fixture/${name}`;
-  const parsed = parseUnitText(text, file);
-  return typeUnit(name, [{ path: file, entries: parsed.entries }], {
-    sections: parsed.sections.map((s) => ({ file, name: s.name, line: s.line })),
-    specifiers: specifierContext(name, file, 'system'),
-  });
-}
+import { typeText } from './fixtures/unit/type-text.js';
 
 function serviceOf(t: TypedUnit): ServiceUnitConfig {
   assert.equal(t.config?.type, 'service');

@@ -6,6 +6,7 @@
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { feasibilityDiagnostics } from '../manager/exec/feasibility.js';
 import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
@@ -58,7 +59,12 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   });
   const host = new HostLookup();
   for (const u of units)
-    if (u.config !== undefined) u.diagnostics.push(...checkOnThisMachine(u.config, host));
+    if (u.config !== undefined) {
+      u.diagnostics.push(...checkOnThisMachine(u.config, host));
+      // What a manager running as this user could not apply (an unprivileged user's, say).
+      if (u.config.type !== 'target')
+        u.diagnostics.push(...feasibilityDiagnostics(u.name, u.config.exec, u.config.origins));
+    }
   // Each unit's start transaction, as systemd-analyze verify builds one: missing required units,
   // Requisite= and ordering cycles.
   const searchDirs = [...new Set(files.map((f) => dirname(f))), ...unitPath];
@@ -193,8 +199,8 @@ class HostLookup {
   }
 
   /** The file a command runs, or undefined when none is executable here. */
-  executable(path: string): string | undefined {
-    const candidates = path.startsWith('/') ? [path] : COMMAND_SEARCH_PATH.map((d) => `${d}/${path}`);
+  executable(path: string, searchPath: readonly string[] = COMMAND_SEARCH_PATH): string | undefined {
+    const candidates = path.startsWith('/') ? [path] : searchPath.map((d) => `${d}/${path}`);
     for (const c of candidates) {
       try {
         if (!statSync(c).isFile()) continue;
@@ -240,9 +246,10 @@ function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] 
 function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] {
   const out: Diagnostic[] = [];
   if (config.type === 'target') return out;
+  const search = config.exec.execSearchPath.length > 0 ? config.exec.execSearchPath : COMMAND_SEARCH_PATH;
   for (const { key, commands } of commandsOf(config)) {
     for (const c of commands) {
-      if (c.path === '' || c.ignoreFailure || host.executable(c.path) !== undefined) continue;
+      if (c.path === '' || c.ignoreFailure || host.executable(c.path, search) !== undefined) continue;
       out.push({
         severity: 'warning',
         file: c.origin?.file ?? config.name,
@@ -251,7 +258,7 @@ function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] 
         value: c.path,
         message: c.path.startsWith('/')
           ? 'the command does not exist or is not executable on this machine; expected an executable file where the unit runs'
-          : `no executable of that name in ${COMMAND_SEARCH_PATH.join(':')} on this machine; expected it where the unit runs`,
+          : `no executable of that name in ${search.join(':')} on this machine; expected it where the unit runs`,
       });
     }
   }
@@ -263,7 +270,9 @@ function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] 
     identities.push({ key: 'SocketUser', name: config.socket.socketUser, kind: 'user' });
     identities.push({ key: 'SocketGroup', name: config.socket.socketGroup, kind: 'group' });
   }
-  const dynamicUser = config.notEnforced.some((n) => n.key === 'DynamicUser');
+  for (const g of config.exec.supplementaryGroups)
+    identities.push({ key: 'SupplementaryGroups', name: g, kind: 'group' });
+  const dynamicUser = config.exec.privileges.dynamicUser;
   for (const { key, name, kind } of identities) {
     if (name === undefined || dynamicUser) continue;
     if (kind === 'user' ? host.hasUser(name) : host.hasGroup(name)) continue;

@@ -21,6 +21,8 @@ import { connectionEnvironment, connectionInstance } from './accept/instance-nam
 import { acceptPlanFor } from './accept/plan.js';
 import type { AcceptPlan } from './accept/protocol.js';
 import { acceptThread } from './accept/thread.js';
+import { feasibilityDiagnostics } from './exec/feasibility.js';
+import { managerKind, useUserManager } from './exec/manager-powers.js';
 import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './exec/process.js';
 import { hostConditionFacts } from './jobs/condition-facts.js';
 import { Jobs, type JobUnit, stopInOrder, TransactionFailed } from './jobs/engine.js';
@@ -90,6 +92,7 @@ export class Manager {
   constructor(options: ManagerOptions) {
     this.options = options;
     this.log = options.log;
+    if (options.unitManager === 'user') useUserManager();
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
     this.index = this.newIndex();
     this.notify = new NotifyRouter(this.log, () => this.services.values());
@@ -130,9 +133,13 @@ export class Manager {
   }
 
   private load(name: string, quietWhenMissing = false): LoadedUnit | undefined {
-    const unit = loadUnit(name, { searchPath: this.index, manager: this.options.unitManager ?? 'system' });
+    // A user manager (--user, or not root): %t %S %C %L %E and the directories are the $XDG_* ones.
+    const unit = loadUnit(name, { searchPath: this.index, manager: managerKind() });
     // A name looked up as a dependency or by a command that does not exist is no broken unit.
     if (quietWhenMissing && unit.loadState === 'not-found') return undefined;
+    // What this manager cannot apply as it runs (an unprivileged user), said at load time.
+    const exec = unit.config?.type === 'target' ? undefined : unit.config;
+    if (exec) unit.diagnostics.push(...feasibilityDiagnostics(name, exec.exec, exec.origins));
     for (const d of unit.diagnostics) {
       const line = formatDiagnostic(d);
       if (d.severity === 'error') this.log.error(line, name);

@@ -34,6 +34,13 @@ export type ListingLine =
 
 export const label = (name: string): ListingLine => ({ kind: 'label', name });
 
+/** References to `target` in each encoding, for the listings' branch and address operands. */
+export const rel8 = (target: string): LabelRef => ({ label: target, encoding: 'x86-rel8' });
+export const rel32 = (target: string): LabelRef => ({ label: target, encoding: 'x86-rel32' });
+export const imm19 = (target: string): LabelRef => ({ label: target, encoding: 'a64-imm19' });
+export const imm26 = (target: string): LabelRef => ({ label: target, encoding: 'a64-imm26' });
+export const adr = (target: string): LabelRef => ({ label: target, encoding: 'a64-adr' });
+
 /** An x86 instruction: its bytes in file order (`'48 89 e3'`), without a referenced displacement. */
 export function x86(hex: string, asm: string, ref?: LabelRef): ListingLine {
   const bytes = Uint8Array.from(hex.split(' ').map((byte) => Number.parseInt(byte, 16)));
@@ -206,25 +213,13 @@ export function staticElf64(options: StaticElfOptions): Uint8Array {
   return file;
 }
 
-/** The static ELF file of a helper program for Node's architecture name (`x64` or `arm64`), from
- * its two listings: loaded at 0x400000, aligned to the architecture's largest page (64 KiB on
- * AArch64, so the segment maps on any kernel). */
-export function helperElf(
-  arch: 'x64' | 'arm64',
-  x86Listing: readonly ListingLine[],
-  a64Listing: readonly ListingLine[],
-): Uint8Array {
-  return arch === 'x64'
-    ? staticElf64({
-        machine: EM_X86_64,
-        loadAddress: 0x400000n,
-        align: 0x1000n,
-        code: assemble(x86Listing).bytes,
-      })
-    : staticElf64({
-        machine: EM_AARCH64,
-        loadAddress: 0x400000n,
-        align: 0x10000n,
-        code: assemble(a64Listing).bytes,
-      });
+/** The static ELF file of a helper listing for `arch` (Node's names `x64`, `arm64`), loaded at
+ * 0x400000; AArch64 aligned to 64 KiB, its largest page size, so the segment maps on any kernel. */
+export function helperElf(arch: 'x64' | 'arm64', listing: readonly ListingLine[]): Uint8Array {
+  return staticElf64({
+    machine: arch === 'x64' ? EM_X86_64 : EM_AARCH64,
+    loadAddress: 0x400000n,
+    align: arch === 'x64' ? 0x1000n : 0x10000n,
+    code: assemble(listing).bytes,
+  });
 }

@@ -100,6 +100,11 @@ export const libcCalls = {
   epoll_wait: libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
   eventfd: libc.func('int eventfd(uint32_t initval, int flags)'),
   getegid: libc.func('uint32_t getegid()'),
+  mount: libc.func(
+    'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)',
+  ),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  memfd_create: libc.func('int memfd_create(const char *name, unsigned int flags)'),
   // The proxy's data path (sys/relay.ts): bytes move socket -> pipe -> socket inside the kernel.
   pipe2: libc.func('int pipe2(void *fds, int flags)'),
   splice: libc.func(

@@ -12,11 +12,8 @@
 // in x8, arguments in x0..x2, `svc #0`, result in x0 (-errno on failure). `format`,
 // `fill_slots` and `write_stderr` are leaves, so bl/ret through x30 needs no stack.
 
-import { a64, type ListingLine, label, ascii as str } from './elf.js';
-
-const imm19 = (target: string) => ({ label: target, encoding: 'a64-imm19' as const });
-const imm26 = (target: string) => ({ label: target, encoding: 'a64-imm26' as const });
-const adr = (target: string) => ({ label: target, encoding: 'a64-adr' as const });
+import { a64, adr, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
+import { ROUTINES_AARCH64 } from './helper-routines.js';
 
 export const OWN_PID_SUFFIX_AARCH64 = '_PID=0000000000';
 export const OWN_PIDFDID_SUFFIX_AARCH64 = `_PIDFDID=${'0'.repeat(20)}`;
@@ -150,27 +147,7 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xd2800fe0, 'mov x0, #0x7f'), // status 127
   a64(0xd2800bc8, 'mov x8, #0x5e'), // SYS_exit_group
   a64(0xd4000001, 'svc #0x0'),
-  // write_stderr(x1 = bytes, x2 = length); a failed write is ignored.
-  label('write_stderr'),
-  a64(0xd2800040, 'mov x0, #0x2'),
-  a64(0xd2800808, 'mov x8, #0x40'), // SYS_write
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0xd65f03c0, 'ret'),
-  // format(x0 = value) -> x1 = first digit, x2 = digit count; the digits end at x20.
-  // At least one digit (0 gives "0"), no leading zeros (systemd reads a leading 0 as octal);
-  // a 64-bit value has at most 20. Callers zero-extend 32-bit values (mov w0, … does).
-  label('format'),
-  a64(0xaa1403e1, 'mov x1, x20'),
-  a64(0x52800143, 'mov w3, #0xa'),
-  label('format_digit'),
-  a64(0x9ac30804, 'udiv x4, x0, x3'),
-  a64(0x9b038085, 'msub x5, x4, x3, x0'), // remainder
-  a64(0x1100c0a5, 'add w5, w5, #0x30'), // '0' + remainder
-  a64(0x381ffc25, 'strb w5, [x1, #-1]!'),
-  a64(0xaa0403e0, 'mov x0, x4'),
-  a64(0xb5000000, 'cbnz x0, {format_digit}', imm19('format_digit')),
-  a64(0xcb010282, 'sub x2, x20, x1'),
-  a64(0xd65f03c0, 'ret'),
+  ...ROUTINES_AARCH64,
   // fill_slots(x10 = suffix and its NUL, x11 = their length, x12 = where the zeros start in it):
   // in every envp entry that ends in that suffix, write the x23 digits at x22 over the zeros,
   // then a NUL; with x23 = 0, take the entry out of envp instead. x24 walks envp.

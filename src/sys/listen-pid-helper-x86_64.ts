@@ -24,10 +24,8 @@
 // other register is taken while the pidfd id is written). The kernel starts us with the
 // direction flag clear, as repz cmpsb / rep movsb / repnz scasb need.
 
-import { type ListingLine, label, ascii as str, x86 } from './elf.js';
-
-const rel8 = (target: string) => ({ label: target, encoding: 'x86-rel8' as const });
-const rel32 = (target: string) => ({ label: target, encoding: 'x86-rel32' as const });
+import { type ListingLine, label, rel8, rel32, ascii as str, x86 } from './elf.js';
+import { ROUTINES_X86_64 } from './helper-routines.js';
 
 export const OWN_PID_SUFFIX_X86_64 = '_PID=0000000000';
 export const OWN_PIDFDID_SUFFIX_X86_64 = `_PIDFDID=${'0'.repeat(20)}`;
@@ -163,29 +161,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('bf 7f 00 00 00', 'mov edi,0x7f'), // status 127
   x86('b8 e7 00 00 00', 'mov eax,0xe7'), // SYS_exit_group
   x86('0f 05', 'syscall'),
-  // write_stderr(rsi = bytes, rdx = length); a failed write is ignored.
-  label('write_stderr'),
-  x86('bf 02 00 00 00', 'mov edi,0x2'),
-  x86('b8 01 00 00 00', 'mov eax,0x1'), // SYS_write
-  x86('0f 05', 'syscall'),
-  x86('c3', 'ret'),
-  // format(rax = value) -> rsi = first digit, rdx = digit count; the digits end at r13.
-  // At least one digit (0 gives "0"), no leading zeros (systemd reads a leading 0 as octal);
-  // a 64-bit value has at most 20. Callers zero-extend 32-bit values (mov eax,… does).
-  label('format'),
-  x86('4c 89 ee', 'mov rsi,r13'),
-  x86('b9 0a 00 00 00', 'mov ecx,0xa'),
-  label('format_digit'),
-  x86('31 d2', 'xor edx,edx'),
-  x86('48 f7 f1', 'div rcx'), // rax = q, rdx = r
-  x86('80 c2 30', 'add dl,0x30'), // '0' + r
-  x86('48 ff ce', 'dec rsi'),
-  x86('88 16', 'mov BYTE PTR [rsi],dl'),
-  x86('48 85 c0', 'test rax,rax'),
-  x86('75', 'jne {format_digit}', rel8('format_digit')),
-  x86('4c 89 ea', 'mov rdx,r13'),
-  x86('48 29 f2', 'sub rdx,rsi'),
-  x86('c3', 'ret'),
+  ...ROUTINES_X86_64,
   // fill_slots(r9 = suffix and its NUL, r10 = their length, r8 = where the zeros start in it):
   // in every envp entry that ends in that suffix, write the r15 digits at r14 over the zeros,
   // then a NUL; with r15 = 0, take the entry out of envp instead. rbp walks envp.

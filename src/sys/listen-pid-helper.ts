@@ -46,24 +46,10 @@
 //     status 127 (as a shell's "command not found"; the errno says which failure it was). With
 //     fewer than two arguments: a usage line on fd 2 and status 127.
 
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  accessSync,
-  closeSync,
-  constants,
-  existsSync,
-  fchmodSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { helperElf } from './elf.js';
+import { installHelperImage, installHelperSomewhere } from './helper-install.js';
 import {
   LISTEN_PID_HELPER_AARCH64,
   OWN_PID_SUFFIX_AARCH64,
@@ -172,7 +158,7 @@ export function listenPidHelperImage(arch: string = process.arch): Uint8Array | 
   if (!isHelperArch(arch)) return undefined;
   let image = images.get(arch);
   if (!image) {
-    image = helperElf(arch, LISTEN_PID_HELPER_X86_64, LISTEN_PID_HELPER_AARCH64);
+    image = helperElf(arch, arch === 'x64' ? LISTEN_PID_HELPER_X86_64 : LISTEN_PID_HELPER_AARCH64);
     images.set(arch, image);
   }
   return image;
@@ -185,79 +171,13 @@ function helperFileName(arch: HelperArch, image: Uint8Array): string {
   return `listen-pid-${arch}-${digest}`;
 }
 
-function effectiveUid(): number {
-  return process.geteuid?.() ?? 0;
-}
-
-/** Creates `dir` (mode 0700) unless it exists, then checks that nobody else can write to it:
- * a real directory, ours, not group- or world-writable. Throws saying what is wrong. */
-function ensurePrivateDir(dir: string): void {
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  const st = lstatSync(dir);
-  const uid = effectiveUid();
-  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0)
-    throw new Error(
-      `${dir} is not a private directory (${st.isDirectory() ? 'directory' : 'not a directory'}, ` +
-        `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); expected a directory of uid ${uid} ` +
-        'that only its owner can write',
-    );
-}
-
-function isInstalled(path: string, image: Uint8Array): boolean {
-  let st: ReturnType<typeof lstatSync>;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return false;
-  }
-  if (!st.isFile() || st.uid !== effectiveUid() || (st.mode & 0o7777) !== 0o755 || st.size !== image.length)
-    return false;
-  return Buffer.compare(readFileSync(path), image) === 0;
-}
-
 /** Writes the helper into `dir` (created private if missing) unless an identical file is there,
  * replacing a different or tampered one atomically, and returns its path. Throws when `dir`
  * is not private, not writable, or on a filesystem mounted noexec. */
 export function installListenPidHelper(dir: string, arch: string = process.arch): string {
   const image = listenPidHelperImage(arch);
   if (!image || !isHelperArch(arch)) throw new Error(`no LISTEN_PID helper for architecture ${arch}`);
-  ensurePrivateDir(dir);
-  const path = join(dir, helperFileName(arch, image));
-  if (!isInstalled(path, image)) {
-    const temporary = join(dir, `.listen-pid.${process.pid}.${randomBytes(6).toString('hex')}`);
-    try {
-      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o700);
-      try {
-        writeSync(fd, image);
-        fchmodSync(fd, 0o755); // the umask may have taken bits away
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, path);
-    } catch (error) {
-      try {
-        unlinkSync(temporary);
-      } catch {}
-      throw error;
-    }
-  }
-  // access(X_OK) fails on a noexec mount even for root, where execve would fail too.
-  accessSync(path, constants.X_OK);
-  return path;
-}
-
-/** Where the helper may live, best first: the user's runtime directory, /run (root), /tmp. */
-function helperDirs(): string[] {
-  const dirs: string[] = [];
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  if (runtime && isAbsolute(runtime)) dirs.push(join(runtime, 'sockunit'));
-  if (effectiveUid() === 0) dirs.push('/run/sockunit');
-  dirs.push(join(tmpdir(), `sockunit-${effectiveUid()}`));
-  return dirs;
+  return installHelperImage(dir, helperFileName(arch, image), image);
 }
 
 let installedPath: string | undefined;
@@ -268,20 +188,10 @@ let installedPath: string | undefined;
  * allows exec. Undefined on an architecture without a helper; throws when no directory will do. */
 export function listenPidHelperPath(): string | undefined {
   if (installedPath) return installedPath;
-  if (!listenPidHelperImage()) return undefined;
-  const failures: string[] = [];
-  for (const dir of helperDirs()) {
-    try {
-      installedPath = installListenPidHelper(dir);
-      return installedPath;
-    } catch (error) {
-      failures.push(`${dir}: ${(error as Error).message}`);
-    }
-  }
-  throw new Error(
-    `cannot install the LISTEN_PID helper (${failures.join('; ')}); ` +
-      'set XDG_RUNTIME_DIR to a private directory on a filesystem that allows exec',
-  );
+  const image = listenPidHelperImage();
+  if (!image || !isHelperArch(process.arch)) return undefined;
+  installedPath = installHelperSomewhere(helperFileName(process.arch, image), image, 'LISTEN_PID helper');
+  return installedPath;
 }
 
 let helperFailure: Error | undefined;

@@ -38,6 +38,9 @@ export interface SpawnOptions {
   gid?: number;
   /** The child's umask; applied by setting this process's umask around the (synchronous) spawn. */
   umask?: number;
+  /** Leave SIGPIPE as this process has it (Node ignores it) instead of resetting it to the default:
+   * systemd's IgnoreSIGPIPE=yes, free of cost where the spawner ignores SIGPIPE itself. */
+  ignoreSigpipe?: boolean;
 }
 
 export interface SpawnedProcess {
@@ -142,11 +145,17 @@ function addFileActions(actions: Buffer, options: SpawnOptions, file: string): v
   call(c.posix_spawn_file_actions_addclosefrom_np(actions, firstFree), `closefrom(${firstFree})`, file);
 }
 
+/** SIGPIPE is signal 13: bit 12 of a sigset_t. */
+const SIGPIPE_BIT = 12;
+
 /** Signal state (spawn.md trap 5): every signal to its default action, bits written by hand
- * because sigaddset refuses glibc's internal 32 and 33; nothing blocked. */
-function addAttributes(attr: Buffer, setsid: boolean): void {
+ * because sigaddset refuses glibc's internal 32 and 33; nothing blocked. With `ignoreSigpipe`,
+ * SIGPIPE is left out of the set, so the child inherits Node's SIG_IGN for it. */
+function addAttributes(attr: Buffer, setsid: boolean, ignoreSigpipe: boolean): void {
   const allSignals = Buffer.alloc(SIGSET_SIZE);
   allSignals.fill(0xff, 0, 8); // signals 1..64 are bits 0..63
+  if (ignoreSigpipe)
+    allSignals[SIGPIPE_BIT >> 3] = (allSignals[SIGPIPE_BIT >> 3] as number) & ~(1 << (SIGPIPE_BIT & 7));
   const noSignals = Buffer.alloc(SIGSET_SIZE);
   const flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (setsid ? POSIX_SPAWN_SETSID : 0);
   call(c.posix_spawnattr_setflags(attr, flags), 'posix_spawnattr_setflags', 'posix_spawnattr');
@@ -159,20 +168,21 @@ function addAttributes(attr: Buffer, setsid: boolean): void {
 // fd it names (eight per Accept=yes start). Connections arriving one at a time get the same fd
 // numbers again and again, so a few recent sets of actions cover most starts.
 
-const attributeSets = new Map<boolean, Buffer>();
+const attributeSets = new Map<number, Buffer>();
 
-function attributesFor(setsid: boolean): Buffer {
-  let attr = attributeSets.get(setsid);
+function attributesFor(setsid: boolean, ignoreSigpipe: boolean): Buffer {
+  const key = (setsid ? 1 : 0) | (ignoreSigpipe ? 2 : 0);
+  let attr = attributeSets.get(key);
   if (!attr) {
     attr = Buffer.alloc(SPAWNATTR_SIZE);
     call(c.posix_spawnattr_init(attr), 'posix_spawnattr_init', 'posix_spawnattr');
     try {
-      addAttributes(attr, setsid);
+      addAttributes(attr, setsid, ignoreSigpipe);
     } catch (err) {
       c.posix_spawnattr_destroy(attr);
       throw err;
     }
-    attributeSets.set(setsid, attr);
+    attributeSets.set(key, attr);
   }
   return attr;
 }
@@ -248,7 +258,7 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
   const env = environment(options.env, file);
 
   const actions = actionsFor(options);
-  const attr = attributesFor(options.setsid === true);
+  const attr = attributesFor(options.setsid === true, options.ignoreSigpipe === true);
   const pidOut = pidScratch;
   const argv = [...options.argv, null];
   const envp = [...env, null];

@@ -163,7 +163,7 @@ export function sandboxHelperImage(arch: string = process.arch): Uint8Array | un
   if (!a) return undefined;
   let image = images.get(a);
   if (!image) {
-    image = helperElf(a, SANDBOX_HELPER_X86_64, SANDBOX_HELPER_AARCH64);
+    image = helperElf(a, a === 'x64' ? SANDBOX_HELPER_X86_64 : SANDBOX_HELPER_AARCH64);
     images.set(a, image);
   }
   return image;

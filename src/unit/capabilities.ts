@@ -55,3 +55,37 @@ export function capabilitiesInMask(hex: string): string[] {
     if (mask & 1n) out.push(CAPABILITY_NAMES[bit] ?? `cap_${bit}`);
   return out;
 }
+
+/** A capability's number from its name (`CAP_NET_ADMIN`, any case, as systemd accepts it) or
+ * from a number 0-62; undefined for a name this table does not know. */
+export function capabilityNumber(word: string): number | undefined {
+  if (/^[0-9]+$/.test(word)) {
+    const n = Number(word);
+    return n <= 62 ? n : undefined;
+  }
+  const i = CAPABILITY_NAMES.indexOf(word.toUpperCase());
+  return i < 0 ? undefined : i;
+}
+
+/** The name systemd prints for capability `n` (a number it has no name for is written `0xN`). */
+export function capabilityName(n: number): string {
+  return CAPABILITY_NAMES[n] ?? `0x${n.toString(16)}`;
+}
+
+/** A capability list as systemd reads CapabilityBoundingSet=/AmbientCapabilities=: blank-separated
+ * names, inverted by a leading `~`; names it does not know are left out (and returned, so the
+ * caller can say so). */
+export function parseCapabilityList(text: string): { invert: boolean; caps: number[]; unknown: string[] } {
+  const invert = text.startsWith('~');
+  const caps = new Set<number>();
+  const unknown: string[] = [];
+  for (const word of (invert ? text.slice(1) : text).split(/\s+/).filter((w) => w !== '')) {
+    const n = capabilityNumber(word);
+    if (n === undefined) unknown.push(word);
+    else caps.add(n);
+  }
+  return { invert, caps: [...caps].sort((a, b) => a - b), unknown };
+}
+
+/** Every capability number a 64-bit mask can hold, as systemd's "all" (CAP_MASK_ALL). */
+export const ALL_CAPABILITY_NUMBERS: readonly number[] = Array.from({ length: 63 }, (_, i) => i);

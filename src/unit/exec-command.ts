@@ -31,14 +31,16 @@ export interface ParsedExecLine {
   notices: string[];
 }
 
-/** Parses one non-empty `Exec*=` value whose specifiers are already expanded. Throws
- * ValueError; whether that fails the unit depends on the `-` prefix (see `execLineIgnoresErrors`). */
-export function parseExecLine(value: string): ParsedExecLine {
+/** Parses one non-empty `Exec*=` value. `expand` replaces the specifiers of each word after the
+ * line is split, as systemd does: a word that expands to nothing (`%i` in a unit that is no
+ * instance) stays an empty argument. Throws ValueError; whether that fails the unit depends on
+ * the `-` prefix (see `execLineIgnoresErrors`). */
+export function parseExecLine(value: string, expand: (word: string) => string = (w) => w): ParsedExecLine {
   const notices: string[] = [];
   const commands: ExecCommand[] = [];
   for (const segment of splitAtSeparators(value)) {
     const words = splitWords(segment, { unquote: true, cunescape: true, relax: true }).map((w) =>
-      w === '\\;' ? ';' : w,
+      w === '\\;' ? ';' : expand(w),
     );
     if (words.length === 0) throw new ValueError('empty command after ";"; expected a command on each side');
     commands.push(parseCommandWords(words, notices));

@@ -1,19 +1,33 @@
 // Which Accept=yes units the accept thread may start instances for, and how: those whose
 // instances all start the same way, so that everything but a few per-connection variables can
-// be decided once. Anything that needs work per start (ExecStartPre=, EnvironmentFile=, `$VAR`
-// in the command line, User=, output files, notify or watchdog protocols, unix sockets with
-// their peer credentials in the name) keeps the main thread's path, which
-// does all of it. The plan is rebuilt on every reload, as the units are.
+// be decided once — User=/Group=, resource limits, scheduling and capabilities included: the
+// exec-context helper's steps are computed here, once. Anything that needs work per start
+// (ExecStartPre=, EnvironmentFile=, `$VAR` in the command line, directories and credentials to
+// set up, a dynamic user to allocate, output files, notify or watchdog protocols, unix sockets
+// with their peer credentials in the name) keeps the main thread's path, which does all of it.
+// The plan is rebuilt on every reload, as the units are.
 
 import { existsSync, readFileSync } from 'node:fs';
 import type { SocketSpec } from '../../net/spec.js';
+import { contextHelperWrap } from '../../sys/context-helper.js';
 import { listenPidWrap } from '../../sys/listen-pid-helper.js';
 import { expandCommandVariables } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
+import { contextSteps } from '../exec/context-steps.js';
+import { hasCredentials } from '../exec/credentials.js';
 import { serviceEnvironment } from '../exec/environment.js';
+import { feasible } from '../exec/feasibility.js';
+import { type Identity, resolveIdentity } from '../exec/identity.js';
+import { managerPowers } from '../exec/manager-powers.js';
 import { resolveExecutable, stdioTargets } from '../exec/process.js';
-import { planSandbox, runsOneProcess, SandboxRuntime, wrapWithSandbox } from '../exec/sandbox.js';
+import {
+  planSandbox,
+  runsOneProcess,
+  SandboxRuntime,
+  sandboxBoundingMask,
+  wrapWithSandbox,
+} from '../exec/sandbox.js';
 import type { AcceptPlan, PlanStdio } from './protocol.js';
 
 /** Set by the accept thread per connection: a unit that sets them itself keeps the main path. */
@@ -74,8 +88,9 @@ export function acceptPlanFor(
   if (cmd.viaShell || cmd.fullPrivileges || cmd.noSetCredentials) return { reason: 'command prefix' };
   if (!cmd.noEnvironmentExpansion && cmd.argv.slice(1).some((a) => a.replaceAll('$$', '').includes('$')))
     return { reason: '$VAR in the command line' };
-  if (e.user !== undefined || e.group !== undefined || e.supplementaryGroups.length > 0)
-    return { reason: 'User=/Group=' };
+  if (Object.values(e.directories).some((d) => d.items.length > 0) || hasCredentials(e))
+    return { reason: 'RuntimeDirectory=/StateDirectory=/… or credentials (set up per start)' };
+  if (e.privileges.dynamicUser) return { reason: 'DynamicUser= (a user allocated per start)' };
   if (e.environmentFiles.length > 0) return { reason: 'EnvironmentFile=' };
   const touches = (name: string) => PROTOCOL.includes(name.split('=')[0] as string);
   if (
@@ -97,15 +112,32 @@ export function acceptPlanFor(
   const t = stdioTargets(e.standardInput, e.standardOutput, e.standardError, stdinSocket);
   if (typeof t.stdout === 'object' || typeof t.stderr === 'object') return { reason: 'output to a file' };
   let file: string;
+  let identity: Identity;
+  const powers = managerPowers();
+  const possible = feasible(e, powers);
   try {
-    file = resolveExecutable(cmd.path);
+    file = resolveExecutable(cmd.path, e.execSearchPath);
+    // A missing user fails each start on the main thread, with its exit status (217/USER).
+    identity = resolveIdentity({
+      exec: e,
+      command: cmd,
+      euid: powers.euid,
+      egid: powers.egid,
+      switchUsers: possible.switchUsers,
+    });
   } catch (err) {
     return { reason: (err as Error).message };
   }
   const protocol: Record<string, string> = stdinSocket
     ? {}
     : { LISTEN_FDS: '1', LISTEN_FDNAMES: s.fileDescriptorName };
-  const env = serviceEnvironment({ exec: e, managerEnv, protocol, invocationId: 'unused' });
+  const env = serviceEnvironment({
+    exec: e,
+    managerEnv,
+    protocol,
+    invocationId: 'unused',
+    ...(identity.user ? { user: identity.user } : {}),
+  });
   delete env.INVOCATION_ID;
   // Only `$$` escapes are left: the expansion does not depend on the environment.
   const argv = expandCommandVariables(cmd, {}).argv;
@@ -126,7 +158,7 @@ export function acceptPlanFor(
     launch = planSandbox({
       unit: template.name,
       sandbox: sb,
-      switchesUser: false,
+      switchesUser: identity.switchTo !== undefined,
       runtime: new SandboxRuntime(template.name),
       cwd,
       singleProcess: single,
@@ -135,8 +167,25 @@ export function acceptPlanFor(
     return { reason: (err as Error).message };
   }
   if (launch && launch.omitted.length > 0) return { reason: 'sandboxing keys left out (best-effort)' };
-  // The same chain as the main thread's (exec/process.ts): filters innermost.
-  const filtered = wrapWithSandbox(launch, 'late', file, argv);
+  // The same chain as the main thread's (exec/process.ts), built innermost first: the filters,
+  // the exec-context helper's steps, the LISTEN_PID helper, the early sandbox plan.
+  let filtered = wrapWithSandbox(launch, 'late', file, argv);
+  const steps = contextSteps({
+    exec: e,
+    command: cmd,
+    identity,
+    feasible: possible,
+    // The early plan takes these out of the bounding set before the steps run.
+    powers: { ...powers, bounding: powers.bounding & ~sandboxBoundingMask(sb) },
+    parentPid: process.pid,
+  });
+  if (steps.length > 0) {
+    try {
+      filtered = contextHelperWrap(filtered.file, filtered.argv, steps);
+    } catch (err) {
+      return { reason: (err as Error).message };
+    }
+  }
   const start = listenPidWrap(
     filtered.file,
     filtered.argv,
@@ -155,6 +204,7 @@ export function acceptPlanFor(
     stderr: t.stderr as PlanStdio,
     cwd,
     nonBlocking: svc.nonBlocking,
+    ignoreSigpipe: e.scheduling.ignoreSigpipe,
     maxConnections: s.maxConnections,
     maxConnectionsPerSource: s.maxConnectionsPerSource,
     triggerLimit: { intervalUsec: s.triggerLimitIntervalUsec, burst: s.triggerLimitBurst },

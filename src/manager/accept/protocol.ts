@@ -8,7 +8,8 @@ import type { SockAddr } from '../../sys/sockaddr.js';
 export type PlanStdio = 'connection' | 'capture' | 'null';
 
 /** How every instance of one Accept=yes unit starts, computed once on the main thread: the
- * program (already wrapped by the LISTEN_PID helper where fds are passed), and the environment
+ * program (already wrapped by the LISTEN_PID helper, and by the exec-context helper when the
+ * unit asks for limits, scheduling, a user or capabilities), and the environment
  * without the per-connection variables (INVOCATION_ID, REMOTE_ADDR, REMOTE_PORT, SO_COOKIE),
  * which the accept thread appends. */
 export interface AcceptPlan {
@@ -22,6 +23,8 @@ export interface AcceptPlan {
   stderr: PlanStdio;
   cwd: string;
   nonBlocking: boolean;
+  /** IgnoreSIGPIPE=: instances start with SIGPIPE ignored (spawn.ts keeps Node's SIG_IGN). */
+  ignoreSigpipe: boolean;
   maxConnections: number;
   /** 0: no per-source limit. */
   maxConnectionsPerSource: number;

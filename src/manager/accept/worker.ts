@@ -282,6 +282,7 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
       stderr: target(plan.stderr),
       setsid: true,
       cwd: plan.cwd,
+      ignoreSigpipe: plan.ignoreSigpipe,
     });
   } catch (err) {
     release(l, source);

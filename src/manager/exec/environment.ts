@@ -1,8 +1,10 @@
 // The environment a service starts with. Like systemd, and unlike a shell, sockunit does not pass
-// its own environment on: a service sees PATH, LANG (when the manager has one), INVOCATION_ID,
-// the protocol variables (LISTEN_*, REMOTE_*, NOTIFY_SOCKET, WATCHDOG_*), USER/LOGNAME/HOME/SHELL
-// when User= is set, PassEnvironment= names, then Environment=, then EnvironmentFile= (later wins),
-// and UnsetEnvironment= last (socket-units.md §5.5, §6.5).
+// its own environment on: a service sees PATH (ExecSearchPath= when set), LANG (when the manager
+// has one), INVOCATION_ID, the protocol variables (LISTEN_*, REMOTE_*, NOTIFY_SOCKET, WATCHDOG_*,
+// RUNTIME_DIRECTORY…, CREDENTIALS_DIRECTORY), USER/LOGNAME/HOME/SHELL when User= is set (HOME
+// not when it is `/`, SHELL not when it is a nologin placeholder, as systemd leaves them out),
+// PassEnvironment= names, then Environment=, then EnvironmentFile= (later wins), and
+// UnsetEnvironment= last (socket-units.md §5.5, §6.5).
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -49,8 +51,12 @@ export function readEnvironmentFiles(exec: ExecContext): Record<string, string> 
   return out;
 }
 
+/** systemd's shell_is_placeholder(): a login shell that says "no login". */
+const NOLOGIN_SHELLS = ['/bin/nologin', '/sbin/nologin', '/usr/bin/nologin', '/usr/sbin/nologin'];
+
 export function serviceEnvironment(inputs: EnvironmentInputs): Record<string, string> {
-  const env: Record<string, string> = { PATH: SERVICE_PATH };
+  const search = inputs.exec.execSearchPath;
+  const env: Record<string, string> = { PATH: search.length > 0 ? search.join(':') : SERVICE_PATH };
   for (const name of ['LANG', 'LANGUAGE', 'LC_ALL', 'TZ', 'TERM']) {
     const value = inputs.managerEnv[name];
     if (value !== undefined && name !== 'TERM') env[name] = value;
@@ -59,8 +65,9 @@ export function serviceEnvironment(inputs: EnvironmentInputs): Record<string, st
   if (inputs.user) {
     env.USER = inputs.user.name;
     env.LOGNAME = inputs.user.name;
-    env.HOME = inputs.user.home;
-    env.SHELL = inputs.user.shell;
+    if (inputs.user.home !== '/' && inputs.user.home !== '') env.HOME = inputs.user.home;
+    if (!NOLOGIN_SHELLS.includes(inputs.user.shell) && inputs.user.shell !== '')
+      env.SHELL = inputs.user.shell;
   }
   for (const name of inputs.exec.passEnvironment) {
     const value = inputs.managerEnv[name];

@@ -1,7 +1,16 @@
 // Room manager/exec/: how a process of a unit starts — this file (executable, fds, LISTEN_PID,
-// stdio, output capture), its environment (environment.ts), the user it runs as (users.ts) and
-// its output as log lines (output-lines.ts). Used by the service and accept rooms; uses only
-// the layers below manager/ and the manager's log.
+// stdio, output capture, the exec chain), its environment (environment.ts), its execution
+// environment as systemd.exec(5) defines it (unit-execution.ts: the user it runs as, its
+// directories and credentials, the exec-context helper's steps for limits, scheduling and
+// privileges, and what an unprivileged manager cannot apply: feasibility.ts) and its output as
+// log lines (output-lines.ts). Used by the service and accept rooms; uses only the layers below
+// manager/ and the manager's log.
+//
+// The exec chain: posix_spawn → the sandbox helper's early plan (namespaces, mounts), only with
+// sandboxing keys → the LISTEN_PID helper (sets the *_PID variables to the pid) → the
+// exec-context helper, only when the unit asks for something it does (runs its system calls)
+// → the sandbox helper's late plan (seccomp filters) → the service. Every helper execs in place,
+// so the pid never changes.
 //
 // Starting one process of a unit: resolve the executable, place the fds at 3.., set LISTEN_PID
 // through the exec trampoline, wire stdin/stdout/stderr per Standard*=, and capture output into
@@ -10,12 +19,15 @@
 
 import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../../sys/constants.js';
+import { contextHelperWrap } from '../../sys/context-helper.js';
 import { open as openFile } from '../../sys/fs.js';
 import { listenPidWrap, type OwnPidVariable } from '../../sys/listen-pid-helper.js';
+import { dataFd } from '../../sys/memfd.js';
 import { socketPair } from '../../sys/msg.js';
 import { type ExitStatus, kill, onExit, waitPid } from '../../sys/process.js';
 import { closeQuietly, type Fd, readSome, setNonBlocking } from '../../sys/socket.js';
 import { spawnProcess } from '../../sys/spawn.js';
+import type { ScriptStep } from '../../sys/syscall-script.js';
 import { type Watch, watchReadable } from '../../sys/watch.js';
 import type { ExecCommand } from '../../unit/exec-command.js';
 import type { StandardInput, StandardOutput } from '../../unit/exec-context.js';
@@ -46,9 +58,15 @@ export interface ProcessRequest {
   cwd?: string;
   cwdMissingOk?: boolean;
   umask: number;
-  uid?: number;
-  gid?: number;
-  /** The sandbox plans around the User= switch (sandbox.ts); none: no helper in the chain. */
+  /** The exec-context helper's steps (ids, limits, scheduling, capabilities…); none: no helper. */
+  steps?: readonly ScriptStep[];
+  /** IgnoreSIGPIPE=: the process starts with SIGPIPE ignored. */
+  ignoreSigpipe?: boolean;
+  /** ExecSearchPath=: where a bare executable name is looked up instead of systemd's PATH. */
+  searchPath?: readonly string[];
+  /** StandardInput=data: these bytes are the process's stdin. */
+  stdinData?: string;
+  /** The sandbox plans around the exec-context helper (sandbox.ts); none: no helper in the chain. */
   sandbox?: SandboxLaunch;
 }
 
@@ -74,6 +92,9 @@ export interface WatchedElsewhere {
 
 export interface ProcessStarter {
   start(request: ProcessRequest): RunningProcess;
+  /** A process whose set-up failed before its exec, as under systemd: it exits at once with
+   * `status` (238/STATE_DIRECTORY…), so the start fails the way it does there. */
+  startFailed(unit: string, status: number): RunningProcess;
   /** Supervise a process another thread started and watches; see PosixSpawnStarter. */
   adopt?(unit: string, pid: number): { proc: RunningProcess; reports: WatchedElsewhere };
 }
@@ -81,13 +102,14 @@ export interface ProcessStarter {
 /** A bare executable name is looked up in systemd's fixed search path, not in $PATH. An absolute
  * path is checked here too: the LISTEN_PID trampoline would otherwise start, report the service
  * as started, and fail later with the shell's "exec: not found" and status 127. */
-export function resolveExecutable(path: string): string {
+export function resolveExecutable(path: string, searchPath?: readonly string[]): string {
   const now = performance.now();
-  const known = resolvedRecently.get(path);
+  const key = searchPath && searchPath.length > 0 ? `${path}\0${searchPath.join(':')}` : path;
+  const known = resolvedRecently.get(key);
   if (known && now - known.at < RESOLVE_CACHE_MS) return known.file;
-  const file = lookUpExecutable(path);
+  const file = lookUpExecutable(path, searchPath && searchPath.length > 0 ? searchPath.join(':') : undefined);
   if (resolvedRecently.size >= 256) resolvedRecently.clear();
-  resolvedRecently.set(path, { file, at: now });
+  resolvedRecently.set(key, { file, at: now });
   return file;
 }
 
@@ -96,7 +118,7 @@ export function resolveExecutable(path: string): string {
 const RESOLVE_CACHE_MS = 1000;
 const resolvedRecently = new Map<string, { file: string; at: number }>();
 
-function lookUpExecutable(path: string): string {
+function lookUpExecutable(path: string, searchPath = SERVICE_PATH): string {
   if (path.startsWith('/')) {
     try {
       accessSync(path, fsConstants.X_OK);
@@ -111,7 +133,7 @@ function lookUpExecutable(path: string): string {
       throw err;
     }
   }
-  for (const dir of SERVICE_PATH.split(':')) {
+  for (const dir of searchPath.split(':')) {
     const candidate = `${dir}/${path}`;
     try {
       accessSync(candidate, fsConstants.X_OK);
@@ -119,7 +141,7 @@ function lookUpExecutable(path: string): string {
     } catch {}
   }
   const err = new Error(
-    `executable '${path}' not found in ${SERVICE_PATH}; write its absolute path in the unit`,
+    `executable '${path}' not found in ${searchPath}; write its absolute path in the unit${searchPath === SERVICE_PATH ? '' : ' or fix ExecSearchPath='}`,
   ) as Error & { code: string };
   err.code = 'ENOENT';
   throw err;
@@ -190,13 +212,6 @@ function openOutputFile(spec: string): Fd | undefined {
   return undefined;
 }
 
-let ids: { euid: number; egid: number } | undefined;
-/** The manager's own ids; they never change while it runs (it never calls setuid). */
-function ownIds(): { euid: number; egid: number } {
-  ids ??= { euid: process.geteuid?.() ?? 0, egid: process.getegid?.() ?? 0 };
-  return ids;
-}
-
 /** Where a process's stdout/stderr go: the connection (StandardInput=socket), the manager's log,
  * /dev/null, or a file (`file:`, `append:`, `truncate:`). */
 export type OutputTarget = 'connection' | 'capture' | 'null' | { file: StandardOutput };
@@ -205,15 +220,18 @@ export type OutputTarget = 'connection' | 'capture' | 'null' | { file: StandardO
  * connection when stdin is the socket, else to the log; stderr follows stdout unless set;
  * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log. A
  * stderr that follows stdout (unset, `inherit`, or the same file) is the very same target, so
- * both share one open file, as systemd dup()s stdout's fd for it. */
+ * both share one open file, as systemd dup()s stdout's fd for it. StandardInput=data without data
+ * (StandardInputText=/StandardInputData=) is /dev/null. */
 export function stdioTargets(
   standardInput: StandardInput,
   standardOutput: StandardOutput | undefined,
   standardError: StandardOutput | undefined,
   hasConnection: boolean,
-): { stdin: 'connection' | 'null' | { file: string }; stdout: OutputTarget; stderr: OutputTarget } {
-  let stdin: 'connection' | 'null' | { file: string } = 'null';
+  hasData = false,
+): { stdin: 'connection' | 'null' | 'data' | { file: string }; stdout: OutputTarget; stderr: OutputTarget } {
+  let stdin: 'connection' | 'null' | 'data' | { file: string } = 'null';
   if (standardInput === 'socket' && hasConnection) stdin = 'connection';
+  else if (standardInput === 'data' && hasData) stdin = 'data';
   else if (standardInput.startsWith('file:')) stdin = { file: standardInput.slice(5) };
   const fallback = stdin === 'connection' ? 'connection' : 'capture';
   const output = (spec: StandardOutput | undefined): OutputTarget => {
@@ -230,26 +248,14 @@ export function stdioTargets(
   return { stdin, stdout, stderr: followsStdout ? stdout : output(standardError) };
 }
 
-/** User=/Group=: posix_spawn cannot change credentials, so a service that must run as another
- * user is started through util-linux's `setpriv`, which sets groups, gid and uid and then execs
- * the service in place (same pid, so LISTEN_PID stays right). */
-export function dropPrivileges(
-  file: string,
-  argv: string[],
-  uid: number | undefined,
-  gid: number | undefined,
-): { file: string; argv: string[] } {
-  const { euid, egid } = ownIds();
-  if ((uid === undefined || uid === euid) && (gid === undefined || gid === egid)) return { file, argv };
-  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-  if (!setpriv)
-    throw new Error('User=/Group= needs setpriv(1) from util-linux to drop privileges; install util-linux');
-  const args = [setpriv];
-  if (uid !== undefined) args.push(`--reuid=${uid}`);
-  if (gid !== undefined) args.push(`--regid=${gid}`);
-  args.push(uid !== undefined ? '--init-groups' : '--clear-groups', '--', file, ...argv.slice(1));
-  // setpriv execs argv after `--` with the path as argv[0]; an `@`-style argv[0] is lost here.
-  return { file: setpriv, argv: args };
+/** A program that exits with `status` at once: the exec-context helper with a single exit step
+ * (the shell where there is no helper). */
+function exitingWith(status: number): { file: string; argv: string[] } {
+  try {
+    return contextHelperWrap('/', ['exit'], [{ call: 'exit_group', args: [status] }]);
+  } catch {
+    return { file: '/bin/sh', argv: ['/bin/sh', '-c', `exit ${status}`] };
+  }
 }
 
 /** How long an exit waits for the last lines of output. Not until the pipe closes: a child the
@@ -278,7 +284,7 @@ export class PosixSpawnStarter implements ProcessStarter {
   }
 
   start(request: ProcessRequest): RunningProcess {
-    const file = resolveExecutable(request.command.path);
+    const file = resolveExecutable(request.command.path, request.searchPath);
     const cwdExists = request.cwd === undefined || request.cwd === '/' || existsSync(request.cwd);
     if (!cwdExists && !request.cwdMissingOk) {
       throw new Error(`WorkingDirectory=${request.cwd} does not exist; create it or prefix it with '-'`);
@@ -289,13 +295,17 @@ export class PosixSpawnStarter implements ProcessStarter {
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
-    // The chain, outermost first: sandbox helper (namespaces, mounts; as root), setpriv (User=),
-    // LISTEN_PID helper, sandbox helper again (seccomp filters, right before the service as
-    // systemd installs them, so no step of ours meets them), the service. Same pid throughout.
+    // The chain, outermost first: sandbox helper (namespaces, mounts; as root), the LISTEN_PID
+    // helper (fills in the *_PID variables; ties the process's life to the manager's with
+    // PR_SET_PDEATHSIG, so a manager killed with SIGKILL leaves nothing running), the
+    // exec-context helper when the unit asks for something it does (limits, scheduling, the
+    // user, capabilities; a user change clears the parent-death signal, so its steps arm it
+    // again: context-steps.ts), the sandbox helper again (seccomp filters, right before the
+    // service as systemd installs them, so no step of ours meets them), the service. Each execs
+    // in place: the pid never changes. Built innermost first.
     ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'late', target, argv));
-    // Through the exec helper, which also ties the process's life to the manager's
-    // (PR_SET_PDEATHSIG: a manager killed with SIGKILL leaves nothing running). After setpriv in
-    // the chain, since a change of user clears the signal.
+    if (request.steps && request.steps.length > 0)
+      ({ file: target, argv } = contextHelperWrap(target, argv, request.steps));
     if (request.ownPid.length > 0)
       ({
         file: target,
@@ -304,7 +314,6 @@ export class PosixSpawnStarter implements ProcessStarter {
       } = listenPidWrap(target, argv, env, request.ownPid, {
         parentPid: process.pid,
       }));
-    ({ file: target, argv } = dropPrivileges(target, argv, request.uid, request.gid));
     ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'early', target, argv));
 
     const owned: Fd[] = [];
@@ -327,6 +336,7 @@ export class PosixSpawnStarter implements ProcessStarter {
         request.standardOutput,
         request.standardError,
         request.connection !== undefined,
+        (request.stdinData ?? '') !== '',
       );
       const place = (t: OutputTarget): Fd | 'null' => {
         if (t === 'null') return 'null';
@@ -338,7 +348,10 @@ export class PosixSpawnStarter implements ProcessStarter {
       };
       let stdin: Fd | 'null' = 'null';
       if (targets.stdin === 'connection') stdin = request.connection as Fd;
-      else if (targets.stdin !== 'null') {
+      else if (targets.stdin === 'data') {
+        stdin = dataFd(`${request.unit}-stdin`, Buffer.from(request.stdinData ?? '', 'latin1'));
+        owned.push(stdin);
+      } else if (typeof targets.stdin === 'object') {
         stdin = openFile(targets.stdin.file, O_RDONLY | O_CLOEXEC);
         owned.push(stdin);
       }
@@ -356,6 +369,7 @@ export class PosixSpawnStarter implements ProcessStarter {
         stderr,
         setsid: true,
         umask: request.umask,
+        ignoreSigpipe: request.ignoreSigpipe === true,
         ...(request.cwd !== undefined && cwdExists ? { cwd: request.cwd } : {}),
       });
       pid = child.pid;
@@ -363,6 +377,15 @@ export class PosixSpawnStarter implements ProcessStarter {
     } finally {
       for (const fd of owned) closeQuietly(fd);
     }
+  }
+
+  startFailed(_unit: string, status: number): RunningProcess {
+    const child = spawnProcess({
+      ...exitingWith(status),
+      env: {},
+      setsid: true,
+    });
+    return this.running(child.pid, child.pidfd, undefined);
   }
 
   /** A process the accept thread started and watches: its end and output come as `reports`.

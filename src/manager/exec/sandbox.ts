@@ -307,6 +307,9 @@ export interface SandboxRequest {
   /** The working directory, entered again inside a new mount namespace (the spawn's chdir
    * happened before it, on the host's tree). */
   cwd: string;
+  /** Directories the unit's *Directory= keys made (RuntimeDirectory=…): writable under
+   * ProtectSystem=strict and the other read-only keys, as systemd leaves them. */
+  writableDirectories?: readonly string[];
   /** The unit runs one process only (no ExecStartPre=, ExecStop=…): namespaces it would share
    * are made by that process itself. */
   singleProcess: boolean;
@@ -328,8 +331,12 @@ const STRICT_LEFT_OUT: string[] = [];
 /** The plans for one process of a unit, or undefined when the unit asks for no sandboxing (a
  * unit without these keys pays nothing: not even this function's work beyond one check). */
 export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
-  const s = req.sandbox;
-  if (!isSandboxed(s)) return undefined;
+  if (!isSandboxed(req.sandbox)) return undefined;
+  const writable = (req.writableDirectories ?? []).map((path) => ({ path, missingOk: true }));
+  const s: SandboxContext =
+    writable.length > 0
+      ? { ...req.sandbox, readWritePaths: [...req.sandbox.readWritePaths, ...writable] }
+      : req.sandbox;
   const bestEffort = s.bestEffort || managerMode === 'best-effort';
   if (bestEffort && !abilities) abilities = probe();
   const can = bestEffort ? abilities : undefined;
@@ -781,13 +788,24 @@ function inaccessibleFile(): string {
 }
 
 /** Capabilities systemd takes from the bounding set for these keys. */
-function capabilityDrops(s: SandboxContext): PlanStep[] {
+/** The capabilities the sandboxing keys take out of the bounding set, with the key of each. */
+function boundingDrops(s: SandboxContext): [number, string][] {
   const caps: [number, string][] = [];
   if (s.privateDevices) caps.push([27, 'PrivateDevices='], [17, 'PrivateDevices=']); // MKNOD, SYS_RAWIO
   if (s.protectKernelModules) caps.push([16, 'ProtectKernelModules=']); // SYS_MODULE
   if (s.protectKernelLogs) caps.push([34, 'ProtectKernelLogs=']); // SYSLOG
   if (s.protectClock) caps.push([25, 'ProtectClock='], [35, 'ProtectClock=']); // SYS_TIME, WAKE_ALARM
-  return caps.map(([cap, key]) => ({
+  return caps;
+}
+
+/** The bounding-set mask the early plan drops: the exec-context helper, which runs after it,
+ * computes its capability sets without them (a capset() that kept them would fail). */
+export function sandboxBoundingMask(s: SandboxContext): bigint {
+  return boundingDrops(s).reduce((mask, [cap]) => mask | (1n << BigInt(cap)), 0n);
+}
+
+function capabilityDrops(s: SandboxContext): PlanStep[] {
+  return boundingDrops(s).map(([cap, key]) => ({
     call: 'prctl',
     args: [PR_CAPBSET_DROP, cap, 0, 0, 0],
     okErrno: EINVAL, // a capability this kernel does not know

@@ -54,3 +54,23 @@ export function requireGroup(nameOrId: string, key = 'Group='): number {
     throw new Error(`${key}${nameOrId}: no such group on this machine; create it or change ${key}`);
   return gid;
 }
+
+/** The supplementary groups `user` is listed in (/etc/group), with `gid` first: what initgroups(3)
+ * gives a process, as systemd sets up User=. */
+export function groupsOfUser(user: string, gid: number): number[] {
+  const out = [gid];
+  for (const f of readTable('/etc/group')) {
+    if (f.length < 4) continue;
+    const id = Number(f[2]);
+    if (!out.includes(id) && (f[3] ?? '').split(',').includes(user)) out.push(id);
+  }
+  return out;
+}
+
+/** Whether uid or gid `id` is taken by an entry of /etc/passwd or /etc/group. */
+export function idIsTaken(id: number): boolean {
+  return (
+    readTable('/etc/passwd').some((f) => f.length >= 4 && (Number(f[2]) === id || Number(f[3]) === id)) ||
+    readTable('/etc/group').some((f) => f.length >= 3 && Number(f[2]) === id)
+  );
+}

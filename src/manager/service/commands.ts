@@ -1,16 +1,25 @@
-// How a service's commands run: the main process and every ExecStartPre=/ExecStartPost=/ExecStop=/
-// ExecStopPost= command, each with what the unit gives it (fds, environment, user, working
-// directory, NOTIFY_SOCKET), control commands run to completion under their timeout, and the
-// processes of the service tracked for NotifyAccess= (control pids, sessions).
+// How a service's commands run: the main process and every ExecCondition=/ExecStartPre=/
+// ExecStartPost=/ExecReload=/ExecStop=/ExecStopPost= command, each with what the unit gives it
+// (fds, environment, its execution environment of systemd.exec(5) through exec/unit-execution.ts,
+// working directory, NOTIFY_SOCKET), control commands run to completion under their timeout, and
+// the processes of the service tracked for NotifyAccess= (control pids, sessions).
 
 import type { OwnPidVariable } from '../../sys/listen-pid-helper.js';
-import { describeExit, signalNumber } from '../../sys/process.js';
+import { describeExit, exitStatusName, signalNumber } from '../../sys/process.js';
 import { type ExecCommand, expandCommandVariables } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
-import { acquireRuntime, planSandbox, runsOneProcess, type SandboxRuntime } from '../exec/sandbox.js';
-import { lookupUser, requireGroup, requireUser, type UserRecord } from '../exec/users.js';
+import {
+  acquireRuntime,
+  planSandbox,
+  runsOneProcess,
+  type SandboxRuntime,
+  sandboxBoundingMask,
+} from '../exec/sandbox.js';
+import { ExecSetupError } from '../exec/setup-error.js';
+import { type PreparedExec, UnitExecution, writableDirectories } from '../exec/unit-execution.js';
+import { lookupUser } from '../exec/users.js';
 import type { Logger } from '../log.js';
 import type { FdStore } from './fd-store.js';
 import type { ServiceResult } from './restart-policy.js';
@@ -39,6 +48,8 @@ export class ServiceCommands {
   readonly sessions = new Set<number>();
   /** The last control command overran its timeout: the start fails with 'timeout'. */
   timedOut = false;
+  /** Directories, credentials, the dynamic user and the helper's steps, start after start. */
+  readonly execution: UnitExecution;
   private readonly owner: CommandOwner;
   private readonly log: Logger;
   private readonly starter: ProcessStarter;
@@ -59,18 +70,24 @@ export class ServiceCommands {
     this.starter = options.starter;
     this.managerEnv = options.managerEnv;
     this.notifySocket = options.notifySocket;
+    this.execution = new UnitExecution(owner.name, options.managerEnv, options.log);
   }
 
-  private resolveUser(cmd: ExecCommand): { user?: UserRecord; gid?: number } {
-    const e = this.owner.config.exec;
-    if (cmd.fullPrivileges || cmd.noSetCredentials) return {};
-    const out: { user?: UserRecord; gid?: number } = {};
-    if (e.user !== undefined) {
-      out.user = requireUser(e.user);
-      out.gid = out.user.gid;
+  /** The execution environment for `cmd`, or the failed process systemd's exec_invoke() would
+   * have been (its exit status names the step), with the reason logged. */
+  private prepare(cmd: ExecCommand): PreparedExec | RunningProcess {
+    try {
+      const dropped = cmd.fullPrivileges ? 0n : sandboxBoundingMask(this.owner.config.sandbox);
+      return this.execution.prepare(this.owner.config.exec, cmd, dropped);
+    } catch (err) {
+      if (!(err instanceof ExecSetupError)) throw err;
+      this.log.error(`${this.name}: ${err.message}`, this.name);
+      this.log.error(
+        `${this.name}: Failed at step ${exitStatusName(err.status) ?? err.status} spawning ${cmd.path}: ${err.statusText}`,
+        this.name,
+      );
+      return this.starter.startFailed(this.name, err.status);
     }
-    if (e.group !== undefined) out.gid = requireGroup(e.group);
-    return out;
   }
 
   /** Start one of the unit's commands (`isMain`: the main process, which gets the fds). */
@@ -81,8 +98,14 @@ export class ServiceCommands {
     extra: Record<string, string> = {},
   ): RunningProcess {
     const e = this.owner.config.exec;
-    const { user, gid } = this.resolveUser(cmd);
-    const protocol: Record<string, string> = { ...(request?.environment ?? {}), ...extra };
+    const prepared = this.prepare(cmd);
+    if (!('steps' in prepared)) return prepared;
+    const user = prepared.identity.user;
+    const protocol: Record<string, string> = {
+      ...prepared.environment,
+      ...(request?.environment ?? {}),
+      ...extra,
+    };
     const s = this.owner.config.service;
     // systemd exports NOTIFY_SOCKET only to the processes whose messages it would accept.
     const access = s.notifyAccess;
@@ -107,7 +130,7 @@ export class ServiceCommands {
     const env = serviceEnvironment({
       exec: e,
       managerEnv: this.managerEnv,
-      ...(user ? { user } : e.user !== undefined ? {} : {}),
+      ...(user ? { user } : {}),
       protocol,
       invocationId: newInvocationId(),
     });
@@ -120,7 +143,7 @@ export class ServiceCommands {
           ? (user?.home ?? lookupUser('0')?.home ?? '/')
           : e.workingDirectory.path;
     }
-    const sandbox = cmd.fullPrivileges ? undefined : this.sandboxFor(user, gid, cwd);
+    const sandbox = cmd.fullPrivileges ? undefined : this.sandboxFor(prepared, cwd);
     return this.starter.start({
       unit: this.name,
       command: expanded,
@@ -135,21 +158,23 @@ export class ServiceCommands {
       cwd,
       cwdMissingOk: e.workingDirectory?.missingOk ?? false,
       umask: e.umask,
-      ...(user ? { uid: user.uid } : {}),
-      ...(gid !== undefined ? { gid } : {}),
+      steps: prepared.steps,
+      ignoreSigpipe: prepared.ignoreSigpipe,
+      searchPath: e.execSearchPath,
+      stdinData: e.standardInputData,
       ...(sandbox ? { sandbox } : {}),
     });
   }
 
   /** The sandbox plans for a process of this unit (undefined without sandboxing keys). */
-  private sandboxFor(user: UserRecord | undefined, gid: number | undefined, cwd: string) {
-    const euid = process.geteuid?.() ?? 0;
-    const egid = process.getegid?.() ?? 0;
+  private sandboxFor(prepared: PreparedExec, cwd: string) {
     this.sandboxRuntime ??= acquireRuntime(this.name, this.owner.config.unit.joinsNamespaceOf);
     const launch = planSandbox({
       unit: this.name,
       sandbox: this.owner.config.sandbox,
-      switchesUser: (user !== undefined && user.uid !== euid) || (gid !== undefined && gid !== egid),
+      switchesUser: prepared.identity.switchTo !== undefined,
+      // RuntimeDirectory= and the others stay writable under ProtectSystem=strict, as in systemd.
+      writableDirectories: writableDirectories(prepared.environment),
       runtime: this.sandboxRuntime,
       cwd,
       // Only an instance of a template (an Accept=yes connection) of one process makes its own
@@ -216,6 +241,40 @@ export class ServiceCommands {
       );
     }
     return ok || cmd.ignoreFailure;
+  }
+
+  /** Run an ExecCondition= command, as systemd judges it: exit 0 (or a SuccessExitStatus=) means
+   * met, 1-254 unmet (the start is skipped), 255, a signal or the start timeout fail the start
+   * with that result. */
+  async runCondition(cmd: ExecCommand, timeoutMs?: number): Promise<'met' | 'unmet' | ServiceResult> {
+    let proc: RunningProcess;
+    try {
+      proc = this.spawn(cmd, undefined, false);
+    } catch (err) {
+      this.log.error(`${this.name}: ExecCondition=${cmd.path}: ${(err as Error).message}`, this.name);
+      return 'resources';
+    }
+    this.controlPids.add(proc.pid);
+    this.sessions.add(proc.pid);
+    void proc.exit.then(() => {
+      this.controlPids.delete(proc.pid);
+      this.sessions.delete(proc.pid);
+    });
+    if (await waitOrTimeout(proc.exit, timeoutMs)) {
+      this.log.warning(`${this.name}: ExecCondition=${cmd.path} timed out. Terminating.`, this.name);
+      await this.terminate(proc);
+      return 'timeout';
+    }
+    const exit = await proc.exit;
+    const s = this.owner.config.service;
+    if (exit.code === 'exited' && (exit.status === 0 || s.successExitStatus.statuses.includes(exit.status)))
+      return 'met';
+    if (exit.code === 'exited' && exit.status < 255) {
+      this.log.notice(`${this.name}: ExecCondition=${cmd.path} exited, ${describeExit(exit)}`, this.name);
+      return 'unmet';
+    }
+    this.log.error(`${this.name}: ExecCondition=${cmd.path} exited, ${describeExit(exit)}`, this.name);
+    return exit.code === 'exited' ? 'exit-code' : exit.code === 'dumped' ? 'core-dump' : 'signal';
   }
 
   /** SIGTERM to the process group, SIGKILL after TimeoutStopSec=: for a command that overran. */

@@ -4,6 +4,7 @@
 // over sd_notify, and reloads, are added by ServiceUnit (service-unit.ts).
 
 import { describeExit, kill, signalNumber } from '../../sys/process.js';
+import type { ExecCommand } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
 import type { Logger } from '../log.js';
@@ -127,7 +128,11 @@ export class ServiceLifecycle {
     this.stateSince = new Date();
     this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
     this.armRuntimeLimit(next);
-    if (next === 'dead' || next === 'failed' || next === 'auto-restart') this.releaseFdStore(next);
+    if (next === 'dead' || next === 'failed' || next === 'auto-restart') {
+      this.releaseFdStore(next);
+      // Runtime directories (per RuntimeDirectoryPreserve=), credentials, the dynamic user.
+      this.commands.execution.stopped(this.config.exec, next === 'auto-restart');
+    }
     if (next === 'dead' || next === 'failed') this.commands.releaseSandbox();
     this.onStateChange?.(this, previous);
     if (next === 'dead' || next === 'failed' || next === 'exited') this.onSettled?.();
@@ -197,6 +202,14 @@ export class ServiceLifecycle {
     this.fdStore.max = s.fileDescriptorStoreMax;
     this.commands.sessions.clear();
     try {
+      if (s.execCondition.length > 0) {
+        this.setState('condition');
+        for (const cmd of s.execCondition) {
+          const outcome = await this.commands.runCondition(cmd, this.startTimeoutMs());
+          if (outcome === 'unmet') return await this.skipStart(cmd);
+          if (outcome !== 'met') return await this.failStart(outcome);
+        }
+      }
       this.setState('start-pre');
       for (const cmd of s.execStartPre)
         if (!(await this.commands.run(cmd, 'ExecStartPre', undefined, undefined, this.startTimeoutMs())))
@@ -446,6 +459,21 @@ export class ServiceLifecycle {
     if (this.stopping) return; // stop() owns the rest
     if (result !== 'success') this.result = result;
     await this.stopPostThenDead(result, exit);
+  }
+
+  /** ExecCondition= exited 1-254: the start is skipped, not failed (systemd's result
+   * `exec-condition`, state inactive), and Restart= never applies. */
+  private async skipStart(cmd: ExecCommand): Promise<void> {
+    this.log.notice(
+      `${this.name}: start condition unmet (ExecCondition=${cmd.path}); the start is skipped.`,
+      this.name,
+    );
+    this.result = 'exec-condition';
+    this.setState('stop-post');
+    for (const c of this.config.service.execStopPost)
+      await this.commands.run(c, 'ExecStopPost', undefined, stopPostEnvironment(this.result, undefined));
+    this.log.info(`${this.name}: Skipped due to 'exec-condition'.`, this.name, { result: 'exec-condition' });
+    this.setState('dead');
   }
 
   /** A start that failed before the service was up (ExecStartPre=, a oneshot's ExecStart= or

@@ -18,16 +18,16 @@ export type ServiceResult =
   | 'watchdog'
   | 'start-limit-hit'
   | 'oom-kill'
-  | 'skip-condition';
+  | 'exec-condition';
 
 // Each Restart= value as systemd writes it: most are exclusions, so a result systemd adds later
 // (as it added oom-kill) restarts under `always`/`on-failure`/`on-abnormal` without a new row.
 const restartsAfterResult: Record<RestartPolicy, (result: ServiceResult) => boolean> = {
   no: () => false,
-  always: (r) => r !== 'skip-condition',
+  always: (r) => r !== 'exec-condition',
   'on-success': (r) => r === 'success',
-  'on-failure': (r) => r !== 'success' && r !== 'skip-condition',
-  'on-abnormal': (r) => r !== 'success' && r !== 'exit-code' && r !== 'skip-condition',
+  'on-failure': (r) => r !== 'success' && r !== 'exec-condition',
+  'on-abnormal': (r) => r !== 'success' && r !== 'exit-code' && r !== 'exec-condition',
   'on-watchdog': (r) => r === 'watchdog',
   'on-abort': (r) => r === 'signal' || r === 'core-dump',
 };

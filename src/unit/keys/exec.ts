@@ -66,7 +66,7 @@ export function execRow<C, O>(
         return;
       }
       try {
-        const parsed = parseExecLine(ctx.expand(value, 'all'));
+        const parsed = parseExecLine(value, (word) => ctx.expand(word, 'all'));
         for (const n of parsed.notices) ctx.notice(n);
         const origin = { file: ctx.file, line: ctx.line };
         for (const c of parsed.commands) {
@@ -174,6 +174,14 @@ function parseGroups(value: string): string[] {
   return splitBlank(value).map(parseUserName);
 }
 
+/** ExecSearchPath=: colon-separated absolute directories (systemd's colon-separated paths). */
+function parseSearchPath(value: string): string[] {
+  const dirs = value.split(':').filter((d) => d !== '');
+  for (const d of dirs)
+    if (!d.startsWith('/')) throw new ValueError(`'${d}' is not an absolute path; expected /dir1:/dir2`);
+  return dirs;
+}
+
 export function execContextKeys(section: 'Service' | 'Socket'): KeyDef<WithExec>[] {
   return [
     scalarRow(section, 'User', exec, 'user', user, 'user the processes run as', {
@@ -220,6 +228,20 @@ export function execContextKeys(section: 'Service' | 'Socket'): KeyDef<WithExec>
       },
     ),
     scalarRow(section, 'UMask', exec, 'umask', mode, 'file mode creation mask', { default: '0022' }),
+    listRow(
+      section,
+      'ExecSearchPath',
+      exec,
+      'execSearchPath',
+      parseSearchPath,
+      (v) => v.join(':'),
+      'where a bare executable name is looked up (and the default $PATH)',
+      {
+        type: 'colon-separated absolute paths',
+        specifiers: 'all',
+        default: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin',
+      },
+    ),
     listRow(
       section,
       'Environment',

@@ -1,5 +1,5 @@
 // Keys systemd knows in [Service] and [Socket] that sockunit recognises but does not act on:
-// sandboxing, cgroup resource control, logging, directories, credentials. A unit using them
+// sandboxing, cgroup resource control, logging, PAM, encrypted credentials, directory quotas. A unit using them
 // loads; verify and show say plainly that they have no effect here.
 
 import type { KeyDef, SectionName } from './define.js';
@@ -13,7 +13,7 @@ interface Group {
 const GROUPS: readonly Group[] = [
   {
     reason:
-      'not part of sockunit’s sandbox (images, capabilities, BPF, MAC labels, user and PID namespaces, RootDirectory=)',
+      'not part of sockunit’s sandbox (images, BPF, MAC labels, user and PID namespaces, RootDirectory=)',
     keys: [
       'RootDirectory',
       'RootImage',
@@ -28,10 +28,6 @@ const GROUPS: readonly Group[] = [
       'ExtensionImagePolicy',
       'MountImages',
       'MountImagePolicy',
-      'CapabilityBoundingSet',
-      'AmbientCapabilities',
-      'SecureBits',
-      'NoNewPrivileges',
       'KeyringMode',
       ['PrivateBPF', 258],
       ['BPFDelegateCommands', 258],
@@ -46,49 +42,16 @@ const GROUPS: readonly Group[] = [
       'MountFlags',
       'MountAPIVFS',
       ['BindLogSockets', 257],
-      'DynamicUser',
       'RemoveIPC',
       'SELinuxContext',
       'AppArmorProfile',
       'SmackProcessLabel',
-      'Personality',
       'Capabilities',
     ],
   },
   {
-    reason: 'process scheduling and resource limits are not applied by sockunit',
-    keys: [
-      'Nice',
-      'OOMScoreAdjust',
-      'CoredumpFilter',
-      'IOSchedulingClass',
-      'IOSchedulingPriority',
-      'CPUSchedulingPolicy',
-      'CPUSchedulingPriority',
-      'CPUSchedulingResetOnFork',
-      'CPUAffinity',
-      'NUMAPolicy',
-      'NUMAMask',
-      'TimerSlackNSec',
-      'MemoryKSM',
-      'LimitCPU',
-      'LimitFSIZE',
-      'LimitDATA',
-      'LimitSTACK',
-      'LimitCORE',
-      'LimitRSS',
-      'LimitNOFILE',
-      'LimitAS',
-      'LimitNPROC',
-      'LimitMEMLOCK',
-      'LimitLOCKS',
-      'LimitSIGPENDING',
-      'LimitMSGQUEUE',
-      'LimitNICE',
-      'LimitRTPRIO',
-      'LimitRTTIME',
-      'IgnoreSIGPIPE',
-    ],
+    reason: 'kernel same-page merging (PR_SET_MEMORY_MERGE) is not applied by sockunit',
+    keys: ['MemoryKSM'],
   },
   {
     reason: 'sockunit does not log to the journal or set up terminals',
@@ -111,38 +74,31 @@ const GROUPS: readonly Group[] = [
       'TTYColumns',
       'UtmpIdentifier',
       'UtmpMode',
-      'PAMName',
       'SetLoginEnvironment',
     ],
   },
   {
-    reason: 'sockunit does not create runtime/state/cache/log directories or pass credentials',
+    reason:
+      "sockunit does not measure or limit the disk use of a unit's directories, nor clean them on request",
     keys: [
-      'RuntimeDirectory',
-      'RuntimeDirectoryMode',
-      'RuntimeDirectoryPreserve',
-      'StateDirectory',
-      'StateDirectoryMode',
       'StateDirectoryAccounting',
       'StateDirectoryQuota',
-      'CacheDirectory',
-      'CacheDirectoryMode',
       'CacheDirectoryAccounting',
       'CacheDirectoryQuota',
-      'LogsDirectory',
-      'LogsDirectoryMode',
       'LogsDirectoryAccounting',
       'LogsDirectoryQuota',
-      'ConfigurationDirectory',
-      'ConfigurationDirectoryMode',
       'TimeoutCleanSec',
-      'SetCredential',
-      'SetCredentialEncrypted',
-      'LoadCredential',
-      'LoadCredentialEncrypted',
-      'ImportCredential',
-      'ExecSearchPath',
     ],
+  },
+  {
+    reason:
+      "encrypted credentials need systemd-creds and the machine's credential secret or TPM2, which sockunit cannot use; decrypt them once with systemd-creds and use LoadCredential= or SetCredential=",
+    keys: ['LoadCredentialEncrypted', 'SetCredentialEncrypted'],
+  },
+  {
+    reason:
+      'sockunit opens no PAM session (it has no PAM module stack of its own); User=, SupplementaryGroups= and the Limit*= keys give what pam_unix and pam_limits would',
+    keys: ['PAMName'],
   },
   {
     reason: 'cgroup resource control is not applied by sockunit',

@@ -25,6 +25,9 @@ import {
   unsigned,
 } from './define.js';
 import { execContextKeys, execRow } from './exec.js';
+import { execDirectoryKeys } from './exec-directories.js';
+import { execPrivilegeKeys } from './exec-privileges.js';
+import { execResourceKeys } from './exec-resources.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
 import { sandboxKeys } from './sandbox.js';
 import { parseUnitNames } from './unit.js';
@@ -284,6 +287,9 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
     'RebootArgument',
   ].map((k) => notEnforcedRow<ServiceUnitConfig>(S, k, NOT_IMPLEMENTED)),
   ...execContextKeys(S),
+  ...execDirectoryKeys(S),
+  ...execResourceKeys(S),
+  ...execPrivilegeKeys(S),
   ...sandboxKeys(S),
   ...notEnforcedExecKeys<ServiceUnitConfig>(S),
 ];

@@ -32,6 +32,9 @@ import {
   type ValueType,
 } from './define.js';
 import { execContextKeys } from './exec.js';
+import { execDirectoryKeys } from './exec-directories.js';
+import { execPrivilegeKeys } from './exec-privileges.js';
+import { execResourceKeys } from './exec-resources.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
 import { sandboxKeys } from './sandbox.js';
 
@@ -447,9 +450,12 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
   notEnforcedRow(S, 'SmackLabelIPIn', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SmackLabelIPOut', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SELinuxContextFromNet', 'SELinux labels are not applied by sockunit'),
-  // A socket unit's User=, Environment=, KillSignal=… shape its own commands, which sockunit
-  // does not run (SocketUser=/SocketGroup= own the sockets).
-  ...asNotEnforced(execContextKeys(S), NO_SOCKET_COMMANDS),
+  // A socket unit's User=, Environment=, KillSignal=, limits, directories, sandboxing… shape its
+  // own commands, which sockunit does not run (SocketUser=/SocketGroup= own the sockets).
+  ...asNotEnforced(
+    [...execContextKeys(S), ...execDirectoryKeys(S), ...execResourceKeys(S), ...execPrivilegeKeys(S)],
+    NO_SOCKET_COMMANDS,
+  ),
   ...(asNotEnforced(sandboxKeys(S), NO_SOCKET_COMMANDS) as unknown as KeyDef<SocketUnitConfig>[]),
   ...notEnforcedExecKeys<SocketUnitConfig>(S),
 ];

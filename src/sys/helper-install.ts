@@ -1,0 +1,111 @@
+// Where sockunit's hand-assembled helper programs (the LISTEN_PID helper, the exec-context helper)
+// are written before their first use: a private directory of this user on a filesystem that
+// allows exec, checked byte for byte and replaced atomically when it differs. Nothing of
+// another user can be exec'd as a service's first step, so the directory must be ours alone.
+
+import { randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+
+function effectiveUid(): number {
+  return process.geteuid?.() ?? 0;
+}
+
+/** Creates `dir` (mode 0700) unless it exists, then checks that nobody else can write to it:
+ * a real directory, ours, not group- or world-writable. Throws saying what is wrong. */
+function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const st = lstatSync(dir);
+  const uid = effectiveUid();
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0)
+    throw new Error(
+      `${dir} is not a private directory (${st.isDirectory() ? 'directory' : 'not a directory'}, ` +
+        `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); expected a directory of uid ${uid} ` +
+        'that only its owner can write',
+    );
+}
+
+function isInstalled(path: string, image: Uint8Array): boolean {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (!st.isFile() || st.uid !== effectiveUid() || (st.mode & 0o7777) !== 0o755 || st.size !== image.length)
+    return false;
+  return Buffer.compare(readFileSync(path), image) === 0;
+}
+
+/** Writes `image` as `dir/fileName` (`dir` created private if missing) unless an identical file
+ * is there, replacing a different or tampered one atomically, and returns its path. Throws when
+ * `dir` is not private, not writable, or on a filesystem mounted noexec. */
+export function installHelperImage(dir: string, fileName: string, image: Uint8Array): string {
+  ensurePrivateDir(dir);
+  const path = join(dir, fileName);
+  if (!isInstalled(path, image)) {
+    const temporary = join(dir, `.helper.${process.pid}.${randomBytes(6).toString('hex')}`);
+    try {
+      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o700);
+      try {
+        writeSync(fd, image);
+        fchmodSync(fd, 0o755); // the umask may have taken bits away
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, path);
+    } catch (error) {
+      try {
+        unlinkSync(temporary);
+      } catch {}
+      throw error;
+    }
+  }
+  // access(X_OK) fails on a noexec mount even for root, where execve would fail too.
+  accessSync(path, constants.X_OK);
+  return path;
+}
+
+/** Where the helpers may live, best first: the user's runtime directory, /run (root), /tmp. */
+export function helperDirs(): string[] {
+  const dirs: string[] = [];
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  if (runtime && isAbsolute(runtime)) dirs.push(join(runtime, 'sockunit'));
+  if (effectiveUid() === 0) dirs.push('/run/sockunit');
+  dirs.push(join(tmpdir(), `sockunit-${effectiveUid()}`));
+  return dirs;
+}
+
+/** Installs `image` in the first of `helperDirs()` that is private and allows exec, and returns
+ * its path; throws naming every directory tried and why (`what` names the helper). */
+export function installHelperSomewhere(fileName: string, image: Uint8Array, what: string): string {
+  const failures: string[] = [];
+  for (const dir of helperDirs()) {
+    try {
+      return installHelperImage(dir, fileName, image);
+    } catch (error) {
+      failures.push(`${dir}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(
+    `cannot install the ${what} (${failures.join('; ')}); ` +
+      'set XDG_RUNTIME_DIR to a private directory on a filesystem that allows exec',
+  );
+}

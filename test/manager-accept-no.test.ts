@@ -11,6 +11,7 @@ import {
   connectTcp,
   exchange,
   freePort,
+  knock,
   managerSuite,
   pythonSystemdUnavailable,
   REPORT_PY,
@@ -195,7 +196,7 @@ describe('sockunit run: Accept=no', () => {
     const m = await start(() => ({
       'lone.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
     }));
-    (await connectTcp(port)).destroy();
+    await knock(port);
     await m.waitFor(/^lone\.socket: Failed to queue service startup job .*lone\.service did not load$/);
     await m.waitFor(/^lone\.socket: Failed with result 'resources'\.$/);
     assert.equal(m.matching(/Failed to queue service startup job/).length, 1, 'no re-trigger loop');

@@ -160,7 +160,8 @@ describe('sockunit run: the accept thread', () => {
         'left.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
         // The last line and the exit come together: the log's readiness and the pidfd's in one
         // wake-up of the thread (a blocking read of the drained log then hung the thread).
-        'left@.service': `[Service]\nExecStart=/bin/sh -c 'sleep ${marker} & echo bye; exit 0'\n`,
+        // KillMode=process: the children outlive their instance (control-group would end them).
+        'left@.service': `[Service]\nKillMode=process\nExecStart=/bin/sh -c 'sleep ${marker} & echo bye; exit 0'\n`,
       }),
       { args: ['--log-level=debug'] },
     );

@@ -23,7 +23,9 @@ function sockunit(m: { controlSocket: string }, ...args: string[]): { code: numb
 
 /** A service that logs `NAME up`, writes its pid to DIR/NAME.pid and sleeps (bounded). */
 function sleeper(dir: string, name: string, unit = '', extra = ''): string {
-  return `[Unit]\n${unit}[Service]\n${extra}ExecStart=/bin/sh -c 'echo ${name} up; echo $$$$ > ${dir}/${name}.pid; exec sleep 60'\n`;
+  // The pid file first: a test that sees the line reads it (an empty file read as pid 0 made
+  // process.kill(0) kill the test runner's own process group).
+  return `[Unit]\n${unit}[Service]\n${extra}ExecStart=/bin/sh -c 'echo $$$$ > ${dir}/${name}.pid; echo ${name} up; exec sleep 60'\n`;
 }
 
 describe('sockunit run: dependencies and ordering', () => {
@@ -182,16 +184,10 @@ describe('sockunit run: dependencies and ordering', () => {
       assert.equal(statusOf(m, `${u}.service`).activeState, 'inactive', `${u} stopped with db`);
     // BindsTo=: the bound unit follows db when db's process dies on its own.
     assert.equal(sockunit(m, 'start', 'bound.service').code, 0);
-    // The new db writes its pid once its shell runs; the file may still hold the stopped one's.
-    const db = await waitUntil('the new db.service wrote its pid', () => {
-      const pid = Number(readFileSync(join(m.dir, 'db.pid'), 'utf8'));
-      try {
-        process.kill(pid, 0);
-        return pid;
-      } catch {
-        return undefined;
-      }
-    });
+    // The manager's MainPID, never the pid file: right after the start the file may still hold
+    // the previous run's pid (a pid the kernel may have given to another process since).
+    const db = statusOf(m, 'db.service').mainPid;
+    assert.ok(db !== null && db > 0, `db.service has a main pid: ${db}`);
     process.kill(db, 'SIGKILL');
     await waitUntil('bound.service stopped after db died', () =>
       statusOf(m, 'bound.service').activeState === 'inactive' ? true : undefined,
@@ -216,7 +212,8 @@ describe('sockunit run: dependencies and ordering', () => {
     assert.equal(existsSync(join(m.dir, 'alarm')), true);
     assert.equal(sockunit(m, 'start', 'keeper.service').code, 0);
     await m.waitFor(/^kept\.service\[\d+\]: kept up$/);
-    const first = Number(readFileSync(join(m.dir, 'kept.pid'), 'utf8'));
+    const first = statusOf(m, 'kept.service').mainPid;
+    assert.ok(first !== null && first > 0, `kept.service has a main pid: ${first}`);
     process.kill(first, 'SIGKILL');
     await waitUntil('kept.service started again by Upholds=', () => {
       const s = statusOf(m, 'kept.service');

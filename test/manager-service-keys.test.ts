@@ -72,7 +72,7 @@ describe('sockunit run: how a stop reaches processes', () => {
    * process it left behind still holds its output pipe. */
   const leftovers: number[] = [];
   after(() => {
-    for (const sid of leftovers)
+    for (const sid of leftovers.filter((n) => n > 0))
       for (const pid of sessionMembers(sid))
         try {
           process.kill(pid, 'SIGKILL');

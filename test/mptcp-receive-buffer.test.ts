@@ -1,9 +1,9 @@
-// The fixed receive buffer of sockunit's MPTCP connections (src/mptcp/receive-buffer.ts), read back
-// from the kernel: an accepted MPTCP connection or an MPTCP client that receives bulk data gets
-// SO_RCVBUF (the kernel reports twice the request); short connections, and plain TCP connections
-// accepted by the same MPTCP listener, keep the kernel's autotuning; SOCKUNIT_MPTCP_RCVBUF chooses
-// the size or turns it off. Each case runs in a child
-// process: the size is decided once per process.
+// The receive buffer of sockunit's MPTCP connections (src/mptcp/receive-buffer.ts), read back from
+// the kernel: by default every connection keeps the kernel's autotuning; with SOCKUNIT_MPTCP_RCVBUF
+// an accepted MPTCP connection or an MPTCP client that receives bulk data gets that SO_RCVBUF (the
+// kernel reports twice the request), while short connections, and plain TCP connections accepted
+// by the same MPTCP listener, keep autotuning. Each case runs in a child process: the size is
+// decided once per process.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -67,37 +67,36 @@ describe('the receive buffer of MPTCP connections', { timeout: 60_000 }, () => {
   const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
   const initial = defaultRcvbuf();
 
-  test('an MPTCP connection gets the fixed buffer once it carries bulk data; plain TCP and short connections keep autotuning', () => {
-    const { seen } = run();
-    const wanted = Math.min(4 * 1024 * 1024, rmemMax);
-    // Distribution default rmem_max (208 KiB) is too small to help: then nothing is set.
-    if (wanted >= 1024 * 1024) {
-      assert.equal(seen['accepted mptcp bulk'], 2 * wanted, 'an upload into an MPTCP listener');
-      assert.equal(seen['client mptcp bulk'], 2 * wanted, 'a download by an MPTCP client');
-    } else {
-      assert.notEqual(seen['accepted mptcp bulk'], 2 * wanted);
-    }
+  const FOUR_MIB = 4 * 1024 * 1024;
+  const fixed = 2 * Math.min(FOUR_MIB, rmemMax);
+
+  test('by default every connection keeps the kernel autotuning', () => {
+    const { seen } = run({ SOCKUNIT_MPTCP_RCVBUF: '' });
+    for (const [what, size] of Object.entries(seen)) assert.notEqual(size, fixed, what);
+    assert.equal(seen['accepted mptcp short'], initial);
+    assert.equal(seen['client mptcp short'], initial);
+  });
+
+  test('SOCKUNIT_MPTCP_RCVBUF=BYTES: an MPTCP connection gets that buffer once it carries bulk data; plain TCP and short connections keep autotuning', () => {
+    const { seen } = run({ SOCKUNIT_MPTCP_RCVBUF: String(FOUR_MIB) });
+    assert.equal(seen['accepted mptcp bulk'], fixed, 'an upload into an MPTCP listener');
+    assert.equal(seen['client mptcp bulk'], fixed, 'a download by an MPTCP client');
     // The kernel's autotuning moves these as it likes: they are just never the fixed size.
-    assert.notEqual(seen['accepted tcp bulk'], 2 * wanted, 'a plain client of the same listener');
+    assert.notEqual(seen['accepted tcp bulk'], fixed, 'a plain client of the same listener');
     // Short connections never reach their first 64 KiB read.
     assert.equal(seen['accepted mptcp short'], initial);
     assert.equal(seen['client mptcp short'], initial);
     assert.equal(seen['client tcp short'], initial);
-  });
-
-  test('SOCKUNIT_MPTCP_RCVBUF=0 keeps the kernel autotuning; a number of bytes sets that size', () => {
-    const auto = run({ SOCKUNIT_MPTCP_RCVBUF: '0' }).seen;
-    const fixed = 2 * Math.min(4 * 1024 * 1024, rmemMax);
-    assert.notEqual(auto['accepted mptcp bulk'], fixed);
-    assert.notEqual(auto['client mptcp bulk'], fixed);
     const sized = run({ SOCKUNIT_MPTCP_RCVBUF: String(512 * 1024) }).seen;
     assert.equal(sized['accepted mptcp bulk'], Math.min(512 * 1024, rmemMax) * 2);
     assert.equal(sized['client mptcp bulk'], Math.min(512 * 1024, rmemMax) * 2);
+    const auto = run({ SOCKUNIT_MPTCP_RCVBUF: '0' }).seen;
+    assert.notEqual(auto['accepted mptcp bulk'], fixed, '0 keeps autotuning');
   });
 
-  test('a value that is not a number of bytes is a warning, and the default applies', () => {
+  test('a value that is not a number of bytes is a warning, and autotuning stays', () => {
     const { seen, stderr } = run({ SOCKUNIT_MPTCP_RCVBUF: 'lots' });
     assert.match(stderr, /SOCKUNIT_MPTCP_RCVBUF=lots is not a number of bytes/);
-    assert.equal(seen['accepted mptcp bulk'], run().seen['accepted mptcp bulk']);
+    assert.notEqual(seen['accepted mptcp bulk'], fixed);
   });
 });

@@ -1,58 +1,43 @@
-// The receive buffer of sockunit's MPTCP connections in Node, and why it is fixed rather than left
-// to the kernel (bench/README.md, "Node's MPTCP data path").
+// The receive buffer of sockunit's MPTCP connections in Node: the kernel's autotuning by default,
+// a fixed SO_RCVBUF on request (bench/README.md, "Node's MPTCP data path").
 //
 // MPTCP sizes a connection's receive buffer itself (mptcp_rcv_space_adjust), from how many bytes
-// the reader copied per round trip. Node reads 64 KiB per wake-up and runs JavaScript between reads
-// (the 'data' event), and on Linux 6.18 that reader keeps the autotuned buffer small: the window
-// closes, the sender waits, and a Node sink took 4.5–5 Gbit/s over loopback (python, which sits in
-// recv(), ran the kernel's MPTCP at 10–13). The same Node sink with a fixed SO_RCVBUF of 2–4 MiB
-// (the kernel doubles it) took 9–14 Gbit/s; 512 KiB was slower than autotuning. Plain TCP's own
-// autotuning copes with Node's reads, so plain TCP sockets are never touched — an MPTCP listener
-// hands plain clients TCP sockets, and those keep the kernel's tuning.
+// the reader copied per round trip, and Node's reader (64 KiB per wake-up, JavaScript between
+// reads) keeps it smaller than python's. A fixed SO_RCVBUF of 2–4 MiB doubled a Node sink's
+// loopback throughput in scratch runs and helped by 0.05–0.15 of the bench score on a loaded
+// machine — but in the two quiet 7-repetition runs of bench/mptcp.ts (2026-12-08 04:49–04:56 UTC,
+// load 1–2) it was slower and erratic (3–14 Gbit/s between repetitions; score 0.60 and 0.70)
+// where autotuning was steady (7–11 Gbit/s; score 0.97 and 0.87). So autotuning is the default,
+// and SOCKUNIT_MPTCP_RCVBUF=BYTES fixes the buffer for those whose measurements favour it. Plain
+// TCP sockets are never touched — an MPTCP listener hands plain clients TCP sockets.
 //
-// The buffer is set at a connection's first read that fills 64 KiB, not at once: set on every
+// A fixed buffer is set at a connection's first read that fills 64 KiB, not at once: set on every
 // connection it cost short request/response connections CPU for nothing.
 //
-// SO_RCVBUF is capped at net.core.rmem_max for unprivileged callers. Distributions ship 208 KiB,
-// below any size that helps, so where rmem_max is under 1 MiB nothing is set and autotuning stays.
+// SO_RCVBUF is capped at net.core.rmem_max (distributions ship 208 KiB, below any size that
+// helped): raise it with sysctl before asking for a fixed buffer.
 
-import { readFileSync } from 'node:fs';
 import { SO_RCVBUF, SOL_SOCKET } from '../sys/constants.js';
 import { type Fd, setsockoptInt } from '../sys/socket.js';
 import { fdRunsMptcp } from './multipath.js';
 
-/** What is asked for: the kernel doubles it (bookkeeping), so the connection gets 8 MiB. */
-const WANTED_BYTES = 4 * 1024 * 1024;
-/** Below this a fixed buffer measured slower than MPTCP's own autotuning. */
-const SMALLEST_USEFUL_BYTES = 1024 * 1024;
-
 let chosen: number | null | undefined;
 
-/** The SO_RCVBUF value to set, or null to leave the kernel's autotuning. Decided once: from
- * SOCKUNIT_MPTCP_RCVBUF (bytes; 0 = autotuning, e.g. for paths whose bandwidth-delay product is
- * larger than 8 MiB), else 4 MiB where net.core.rmem_max allows at least 1 MiB. */
+/** The SO_RCVBUF value to set, or null to leave the kernel's autotuning (the default). Decided
+ * once, from SOCKUNIT_MPTCP_RCVBUF (bytes; 0 or unset = autotuning); the kernel caps it at
+ * net.core.rmem_max. */
 export function receiveBufferBytes(): number | null {
   if (chosen !== undefined) return chosen;
+  chosen = null;
   const setting = process.env.SOCKUNIT_MPTCP_RCVBUF;
-  if (setting !== undefined && setting !== '') {
-    const bytes = Number(setting);
-    if (Number.isInteger(bytes) && bytes >= 0) {
-      chosen = bytes === 0 ? null : bytes;
-      return chosen;
-    }
+  if (setting === undefined || setting === '') return chosen;
+  const bytes = Number(setting);
+  if (Number.isInteger(bytes) && bytes >= 0) chosen = bytes === 0 ? null : bytes;
+  else
     process.emitWarning(
-      `SOCKUNIT_MPTCP_RCVBUF=${setting} is not a number of bytes (0 keeps the kernel's autotuning); using the default`,
+      `SOCKUNIT_MPTCP_RCVBUF=${setting} is not a number of bytes (0 keeps the kernel's autotuning); keeping the kernel's autotuning`,
       { code: 'SOCKUNIT_MPTCP' },
     );
-  }
-  let rmemMax = 0;
-  try {
-    rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
-  } catch {
-    // No /proc (a sandbox): leave the kernel's autotuning alone.
-  }
-  const bytes = Math.min(WANTED_BYTES, rmemMax);
-  chosen = bytes >= SMALLEST_USEFUL_BYTES ? bytes : null;
   return chosen;
 }
 

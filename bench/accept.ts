@@ -10,9 +10,16 @@
 // CPU per connection = the server's utime+stime plus its reaped children's (cutime+cstime) from
 // /proc/<pid>/stat, over the row, divided by the connections.
 //
-// With SOCKUNIT_BASELINE=/path/to/another/build/src/cli/bin.js (e.g. a build of main), that
-// build's `sockunit run` rows are measured too, interleaved with this one's: before and after a
-// change in the same run, so the machine's drift cancels out of their ratio.
+// Cgroups: where `sockunit run` puts its services in cgroups (root, a writable cgroup v2
+// hierarchy), its rows run that way, and the same units also run with --cgroup=no (process
+// groups) beside them: the cost of a cgroup per instance. SOCKUNIT_BENCH_BEFORE=PATH/src/cli/bin.js
+// adds `sockunit run` rows of another build (the branch point), to show a unit without cgroups
+// pays nothing for them.
+//
+// With SOCKUNIT_BASELINE=/path/to/another/build/src/cli/bin.js (e.g. a build of main; the older
+// name SOCKUNIT_BENCH_BEFORE works too), that build's `sockunit run` rows are measured too,
+// interleaved with this one's: before and after a change in the same run, so the machine's drift
+// cancels out of their ratio.
 //
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/accept.js [connections] [repetitions]
 // Bounded: `connections` per row (default 800), taken in CHUNKS_PER_ROW chunks interleaved with
@@ -41,6 +48,8 @@ const CONCURRENCY = [1, 8, 32];
 const CHUNK_DEADLINE_MS = 30_000;
 const CLK_TCK = 100;
 const LINE = 'ping sockunit\n';
+/** The `sockunit run` row the floor comparison is made with. */
+const RUN_FD3 = 'sockunit run (LISTEN_FDS)';
 
 interface ClientResult {
   errors: number;
@@ -221,18 +230,32 @@ async function startRun(
   family: Server['family'],
   dir: string,
   service: string,
-  bin = BIN,
+  options: { bin?: string; args?: string[] } = {},
 ): Promise<Server> {
+  spawnSync('mkdir', ['-p', dir]);
   return startServer(name, family, (port) => {
     writeUnits(dir, 'bench', port, service);
-    return [process.execPath, [bin, 'run', '--log-level=warning', '-p', dir]];
+    // A control socket each: managers on one control socket are one manager (and share a cgroup).
+    const control = ['--control-socket', join(dir, 'control.sock')];
+    return [
+      process.execPath,
+      [options.bin ?? BIN, 'run', '--log-level=warning', ...control, ...(options.args ?? []), '-p', dir],
+    ];
   });
+}
+
+/** Whether `sockunit run` here puts services in cgroups (then --cgroup=no rows are added). */
+function cgroupsHere(): boolean {
+  if (process.geteuid?.() !== 0) return false;
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(' - cgroup2 '));
+  return mount !== undefined;
 }
 
 /** Keys of systemd.exec(5) that put the exec-context helper in the chain (one more exec). */
 const EXEC_CONTEXT_KEYS =
   'LimitNOFILE=4096\nNice=1\nCapabilityBoundingSet=~CAP_SYS_ADMIN\nNoNewPrivileges=yes\n';
-const BASELINE = process.env.SOCKUNIT_BASELINE;
 
 interface Row {
   server: string;
@@ -341,26 +364,33 @@ async function main(): Promise<void> {
     );
     const runCat = join(dir, 'run-cat');
     const runFd3 = join(dir, 'run-fd3');
-    const runKeys = join(dir, 'run-keys');
-    const baseCat = join(dir, 'base-cat');
-    const baseFd3 = join(dir, 'base-fd3');
-    for (const d of [runCat, runFd3, runKeys, baseCat, baseFd3]) spawnSync('mkdir', ['-p', d]);
-    servers.push(
-      await startRun(
-        'sockunit run (StandardInput=socket)',
-        'inetd',
-        runCat,
-        'ExecStart=/bin/cat\nStandardInput=socket\n',
-      ),
-    );
-    if (BASELINE)
+    for (const d of [runCat, runFd3]) spawnSync('mkdir', ['-p', d]);
+    const catUnit = 'ExecStart=/bin/cat\nStandardInput=socket\n';
+    const cgroups = cgroupsHere();
+    const before = process.env.SOCKUNIT_BASELINE ?? process.env.SOCKUNIT_BENCH_BEFORE;
+    servers.push(await startRun('sockunit run (StandardInput=socket)', 'inetd', runCat, catUnit));
+    if (cgroups)
       servers.push(
         await startRun(
-          'baseline sockunit run (StandardInput=socket)',
+          'sockunit run (StandardInput=socket, --cgroup=no)',
           'inetd',
-          baseCat,
-          'ExecStart=/bin/cat\nStandardInput=socket\n',
-          BASELINE,
+          join(dir, 'run-cat-no'),
+          catUnit,
+          {
+            args: ['--cgroup=no'],
+          },
+        ),
+      );
+    if (before)
+      servers.push(
+        await startRun(
+          'sockunit run (StandardInput=socket) before',
+          'inetd',
+          join(dir, 'run-cat-before'),
+          catUnit,
+          {
+            bin: before,
+          },
         ),
       );
     const fd3echo = buildFd3Echo(dir);
@@ -377,24 +407,36 @@ async function main(): Promise<void> {
           su(['-a', '-l', `127.0.0.1:${p}`, fd3echo]),
         ),
       );
-      servers.push(
-        await startRun('sockunit run (LISTEN_FDS)', 'listen-fds', runFd3, `ExecStart=${fd3echo}\n`),
-      );
-      if (BASELINE)
+      servers.push(await startRun(RUN_FD3, 'listen-fds', runFd3, `ExecStart=${fd3echo}\n`));
+      if (cgroups)
         servers.push(
           await startRun(
-            'baseline sockunit run (LISTEN_FDS)',
+            'sockunit run (LISTEN_FDS, --cgroup=no)',
             'listen-fds',
-            baseFd3,
+            join(dir, 'run-fd3-no'),
             `ExecStart=${fd3echo}\n`,
-            BASELINE,
+            {
+              args: ['--cgroup=no'],
+            },
+          ),
+        );
+      if (before)
+        servers.push(
+          await startRun(
+            'sockunit run (LISTEN_FDS) before',
+            'listen-fds',
+            join(dir, 'run-fd3-before'),
+            `ExecStart=${fd3echo}\n`,
+            {
+              bin: before,
+            },
           ),
         );
       servers.push(
         await startRun(
           'sockunit run (LISTEN_FDS, limits, nice, capabilities)',
           'listen-fds',
-          runKeys,
+          join(dir, 'run-keys'),
           `ExecStart=${fd3echo}\n${EXEC_CONTEXT_KEYS}`,
         ),
       );
@@ -483,7 +525,7 @@ function printFloorComparison(rows: Row[]): void {
   const lines: string[] = [];
   for (const c of CONCURRENCY) {
     const floor = ofServer(FLOOR_NAME, c);
-    const run = ofServer('sockunit run (LISTEN_FDS)', c);
+    const run = ofServer(RUN_FD3, c);
     if (floor.length === 0 || floor.length !== run.length) return;
     const total = run.map((r, i) => r.cpuMsPerConn / (floor[i]?.cpuMsPerConn ?? Number.NaN));
     const own = run.map((r, i) => r.ownCpuMsPerConn / (floor[i]?.ownCpuMsPerConn ?? Number.NaN));

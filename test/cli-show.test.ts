@@ -64,7 +64,6 @@ describe('sockunit show', () => {
       'UMask=0022',
       'ProtectSystem=strict',
       'PrivateTmp=yes',
-      'NotEnforced=MemoryMax',
     ]) {
       assert.ok(lines.has(l), `missing ${l} in:\n${r.stdout}`);
     }

@@ -160,7 +160,8 @@ describe('sockunit run: the accept thread', () => {
         'left.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
         // The last line and the exit come together: the log's readiness and the pidfd's in one
         // wake-up of the thread (a blocking read of the drained log then hung the thread).
-        'left@.service': `[Service]\nExecStart=/bin/sh -c 'sleep ${marker} & echo bye; exit 0'\n`,
+        // KillMode=process: the children outlive their instance (control-group would end them).
+        'left@.service': `[Service]\nKillMode=process\nExecStart=/bin/sh -c 'sleep ${marker} & echo bye; exit 0'\n`,
       }),
       { args: ['--log-level=debug'] },
     );
@@ -220,7 +221,9 @@ describe('sockunit run: the accept thread', () => {
     });
     const clients = [await connectTcp(port), await connectTcp(port)];
     await waitUntil('two instances', () => (m.matching(/^Started hold@/).length === 2 ? true : undefined));
-    assert.equal(processesWith(marker).length, 2);
+    // "Started" comes once the instance is spawned: its exec chain (cgroup step, LISTEN_PID helper)
+    // may still be on the way to the script, with the script's path in its argv.
+    await waitUntil('the two scripts run', () => (processesWith(marker).length === 2 ? true : undefined));
     await m.stop();
     assert.deepEqual(processesWith(marker), [], 'no instance outlives the manager');
     await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' });

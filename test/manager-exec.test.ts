@@ -262,7 +262,9 @@ describe('sockunit run: the service process', () => {
     const marker = `${60 + (process.pid % 1000) / 1000}`;
     const m = await start(() => ({
       'left.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      'left.service': `[Service]\nExecStart=/bin/sh -c 'echo bye; sleep ${marker} & exit 7'\n`,
+      // KillMode=process: the child is left running when the main process exits (with the default
+      // control-group, the manager ends it then, as systemd does).
+      'left.service': `[Service]\nKillMode=process\nExecStart=/bin/sh -c 'echo bye; sleep ${marker} & exit 7'\n`,
     }));
     try {
       await trigger(port);

@@ -85,7 +85,8 @@ describe('sockunit run as PID 1 in a new PID namespace', () => {
         'orphan.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
         // The service exits at once, leaving a grandchild that outlives it (re-parented to PID 1)
         // until the test says go (at most 30 s): the test waits for events, never for a time.
-        'orphan@.service': `[Service]\nExecStart=/bin/sh -c '(i=0; while [ ! -e ${go} ] && [ $$i -lt 600 ]; do sleep 0.05; i=$$((i+1)); done) & echo spawned; exit 0'\n`,
+        // KillMode=process: what the instance leaves is not ended with it (control-group would).
+        'orphan@.service': `[Service]\nKillMode=process\nExecStart=/bin/sh -c '(i=0; while [ ! -e ${go} ] && [ $$i -lt 600 ]; do sleep 0.05; i=$$((i+1)); done) & echo spawned; exit 0'\n`,
       },
     });
     const unsharePid = manager.pid;

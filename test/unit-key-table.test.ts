@@ -36,6 +36,7 @@ const CONFIG_TYPES = new Set([
   'unit/unit-section.ts',
   'unit/exec-context.ts',
   'unit/install-section.ts',
+  'unit/resource-control.ts',
 ]);
 
 // Every [Socket] key of systemd 258 (load-fragment-gperf.gperf.in), outside the exec/kill/cgroup sets.
@@ -118,12 +119,19 @@ describe('key table', () => {
     }
   });
 
-  it('enforces sandboxing keys in [Service] only, and marks cgroup keys as not enforced, with a reason', () => {
-    for (const k of ['MemoryMax', 'CPUQuota', 'PrivateUsers', 'PrivatePIDs']) {
+  it('enforces sandboxing and resource-control keys in [Service] only, and marks the others not enforced, with a reason', () => {
+    for (const k of ['Slice', 'IPAddressDeny', 'PrivateUsers', 'PrivatePIDs']) {
       const def = findKey(SERVICE_TABLE, 'Service', k);
       assert.equal(def?.enforcement.enforced, false, k);
     }
-    for (const k of ['ProtectSystem', 'PrivateTmp', 'SystemCallFilter', 'RestrictAddressFamilies']) {
+    for (const k of [
+      'ProtectSystem',
+      'PrivateTmp',
+      'SystemCallFilter',
+      'RestrictAddressFamilies',
+      'MemoryMax',
+      'CPUQuota',
+    ]) {
       assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, k);
       assert.equal(findKey(SOCKET_TABLE, 'Socket', k)?.enforcement.enforced, false, `[Socket] ${k}`);
     }

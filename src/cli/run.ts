@@ -3,8 +3,10 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { type ListenFd, listenFds } from '../activation/listen-fds.js';
+import { CgroupChoiceError, CgroupTree } from '../manager/cgroup/tree.js';
 import { OuterManager } from '../manager/control/outer-manager.js';
 import { type ControlPlane, startControlPlane } from '../manager/control/plane.js';
+import { defaultControlSocketPath } from '../manager/control/protocol.js';
 import { PosixSpawnStarter } from '../manager/exec/process.js';
 import { setSandboxMode } from '../manager/exec/sandbox.js';
 import { type LogFormat, Logger, type LogLevel } from '../manager/log.js';
@@ -63,6 +65,9 @@ Options:
                           as root, run unit files that another user could modify (owned by
                           them, or in a directory they may write) with a warning, instead of
                           refusing them
+      --cgroup PATH|no    run services in cgroups under this cgroup v2 path (default: the
+                          manager's own cgroup when it is alone there, else a child of it named
+                          after the control socket); no: process groups, as without cgroups
   -h, --help              show this help
 
 Exit status: 0 after SIGTERM/SIGINT; 1 when no socket unit could be loaded or none listens (every
@@ -138,6 +143,18 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   }
   if (sandbox !== undefined) setSandboxMode(sandbox);
   const outer = new OuterManager(log);
+  let cgroups: CgroupTree | undefined;
+  try {
+    cgroups = await CgroupTree.claim({
+      requested: args.values.cgroup,
+      identity: resolve(args.values['control-socket'] ?? defaultControlSocketPath(process.env)),
+      log,
+    });
+  } catch (err) {
+    if (!(err instanceof CgroupChoiceError)) throw err;
+    log.error(err.message);
+    return 1;
+  }
   const manager = new Manager({
     unitPath,
     units,
@@ -146,6 +163,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     mptcpFallback: args.values['mptcp-fallback'] ?? false,
     unitManager,
     ...(target !== undefined ? { target } : {}),
+    ...(cgroups ? { cgroups } : {}),
     inheritedFds: inheritedFds(log),
     unitFileChecks: unitFileChecksFor(
       process.geteuid?.() ?? 0,
@@ -154,6 +172,11 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     ),
     ...(mptcpUpgrade ? { mptcpUpgrade } : {}),
   });
+  // The services' cgroups go with them; the manager returns to the cgroup it was started in.
+  const stopAll = async () => {
+    await manager.stop();
+    cgroups?.release();
+  };
   // Before any unit starts: /readyz and is-system-running answer 'starting' meanwhile, and
   // whoever waits for the 'listening' line may use the control socket at once.
   let plane: ControlPlane;
@@ -165,13 +188,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     });
   } catch (err) {
     log.error((err as Error).message);
-    await manager.stop();
+    await stopAll();
     return 1;
   }
   const giveUp = async (): Promise<number> => {
     // Closes what start() opened anyway (the notify socket), which would keep the process alive.
     await plane.close();
-    await manager.stop();
+    await stopAll();
     return 1;
   };
   let listening: number;
@@ -211,7 +234,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       outer.stopping();
       plane
         .close()
-        .then(() => manager.stop())
+        .then(() => stopAll())
         .then(
           () => {
             reaper?.stop();
@@ -270,6 +293,7 @@ function parse(argv: string[]) {
       'control-socket': { type: 'string' },
       'control-socket-mode': { type: 'string' },
       metrics: { type: 'string' },
+      cgroup: { type: 'string' },
       'allow-unsafe-unit-files': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -289,6 +313,7 @@ function parse(argv: string[]) {
       'control-socket-mode'?: string;
       metrics?: string;
       'allow-unsafe-unit-files'?: boolean;
+      cgroup?: string;
       help?: boolean;
     };
     positionals: string[];

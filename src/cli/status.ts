@@ -1,6 +1,7 @@
 // `sockunit status [UNIT]...`: what `systemctl status` shows for a unit of the running manager:
 // state and since when, listen addresses, accepted/connected/refused, activations, main pid,
-// last exit, STATUS= text, fd store, and the unit's last log lines. No UNIT: every unit.
+// STATUS= text, tasks, memory, CPU and processes of its cgroup, last exit, fd store, and the
+// unit's last log lines. No UNIT: every unit.
 
 import type {
   BrokenStatus,
@@ -10,6 +11,7 @@ import type {
   UnitStatus,
 } from '../manager/control/snapshot.js';
 import type { LogRecord } from '../manager/log.js';
+import { cgroupLines } from './cgroup-status.js';
 import { connectionCountsLine } from './connections.js';
 import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
@@ -112,6 +114,7 @@ function serviceLines(s: ServiceStatus): string {
   out += docsLines(s.documentation);
   if (s.mainPid !== null) out += field('Main PID', String(s.mainPid));
   if (s.statusText !== null) out += field('Status', JSON.stringify(s.statusText));
+  out += cgroupLines(s.cgroup, field);
   if (s.sandboxLeftOut?.length)
     out += field('Sandbox', `best-effort: running WITHOUT ${s.sandboxLeftOut.join('; ')}`);
   const stored = s.fdStore.names.length > 0 ? `: ${s.fdStore.names.join(', ')}` : '';

@@ -6,6 +6,7 @@
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { resourcesOnThisMachine } from '../manager/cgroup/notices.js';
 import { feasibilityDiagnostics } from '../manager/exec/feasibility.js';
 import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
@@ -65,6 +66,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       if (u.config.type !== 'target')
         u.diagnostics.push(...feasibilityDiagnostics(u.name, u.config.exec, u.config.origins));
     }
+  for (const u of units)
+    if (u.config?.type === 'service') u.diagnostics.push(...resourcesOnThisMachine(u.config));
   // Each unit's start transaction, as systemd-analyze verify builds one: missing required units,
   // Requisite= and ordering cycles.
   const searchDirs = [...new Set(files.map((f) => dirname(f))), ...unitPath];

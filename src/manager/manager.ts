@@ -21,6 +21,8 @@ import { connectionEnvironment, connectionInstance } from './accept/instance-nam
 import { acceptPlanFor } from './accept/plan.js';
 import type { AcceptPlan } from './accept/protocol.js';
 import { acceptThread } from './accept/thread.js';
+import { ResourceNotices } from './cgroup/notices.js';
+import type { CgroupTree } from './cgroup/tree.js';
 import { feasibilityDiagnostics } from './exec/feasibility.js';
 import { managerKind, useUserManager } from './exec/manager-powers.js';
 import { PosixSpawnStarter, type ProcessStarter, type RunningProcess } from './exec/process.js';
@@ -55,6 +57,8 @@ export interface ManagerOptions {
   target?: string;
   /** Whose unit files these are: specifiers (%h, %t…) expand as this manager's. Default system. */
   unitManager?: ManagerKind;
+  /** The cgroup subtree services run in (cgroup/tree.ts); without it, process groups. */
+  cgroups?: CgroupTree;
   /** Listening fds sockunit was started with (LISTEN_FDS): ports that name them take them. */
   inheritedFds?: readonly ListenFd[];
   /** Who may have written the unit files run (unit/file-trust.ts); default: this process's. */
@@ -88,6 +92,8 @@ export class Manager {
   phase: ManagerPhase = 'starting';
   /** The notify socket, and the routing of its messages to services. */
   private readonly notify: NotifyRouter;
+  /** Resource settings that have no effect here, said once at load. */
+  private readonly resourceNotices: ResourceNotices;
 
   constructor(options: ManagerOptions) {
     this.options = options;
@@ -96,6 +102,7 @@ export class Manager {
     this.starter = options.starter ?? new PosixSpawnStarter(options.log);
     this.index = this.newIndex();
     this.notify = new NotifyRouter(this.log, () => this.services.values());
+    this.resourceNotices = new ResourceNotices(options.cgroups, options.log);
     if (options.inheritedFds && options.inheritedFds.length > 0)
       this.inherited = new InheritedFds(options.inheritedFds);
     this.reactions = new Reactions({
@@ -152,6 +159,7 @@ export class Manager {
       return undefined;
     }
     this.broken.delete(name);
+    if (unit.config.type === 'service') this.resourceNotices.report(unit.config);
     return unit;
   }
 
@@ -171,6 +179,7 @@ export class Manager {
       onStateChange: (_unit, previous) => this.onServiceState(service, previous),
       restartRequest: () => ({ fds: this.socketsOf(service).flatMap((s) => s.passedFds()) }),
       ...this.notifyOptions(),
+      ...this.cgroupOptions(),
     });
     this.services.set(config.name, service);
     this.reactions.unitsChanged();
@@ -193,6 +202,10 @@ export class Manager {
 
   private notifyOptions(): { notifySocket?: string; drainNotifications?: () => void } {
     return this.notify.serviceOptions();
+  }
+
+  private cgroupOptions(): { cgroups?: CgroupTree } {
+    return this.options.cgroups ? { cgroups: this.options.cgroups } : {};
   }
 
   /** Load every socket unit and open its ports. Returns how many units listen. */
@@ -494,6 +507,7 @@ export class Manager {
           }
         : {}),
       ...this.notifyOptions(),
+      ...this.cgroupOptions(),
     });
     this.services.set(name, service);
     if (hasReactions(unit.unit)) this.reactions.unitsChanged();
@@ -522,6 +536,7 @@ export class Manager {
       socket.ports.map((p) => p.spec),
       template,
       process.env,
+      this.options.cgroups,
     );
     if ('reason' in plan) {
       this.log.debug(`${socket.name}: instances start on the main thread (${plan.reason}).`, socket.name);
@@ -542,7 +557,7 @@ export class Manager {
     const unit = this.loadInstance(name, socket.config.triggers);
     let proc: RunningProcess | undefined;
     if (event.kind === 'spawned' && this.starter.adopt) {
-      const adopted = this.starter.adopt(name, event.pid);
+      const adopted = this.starter.adopt(name, event.pid, event.cgroup);
       proc = adopted.proc;
       acceptThread().adopted(event.pid, adopted.reports);
     }
@@ -561,7 +576,9 @@ export class Manager {
         );
         return;
       }
-      service.adopt(proc, request);
+      const cgroup =
+        event.kind === 'spawned' && event.cgroup ? this.options.cgroups?.adopted(event.cgroup) : undefined;
+      service.adopt(proc, request, cgroup);
       // Spawned while the manager began to stop: stop it with the others.
       if (this.stopping) void service.stop();
     });

@@ -17,40 +17,21 @@
 //     Fewer than three arguments after the helper, or an odd number of hex digits: a usage line
 //     and status 127.
 
-import { createHash } from 'node:crypto';
 import { CONTEXT_HELPER_AARCH64 } from './context-helper-aarch64.js';
 import { CONTEXT_HELPER_X86_64 } from './context-helper-x86_64.js';
-import { helperElf } from './elf.js';
-import { installHelperImage, installHelperSomewhere } from './helper-install.js';
+import { helperFileName, helperImage, installHelperImage, installHelperSomewhere } from './helper-install.js';
 import { encodeScript, type ScriptArch, type ScriptStep } from './syscall-script.js';
-
-const images = new Map<ScriptArch, Uint8Array>();
-
-function isScriptArch(arch: string): arch is ScriptArch {
-  return arch === 'x64' || arch === 'arm64';
-}
 
 /** The helper's ELF file for `arch` (Node's names), or undefined where there is no listing. */
 export function contextHelperImage(arch: string = process.arch): Uint8Array | undefined {
-  if (!isScriptArch(arch)) return undefined;
-  let image = images.get(arch);
-  if (!image) {
-    image = helperElf(arch, arch === 'x64' ? CONTEXT_HELPER_X86_64 : CONTEXT_HELPER_AARCH64);
-    images.set(arch, image);
-  }
-  return image;
-}
-
-/** Named by content, so two sockunit versions sharing a directory keep their own contracts. */
-function helperFileName(arch: ScriptArch, image: Uint8Array): string {
-  return `exec-context-${arch}-${createHash('sha256').update(image).digest('hex').slice(0, 12)}`;
+  return helperImage(arch, { x64: CONTEXT_HELPER_X86_64, arm64: CONTEXT_HELPER_AARCH64 });
 }
 
 /** Writes the helper into `dir` unless an identical file is there (see helper-install.ts). */
 export function installContextHelper(dir: string, arch: string = process.arch): string {
   const image = contextHelperImage(arch);
-  if (!image || !isScriptArch(arch)) throw new Error(`no exec-context helper for architecture ${arch}`);
-  return installHelperImage(dir, helperFileName(arch, image), image);
+  if (!image) throw new Error(`no exec-context helper for architecture ${arch}`);
+  return installHelperImage(dir, helperFileName('exec-context', arch, image), image);
 }
 
 let installedPath: string | undefined;
@@ -60,9 +41,13 @@ let installedPath: string | undefined;
 export function contextHelperPath(): string {
   if (installedPath) return installedPath;
   const image = contextHelperImage();
-  if (!image || !isScriptArch(process.arch))
+  if (!image)
     throw new Error(`sockunit's exec-context helper exists for x86_64 and AArch64 only, not ${process.arch}`);
-  installedPath = installHelperSomewhere(helperFileName(process.arch, image), image, 'exec-context helper');
+  installedPath = installHelperSomewhere(
+    helperFileName('exec-context', process.arch, image),
+    image,
+    'exec-context helper',
+  );
   return installedPath;
 }
 

@@ -1,9 +1,9 @@
-// Where sockunit's hand-assembled helper programs (the LISTEN_PID helper, the exec-context helper)
-// are written before their first use: a private directory of this user on a filesystem that
+// Where sockunit's hand-assembled helper programs (the LISTEN_PID helper, the exec-context helper,
+// the cgroup-enter step) are built and written before their first use: a private directory of this user on a filesystem that
 // allows exec, checked byte for byte and replaced atomically when it differs. Nothing of
 // another user can be exec'd as a service's first step, so the directory must be ours alone.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -19,6 +19,40 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import type { ListingLine } from './elf.js';
+import { helperElf } from './elf.js';
+
+/** Node's `process.arch` names of the architectures that have helper listings. */
+export type HelperArch = 'x64' | 'arm64';
+
+export function isHelperArch(arch: string): arch is HelperArch {
+  return arch === 'x64' || arch === 'arm64';
+}
+
+const images = new Map<readonly ListingLine[], Uint8Array>();
+
+/** A helper's static ELF file for `arch` (Node's names), from its listing for that architecture;
+ * undefined where it has none. Built on first use; the same bytes on every machine. */
+export function helperImage(
+  arch: string,
+  listings: Record<HelperArch, readonly ListingLine[]>,
+): Uint8Array | undefined {
+  if (!isHelperArch(arch)) return undefined;
+  const listing = listings[arch];
+  let image = images.get(listing);
+  if (!image) {
+    image = helperElf(arch, listing);
+    images.set(listing, image);
+  }
+  return image;
+}
+
+/** A helper's file name: `prefix-arch-digest`. The content hash keeps two sockunit versions (two
+ * contracts) that share a directory from replacing each other's helper. */
+export function helperFileName(prefix: string, arch: string, image: Uint8Array): string {
+  const digest = createHash('sha256').update(image).digest('hex').slice(0, 12);
+  return `${prefix}-${arch}-${digest}`;
+}
 
 function effectiveUid(): number {
   return process.geteuid?.() ?? 0;

@@ -46,10 +46,8 @@
 //     status 127 (as a shell's "command not found"; the errno says which failure it was). With
 //     fewer than two arguments: a usage line on fd 2 and status 127.
 
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { helperElf } from './elf.js';
-import { installHelperImage, installHelperSomewhere } from './helper-install.js';
+import { helperFileName, helperImage, installHelperImage, installHelperSomewhere } from './helper-install.js';
 import {
   LISTEN_PID_HELPER_AARCH64,
   OWN_PID_SUFFIX_AARCH64,
@@ -143,32 +141,10 @@ export interface SpawnRequest<Env> {
 
 export type EnvRecord = Readonly<Record<string, string>>;
 
-/** Node's `process.arch` names of the architectures that have a helper listing. */
-export type HelperArch = 'x64' | 'arm64';
-
-const images = new Map<HelperArch, Uint8Array>();
-
-function isHelperArch(arch: string): arch is HelperArch {
-  return arch === 'x64' || arch === 'arm64';
-}
-
 /** The helper's ELF file for `arch` (Node's names: `x64`, `arm64`), or undefined where there
  * is no listing. Built from the listings on first use; the same bytes on every machine. */
 export function listenPidHelperImage(arch: string = process.arch): Uint8Array | undefined {
-  if (!isHelperArch(arch)) return undefined;
-  let image = images.get(arch);
-  if (!image) {
-    image = helperElf(arch, arch === 'x64' ? LISTEN_PID_HELPER_X86_64 : LISTEN_PID_HELPER_AARCH64);
-    images.set(arch, image);
-  }
-  return image;
-}
-
-/** The helper's file name: the content hash keeps two sockunit versions (two contracts) that
- * share a directory from replacing each other's helper. */
-function helperFileName(arch: HelperArch, image: Uint8Array): string {
-  const digest = createHash('sha256').update(image).digest('hex').slice(0, 12);
-  return `listen-pid-${arch}-${digest}`;
+  return helperImage(arch, { x64: LISTEN_PID_HELPER_X86_64, arm64: LISTEN_PID_HELPER_AARCH64 });
 }
 
 /** Writes the helper into `dir` (created private if missing) unless an identical file is there,
@@ -176,8 +152,8 @@ function helperFileName(arch: HelperArch, image: Uint8Array): string {
  * is not private, not writable, or on a filesystem mounted noexec. */
 export function installListenPidHelper(dir: string, arch: string = process.arch): string {
   const image = listenPidHelperImage(arch);
-  if (!image || !isHelperArch(arch)) throw new Error(`no LISTEN_PID helper for architecture ${arch}`);
-  return installHelperImage(dir, helperFileName(arch, image), image);
+  if (!image) throw new Error(`no LISTEN_PID helper for architecture ${arch}`);
+  return installHelperImage(dir, helperFileName('listen-pid', arch, image), image);
 }
 
 let installedPath: string | undefined;
@@ -189,8 +165,12 @@ let installedPath: string | undefined;
 export function listenPidHelperPath(): string | undefined {
   if (installedPath) return installedPath;
   const image = listenPidHelperImage();
-  if (!image || !isHelperArch(process.arch)) return undefined;
-  installedPath = installHelperSomewhere(helperFileName(process.arch, image), image, 'LISTEN_PID helper');
+  if (!image) return undefined;
+  installedPath = installHelperSomewhere(
+    helperFileName('listen-pid', process.arch, image),
+    image,
+    'LISTEN_PID helper',
+  );
   return installedPath;
 }
 

@@ -3,6 +3,7 @@
 // clone(CLONE_VM|CLONE_VFORK) + execve, ~1.3-1.5x faster than child_process.spawn's fork of the
 // whole Node process) and lists the traps each option below answers.
 
+import { enterCgroupFirst } from './cgroup-enter.js';
 import {
   O_RDONLY,
   O_WRONLY,
@@ -38,6 +39,9 @@ export interface SpawnOptions {
   gid?: number;
   /** The child's umask; applied by setting this process's umask around the (synchronous) spawn. */
   umask?: number;
+  /** A cgroup directory the child enters before `file` runs, through an exec step
+   * (cgroup-enter.ts), so that even its first fork happens inside. `file` must be a path. */
+  cgroup?: string;
   /** Leave SIGPIPE as this process has it (Node ignores it) instead of resetting it to the default:
    * systemd's IgnoreSIGPIPE=yes, free of cost where the spawner ignores SIGPIPE itself. */
   ignoreSigpipe?: boolean;
@@ -260,13 +264,22 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
   const actions = actionsFor(options);
   const attr = attributesFor(options.setsid === true, options.ignoreSigpipe === true);
   const pidOut = pidScratch;
-  const argv = [...options.argv, null];
+  const start =
+    options.cgroup === undefined
+      ? options
+      : enterCgroupFirst(
+          options.cgroup,
+          file,
+          options.argv,
+          env.some((e) => e.startsWith('PWD=')),
+        );
+  const argv = [...start.argv, null];
   const envp = [...env, null];
-  const spawn = file.includes('/') ? c.posix_spawn : c.posix_spawnp;
+  const spawn = start.file.includes('/') ? c.posix_spawn : c.posix_spawnp;
   const previousUmask = options.umask !== undefined ? c.umask(options.umask & 0o777) : undefined;
   let ret: number;
   try {
-    ret = spawn(pidOut, file, actions, attr, argv, envp);
+    ret = spawn(pidOut, start.file, actions, attr, argv, envp);
   } finally {
     if (previousUmask !== undefined) c.umask(previousUmask);
   }

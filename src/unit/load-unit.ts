@@ -33,6 +33,7 @@ import {
   templateOf,
   unitType,
 } from './names.js';
+import { defaultResourceControl } from './resource-control.js';
 import { defaultSandboxContext } from './sandbox-config.js';
 import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
 import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
@@ -100,6 +101,7 @@ export function emptyServiceConfig(name: string): ServiceUnitConfig {
     service: defaultServiceSection(),
     exec: defaultExecContext(),
     kill: defaultKillContext(),
+    resources: defaultResourceControl(),
     sandbox: defaultSandboxContext(),
     install: defaultInstallSection(),
     origins: {},

@@ -5,6 +5,7 @@ import type { Diagnostic } from './diagnostic.js';
 import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
+import type { ResourceControl } from './resource-control.js';
 import type { SandboxContext } from './sandbox-config.js';
 import type { KeyOrigins, NotEnforcedSetting } from './socket-config.js';
 import type { UnitSection } from './unit-section.js';
@@ -97,6 +98,8 @@ export interface ServiceUnitConfig {
   service: ServiceSection;
   exec: ExecContext;
   kill: KillContext;
+  /** systemd.resource-control(5): applied through the service's cgroup. */
+  resources: ResourceControl;
   sandbox: SandboxContext;
   install: InstallSection;
   origins: KeyOrigins;

@@ -186,24 +186,17 @@ export function formatTimespan(usec: number): string {
 
 // ---- sizes ------------------------------------------------------------------------------------
 
-const SIZE_UNITS: Record<string, number> = {
-  E: 1024 ** 6,
-  P: 1024 ** 5,
-  T: 1024 ** 4,
-  G: 1024 ** 3,
-  M: 1024 ** 2,
-  K: 1024,
-  B: 1,
-  '': 1,
-};
+/** Each suffix's power of the base. */
+const SIZE_UNITS: Record<string, number> = { E: 6, P: 5, T: 4, G: 3, M: 2, K: 1, B: 0, '': 0 };
 const SIZE_ORDER = ['E', 'P', 'T', 'G', 'M', 'K', 'B', ''];
 const SIZE_TERM = /^[ \t\n\r]*(\d*)(?:\.(\d*))?[ \t\n\r]*([EPTGMKB]?)/;
 
 /**
  * A size in bytes, base 1024: `512`, `64K`, `1.5M`, `8G`, `1G 512M` (terms in decreasing units,
- * as systemd). Suffixes are upper case; `B` or none means bytes.
+ * as systemd). Suffixes are upper case; `B` or none means bytes. Base 1000 for the figures
+ * systemd reads that way (IO bandwidth and IOPS limits).
  */
-export function parseSize(s: string): number {
+export function parseSize(s: string, base: 1024 | 1000 = 1024): number {
   const bad = (): ValueError =>
     new ValueError(
       `'${s}' is not a size; expected a number of bytes with an optional K, M, G, T, P or E suffix`,
@@ -224,7 +217,7 @@ export function parseSize(s: string): number {
     const rank = SIZE_ORDER.indexOf(suffix);
     if (rank <= lastRank) throw bad();
     lastRank = suffix === '' ? SIZE_ORDER.length : rank;
-    const multiplier = SIZE_UNITS[suffix] ?? 1;
+    const multiplier = base ** (SIZE_UNITS[suffix] ?? 0);
     total += Number(intPart || '0') * multiplier;
     total += fractionOf(fracPart ?? '', multiplier);
     rest = rest.slice(all.length);

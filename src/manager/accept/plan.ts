@@ -14,6 +14,7 @@ import { listenPidWrap } from '../../sys/listen-pid-helper.js';
 import { expandCommandVariables } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
+import type { CgroupTree } from '../cgroup/tree.js';
 import { contextSteps } from '../exec/context-steps.js';
 import { hasCredentials } from '../exec/credentials.js';
 import { serviceEnvironment } from '../exec/environment.js';
@@ -60,6 +61,7 @@ export function acceptPlanFor(
   specs: readonly SocketSpec[],
   template: ServiceUnitConfig,
   managerEnv: NodeJS.ProcessEnv,
+  cgroups?: CgroupTree,
 ): AcceptPlan | { reason: string } {
   const s = socket.socket;
   const svc = template.service;
@@ -209,5 +211,6 @@ export function acceptPlanFor(
     maxConnectionsPerSource: s.maxConnectionsPerSource,
     triggerLimit: { intervalUsec: s.triggerLimitIntervalUsec, burst: s.triggerLimitBurst },
     pollLimit: { intervalUsec: s.pollLimitIntervalUsec, burst: s.pollLimitBurst },
+    ...(cgroups ? { cgroup: cgroups.instancePlan(template.name, template.resources) } : {}),
   };
 }

@@ -3,6 +3,7 @@
 
 import type { SocketSpec } from '../../net/spec.js';
 import type { SockAddr } from '../../sys/sockaddr.js';
+import type { InstanceCgroupPlan } from '../cgroup/tree.js';
 
 /** Where an instance's stdin/stdout/stderr go: the connection, the manager's log, /dev/null. */
 export type PlanStdio = 'connection' | 'capture' | 'null';
@@ -30,6 +31,8 @@ export interface AcceptPlan {
   maxConnectionsPerSource: number;
   triggerLimit: { intervalUsec: number; burst: number };
   pollLimit: { intervalUsec: number; burst: number };
+  /** With services in cgroups: where and how each instance's cgroup is made. */
+  cgroup?: InstanceCgroupPlan;
 }
 
 /** Indexes into a listener's shared Int32Array. */
@@ -66,6 +69,8 @@ export type ListenerEvent =
       ringSlot: number;
       invocationId: string;
       warnings: string[];
+      /** The instance's cgroup directory, when it runs in one. */
+      cgroup?: string;
     })
   /** posix_spawn failed; the connection is closed. */
   | (ConnectionFacts & { kind: 'failed'; message: string; warnings: string[] })

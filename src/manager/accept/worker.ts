@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { applyConnectionOptions } from '../../net/options.js';
 import type { SocketSpec } from '../../net/spec.js';
+import { createCgroup, removeCgroup, writeAttribute } from '../../sys/cgroup.js';
 import {
   EPOLL_CTL_ADD,
   EPOLL_CTL_MOD,
@@ -42,6 +43,7 @@ import {
   setNonBlocking,
 } from '../../sys/socket.js';
 import { type SpawnedProcess, type SpawnOptions, spawnProcess } from '../../sys/spawn.js';
+import { cgroupName } from '../cgroup/names.js';
 import { OutputLines } from '../exec/output-lines.js';
 import { RateLimit } from '../rate-limit.js';
 import { connectionEnvironment, sourceKey } from './instance-name.js';
@@ -70,6 +72,8 @@ interface Instance {
   /** The manager's end of its output pipe, open until end of file. */
   logFd: Fd | undefined;
   lines: OutputLines;
+  /** Its cgroup's directory, removed here once it has ended (if nothing it left still runs). */
+  cgroup: string | undefined;
 }
 
 const { epfd, wakeFd, pidRing } = workerData as {
@@ -266,7 +270,9 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
   let childEnd: Fd | undefined;
   Atomics.add(l.slots, WATCH_SLOTS.live, 1);
   let spawned: (SpawnedProcess & { slot: number }) | undefined;
+  let cgroup: string | undefined;
   try {
+    if (plan.cgroup) cgroup = makeCgroup(plan.cgroup, cookie ?? invocationId, warnings);
     if (plan.nonBlocking) setNonBlocking(fd, true);
     const wantsLog = plan.stdout === 'capture' || plan.stderr === 'capture';
     if (wantsLog) [parentEnd, childEnd] = socketPair('stream');
@@ -282,11 +288,17 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
       stderr: target(plan.stderr),
       setsid: true,
       cwd: plan.cwd,
+      ...(cgroup !== undefined ? { cgroup } : {}),
       ignoreSigpipe: plan.ignoreSigpipe,
     });
   } catch (err) {
     release(l, source);
     closeQuietly(parentEnd);
+    if (cgroup !== undefined) {
+      try {
+        removeCgroup(cgroup);
+      } catch {}
+    }
     post(
       {
         kind: 'failed',
@@ -314,6 +326,7 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
     ...(cookie !== undefined ? { cookie } : {}),
     invocationId,
     warnings,
+    ...(cgroup !== undefined ? { cgroup } : {}),
   });
   watchInstance({
     pid: spawned.pid,
@@ -322,7 +335,34 @@ function startInstance(l: Listener, fd: Fd, peer: SockAddr, source: string | und
     pidfd: spawned.pidfd,
     logFd: parentEnd,
     lines: new OutputLines(),
+    cgroup,
   });
+}
+
+/** The instance's cgroup, `prefix@COOKIE.service` under the manager's subtree, with the
+ * template's resource settings written (a refused write is reported with the instance, as the
+ * main thread's path warns it). Throws when it cannot be made: the start fails. */
+function makeCgroup(
+  plan: NonNullable<AcceptPlan['cgroup']>,
+  id: bigint | string,
+  warnings: string[],
+): string {
+  const dir = `${plan.parentDir}/${cgroupName(`${plan.prefix}@${id}.service`)}`;
+  try {
+    createCgroup(dir);
+  } catch (err) {
+    throw new Error(`cannot make the instance's cgroup ${dir}: ${(err as Error).message}`);
+  }
+  for (const a of plan.attributes) {
+    try {
+      writeAttribute(dir, a.file, a.value);
+    } catch (err) {
+      warnings.push(
+        `Failed to set '${a.file}' attribute on '${dir}' to '${a.value}': ${(err as Error).message}`,
+      );
+    }
+  }
+  return dir;
 }
 
 function watchInstance(inst: Instance): void {
@@ -375,6 +415,13 @@ function onInstanceEnded(inst: Instance): void {
   readLog(inst, true);
   closeQuietly(inst.pidfd);
   inst.pidfd = undefined;
+  // The common case, off the main thread: nothing it started outlives it, its cgroup can go.
+  // Otherwise the main thread ends what is left as KillMode= says, then removes it.
+  if (inst.cgroup !== undefined) {
+    try {
+      removeCgroup(inst.cgroup);
+    } catch {}
+  }
   release(inst.listener, inst.source);
   post({ kind: 'exited', pid: inst.pid, logOpen: inst.logFd !== undefined });
   if (inst.logFd === undefined) instances.delete(inst.pid);

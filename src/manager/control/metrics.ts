@@ -9,6 +9,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { Manager } from '../manager.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
+import { registerCgroupMetrics } from './cgroup-metrics.js';
 import { type UnitConnections, unitConnections } from './connections.js';
 import { healthAnswer } from './health.js';
 import { registerUpstreamMetric } from './upstream.js';
@@ -195,6 +196,7 @@ export function managerRegistry(manager: Manager): Registry {
       for (const s of services()) this.set({ unit: s.name, state: s.state }, s.isActiveOrActivating ? 1 : 0);
     },
   });
+  registerCgroupMetrics(registry, services);
   registerUpstreamMetric(registry, manager);
   return registry;
 }

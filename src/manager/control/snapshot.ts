@@ -2,6 +2,7 @@
 // `list-sockets` and `list-units` print. Pure: reads state, changes nothing, opens nothing.
 
 import { describeExit } from '../../sys/process.js';
+import { type CgroupStatus, cgroupStatus } from '../cgroup/status.js';
 import type { TargetUnit } from '../jobs/target-unit.js';
 import type { LogRecord } from '../log.js';
 import type { Manager } from '../manager.js';
@@ -79,6 +80,8 @@ export interface ServiceStatus {
   exits: Record<string, number>;
   /** The last start's failed condition or assert, when it failed one. */
   condition?: ConditionStatus | null;
+  /** Its cgroup's tasks, memory, CPU and processes; null without one (no cgroups, or not running). */
+  cgroup?: CgroupStatus | null;
   logs: LogRecord[];
 }
 
@@ -297,6 +300,7 @@ export function serviceStatus(
     starts: service.starts,
     restarts: service.restarts,
     exits: Object.fromEntries(service.exits),
+    cgroup: service.cgroup ? cgroupStatus(service.cgroup, service.config.resources) : null,
     logs: [...logs],
   };
 }

@@ -18,6 +18,7 @@
 // child_process forks the whole ~50 MB manager and is 0.5-0.7x as fast (spawn.md).
 
 import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
+import { signalCgroup } from '../../sys/cgroup.js';
 import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../../sys/constants.js';
 import { contextHelperWrap } from '../../sys/context-helper.js';
 import { open as openFile } from '../../sys/fs.js';
@@ -68,12 +69,16 @@ export interface ProcessRequest {
   stdinData?: string;
   /** The sandbox plans around the exec-context helper (sandbox.ts); none: no helper in the chain. */
   sandbox?: SandboxLaunch;
+  /** The service's cgroup directory: the process starts inside it, and a signal to its group
+   * reaches every process of the cgroup. */
+  cgroup?: string;
 }
 
 export interface RunningProcess {
   pid: number;
   exit: Promise<ProcessExit>;
-  /** Send a signal; `group` also reaches the process group the service leads (setsid). */
+  /** Send a signal; `group` also reaches the process group the service leads (setsid), or, in a
+   * cgroup, every process of the service's cgroup. */
   signal(signal: number, group?: boolean): void;
 }
 
@@ -96,7 +101,7 @@ export interface ProcessStarter {
    * `status` (238/STATE_DIRECTORY…), so the start fails the way it does there. */
   startFailed(unit: string, status: number): RunningProcess;
   /** Supervise a process another thread started and watches; see PosixSpawnStarter. */
-  adopt?(unit: string, pid: number): { proc: RunningProcess; reports: WatchedElsewhere };
+  adopt?(unit: string, pid: number, cgroup?: string): { proc: RunningProcess; reports: WatchedElsewhere };
 }
 
 /** A bare executable name is looked up in systemd's fixed search path, not in $PATH. An absolute
@@ -371,9 +376,10 @@ export class PosixSpawnStarter implements ProcessStarter {
         umask: request.umask,
         ignoreSigpipe: request.ignoreSigpipe === true,
         ...(request.cwd !== undefined && cwdExists ? { cwd: request.cwd } : {}),
+        ...(request.cgroup !== undefined ? { cgroup: request.cgroup } : {}),
       });
       pid = child.pid;
-      return this.running(child.pid, child.pidfd, capture?.done);
+      return this.running(child.pid, child.pidfd, capture?.done, request.cgroup);
     } finally {
       for (const fd of owned) closeQuietly(fd);
     }
@@ -385,13 +391,13 @@ export class PosixSpawnStarter implements ProcessStarter {
       env: {},
       setsid: true,
     });
-    return this.running(child.pid, child.pidfd, undefined);
+    return this.running(child.pid, child.pidfd, undefined, undefined);
   }
 
   /** A process the accept thread started and watches: its end and output come as `reports`.
    * Reaped here (waitid on its pid) when it has ended, so no other thread's wait can race the
    * main thread's signals to a pid that is already free again. */
-  adopt(unit: string, pid: number): { proc: RunningProcess; reports: WatchedElsewhere } {
+  adopt(unit: string, pid: number, cgroup?: string): { proc: RunningProcess; reports: WatchedElsewhere } {
     this.livePids.add(pid);
     let settle!: (exit: Promise<ProcessExit>) => void;
     const ended = new Promise<ProcessExit>((resolve) => {
@@ -418,7 +424,7 @@ export class PosixSpawnStarter implements ProcessStarter {
       logClosed: () => {},
       takeOver: () => settle(onExit(pid)),
     };
-    return { proc: this.handle(pid, exit), reports };
+    return { proc: this.handle(pid, exit, cgroup), reports };
   }
 
   private lostStatus(pid: number, err: unknown): ProcessExit {
@@ -428,7 +434,12 @@ export class PosixSpawnStarter implements ProcessStarter {
     return { pid, code: 'exited', status: 0 };
   }
 
-  private running(pid: number, pidfd: Fd, logged: Promise<void> | undefined): RunningProcess {
+  private running(
+    pid: number,
+    pidfd: Fd,
+    logged: Promise<void> | undefined,
+    cgroup: string | undefined,
+  ): RunningProcess {
     this.livePids.add(pid);
     // Usually the output pipe has ended by the time the exit is seen: no flush timer then.
     let flushed = logged === undefined;
@@ -442,14 +453,18 @@ export class PosixSpawnStarter implements ProcessStarter {
         if (logged && !flushed) await settledOrAfter(logged, OUTPUT_FLUSH_MS);
         return status;
       });
-    return this.handle(pid, exit);
+    return this.handle(pid, exit, cgroup);
   }
 
-  private handle(pid: number, exit: Promise<ProcessExit>): RunningProcess {
+  private handle(pid: number, exit: Promise<ProcessExit>, cgroup: string | undefined): RunningProcess {
     return {
       pid,
       exit,
       signal: (signal: number, group = false) => {
+        if (group && cgroup !== undefined) {
+          signalCgroup(cgroup, signal, pid);
+          return;
+        }
         try {
           kill(group ? -pid : pid, signal);
         } catch {

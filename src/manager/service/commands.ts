@@ -31,6 +31,8 @@ export interface CommandOwner {
   readonly config: ServiceUnitConfig;
   readonly mainPid: number | undefined;
   readonly fdStore: FdStore;
+  /** Where its processes start: its cgroup's directory, when services run in cgroups. */
+  readonly cgroupDir?: string | undefined;
 }
 
 export interface ServiceCommandsOptions {
@@ -163,6 +165,7 @@ export class ServiceCommands {
       searchPath: e.execSearchPath,
       stdinData: e.standardInputData,
       ...(sandbox ? { sandbox } : {}),
+      ...(this.owner.cgroupDir !== undefined ? { cgroup: this.owner.cgroupDir } : {}),
     });
   }
 

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { hasCode } from '../../sys/errors.js';
 import { kill } from '../../sys/process.js';
+import type { ServiceCgroup } from '../cgroup/service-cgroup.js';
 import type { ProcessExit, RunningProcess } from '../exec/process.js';
 
 /** How often a forked daemon is checked for life. */
@@ -54,6 +55,34 @@ export function followForkedDaemon(group: number, pidFile: string | undefined): 
           kill(target, signal);
         } catch {}
       }
+    },
+  };
+}
+
+/** The daemon followed by its service's cgroup: what runs there is the service, however often
+ * it forked and whichever session it joined. `pid` is the PIDFile= pid, else the only process
+ * left (systemd's GuessMainPID=), else the start command's pid; `exit` settles once the cgroup is
+ * empty; `signal` reaches that pid, or with `group` every process of the cgroup. */
+export function followCgroupDaemon(
+  cgroup: ServiceCgroup,
+  startPid: number,
+  pidFile: string | undefined,
+): RunningProcess {
+  const left = cgroup.processes();
+  const pid =
+    (pidFile !== undefined ? readPidFile(pidFile) : undefined) ??
+    (left.length === 1 ? left[0]?.pid : undefined) ??
+    startPid;
+  const exit = cgroup.waitUntilEmpty(undefined).then((): ProcessExit => ({ pid, code: 'exited', status: 0 }));
+  return {
+    pid,
+    exit,
+    signal(signal: number, group = false) {
+      if (group) cgroup.signal(signal);
+      else
+        try {
+          kill(pid, signal);
+        } catch {}
     },
   };
 }

@@ -6,12 +6,14 @@
 import { describeExit, kill, signalNumber } from '../../sys/process.js';
 import type { ExecCommand } from '../../unit/exec-command.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
+import type { ServiceCgroup } from '../cgroup/service-cgroup.js';
+import type { CgroupTree } from '../cgroup/tree.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
 import type { Logger } from '../log.js';
 import { RateLimit } from '../rate-limit.js';
 import { ServiceCommands, stopPostEnvironment, timeoutMs, waitOrTimeout } from './commands.js';
 import { FdStore } from './fd-store.js';
-import { followForkedDaemon, readPidFile } from './forked-daemon.js';
+import { followCgroupDaemon, followForkedDaemon, readPidFile } from './forked-daemon.js';
 import { Deadline, WatchdogTimer } from './notify-rules.js';
 import { restartsAfter, resultOfExit, type ServiceResult } from './restart-policy.js';
 import { type ActiveState, activeStateOf, type ServiceState, type StartRequest } from './states.js';
@@ -33,6 +35,9 @@ export interface ServiceUnitOptions {
   notifySocket?: string;
   /** Deliver the notify messages queued now; run before a main process's exit is handled. */
   drainNotifications?: () => void;
+  /** The manager's cgroup subtree: the service runs in a cgroup of its own there. Without it,
+   * its processes are grouped by session and process group. */
+  cgroups?: CgroupTree;
 }
 
 export class ServiceLifecycle {
@@ -55,6 +60,9 @@ export class ServiceLifecycle {
   statusErrno: number | undefined;
   /** Notify messages taken from this service's processes. */
   notifications = 0;
+  /** Its cgroup, from its first start on (with a cgroup tree). */
+  cgroup: ServiceCgroup | undefined;
+  private readonly cgroups: CgroupTree | undefined;
   /** Starts the unit's commands and tracks their processes. */
   protected readonly commands: ServiceCommands;
   private readonly drainNotifications: (() => void) | undefined;
@@ -97,11 +105,17 @@ export class ServiceLifecycle {
       notifySocket: options.notifySocket,
     });
     this.drainNotifications = options.drainNotifications;
+    this.cgroups = options.cgroups;
     this.fdStore = new FdStore(options.config.service.fileDescriptorStoreMax);
     this.startLimit = new RateLimit(
       options.config.unit.startLimitIntervalUsec,
       options.config.unit.startLimitBurst,
     );
+  }
+
+  /** Where its processes start (CommandOwner). */
+  get cgroupDir(): string | undefined {
+    return this.cgroup?.dir;
   }
 
   /** Best-effort sandboxing: the keys its last start ran without, and why. */
@@ -130,8 +144,10 @@ export class ServiceLifecycle {
     this.armRuntimeLimit(next);
     if (next === 'dead' || next === 'failed' || next === 'auto-restart') {
       this.releaseFdStore(next);
+      this.releaseFdStore(next);
       // Runtime directories (per RuntimeDirectoryPreserve=), credentials, the dynamic user.
       this.commands.execution.stopped(this.config.exec, next === 'auto-restart');
+      this.cgroup?.remove(); // an empty cgroup goes, as systemd prunes it; one still in use stays
     }
     if (next === 'dead' || next === 'failed') this.commands.releaseSandbox();
     this.onStateChange?.(this, previous);
@@ -202,6 +218,7 @@ export class ServiceLifecycle {
     this.fdStore.max = s.fileDescriptorStoreMax;
     this.commands.sessions.clear();
     try {
+      this.enterCgroup();
       if (s.execCondition.length > 0) {
         this.setState('condition');
         for (const cmd of s.execCondition) {
@@ -260,9 +277,12 @@ export class ServiceLifecycle {
             `${this.name}: PID file ${s.pidFile} not readable (yet?) after start; following the process group only.`,
             this.name,
           );
-        // What is left runs in the start command's process group (setsid): follow that, so a
-        // stop reaches the daemon and its end lets the sockets listen again.
-        const daemon = followForkedDaemon(proc.pid, s.pidFile);
+        // What is left runs in the service's cgroup, or without one in the start command's
+        // process group (setsid): follow that, so a stop reaches the daemon and its end lets the
+        // sockets listen again.
+        const daemon = this.cgroup
+          ? followCgroupDaemon(this.cgroup, proc.pid, s.pidFile)
+          : followForkedDaemon(proc.pid, s.pidFile);
         this.main = daemon;
         this.mainPid = daemon.pid;
         daemon.exit.then((e) => this.onMainExit(daemon, e));
@@ -285,8 +305,9 @@ export class ServiceLifecycle {
   /** Accept=yes through the accept thread: the main process already runs (Type=simple/exec,
    * nothing before or after it; accept/plan.ts decides). From here on it is supervised as if
    * `start()` had spawned it. */
-  adopt(proc: RunningProcess, request: StartRequest): void {
+  adopt(proc: RunningProcess, request: StartRequest, cgroup?: ServiceCgroup): void {
     this.beginStart(request);
+    this.cgroup = cgroup;
     this.setState('start');
     this.main = proc;
     this.mainPid = proc.pid;
@@ -302,6 +323,22 @@ export class ServiceLifecycle {
     this.setState('start');
     this.log.error(`${this.name}: ${message}`, this.name);
     this.fail('resources');
+  }
+
+  /** The service's cgroup, made and its resource settings written before its first process
+   * starts. Throws when it cannot be made: the start fails with Result `resources`. */
+  private enterCgroup(): void {
+    if (!this.cgroups) return;
+    const cgroup = this.cgroups.serviceCgroup(this.name);
+    cgroup.prepare(this.cgroups.attributesFor(this.config.resources, this.name), this.log, this.name);
+    this.cgroup = cgroup;
+  }
+
+  /** What the service left running in its cgroup once its main process is gone: ended as
+   * KillMode= says (service-cgroup.ts). Without a cgroup nothing is followed past the main
+   * process, as before. */
+  private async endRemaining(): Promise<void> {
+    await this.cgroup?.endRemaining(this.config.kill, this.stopTimeoutMs(), this.log, this.name);
   }
 
   /** What every start resets, whoever spawns the main process. */
@@ -510,9 +547,12 @@ export class ServiceLifecycle {
       for (const cmd of s.execStop)
         await this.commands.run(cmd, 'ExecStop', undefined, stopPostEnvironment(this.result, exit));
     }
+    // systemd's stop-sigterm: the main process is gone, what it left in the cgroup is not.
+    await this.endRemaining();
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
+    await this.endRemaining(); // final-sigterm: what ExecStopPost= left
     // A oneshot whose commands all succeeded has no exit to judge: it is done, not restarted.
     const judged = exit !== undefined || result !== 'success';
     const restart = judged && restartsAfter(s, result, exit, this.stopRequested);
@@ -540,8 +580,9 @@ export class ServiceLifecycle {
     }
   }
 
-  /** Stop: ExecStop=, then KillSignal= to the main process (its process group, as KillMode=
-   * control-group approximates without cgroups), SIGKILL after TimeoutStopSec=, then ExecStopPost=. */
+  /** Stop: ExecStop=, then KillSignal= to the main process (with KillMode=control-group to its
+   * cgroup, or its process group without cgroups), SIGKILL after TimeoutStopSec=, what is left
+   * ended as KillMode= says, then ExecStopPost=. */
   async stop(options: { restart?: boolean } = {}): Promise<void> {
     clearTimeout(this.restartTimer);
     this.stopRequested = true;
@@ -552,7 +593,10 @@ export class ServiceLifecycle {
     }
     if (!this.main) {
       if (this.state === 'exited') return this.stopExited();
-      if (this.state === 'failed') this.setState('dead');
+      if (this.state === 'failed') {
+        await this.endRemaining(); // what a failed run left in its cgroup goes with it
+        this.setState('dead');
+      }
       return;
     }
     if (this.stopping) return this.stopping;
@@ -568,6 +612,7 @@ export class ServiceLifecycle {
     const s = this.config.service;
     this.setState('stop');
     for (const cmd of s.execStop) await this.commands.run(cmd, 'ExecStop');
+    await this.endRemaining(); // a RemainAfterExit= service's leftovers go with it (stop-sigterm)
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.commands.run(
@@ -576,6 +621,7 @@ export class ServiceLifecycle {
         undefined,
         stopPostEnvironment(this.result, this.lastExit),
       );
+    await this.endRemaining(); // final-sigterm: what ExecStopPost= left
     this.setState('dead');
     this.log.info(`Stopped ${this.describe()}.`, this.name);
   }
@@ -593,13 +639,14 @@ export class ServiceLifecycle {
     this.main = undefined;
     this.mainPid = undefined;
     this.stopWatchdog();
+    await this.endRemaining();
     this.setState('stop-post');
     for (const cmd of s.execStopPost)
       await this.commands.run(cmd, 'ExecStopPost', undefined, stopPostEnvironment(this.result, exit));
-    // KillMode=mixed: what is left of the service once its main process is gone gets
-    // FinalKillSignal= (systemd's final-sigkill, sent to the whole control group). Its process
-    // group, not its pid: the pid is free again.
-    if (ended && k.killMode === 'mixed' && k.sendSIGKILL)
+    await this.endRemaining(); // final-sigterm: what ExecStopPost= left
+    // Without a cgroup, KillMode=mixed's FinalKillSignal= (systemd's final-sigkill, sent to the
+    // whole control group) goes to the service's process group, not its pid: the pid is free again.
+    if (!this.cgroup && ended && k.killMode === 'mixed' && k.sendSIGKILL)
       try {
         kill(-main.pid, k.finalKillSignal.number);
       } catch {} // nothing left

@@ -3,6 +3,7 @@
 // (NotifyAccess=all) session — checked against NotifyAccess= (notify-rules.ts), and handed to
 // that service; refusals are logged in systemd's words and counted.
 
+import { cgroupOf } from '../../sys/cgroup.js';
 import { closeQuietly } from '../../sys/socket.js';
 import type { Logger } from '../log.js';
 import { belongsTo, checkNotifyAccess, defaultNotifySocketAddress, sessionOf } from './notify-rules.js';
@@ -69,16 +70,19 @@ export class NotifyRouter {
   }
 
   /** Route a message to the service its sender belongs to, by pid: main pid first, then control
-   * processes, then (NotifyAccess=all) the sessions the service's processes run in. */
+   * processes, then (NotifyAccess=all) the service's cgroup, or without cgroups the sessions the
+   * service's processes run in. */
   private route(message: NotifyMessage): void {
     const pid = message.sender.pid;
     const services = [...this.services()];
     let owner =
       services.find((s) => s.mainPid === pid) ?? services.find((s) => s.notifyPids().controlPids.has(pid));
     let session: number | undefined;
+    let cgroup: string | undefined;
     if (!owner) {
       session = sessionOf(pid);
-      owner = services.find((s) => belongsTo(s.notifyPids(), pid, session));
+      cgroup = cgroupOf(pid);
+      owner = services.find((s) => belongsTo(s.notifyPids(), pid, session, cgroup));
     }
     const refuse = (line: string, unit?: string) => {
       this.counts.refused++;
@@ -89,7 +93,12 @@ export class NotifyRouter {
       refuse(`Cannot find unit for notify message of PID ${pid}, ignoring.`);
       return;
     }
-    const verdict = checkNotifyAccess(owner.notifyPids(), pid, session ?? sessionOf(pid));
+    const verdict = checkNotifyAccess(
+      owner.notifyPids(),
+      pid,
+      session ?? sessionOf(pid),
+      cgroup ?? cgroupOf(pid),
+    );
     if (!verdict.accepted) {
       refuse(`${owner.name}: ${verdict.reason}`, owner.name);
       return;

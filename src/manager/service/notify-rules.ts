@@ -40,13 +40,22 @@ export interface NotifyPids {
   controlPids: ReadonlySet<number>;
   /** Sessions the service's processes run in (the pids they were started as). */
   sessions: ReadonlySet<number>;
+  /** The service's cgroup (its path), when it runs in one: every process there is the service's. */
+  cgroup?: string | undefined;
 }
 
 export type NotifyVerdict = { accepted: true } | { accepted: false; reason: string };
 
-/** Whether `sender` belongs to the service at all (main, control or one of their sessions). */
-export function belongsTo(pids: NotifyPids, sender: number, senderSession: number | undefined): boolean {
+/** Whether `sender` belongs to the service at all: main, control, in the service's cgroup (as
+ * systemd decides), or without one in one of their sessions. */
+export function belongsTo(
+  pids: NotifyPids,
+  sender: number,
+  senderSession: number | undefined,
+  senderCgroup?: string,
+): boolean {
   if (sender === pids.mainPid || pids.controlPids.has(sender)) return true;
+  if (pids.cgroup !== undefined) return senderCgroup === pids.cgroup;
   return senderSession !== undefined && pids.sessions.has(senderSession);
 }
 
@@ -55,6 +64,7 @@ export function checkNotifyAccess(
   pids: NotifyPids,
   sender: number,
   senderSession: number | undefined,
+  senderCgroup?: string,
 ): NotifyVerdict {
   const main = pids.mainPid;
   const control = [...pids.controlPids];
@@ -80,10 +90,10 @@ export function checkNotifyAccess(
         reason: `Got notification message from PID ${sender}, but reception only permitted for main PID ${main ?? 'which is currently not known'} and control PID ${control.length > 0 ? control.join(', ') : 'which is currently not known'}`,
       };
     case 'all':
-      if (belongsTo(pids, sender, senderSession)) return { accepted: true };
+      if (belongsTo(pids, sender, senderSession, senderCgroup)) return { accepted: true };
       return {
         accepted: false,
-        reason: `Got notification message from PID ${sender}, but reception only permitted for processes of the service (sessions ${[...pids.sessions].join(', ')})`,
+        reason: `Got notification message from PID ${sender}, but reception only permitted for processes of the service (${pids.cgroup !== undefined ? `cgroup ${pids.cgroup}` : `sessions ${[...pids.sessions].join(', ')}`})`,
       };
   }
 }

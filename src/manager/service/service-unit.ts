@@ -25,6 +25,7 @@ export class ServiceUnit extends ServiceLifecycle {
       mainPid: this.mainPid,
       controlPids: this.commands.controlPids,
       sessions: this.commands.sessions,
+      cgroup: this.cgroup?.path,
     };
   }
 

@@ -29,6 +29,11 @@ import { execDirectoryKeys } from './exec-directories.js';
 import { execPrivilegeKeys } from './exec-privileges.js';
 import { execResourceKeys } from './exec-resources.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import {
+  RESOURCE_CONTROL_KEY_NAMES,
+  RESOURCE_CONTROL_KEYS,
+  RESOURCE_CONTROL_NOT_ENFORCED,
+} from './resource-control.js';
 import { sandboxKeys } from './sandbox.js';
 import { parseUnitNames } from './unit.js';
 
@@ -291,5 +296,7 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
   ...execResourceKeys(S),
   ...execPrivilegeKeys(S),
   ...sandboxKeys(S),
-  ...notEnforcedExecKeys<ServiceUnitConfig>(S),
+  ...RESOURCE_CONTROL_KEYS,
+  ...RESOURCE_CONTROL_NOT_ENFORCED,
+  ...notEnforcedExecKeys<ServiceUnitConfig>(S).filter((k) => !RESOURCE_CONTROL_KEY_NAMES.has(k.name)),
 ];

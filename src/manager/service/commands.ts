@@ -145,7 +145,9 @@ export class ServiceCommands {
           ? (user?.home ?? lookupUser('0')?.home ?? '/')
           : e.workingDirectory.path;
     }
-    const sandbox = cmd.fullPrivileges ? undefined : this.sandboxFor(prepared, cwd);
+    const sandbox = cmd.fullPrivileges
+      ? undefined
+      : this.sandboxFor(prepared, cwd, e.workingDirectory?.missingOk ?? false);
     return this.starter.start({
       unit: this.name,
       command: expanded,
@@ -170,7 +172,7 @@ export class ServiceCommands {
   }
 
   /** The sandbox plans for a process of this unit (undefined without sandboxing keys). */
-  private sandboxFor(prepared: PreparedExec, cwd: string) {
+  private sandboxFor(prepared: PreparedExec, cwd: string, cwdMissingOk: boolean) {
     this.sandboxRuntime ??= acquireRuntime(this.name, this.owner.config.unit.joinsNamespaceOf);
     const launch = planSandbox({
       unit: this.name,
@@ -180,6 +182,7 @@ export class ServiceCommands {
       writableDirectories: writableDirectories(prepared.environment),
       runtime: this.sandboxRuntime,
       cwd,
+      cwdMissingOk,
       // Only an instance of a template (an Accept=yes connection) of one process makes its own
       // namespaces: any other unit may be named by another's JoinsNamespaceOf=.
       singleProcess:

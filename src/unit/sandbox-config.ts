@@ -67,6 +67,8 @@ export interface SandboxContext {
   protectProc: ProtectProc;
   procSubset: 'all' | 'pid';
   privateMounts: boolean;
+  /** PrivateUsers=: a user namespace mapping only root and the service's user and group. */
+  privateUsers: boolean;
   privateNetwork: boolean;
   privateIPC: boolean;
   protectHostname: boolean;
@@ -114,6 +116,7 @@ export function defaultSandboxContext(): SandboxContext {
     protectProc: 'default',
     procSubset: 'all',
     privateMounts: false,
+    privateUsers: false,
     privateNetwork: false,
     privateIPC: false,
     protectHostname: false,

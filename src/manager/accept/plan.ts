@@ -161,6 +161,7 @@ export function acceptPlanFor(
       reason:
         'PrivateTmp=, or PrivateNetwork=/PrivateIPC= shared by several commands (kept by the main thread)',
     };
+  if (sb.privateUsers) return { reason: 'PrivateUsers= (the manager writes each process’s maps)' };
   let launch: ReturnType<typeof planSandbox>;
   try {
     launch = planSandbox({

@@ -6,9 +6,13 @@
 
 import type { OwnPidVariable } from '../../sys/listen-pid-helper.js';
 import { describeExit, exitStatusName, signalNumber } from '../../sys/process.js';
+import type { ScriptStep } from '../../sys/syscall-script.js';
 import { type ExecCommand, expandCommandVariables } from '../../unit/exec-command.js';
+import { serviceRoot } from '../../unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
+import type { Identity } from '../exec/identity.js';
+import { PrivateUsersHandshake, userNamespaceMaps } from '../exec/private-users.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
 import {
   acquireRuntime,
@@ -59,6 +63,8 @@ export class ServiceCommands {
   private readonly notifySocket: string | undefined;
   /** PrivateTmp= directories and namespaces the unit's processes share while it runs. */
   private sandboxRuntime: SandboxRuntime | undefined;
+  /** PrivateUsers='s handshake for the process being started (between prepare and spawn). */
+  private userNamespace: PrivateUsersHandshake | undefined;
   /** Best-effort sandboxing: the keys left out of the last start, and why (shown by status). */
   sandboxOmitted: string[] = [];
 
@@ -80,8 +86,10 @@ export class ServiceCommands {
   private prepare(cmd: ExecCommand): PreparedExec | RunningProcess {
     try {
       const dropped = cmd.fullPrivileges ? 0n : sandboxBoundingMask(this.owner.config.sandbox);
-      return this.execution.prepare(this.owner.config.exec, cmd, dropped);
+      return this.execution.prepare(this.owner.config.exec, cmd, dropped, this.userNamespaceFor(cmd));
     } catch (err) {
+      this.userNamespace?.close();
+      this.userNamespace = undefined;
       if (!(err instanceof ExecSetupError)) throw err;
       this.log.error(`${this.name}: ${err.message}`, this.name);
       this.log.error(
@@ -99,9 +107,33 @@ export class ServiceCommands {
     isMain: boolean,
     extra: Record<string, string> = {},
   ): RunningProcess {
-    const e = this.owner.config.exec;
     const prepared = this.prepare(cmd);
     if (!('steps' in prepared)) return prepared;
+    const userNamespace = this.userNamespace;
+    this.userNamespace = undefined;
+    let proc: RunningProcess;
+    try {
+      proc = this.startPrepared(cmd, prepared, request, isMain, extra);
+    } catch (err) {
+      userNamespace?.close();
+      throw err;
+    }
+    if (userNamespace) {
+      userNamespace.started(proc.pid);
+      const done = () => userNamespace.close();
+      proc.exit.then(done, done);
+    }
+    return proc;
+  }
+
+  private startPrepared(
+    cmd: ExecCommand,
+    prepared: PreparedExec,
+    request: StartRequest | undefined,
+    isMain: boolean,
+    extra: Record<string, string>,
+  ): RunningProcess {
+    const e = this.owner.config.exec;
     const user = prepared.identity.user;
     const protocol: Record<string, string> = {
       ...prepared.environment,
@@ -169,6 +201,26 @@ export class ServiceCommands {
       ...(sandbox ? { sandbox } : {}),
       ...(this.owner.cgroupDir !== undefined ? { cgroup: this.owner.cgroupDir } : {}),
     });
+  }
+
+  /** PrivateUsers=: the steps that put the process in a user namespace of its own, whose maps
+   * the manager writes (private-users.ts); the handshake is kept for the spawn that follows. */
+  private userNamespaceFor(cmd: ExecCommand): ((identity: Identity) => ScriptStep[]) | undefined {
+    const sandbox = this.owner.config.sandbox;
+    if (!sandbox.privateUsers || cmd.fullPrivileges) return undefined;
+    return (identity) => {
+      const euid = process.geteuid?.() ?? 0;
+      const egid = process.getegid?.() ?? 0;
+      const maps = userNamespaceMaps(
+        identity.switchTo?.uid ?? euid,
+        identity.switchTo?.gid ?? egid,
+        euid,
+        egid,
+      );
+      this.userNamespace = new PrivateUsersHandshake(this.name, maps, this.log);
+      // Inside RootDirectory= the helper runs chrooted, its working directory the host's `/`.
+      return this.userNamespace.steps(serviceRoot(sandbox) !== undefined ? 'proc' : '/proc');
+    };
   }
 
   /** The sandbox plans for a process of this unit (undefined without sandboxing keys). */

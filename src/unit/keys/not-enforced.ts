@@ -50,11 +50,6 @@ const GROUPS: readonly Group[] = [
   },
   {
     reason:
-      'the uid and gid maps of a new user namespace must be written by a privileged process outside it (systemd forks one next to the service); sockunit’s exec chain has no such process',
-    keys: ['PrivateUsers'],
-  },
-  {
-    reason:
       'a PID namespace makes the first child its init: it needs a process between the manager and the service (systemd forks one), which sockunit’s exec chain has not, so the service would not keep the pid the manager started',
     keys: [['PrivatePIDs', 257]],
   },

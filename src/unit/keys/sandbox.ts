@@ -362,6 +362,28 @@ export function sandboxKeys(section: SectionName): KeyDef<WithSandbox>[] {
     flag('PrivateMounts', 'privateMounts', 'a mount namespace of its own'),
     scalarRow(
       S,
+      'PrivateUsers',
+      sandbox,
+      'privateUsers',
+      {
+        name: 'boolean or self',
+        parse: (s: string) => {
+          if (s === 'self') return true;
+          try {
+            return parseBoolean(s);
+          } catch {
+            throw new ValueError(
+              `'${s}' is not valid; expected yes, no or self (identity, full and managed are not supported by sockunit)`,
+            );
+          }
+        },
+        format: (v: boolean) => (v ? 'yes' : 'no'),
+      },
+      'a user namespace mapping only root and the service’s user and group',
+      { default: 'no' },
+    ),
+    scalarRow(
+      S,
       'RootDirectory',
       sandbox,
       'rootDirectory',

@@ -1,0 +1,138 @@
+// PrivateUsers= (manager/exec/private-users.ts), checked from inside real services: the process
+// runs in a user namespace of its own whose maps the manager wrote (root and the service's user
+// and group to themselves, setgroups denied), files of other users show as nobody, and root in
+// the namespace cannot read a file of an unmapped user that root on the host can; with
+// ExecStartPre= each process gets its namespace; the activated port is still served.
+
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  exchange,
+  freePort,
+  managerSuite,
+  rootUnavailable,
+  SYSTEM_PYTHON,
+} from './fixtures/manager/harness.js';
+
+const skipWhy = rootUnavailable();
+const skip = (t: { skip(m: string): void }) => {
+  if (skipWhy === undefined) return false;
+  if (process.env.CI) assert.fail(`${skipWhy} — CI runs as root`);
+  t.skip(`${skipWhy}: writing the maps of a user namespace needs root`);
+  return true;
+};
+
+function results(log: string, unit: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of log.split('\n')) {
+    const m = new RegExp(`${unit.replace('.', '\\.')}\\[\\d+\\]: R (\\S+)=(.*)$`).exec(line);
+    if (m) out.set(m[1] as string, m[2] as string);
+  }
+  return out;
+}
+
+/** A uid no account has: a file it owns is of an unmapped user in the service's namespace. */
+const STRANGER = 4242;
+
+describe('sockunit run: PrivateUsers=', () => {
+  const suite = managerSuite('privusers');
+  const made: string[] = [];
+  after(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
+  const strangersFile = () => {
+    const dir = mkdtempSync(join('/run', 'sockunit-test-userns-'));
+    made.push(dir);
+    chmodSync(dir, 0o755); // User=nobody stats the file
+    const file = join(dir, 'private');
+    writeFileSync(file, 'theirs\n', { mode: 0o600 });
+    chownSync(file, STRANGER, STRANGER);
+    return file;
+  };
+  const check = (file: string) =>
+    [
+      'print("R uidmap=" + " / ".join(" ".join(l.split()) for l in open("/proc/self/uid_map")), flush=True)',
+      'print("R gidmap=" + " / ".join(" ".join(l.split()) for l in open("/proc/self/gid_map")), flush=True)',
+      'print("R setgroups=" + open("/proc/self/setgroups").read().strip(), flush=True)',
+      'print("R ids=%d/%d" % (os.getuid(), os.getgid()), flush=True)',
+      `print("R owner=%d" % os.stat(${JSON.stringify(file)}).st_uid, flush=True)`,
+      'try:',
+      `    open(${JSON.stringify(file)}).read()`,
+      '    print("R read=yes", flush=True)',
+      'except OSError as e:',
+      '    print("R read=%s" % e.strerror, flush=True)',
+      'print("R userns=" + os.readlink("/proc/self/ns/user"), flush=True)',
+    ].join('\n');
+
+  test('root in the namespace: only root mapped, an unmapped user’s file unreadable; the port is served', async (t) => {
+    if (skip(t)) return;
+    const file = strangersFile();
+    const port = await freePort();
+    const script = [
+      'import os, socket',
+      check(file),
+      'listener = socket.socket(fileno=3)',
+      'conn, _ = listener.accept()',
+      'conn.sendall(b"served from the namespace\\n")',
+      'conn.close()',
+    ].join('\n');
+    const m = await suite.start((dir) => {
+      writeFileSync(join(dir, 'userns.py'), script);
+      return {
+        'userns.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'userns.service': [
+          '[Service]',
+          'PrivateUsers=yes',
+          `ExecStartPre=${SYSTEM_PYTHON} -c 'import os; print("R pre=" + os.readlink("/proc/self/ns/user"), flush=True)'`,
+          `ExecStart=${SYSTEM_PYTHON} ${dir}/userns.py`,
+          '',
+        ].join('\n'),
+      };
+    });
+    const reply = await exchange(port);
+    assert.equal(reply, 'served from the namespace\n', m.log);
+    await m.waitFor(/userns\.service\[\d+\]: R userns=/, 10_000);
+    const r = results(m.log, 'userns.service');
+    assert.equal(r.get('uidmap'), '0 0 1', `only root is mapped:\n${m.log}`);
+    assert.equal(r.get('gidmap'), '0 0 1');
+    assert.equal(r.get('setgroups'), 'deny');
+    assert.equal(r.get('ids'), '0/0');
+    assert.equal(r.get('owner'), '65534', 'a file of an unmapped user shows as nobody');
+    assert.equal(r.get('read'), 'Permission denied', 'root in the namespace has no power over it');
+    const host = readlinkSync('/proc/self/ns/user');
+    assert.notEqual(r.get('userns'), host, 'a user namespace of its own');
+    assert.notEqual(r.get('pre'), host, 'ExecStartPre= gets one too');
+    assert.notEqual(r.get('pre'), r.get('userns'), 'each process its own, as systemd makes them');
+  });
+
+  test('User=nobody: root and the service’s user and group mapped, the process runs as that user', async (t) => {
+    if (skip(t)) return;
+    const file = strangersFile();
+    const port = await freePort();
+    const m = await suite.start((dir) => {
+      writeFileSync(join(dir, 'userns.py'), `import os\n${check(file)}\n`);
+      chmodSync(dir, 0o755); // read by User=nobody
+      return {
+        'nob.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'nob.service': [
+          '[Service]',
+          'Type=oneshot',
+          'User=nobody',
+          'PrivateUsers=yes',
+          `ExecStart=${SYSTEM_PYTHON} ${dir}/userns.py`,
+          '',
+        ].join('\n'),
+      };
+    });
+    await suite.trigger(port);
+    await m.waitFor(/nob\.service\[\d+\]: R userns=/, 10_000);
+    const r = results(m.log, 'nob.service');
+    assert.equal(r.get('uidmap'), '0 0 1 / 65534 65534 1', `root and nobody mapped:\n${m.log}`);
+    assert.equal(r.get('gidmap'), '0 0 1 / 65534 65534 1');
+    assert.equal(r.get('ids'), '65534/65534', 'User= applied inside the namespace');
+    assert.equal(r.get('read'), 'Permission denied');
+    assert.notEqual(r.get('userns'), readlinkSync('/proc/self/ns/user'));
+  });
+});

@@ -207,7 +207,10 @@ describe('sockunit run: sandboxing', () => {
       () =>
         spawnSync('dmesg', { encoding: 'utf8' })
           .stdout.split('\n')
-          .find((l) => l.includes(` pid=${pid} `) && l.includes(` syscall=${nr} `) && l.includes('code=0x7ffc0000')),
+          .find(
+            (l) =>
+              l.includes(` pid=${pid} `) && l.includes(` syscall=${nr} `) && l.includes('code=0x7ffc0000'),
+          ),
       20_000,
     );
     assert.match(line, /type=1326/);

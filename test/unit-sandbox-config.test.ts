@@ -102,8 +102,11 @@ describe('sandboxing keys', () => {
   it('SystemCallLog=: groups expand, ~ logs all but these, a later list of the other kind removes', () => {
     const log = sandboxOf(typeText('SystemCallLog=@mount getpriority\n')).systemCallLog!;
     assert.equal(log.allowList, true);
-    assert.ok(log.names.includes('mount') && log.names.includes('umount2') && log.names.includes('getpriority'));
-    const less = sandboxOf(typeText('SystemCallLog=@mount getpriority\nSystemCallLog=~getpriority\n')).systemCallLog!;
+    assert.ok(
+      log.names.includes('mount') && log.names.includes('umount2') && log.names.includes('getpriority'),
+    );
+    const less = sandboxOf(typeText('SystemCallLog=@mount getpriority\nSystemCallLog=~getpriority\n'))
+      .systemCallLog!;
     assert.ok(!less.names.includes('getpriority') && less.names.includes('mount'));
     assert.equal(sandboxOf(typeText('SystemCallLog=~@default\n')).systemCallLog!.allowList, false);
     assert.equal(sandboxOf(typeText('SystemCallLog=@mount\nSystemCallLog=\n')).systemCallLog, undefined);

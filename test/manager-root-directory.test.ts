@@ -2,7 +2,8 @@
 // services chrooted into a minimal root the test makes (a few host programs and their
 // libraries): the service sees only that tree, its executable and working directory are looked
 // up inside it, BindReadOnlyPaths= and `+` paths land inside it, /proc works with MountAPIVFS=
-// (yes by default with RootDirectory=) and is empty without, the activated socket still serves
+// (yes by default with RootDirectory=) and is empty without, a `+` command runs in the root without
+// the rest of the sandbox, the activated socket still serves
 // on the accept thread's path, and a program missing from the root fails the start saying so.
 
 import assert from 'node:assert/strict';
@@ -93,6 +94,8 @@ describe('sockunit run: RootDirectory= and MountAPIVFS=', () => {
         'ReadOnlyPaths=+/ro',
         'ProtectSystem=strict',
         'ReadWritePaths=+/rw',
+        // `+`: no sandbox, but the root all the same (as systemd's EXEC_APPLY_CHROOT).
+        "ExecStartPre=+/bin/sh -c 'test -e /etc/passwd && echo R preEtc=visible || echo R preEtc=hidden; touch /work/from-pre && echo R preWrite=yes'",
         `ExecStart=/bin/sh -c '${check}'`,
         '',
       ].join('\n'),
@@ -106,6 +109,9 @@ describe('sockunit run: RootDirectory= and MountAPIVFS=', () => {
     for (const d of ['data', 'proc', 'sys', 'dev', 'run']) assert.ok(top.includes(d), d);
     for (const d of ['etc', 'home', 'tmp', 'root']) assert.ok(!top.includes(d), d);
     assert.equal(r.get('pwd'), '/work', 'WorkingDirectory= inside the root');
+    assert.equal(r.get('preEtc'), 'hidden', 'a + command runs inside the root too');
+    assert.equal(r.get('preWrite'), 'yes', 'without ProtectSystem=strict');
+    assert.ok(existsSync(join(root, 'work', 'from-pre')));
     assert.equal(r.get('inside'), 'in the root');
     assert.equal(r.get('bound'), 'bound from the host', 'BindReadOnlyPaths= source from the host');
     assert.equal(r.get('data'), 'read-only');

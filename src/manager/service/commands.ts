@@ -8,7 +8,7 @@ import type { OwnPidVariable } from '../../sys/listen-pid-helper.js';
 import { describeExit, exitStatusName, signalNumber } from '../../sys/process.js';
 import type { ScriptStep } from '../../sys/syscall-script.js';
 import { type ExecCommand, expandCommandVariables } from '../../unit/exec-command.js';
-import { serviceRoot } from '../../unit/sandbox-config.js';
+import { defaultSandboxContext, type SandboxContext, serviceRoot } from '../../unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
 import type { Identity } from '../exec/identity.js';
@@ -177,9 +177,12 @@ export class ServiceCommands {
           ? (user?.home ?? lookupUser('0')?.home ?? '/')
           : e.workingDirectory.path;
     }
-    const sandbox = cmd.fullPrivileges
-      ? undefined
-      : this.sandboxFor(prepared, cwd, e.workingDirectory?.missingOk ?? false);
+    // A `+` command runs without the sandbox, but still inside RootDirectory= (systemd's
+    // EXEC_APPLY_CHROOT is not cleared by `+`).
+    const context = cmd.fullPrivileges ? rootOnly(this.owner.config.sandbox) : this.owner.config.sandbox;
+    const sandbox = context
+      ? this.sandboxFor(context, prepared, cwd, e.workingDirectory?.missingOk ?? false)
+      : undefined;
     return this.starter.start({
       unit: this.name,
       command: expanded,
@@ -224,11 +227,11 @@ export class ServiceCommands {
   }
 
   /** The sandbox plans for a process of this unit (undefined without sandboxing keys). */
-  private sandboxFor(prepared: PreparedExec, cwd: string, cwdMissingOk: boolean) {
+  private sandboxFor(sandbox: SandboxContext, prepared: PreparedExec, cwd: string, cwdMissingOk: boolean) {
     this.sandboxRuntime ??= acquireRuntime(this.name, this.owner.config.unit.joinsNamespaceOf);
     const launch = planSandbox({
       unit: this.name,
-      sandbox: this.owner.config.sandbox,
+      sandbox,
       switchesUser: prepared.identity.switchTo !== undefined,
       // RuntimeDirectory= and the others stay writable under ProtectSystem=strict, as in systemd.
       writableDirectories: writableDirectories(prepared.environment),
@@ -379,4 +382,15 @@ export async function waitOrTimeout(p: Promise<unknown>, ms: number | undefined)
   const r = await Promise.race([p.then(() => false as const), timeout]);
   clearTimeout(timer);
   return r;
+}
+
+/** What a `+` command keeps of the sandbox: the root directory and its API file systems. */
+function rootOnly(sandbox: SandboxContext): SandboxContext | undefined {
+  if (serviceRoot(sandbox) === undefined) return undefined;
+  return {
+    ...defaultSandboxContext(),
+    rootDirectory: sandbox.rootDirectory as string,
+    ...(sandbox.mountAPIVFS !== undefined ? { mountAPIVFS: sandbox.mountAPIVFS } : {}),
+    bestEffort: sandbox.bestEffort,
+  };
 }

@@ -151,7 +151,7 @@ describe('sockunit run: RootDirectory= and MountAPIVFS=', () => {
     assert.equal(r.get('etc'), 'hidden');
   });
 
-  test('Accept=yes on the accept thread: the instance runs in the root and serves its connection', async (t) => {
+  test('Accept=yes on the accept thread, User=nobody: the instance runs in the root and serves its connection', async (t) => {
     if (skip(t)) return;
     const root = newRoot();
     const port = await freePort();
@@ -162,7 +162,9 @@ describe('sockunit run: RootDirectory= and MountAPIVFS=', () => {
           '[Service]',
           `RootDirectory=${root}`,
           'StandardInput=socket',
-          'ExecStart=/bin/sh -c \'echo R top=$$(ls /); echo "R self=$$(cat /proc/self/comm)"; echo R served=yes\'',
+          // The user change happens inside the root, between the two plans.
+          'User=nobody',
+          'ExecStart=/bin/sh -c \'echo R top=$$(ls /); echo "R self=$$(cat /proc/self/comm)"; while read k v rest; do [ "$$k" = Uid: ] && echo R uid=$$v; done < /proc/self/status; echo R served=yes\'',
           '',
         ].join('\n'),
       }),
@@ -173,6 +175,7 @@ describe('sockunit run: RootDirectory= and MountAPIVFS=', () => {
     const r = results(reply);
     assert.equal(r.get('served'), 'yes', `the activated connection is served:\n${reply}\n${m.log}`);
     assert.equal(r.get('self'), 'cat');
+    assert.equal(r.get('uid'), '65534', 'User= applied inside the root');
     assert.ok(!(r.get('top') ?? '').includes('etc'), `only the root's tree: ${r.get('top')}`);
   });
 

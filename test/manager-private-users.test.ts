@@ -8,30 +8,11 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import {
-  exchange,
-  freePort,
-  managerSuite,
-  rootUnavailable,
-  SYSTEM_PYTHON,
-} from './fixtures/manager/harness.js';
+import { exchange, freePort, managerSuite, SYSTEM_PYTHON } from './fixtures/manager/harness.js';
+import { serviceResults, skipWithoutRoot, triggeredPythonService } from './helpers/service-results.js';
 
-const skipWhy = rootUnavailable();
-const skip = (t: { skip(m: string): void }) => {
-  if (skipWhy === undefined) return false;
-  if (process.env.CI) assert.fail(`${skipWhy} — CI runs as root`);
-  t.skip(`${skipWhy}: writing the maps of a user namespace needs root`);
-  return true;
-};
-
-function results(log: string, unit: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of log.split('\n')) {
-    const m = new RegExp(`${unit.replace('.', '\\.')}\\[\\d+\\]: R (\\S+)=(.*)$`).exec(line);
-    if (m) out.set(m[1] as string, m[2] as string);
-  }
-  return out;
-}
+const skip = skipWithoutRoot('writing the maps of a user namespace needs root');
+const results = serviceResults;
 
 /** A uid no account has: a file it owns is of an unmapped user in the service's namespace. */
 const STRANGER = 4242;
@@ -111,23 +92,13 @@ describe('sockunit run: PrivateUsers=', () => {
     if (skip(t)) return;
     const file = strangersFile();
     const port = await freePort();
-    const m = await suite.start((dir) => {
-      writeFileSync(join(dir, 'userns.py'), `import os\n${check(file)}\n`);
-      chmodSync(dir, 0o755); // read by User=nobody
-      return {
-        'nob.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-        'nob.service': [
-          '[Service]',
-          'Type=oneshot',
-          'User=nobody',
-          'PrivateUsers=yes',
-          `ExecStart=${SYSTEM_PYTHON} ${dir}/userns.py`,
-          '',
-        ].join('\n'),
-      };
+    const m = await triggeredPythonService(suite, {
+      unit: 'nob',
+      port,
+      script: `import os\n${check(file)}\n`,
+      keys: ['Type=oneshot', 'User=nobody', 'PrivateUsers=yes'],
+      readyKey: 'userns',
     });
-    await suite.trigger(port);
-    await m.waitFor(/nob\.service\[\d+\]: R userns=/, 10_000);
     const r = results(m.log, 'nob.service');
     assert.equal(r.get('uidmap'), '0 0 1 / 65534 65534 1', `root and nobody mapped:\n${m.log}`);
     assert.equal(r.get('gidmap'), '0 0 1 / 65534 65534 1');

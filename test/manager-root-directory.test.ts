@@ -18,27 +18,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { exchange, freePort, managerSuite, rootUnavailable } from './fixtures/manager/harness.js';
+import { exchange, freePort, managerSuite } from './fixtures/manager/harness.js';
 import { makeMinimalRoot } from './helpers/minimal-root.js';
+import { serviceResults, skipWithoutRoot } from './helpers/service-results.js';
 
-const skipWhy = rootUnavailable();
-const skip = (t: { skip(m: string): void }) => {
-  if (skipWhy === undefined) return false;
-  if (process.env.CI) assert.fail(`${skipWhy} — CI runs as root`);
-  t.skip(`${skipWhy}: chroot and mount namespaces need root`);
-  return true;
-};
-
-/** Lines the service printed, `R key=value`, as a map (from the manager's log or a reply). */
-function results(text: string, unit?: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const prefix = unit ? `${unit.replace('.', '\\.')}\\[\\d+\\]: ` : '';
-  for (const line of text.split('\n')) {
-    const m = new RegExp(`${prefix}R (\\S+)=(.*)$`).exec(line);
-    if (m) out.set(m[1] as string, m[2] as string);
-  }
-  return out;
-}
+const skip = skipWithoutRoot('chroot and mount namespaces need root');
+const results = serviceResults;
 
 const PROGRAMS = ['/bin/sh', '/bin/ls', '/bin/cat', '/bin/touch'];
 

@@ -18,33 +18,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import {
-  exchange,
-  freePort,
-  managerSuite,
-  rootUnavailable,
-  SYSTEM_PYTHON,
-  waitUntil,
-} from './fixtures/manager/harness.js';
+import { exchange, freePort, managerSuite, SYSTEM_PYTHON, waitUntil } from './fixtures/manager/harness.js';
 import { statusOf } from './fixtures/manager/status.js';
+import { serviceResults, skipWithoutRoot, triggeredPythonService } from './helpers/service-results.js';
 
-const skipWhy = rootUnavailable();
-const skip = (t: { skip(m: string): void }) => {
-  if (skipWhy === undefined) return false;
-  if (process.env.CI) assert.fail(`${skipWhy} — CI runs as root`);
-  t.skip(`${skipWhy}: namespaces and seccomp filters need root`);
-  return true;
-};
-
-/** Lines the service printed, `R key=value`, as a map (from the manager's log). */
-function results(log: string, unit: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of log.split('\n')) {
-    const m = new RegExp(`${unit.replace('.', '\\.')}\\[\\d+\\]: R (\\S+)=(.*)$`).exec(line);
-    if (m) out.set(m[1] as string, m[2] as string);
-  }
-  return out;
-}
+const skip = skipWithoutRoot('namespaces and seccomp filters need root');
+const results = serviceResults;
 
 describe('sockunit run: sandboxing', () => {
   const suite = managerSuite('sandbox');
@@ -183,21 +162,13 @@ describe('sockunit run: sandboxing', () => {
       '    os.getpriority(os.PRIO_PROCESS, 0)',
       '    time.sleep(0.2)',
     ].join('\n');
-    const m = await suite.start((dir) => {
-      writeFileSync(join(dir, 'logged.py'), script);
-      return {
-        'logged.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-        'logged.service': [
-          '[Service]',
-          'SystemCallLog=getpriority',
-          'Nice=7',
-          `ExecStart=${SYSTEM_PYTHON} ${dir}/logged.py`,
-          '',
-        ].join('\n'),
-      };
+    const m = await triggeredPythonService(suite, {
+      unit: 'logged',
+      port,
+      script,
+      keys: ['SystemCallLog=getpriority', 'Nice=7'],
+      readyKey: 'prio',
     });
-    await suite.trigger(port);
-    await m.waitFor(/logged\.service\[\d+\]: R prio=/, 10_000);
     const r = results(m.log, 'logged.service');
     assert.equal(r.get('prio'), '7', `the logged call returns its real answer:\n${m.log}`);
     const pid = Number(/logged\.service\[(\d+)\]: R prio=/.exec(m.log)?.[1]);

@@ -11,29 +11,26 @@
 // host's tree before the service is exec'd. Nothing but sockunit's helpers runs in between.
 
 import { accessSync, constants as fsConstants, lstatSync, readlinkSync, statSync } from 'node:fs';
+import { O_CLOEXEC, O_CREAT, O_RDONLY } from '../../sys/constants.js';
 import { contextHelperPath } from '../../sys/context-helper.js';
 import { listenPidHelperPath } from '../../sys/listen-pid-helper.js';
 import { type PlanStep, sandboxHelperPath } from '../../sys/syscall-plan.js';
 import { type BindPath, mountsApiVfs, type SandboxContext } from '../../unit/sandbox-config.js';
 import { SERVICE_PATH } from './environment.js';
-
-// systemd's exit statuses for these steps.
-const EXIT_CHDIR = 200;
-const EXIT_CHROOT = 210;
-const EXIT_NAMESPACE = 226;
-
-const AT_FDCWD = -100;
-const O_RDONLY = 0;
-const O_CREAT = 0o100;
-const O_CLOEXEC = 0x80000;
-const MS_NOSUID = 2;
-const MS_NODEV = 4;
-const MS_NOEXEC = 8;
-const MS_BIND = 4096;
-const MS_REC = 16384;
-const MS_STRICTATIME = 1 << 24;
-const EEXIST = 17;
-const ENOENT = 2;
+import {
+  AT_FDCWD,
+  EEXIST,
+  ENOENT,
+  EXIT_CHDIR,
+  EXIT_CHROOT,
+  EXIT_NAMESPACE,
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_REC,
+  MS_STRICTATIME,
+} from './plan-constants.js';
 
 /** `path` (absolute, as the service sees it) on the host's tree, for a service in `root`. */
 export function inRoot(root: string | undefined, path: string): string {

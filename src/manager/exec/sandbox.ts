@@ -23,6 +23,7 @@ import {
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../../sys/constants.js';
 import {
   CLONE_NEWIPC,
   CLONE_NEWNET,
@@ -62,6 +63,23 @@ import {
 } from '../../unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import {
+  AT_FDCWD,
+  AT_RECURSIVE,
+  EEXIST,
+  ENOENT,
+  EXIT_CAPABILITIES,
+  EXIT_NAMESPACE,
+  EXIT_SECCOMP,
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_RDONLY,
+  MS_REC,
+  MS_SLAVE,
+  MS_STRICTATIME,
+} from './plan-constants.js';
+import {
   apiPresent,
   bindPointSteps,
   enterRootSteps,
@@ -71,25 +89,6 @@ import {
   workingDirectorySteps,
 } from './root-directory.js';
 
-// systemd's exit statuses for a failed executor step.
-const EXIT_NAMESPACE = 226;
-const EXIT_SECCOMP = 228;
-const EXIT_CAPABILITIES = 218;
-
-const AT_FDCWD = -100;
-const AT_RECURSIVE = 0x8000;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_CLOEXEC = 0x80000;
-const MS_RDONLY = 1;
-const MS_NOSUID = 2;
-const MS_NODEV = 4;
-const MS_NOEXEC = 8;
-const MS_BIND = 4096;
-const MS_REC = 16384;
-const MS_SLAVE = 1 << 19;
-const MS_STRICTATIME = 1 << 24;
 const MOUNT_ATTR_RDONLY = 1n;
 const MOUNT_ATTR_NOEXEC = 8n;
 const OPEN_TREE_CLONE = 1;
@@ -97,8 +96,6 @@ const MOVE_MOUNT_F_EMPTY_PATH = 4;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
 const SECCOMP_SET_MODE_FILTER = 1;
-const ENOENT = 2;
-const EEXIST = 17;
 const EINVAL = 22;
 const EPERM = 1;
 

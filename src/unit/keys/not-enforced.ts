@@ -13,7 +13,7 @@ interface Group {
 const GROUPS: readonly Group[] = [
   {
     reason:
-      'not part of sockunit’s sandbox (disk images and their verity data, BPF delegation, MAC labels, keyrings); RootDirectory= takes a directory',
+      'not part of sockunit’s sandbox (disk images and extensions, whose mounting sockunit does not do: RootDirectory= takes a directory; BPF delegation, MAC labels, keyrings, mount propagation flags, IPC removal)',
     keys: [
       'RootImage',
       'RootImageOptions',

@@ -106,4 +106,28 @@ describe('sockunit run: PrivateUsers=', () => {
     assert.equal(r.get('read'), 'Permission denied');
     assert.notEqual(r.get('userns'), readlinkSync('/proc/self/ns/user'));
   });
+  test('a manager without capabilities cannot map root: the start fails with 217/USER, naming PrivateUsers=', async (t) => {
+    if (skip(t)) return;
+    const port = await freePort();
+    const m = await suite.start(
+      () => ({
+        'capless.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'capless.service': ['[Service]', 'PrivateUsers=yes', 'ExecStart=/bin/echo ran', ''].join('\n'),
+      }),
+      // Root without capabilities, as in an unprivileged container: since Linux 5.12 a map of
+      // uid 0 needs CAP_SETFCAP, so the kernel refuses the manager's write.
+      { wrapper: ['setpriv', '--bounding-set=-all', '--inh-caps=-all', '--'] },
+    );
+    await suite.trigger(port);
+    await m.waitFor(
+      /capless\.service: PrivateUsers=: cannot write the uid\/gid maps of pid \d+: EPERM/,
+      10_000,
+    );
+    await m.waitFor(
+      /capless\.service\[\d+\]: PrivateUsers=: the manager did not write the uid and gid maps: errno 32/,
+      10_000,
+    );
+    await m.waitFor(/capless\.service.*status=217\/USER/, 10_000);
+    assert.doesNotMatch(m.log, /capless\.service\[\d+\]: ran/, 'the service never ran');
+  });
 });

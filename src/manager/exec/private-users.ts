@@ -14,7 +14,8 @@
 //   4. write a byte to the second, which the manager filled: the write blocks until the manager
 //      has written setgroups ("deny"), gid_map and uid_map, and then drains it.
 // The helper has no read(2) or wait; a write into a full pipe is its way to wait. Should the
-// manager never answer (it died), PR_SET_PDEATHSIG ends the process.
+// manager never answer (it died), PR_SET_PDEATHSIG ends the process; should it fail to write the
+// maps, it closes the pipe and the write fails.
 
 import { writeFileSync, writeSync } from 'node:fs';
 import { closePipe, openPipe, type Pipe } from '../../sys/relay.js';
@@ -133,14 +134,12 @@ export class PrivateUsersHandshake {
       writeFileSync(`/proc/${pid}/gid_map`, this.maps.gidMap);
       writeFileSync(`/proc/${pid}/uid_map`, this.maps.uidMap);
     } catch (err) {
-      // It would wait in a namespace without maps: end it (the start fails, as under systemd).
+      // Closing the gate's last reader fails the process's waiting write (EPIPE): its step exits
+      // with 217/USER naming PrivateUsers=, as systemd's start fails.
       this.log?.error(
-        `${this.unit}: PrivateUsers=: cannot write the maps of pid ${pid}: ${(err as Error).message}`,
+        `${this.unit}: PrivateUsers=: cannot write the uid/gid maps of pid ${pid}: ${(err as Error).message} (mapping root takes CAP_SETUID, CAP_SETGID and CAP_SETFCAP)`,
         this.unit,
       );
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
       this.close();
       return;
     }

@@ -9,6 +9,7 @@ import { chmodSync, chownSync, mkdtempSync, readlinkSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { exchange, freePort, managerSuite, SYSTEM_PYTHON } from './fixtures/manager/harness.js';
+import { statusOf } from './fixtures/manager/status.js';
 import { serviceResults, skipWithoutRoot, triggeredPythonService } from './helpers/service-results.js';
 
 const skip = skipWithoutRoot('writing the maps of a user namespace needs root');
@@ -106,13 +107,24 @@ describe('sockunit run: PrivateUsers=', () => {
     assert.equal(r.get('read'), 'Permission denied');
     assert.notEqual(r.get('userns'), readlinkSync('/proc/self/ns/user'));
   });
-  test('a manager without capabilities cannot map root: the start fails with 217/USER, naming PrivateUsers=', async (t) => {
+  test('a manager without capabilities cannot map root: strict fails with 217/USER naming PrivateUsers=; best-effort runs without it and says so', async (t) => {
     if (skip(t)) return;
     const port = await freePort();
+    const port2 = await freePort();
     const m = await suite.start(
       () => ({
         'capless.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
         'capless.service': ['[Service]', 'PrivateUsers=yes', 'ExecStart=/bin/echo ran', ''].join('\n'),
+        'loose.socket': `[Socket]\nListenStream=127.0.0.1:${port2}\n`,
+        'loose.service': [
+          '[Service]',
+          'Type=oneshot',
+          'RemainAfterExit=yes',
+          'PrivateUsers=yes',
+          'X-Sockunit-Sandbox=best-effort',
+          "ExecStart=/bin/sh -c 'echo R userns=$(readlink /proc/self/ns/user)'",
+          '',
+        ].join('\n'),
       }),
       // Root without capabilities, as in an unprivileged container: since Linux 5.12 a map of
       // uid 0 needs CAP_SETFCAP, so the kernel refuses the manager's write.
@@ -129,5 +141,14 @@ describe('sockunit run: PrivateUsers=', () => {
     );
     await m.waitFor(/capless\.service.*status=217\/USER/, 10_000);
     assert.doesNotMatch(m.log, /capless\.service\[\d+\]: ran/, 'the service never ran');
+    await suite.trigger(port2);
+    await m.waitFor(/loose\.service\[\d+\]: R userns=/, 10_000);
+    assert.match(
+      m.log,
+      /loose\.service: sandbox best-effort: running WITHOUT PrivateUsers= \(the manager lacks CAP_SETGID, CAP_SETUID, CAP_SETFCAP/,
+    );
+    assert.equal(results(m.log, 'loose.service').get('userns'), readlinkSync('/proc/self/ns/user'));
+    const s = statusOf(m, 'loose.service') as { sandboxLeftOut?: string[] };
+    assert.match((s.sandboxLeftOut ?? []).join(), /PrivateUsers=/);
   });
 });

@@ -193,6 +193,7 @@ export function isSandboxed(s: SandboxContext): boolean {
     needsMountNamespace(s) ||
     needsSeccomp(s) ||
     serviceRoot(s) !== undefined ||
+    s.privateUsers ||
     s.privateNetwork ||
     s.privateIPC ||
     s.networkNamespacePath !== undefined ||

@@ -28,6 +28,7 @@ import {
   CLONE_NEWIPC,
   CLONE_NEWNET,
   CLONE_NEWNS,
+  CLONE_NEWUSER,
   CLONE_NEWUTS,
   createNamespace,
 } from '../../sys/namespace.js';
@@ -220,6 +221,7 @@ interface Abilities {
   seccomp: string | undefined;
   netns: string | undefined;
   ipcns: string | undefined;
+  userns: string | undefined;
 }
 
 let abilities: Abilities | undefined;
@@ -287,6 +289,7 @@ function probe(): Abilities {
     seccomp,
     netns: tryNs('net'),
     ipcns: tryNs('ipc'),
+    userns: userNamespaceRefusal(probePlan([fail(CLONE_NEWUSER, 'user namespace')])),
   };
 }
 
@@ -388,6 +391,8 @@ export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
   }
   if (root !== undefined) early.push(...enterRootSteps(root));
   if (hasSysAdmin()) early.push(...capabilityDrops(s));
+  // Applied by the exec-context helper's steps (private-users.ts); only the omission is said here.
+  if (s.privateUsers) leaveOut(can?.userns, 'PrivateUsers=');
 
   // Inside a root, the late plan always runs: it leaves the host's tree (root-directory.ts).
   const filters: PlanStep[] =
@@ -1024,6 +1029,29 @@ function seccompFilters(s: SandboxContext): [string, SeccompFilter][] {
     ]);
   }
   return [...out, ...last];
+}
+
+/** Why this manager cannot give a process PrivateUsers='s namespace: the kernel refused to make
+ * one (`made`), or the maps of uid and gid 0 need CAP_SETUID, CAP_SETGID and (Linux 5.12)
+ * CAP_SETFCAP, which the manager lacks. */
+function userNamespaceRefusal(made: string | undefined): string | undefined {
+  if (made !== undefined) return made;
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'latin1'));
+  const eff = m ? BigInt(`0x${m[1]}`) : 0n;
+  const missing = [
+    [6, 'CAP_SETGID'],
+    [7, 'CAP_SETUID'],
+    [31, 'CAP_SETFCAP'],
+  ].filter(([bit]) => (eff & (1n << BigInt(bit as number))) === 0n);
+  if (missing.length === 0) return undefined;
+  return `the manager lacks ${missing.map(([, name]) => name).join(', ')} to write the maps of root`;
+}
+
+/** Best-effort only: why PrivateUsers= is left out on this machine (undefined: applied). */
+export function privateUsersLeftOut(s: SandboxContext): string | undefined {
+  if (!s.privateUsers || !(s.bestEffort || managerMode === 'best-effort')) return undefined;
+  abilities ??= probe();
+  return abilities.userns;
 }
 
 let sysAdmin: boolean | undefined;

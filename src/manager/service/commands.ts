@@ -17,6 +17,7 @@ import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/proces
 import {
   acquireRuntime,
   planSandbox,
+  privateUsersLeftOut,
   runsOneProcess,
   type SandboxRuntime,
   sandboxBoundingMask,
@@ -210,7 +211,8 @@ export class ServiceCommands {
    * the manager writes (private-users.ts); the handshake is kept for the spawn that follows. */
   private userNamespaceFor(cmd: ExecCommand): ((identity: Identity) => ScriptStep[]) | undefined {
     const sandbox = this.owner.config.sandbox;
-    if (!sandbox.privateUsers || cmd.fullPrivileges) return undefined;
+    if (!sandbox.privateUsers || cmd.fullPrivileges || privateUsersLeftOut(sandbox) !== undefined)
+      return undefined;
     return (identity) => {
       const euid = process.geteuid?.() ?? 0;
       const egid = process.getegid?.() ?? 0;

@@ -32,22 +32,16 @@ export const CGROUP_ENTER_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xd4000001, 'svc #0x0'),
   a64(0xf100001f, 'cmp x0, #0x0'),
   a64(0x5400000b, 'b.lt {enter_failed}', imm19('enter_failed')),
-  a64(0xf9400e60, 'ldr x0, [x19, #24]'), // argv[2] = PATH
-  a64(0x91008261, 'add x1, x19, #0x20'), // &argv[3] = ARGV0...
-  a64(0xaa1503e2, 'mov x2, x21'), // envp
-  a64(0xd2801ba8, 'mov x8, #0xdd'), // SYS_execve
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0x4b0003f9, 'neg w25, w0'), // x0 was -errno
-  a64(0x52800ffa, 'mov w26, #0x7f'), // status 127
-  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
-  a64(0xf9400e76, 'ldr x22, [x19, #24]'),
-  a64(0x14000000, 'b {fail_path}', imm26('fail_path')),
+  a64(0x91006276, 'add x22, x19, #0x18'), // &argv[2]: PATH, ARGV0...
+  a64(0x52800ffa, 'mov w26, #0x7f'), // status 127 should execve fail
+  a64(0x14000000, 'b {exec_path}', imm26('exec_path')),
   label('enter_failed'),
   a64(0x4b0003f9, 'neg w25, w0'), // x0 was -errno
   a64(0x52801b7a, 'mov w26, #0xdb'), // status 219 (CGROUP)
   a64(0x10000001, 'adr x1, {msg_enter}', adr('msg_enter')),
   a64(0xf9400a76, 'ldr x22, [x19, #16]'),
-  ...ROUTINES_AARCH64, // fail_path first
+  a64(0x14000000, 'b {fail_path}', imm26('fail_path')),
+  ...ROUTINES_AARCH64, // exec_path first
   str('zero', '0'),
   str('msg_exec', `${MSG.exec}\0`),
   str('msg_enter', `${MSG.enter}\0`),

@@ -40,24 +40,17 @@ export const CGROUP_ENTER_HELPER_X86_64: readonly ListingLine[] = [
   x86('0f 05', 'syscall'),
   x86('48 85 c0', 'test rax,rax'),
   x86('78', 'js {enter_failed}', rel8('enter_failed')),
-  x86('48 8b 7b 18', 'mov rdi,QWORD PTR [rbx+0x18]'), // argv[2] = PATH
-  x86('48 8d 73 20', 'lea rsi,[rbx+0x20]'), // &argv[3] = ARGV0...
-  x86('4c 89 e2', 'mov rdx,r12'), // envp
-  x86('b8 3b 00 00 00', 'mov eax,0x3b'), // SYS_execve
-  x86('0f 05', 'syscall'),
-  x86('f7 d8', 'neg eax'), // rax was -errno
-  x86('89 c5', 'mov ebp,eax'),
-  x86('41 bf 7f 00 00 00', 'mov r15d,0x7f'), // status 127
-  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
-  x86('4c 8b 73 18', 'mov r14,QWORD PTR [rbx+0x18]'),
-  x86('eb', 'jmp {fail_path}', rel8('fail_path')),
+  x86('4c 8d 73 18', 'lea r14,[rbx+0x18]'), // &argv[2]: PATH, ARGV0...
+  x86('41 bf 7f 00 00 00', 'mov r15d,0x7f'), // status 127 should execve fail
+  x86('eb', 'jmp {exec_path}', rel8('exec_path')),
   label('enter_failed'),
   x86('f7 d8', 'neg eax'), // rax was -errno
   x86('89 c5', 'mov ebp,eax'),
   x86('41 bf db 00 00 00', 'mov r15d,0xdb'), // status 219 (CGROUP)
   x86('48 8d 35', 'lea rsi,[rip+{msg_enter}]', rel32('msg_enter')),
   x86('4c 8b 73 10', 'mov r14,QWORD PTR [rbx+0x10]'),
-  ...ROUTINES_X86_64, // fail_path first
+  x86('eb', 'jmp {fail_path}', rel8('fail_path')),
+  ...ROUTINES_X86_64, // exec_path first
   str('zero', '0'),
   str('msg_exec', `${CGROUP_HELPER_MESSAGES.exec}\0`),
   str('msg_enter', `${CGROUP_HELPER_MESSAGES.enter}\0`),

@@ -87,16 +87,9 @@ export const CONTEXT_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0x94000000, 'bl {write_string}', imm26('write_string')),
   a64(0x14000000, 'b {fail_errno}', imm26('fail_errno')),
   label('exec'),
-  a64(0xf9400e60, 'ldr x0, [x19, #24]'), // argv[2] = PATH
-  a64(0x91008261, 'add x1, x19, #0x20'), // &argv[3] = ARGV0...
-  a64(0xaa1503e2, 'mov x2, x21'), // envp
-  a64(0xd2801ba8, 'mov x8, #0xdd'), // SYS_execve
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0x4b0003f9, 'neg w25, w0'), // errno
-  a64(0xd280197a, 'mov x26, #0xcb'), // 203/EXEC, as systemd
-  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
-  a64(0xf9400e76, 'ldr x22, [x19, #24]'), // PATH
-  ...ROUTINES_AARCH64, // fail_path first
+  a64(0x91006276, 'add x22, x19, #0x18'), // &argv[2]: PATH, ARGV0...
+  a64(0xd280197a, 'mov x26, #0xcb'), // 203/EXEC, as systemd, should execve fail
+  ...ROUTINES_AARCH64, // exec_path first
   label('nibble'),
   a64(0x5100c000, 'sub w0, w0, #0x30'), // '0'..'9' -> 0..9
   a64(0x7100241f, 'cmp w0, #0x9'),

@@ -107,17 +107,9 @@ export const CONTEXT_HELPER_X86_64: readonly ListingLine[] = [
   x86('e8', 'call {write_string}', rel32('write_string')),
   x86('eb', 'jmp {fail_errno}', rel8('fail_errno')),
   label('exec'),
-  x86('48 8b 7b 18', 'mov rdi,QWORD PTR [rbx+0x18]'), // argv[2] = PATH
-  x86('48 8d 73 20', 'lea rsi,[rbx+0x20]'), // &argv[3] = ARGV0...
-  x86('4c 89 e2', 'mov rdx,r12'), // envp
-  x86('b8 3b 00 00 00', 'mov eax,0x3b'), // SYS_execve
-  x86('0f 05', 'syscall'),
-  x86('f7 d8', 'neg eax'),
-  x86('89 c5', 'mov ebp,eax'), // errno
-  x86('41 bf cb 00 00 00', 'mov r15d,0xcb'), // 203/EXEC, as systemd
-  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
-  x86('4c 8b 73 18', 'mov r14,QWORD PTR [rbx+0x18]'), // PATH
-  ...ROUTINES_X86_64, // fail_path first
+  x86('4c 8d 73 18', 'lea r14,[rbx+0x18]'), // &argv[2]: PATH, ARGV0...
+  x86('41 bf cb 00 00 00', 'mov r15d,0xcb'), // 203/EXEC, as systemd, should execve fail
+  ...ROUTINES_X86_64, // exec_path first
   label('nibble'),
   x86('83 e8 30', 'sub eax,0x30'), // '0'..'9' -> 0..9
   x86('83 f8 09', 'cmp eax,0x9'),

@@ -7,8 +7,11 @@
 //     rcx / x9 and envp into r12 / x21, and a frame of 0xc0 bytes is taken: a '\n' at
 //     rsp+0xb0 / sp+0xb0 (kept in r13 / x20) ends the digit buffer `format` fills backwards;
 //     the bytes below rsp+0x9c and those at rsp+0xb8..0xc0 are the program's own.
-//   ROUTINES_*: the failure paths and the subroutines, placed after a program's own code. Each
-//     program that includes them defines the string `msg_usage` and appends ROUTINE_DATA.
+//   ROUTINES_*: the exec, the failure paths and the subroutines, placed after a program's own
+//     code. Each program that includes them defines the strings `msg_exec` ("…: cannot execute ")
+//     and `msg_usage`, and appends ROUTINE_DATA.
+//     exec_path(argv slot, status): execve(the slot's PATH, the slots after it, envp); should it
+//       return, "MSG_EXEC" "PATH" as fail_path, with that status.
 //     fail_path(message, path): "MESSAGE" "PATH", then as fail_errno.
 //     fail_errno: ": errno N\n" on fd 2, then exit with the failure's status.
 //     usage: `msg_usage` on fd 2, then exit_127.
@@ -20,7 +23,8 @@
 //       zeros (systemd reads a leading 0 as octal); at most 20. Callers zero-extend 32-bit
 //       values (mov eax,… and mov w0,… do).
 //   A failure path keeps the errno in ebp / w25 and the exit status in r15d / w26; fail_path
-//   takes the message in rsi / x1 and the path in r14 / x22. Messages are NUL-terminated: their
+//   takes the message in rsi / x1 and the path in r14 / x22, exec_path the address of PATH's
+//   argv slot in r14 / x22 (and envp where ENTRY_* put it). Messages are NUL-terminated: their
 //   lengths are counted at run time, so no immediate can drift from its text. The kernel starts
 //   a program with the direction flag clear, as write_string's repnz scasb needs.
 
@@ -37,10 +41,21 @@ export const ENTRY_X86_64: readonly ListingLine[] = [
   x86('4c 8d 64 cb 10', 'lea r12,[rbx+rcx*8+0x10]'), // envp = &argv[argc + 1]
 ];
 
-/** x86_64: the failure paths (ebp = errno, r15d = status; fail_path: rsi = message, r14 = path),
- * write_string(rsi), write_stderr(rsi = bytes, rdx = length), format(rax) -> rsi, rdx. The
- * subroutines clobber rax, rcx, rdx, rsi, rdi, r11 (syscall). */
+/** x86_64: exec_path (r14 = PATH's argv slot, r15d = status, r12 = envp), the failure paths
+ * (ebp = errno, r15d = status; fail_path: rsi = message, r14 = path), write_string(rsi),
+ * write_stderr(rsi = bytes, rdx = length), format(rax) -> rsi, rdx. The subroutines clobber
+ * rax, rcx, rdx, rsi, rdi, r11 (syscall). */
 export const ROUTINES_X86_64: readonly ListingLine[] = [
+  label('exec_path'),
+  x86('49 8b 3e', 'mov rdi,QWORD PTR [r14]'), // PATH
+  x86('49 8d 76 08', 'lea rsi,[r14+0x8]'), // ARGV0...
+  x86('4c 89 e2', 'mov rdx,r12'), // envp
+  x86('b8 3b 00 00 00', 'mov eax,0x3b'), // SYS_execve
+  x86('0f 05', 'syscall'),
+  x86('f7 d8', 'neg eax'), // execve returned -errno
+  x86('89 c5', 'mov ebp,eax'),
+  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
+  x86('4d 8b 36', 'mov r14,QWORD PTR [r14]'), // PATH
   label('fail_path'),
   x86('e8', 'call {write_string}', rel32('write_string')),
   x86('4c 89 f6', 'mov rsi,r14'),
@@ -103,10 +118,20 @@ export const ENTRY_AARCH64: readonly ListingLine[] = [
   a64(0x910042b5, 'add x21, x21, #0x10'), // envp = &argv[argc + 1]
 ];
 
-/** AArch64: the failure paths (w25 = errno, w26 = status; fail_path: x1 = message, x22 = path),
- * write_string(x1), write_stderr(x1 = bytes, x2 = length), format(x0) -> x1, x2. The
- * subroutines are leaves (bl/ret through x30, no stack) and clobber x0, x2, x3, x4, x5, x8. */
+/** AArch64: exec_path (x22 = PATH's argv slot, w26 = status, x21 = envp), the failure paths
+ * (w25 = errno, w26 = status; fail_path: x1 = message, x22 = path), write_string(x1),
+ * write_stderr(x1 = bytes, x2 = length), format(x0) -> x1, x2. The subroutines are leaves
+ * (bl/ret through x30, no stack) and clobber x0, x2, x3, x4, x5, x8. */
 export const ROUTINES_AARCH64: readonly ListingLine[] = [
+  label('exec_path'),
+  a64(0xf94002c0, 'ldr x0, [x22]'), // PATH
+  a64(0x910022c1, 'add x1, x22, #0x8'), // ARGV0...
+  a64(0xaa1503e2, 'mov x2, x21'), // envp
+  a64(0xd2801ba8, 'mov x8, #0xdd'), // SYS_execve
+  a64(0xd4000001, 'svc #0x0'),
+  a64(0x4b0003f9, 'neg w25, w0'), // execve returned -errno
+  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
+  a64(0xf94002d6, 'ldr x22, [x22]'), // PATH
   label('fail_path'),
   a64(0x94000000, 'bl {write_string}', imm26('write_string')),
   a64(0xaa1603e1, 'mov x1, x22'),

@@ -101,17 +101,9 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xd28000ac, 'mov x12, #0x5'), // the zeros after "_PID="
   a64(0x94000000, 'bl {fill_slots}', imm26('fill_slots')),
   label('exec'),
-  a64(0xf9400a60, 'ldr x0, [x19, #16]'), // argv[1] = PATH
-  a64(0x91006261, 'add x1, x19, #0x18'), // &argv[2] = ARGV0...
-  a64(0xaa1503e2, 'mov x2, x21'), // envp
-  a64(0xd2801ba8, 'mov x8, #0xdd'), // SYS_execve
-  a64(0xd4000001, 'svc #0x0'),
-  // execve returned: x0 = -errno.
-  a64(0x4b0003f9, 'neg w25, w0'),
-  a64(0x52800ffa, 'mov w26, #0x7f'), // status 127
-  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
-  a64(0xf9400a76, 'ldr x22, [x19, #16]'), // PATH
-  ...ROUTINES_AARCH64, // fail_path first
+  a64(0x91004276, 'add x22, x19, #0x10'), // &argv[1]: PATH, ARGV0...
+  a64(0x52800ffa, 'mov w26, #0x7f'), // status 127 should execve fail
+  ...ROUTINES_AARCH64, // exec_path first
   // fill_slots(x10 = suffix and its NUL, x11 = their length, x12 = where the zeros start in it):
   // in every envp entry that ends in that suffix, write the x23 digits at x22 over the zeros,
   // then a NUL; with x23 = 0, take the entry out of envp instead. x24 walks envp.

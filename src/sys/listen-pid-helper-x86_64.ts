@@ -120,18 +120,9 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('41 b8 05 00 00 00', 'mov r8d,0x5'), // the zeros after "_PID="
   x86('e8', 'call {fill_slots}', rel32('fill_slots')),
   label('exec'),
-  x86('48 8b 7b 10', 'mov rdi,QWORD PTR [rbx+0x10]'), // argv[1] = PATH
-  x86('48 8d 73 18', 'lea rsi,[rbx+0x18]'), // &argv[2] = ARGV0...
-  x86('4c 89 e2', 'mov rdx,r12'), // envp
-  x86('b8 3b 00 00 00', 'mov eax,0x3b'), // SYS_execve
-  x86('0f 05', 'syscall'),
-  // execve returned: rax = -errno.
-  x86('f7 d8', 'neg eax'),
-  x86('89 c5', 'mov ebp,eax'), // errno
-  x86('41 bf 7f 00 00 00', 'mov r15d,0x7f'), // status 127
-  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
-  x86('4c 8b 73 10', 'mov r14,QWORD PTR [rbx+0x10]'), // PATH
-  ...ROUTINES_X86_64, // fail_path first
+  x86('4c 8d 73 10', 'lea r14,[rbx+0x10]'), // &argv[1]: PATH, ARGV0...
+  x86('41 bf 7f 00 00 00', 'mov r15d,0x7f'), // status 127 should execve fail
+  ...ROUTINES_X86_64, // exec_path first
   // fill_slots(r9 = suffix and its NUL, r10 = their length, r8 = where the zeros start in it):
   // in every envp entry that ends in that suffix, write the r15 digits at r14 over the zeros,
   // then a NUL; with r15 = 0, take the entry out of envp instead. rbp walks envp.

@@ -97,16 +97,9 @@ export const SANDBOX_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xf9400a76, 'ldr x22, [x19, #16]'),
   a64(0x14000000, 'b {fail_path}', imm26('fail_path')),
   label('exec'),
-  a64(0xf9400e60, 'ldr x0, [x19, #24]'),
-  a64(0x91008261, 'add x1, x19, #0x20'),
-  a64(0xaa1503e2, 'mov x2, x21'),
-  a64(0xd2801ba8, 'mov x8, #0xdd'),
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0x4b0003f9, 'neg w25, w0'),
+  a64(0x91006276, 'add x22, x19, #0x18'),
   a64(0x52800ffa, 'mov w26, #0x7f'),
-  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
-  a64(0xf9400e76, 'ldr x22, [x19, #24]'),
-  ...ROUTINES_AARCH64, // fail_path first
+  ...ROUTINES_AARCH64, // exec_path first
 
   str('msg_plan', `${MSG.plan}\0`),
   str('msg_exec', `${MSG.exec}\0`),

@@ -117,17 +117,9 @@ export const SANDBOX_HELPER_X86_64: readonly ListingLine[] = [
   x86('4c 8b 73 10', 'mov r14,QWORD PTR [rbx+0x10]'),
   x86('eb', 'jmp {fail_path}', rel8('fail_path')),
   label('exec'),
-  x86('48 8b 7b 18', 'mov rdi,QWORD PTR [rbx+0x18]'),
-  x86('48 8d 73 20', 'lea rsi,[rbx+0x20]'),
-  x86('4c 89 e2', 'mov rdx,r12'),
-  x86('b8 3b 00 00 00', 'mov eax,0x3b'),
-  x86('0f 05', 'syscall'),
-  x86('f7 d8', 'neg eax'),
-  x86('89 c5', 'mov ebp,eax'),
+  x86('4c 8d 73 18', 'lea r14,[rbx+0x18]'),
   x86('41 bf 7f 00 00 00', 'mov r15d,0x7f'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
-  x86('4c 8b 73 18', 'mov r14,QWORD PTR [rbx+0x18]'),
-  ...ROUTINES_X86_64, // fail_path first
+  ...ROUTINES_X86_64, // exec_path first
 
   str('msg_plan', `${SANDBOX_HELPER_MESSAGES.plan}\0`),
   str('msg_exec', `${SANDBOX_HELPER_MESSAGES.exec}\0`),

@@ -9,7 +9,7 @@
 // subroutines are leaves, so bl/ret through x30 needs no stack.
 
 import { CONTEXT_HELPER_MESSAGES as MSG } from './context-helper-x86_64.js';
-import { a64, adr, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
+import { a64, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
 import { ENTRY_AARCH64, ROUTINE_DATA, ROUTINES_AARCH64 } from './helper-routines.js';
 
 // Each word is written with its label-relative offset field zero; assemble() fills it in.

@@ -53,6 +53,9 @@ const UNITS: Record<string, string> = {
     'UMask=0077',
     '',
   ].join('\n'),
+  'jailed.service':
+    '[Service]\nExecStart=/bin/true\nRootDirectory=/srv/jail\nPrivateUsers=yes\nPrivatePIDs=yes\n',
+  'imaged.service': '[Service]\nExecStart=/bin/true\nRootImage=/srv/jail.raw\n',
 };
 for (const [name, text] of Object.entries(UNITS)) writeFileSync(join(dir, name), text);
 
@@ -107,6 +110,19 @@ describe('sockunit security', () => {
     assert.equal(check('NoNewPrivileges=')?.sockunit, 'applied', 'issue 17 enforces it');
     assert.match(check('RemoveIPC=')?.sockunit ?? '', /^not enforced: /);
     assert.equal(check('PrivateUsers=')?.sockunit, 'not set');
+  });
+
+  it('RootDirectory= and PrivateUsers= are applied, RootImage= is not (images are not mounted)', () => {
+    const jailed = assess('jailed.service');
+    const check = (a: Assessment, name: string) => a.checks.find((c) => c.name === name);
+    assert.equal(check(jailed, 'RootDirectory=/RootImage=')?.sockunit, 'applied');
+    assert.equal(check(jailed, 'RootDirectory=/RootImage=')?.exposure, null);
+    assert.equal(check(jailed, 'PrivateUsers=')?.sockunit, 'applied');
+    assert.deepEqual(jailed.notEnforced, []);
+    const imaged = assess('imaged.service');
+    assert.match(check(imaged, 'RootDirectory=/RootImage=')?.sockunit ?? '', /^not enforced: /);
+    assert.notEqual(check(imaged, 'RootDirectory=/RootImage=')?.exposure, null, 'counts as absent');
+    assert.deepEqual(imaged.notEnforced, ['RootImage']);
   });
 
   it('the table ends with both figures; a socket unit or a missing unit exits 1; no unit is bad usage', () => {

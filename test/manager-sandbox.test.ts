@@ -6,37 +6,24 @@
 // runs and says what it left out.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import {
-  exchange,
-  freePort,
-  managerSuite,
-  rootUnavailable,
-  SYSTEM_PYTHON,
-  waitUntil,
-} from './fixtures/manager/harness.js';
+import { exchange, freePort, managerSuite, SYSTEM_PYTHON, waitUntil } from './fixtures/manager/harness.js';
 import { statusOf } from './fixtures/manager/status.js';
+import { serviceResults, skipWithoutRoot, triggeredPythonService } from './helpers/service-results.js';
 
-const skipWhy = rootUnavailable();
-const skip = (t: { skip(m: string): void }) => {
-  if (skipWhy === undefined) return false;
-  if (process.env.CI) assert.fail(`${skipWhy} — CI runs as root`);
-  t.skip(`${skipWhy}: namespaces and seccomp filters need root`);
-  return true;
-};
-
-/** Lines the service printed, `R key=value`, as a map (from the manager's log). */
-function results(log: string, unit: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of log.split('\n')) {
-    const m = new RegExp(`${unit.replace('.', '\\.')}\\[\\d+\\]: R (\\S+)=(.*)$`).exec(line);
-    if (m) out.set(m[1] as string, m[2] as string);
-  }
-  return out;
-}
+const skip = skipWithoutRoot('namespaces and seccomp filters need root');
+const results = serviceResults;
 
 describe('sockunit run: sandboxing', () => {
   const suite = managerSuite('sandbox');
@@ -155,6 +142,49 @@ describe('sockunit run: sandboxing', () => {
     assert.match(r.get('mount') ?? '', /^-1\/Operation not permitted$/, 'mount(2) fails with EPERM');
     assert.equal(r.get('inet'), 'Address family not supported by protocol');
     assert.equal(r.get('unix'), 'allowed');
+  });
+
+  test('SystemCallLog=: the listed call is logged by the kernel (audit, SECCOMP_RET_LOG) and still works', async (t) => {
+    if (skip(t)) return;
+    if (!readFileSync('/proc/sys/kernel/seccomp/actions_logged', 'utf8').split(/\s+/).includes('log')) {
+      if (process.env.CI) assert.fail('the kernel does not log seccomp log actions (actions_logged)');
+      t.skip('/proc/sys/kernel/seccomp/actions_logged lacks "log": the kernel logs nothing to check');
+      return;
+    }
+    const port = await freePort();
+    // getpriority(2): x86_64 140, AArch64 141. The service calls it until stopped: the audit
+    // log is rate limited, and other tests' lines may take its turn.
+    const nr = process.arch === 'arm64' ? 141 : 140;
+    const script = [
+      'import os, time',
+      'print("R prio=%d" % os.getpriority(os.PRIO_PROCESS, 0), flush=True)',
+      'while True:',
+      '    os.getpriority(os.PRIO_PROCESS, 0)',
+      '    time.sleep(0.2)',
+    ].join('\n');
+    const m = await triggeredPythonService(suite, {
+      unit: 'logged',
+      port,
+      script,
+      keys: ['SystemCallLog=getpriority', 'Nice=7'],
+      readyKey: 'prio',
+    });
+    const r = results(m.log, 'logged.service');
+    assert.equal(r.get('prio'), '7', `the logged call returns its real answer:\n${m.log}`);
+    const pid = Number(/logged\.service\[(\d+)\]: R prio=/.exec(m.log)?.[1]);
+    // SECCOMP_RET_LOG is 0x7ffc0000: the audit record the kernel writes for a logged call.
+    const line = await waitUntil(
+      'the audit record of the logged call',
+      () =>
+        spawnSync('dmesg', { encoding: 'utf8' })
+          .stdout.split('\n')
+          .find(
+            (l) =>
+              l.includes(` pid=${pid} `) && l.includes(` syscall=${nr} `) && l.includes('code=0x7ffc0000'),
+          ),
+      20_000,
+    );
+    assert.match(line, /type=1326/);
   });
 
   test('Accept=yes on the accept thread: every per-process key at once, in every instance', async (t) => {

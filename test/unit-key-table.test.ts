@@ -120,7 +120,7 @@ describe('key table', () => {
   });
 
   it('enforces sandboxing and resource-control keys in [Service] only, and marks the others not enforced, with a reason', () => {
-    for (const k of ['Slice', 'IPAddressDeny', 'PrivateUsers', 'PrivatePIDs']) {
+    for (const k of ['Slice', 'IPAddressDeny', 'PrivatePIDs', 'RestrictFileSystems', 'RootImage']) {
       const def = findKey(SERVICE_TABLE, 'Service', k);
       assert.equal(def?.enforcement.enforced, false, k);
     }
@@ -129,6 +129,10 @@ describe('key table', () => {
       'PrivateTmp',
       'SystemCallFilter',
       'RestrictAddressFamilies',
+      'RootDirectory',
+      'MountAPIVFS',
+      'SystemCallLog',
+      'PrivateUsers',
       'MemoryMax',
       'CPUQuota',
     ]) {

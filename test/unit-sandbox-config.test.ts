@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
 import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
-import { isSandboxed } from '../src/unit/sandbox-config.js';
+import { isSandboxed, mountsApiVfs, needsMountNamespace, serviceRoot } from '../src/unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
 import { specifierContext } from '../src/unit/specifiers.js';
 import { parseUnitText } from '../src/unit/syntax.js';
@@ -99,6 +99,39 @@ describe('sandboxing keys', () => {
     assert.equal(sandboxOf(typeText('RestrictNamespaces=no\n')).restrictNamespaces, undefined);
   });
 
+  it('SystemCallLog=: groups expand, ~ logs all but these, a later list of the other kind removes', () => {
+    const log = sandboxOf(typeText('SystemCallLog=@mount getpriority\n')).systemCallLog!;
+    assert.equal(log.allowList, true);
+    assert.ok(
+      log.names.includes('mount') && log.names.includes('umount2') && log.names.includes('getpriority'),
+    );
+    const less = sandboxOf(typeText('SystemCallLog=@mount getpriority\nSystemCallLog=~getpriority\n'))
+      .systemCallLog!;
+    assert.ok(!less.names.includes('getpriority') && less.names.includes('mount'));
+    assert.equal(sandboxOf(typeText('SystemCallLog=~@default\n')).systemCallLog!.allowList, false);
+    assert.equal(sandboxOf(typeText('SystemCallLog=@mount\nSystemCallLog=\n')).systemCallLog, undefined);
+    assert.equal(isSandboxed(sandboxOf(typeText('SystemCallLog=getpriority\n'))), true);
+  });
+
+  it('RootDirectory= implies MountAPIVFS= (systemd’s default), + paths are inside the root', () => {
+    const s = sandboxOf(typeText('RootDirectory=/srv/root\nReadOnlyPaths=+/etc -+/opt /var\n'));
+    assert.equal(serviceRoot(s), '/srv/root');
+    assert.equal(mountsApiVfs(s), true, 'MountAPIVFS= defaults to yes with a root');
+    assert.equal(needsMountNamespace(s), true);
+    assert.deepEqual(s.readOnlyPaths, [
+      { path: '/etc', missingOk: false, inRoot: true },
+      { path: '/opt', missingOk: true, inRoot: true },
+      { path: '/var', missingOk: false },
+    ]);
+    const bare = sandboxOf(typeText('RootDirectory=/srv/root\nMountAPIVFS=no\n'));
+    assert.equal(mountsApiVfs(bare), false);
+    assert.equal(needsMountNamespace(bare), false, 'a chroot alone needs no mount namespace');
+    assert.equal(isSandboxed(bare), true);
+    // Without a root, MountAPIVFS= changes nothing: the host's API file systems are there.
+    assert.equal(isSandboxed(sandboxOf(typeText('MountAPIVFS=yes\n'))), false);
+    assert.equal(serviceRoot(sandboxOf(typeText('RootDirectory=/\n'))), undefined);
+  });
+
   it('bad values are warned at file:line, say what was expected, and are ignored', () => {
     const t = typeText(
       [
@@ -108,6 +141,8 @@ describe('sandboxing keys', () => {
         'ProtectSystem=sometimes',
         'SystemCallErrorNumber=ENOTANERRNO',
         'X-Sockunit-Sandbox=maybe',
+        'RootDirectory=relative',
+        'SystemCallLog=@nonsense',
         '',
       ].join('\n'),
     );
@@ -119,6 +154,8 @@ describe('sandboxing keys', () => {
       "warning /fixture/s.service:6: ProtectSystem=sometimes: 'sometimes' is not valid; expected yes, no, full or strict; the line is ignored",
       "warning /fixture/s.service:7: SystemCallErrorNumber=ENOTANERRNO: 'ENOTANERRNO' is not an errno name; expected a name such as EPERM; the line is ignored",
       "warning /fixture/s.service:8: X-Sockunit-Sandbox=maybe: 'maybe' is not valid; expected strict or best-effort; the line is ignored",
+      "warning /fixture/s.service:9: RootDirectory=relative: 'relative' is not an absolute path; expected a path starting with /; the line is ignored",
+      "warning /fixture/s.service:10: SystemCallLog=@nonsense: unknown system call group '@nonsense'; see systemd-analyze syscall-filter; the line is ignored",
     ]);
   });
 });

@@ -8,7 +8,7 @@
 
 import { CAPABILITY_NAMES } from './capabilities.js';
 import type { KeyTable } from './key-table.js';
-import { ADDRESS_FAMILIES, filterEntryCalls, type SandboxContext } from './sandbox-config.js';
+import { ADDRESS_FAMILIES, filterEntryCalls, type SandboxContext, serviceRoot } from './sandbox-config.js';
 import type { ServiceUnitConfig } from './service-config.js';
 import { SYSCALL_GROUPS } from './syscall-groups.js';
 
@@ -721,7 +721,8 @@ function sockunitInfo(config: ServiceUnitConfig, enforced: (key: string) => bool
     runsAsRoot: enforced('DynamicUser') ? s.runsAsRoot : config.exec.user === undefined || s.runsAsRoot,
     privateUsers: enforced('PrivateUsers') && s.privateUsers,
     noNewPrivileges: enforced('NoNewPrivileges') && s.noNewPrivileges,
-    rootDirectory: enforced('RootDirectory') && s.rootDirectory,
+    // RootDirectory= is applied (a directory); RootImage= is not.
+    rootDirectory: enforced('RootDirectory') && serviceRoot(config.sandbox) !== undefined,
     capabilities: enforced('CapabilityBoundingSet') ? s.capabilities : ALL_CAPS,
     ambientCapabilities: enforced('AmbientCapabilities') && s.ambientCapabilities,
     keyringPrivate: enforced('KeyringMode') ? s.keyringPrivate : false,
@@ -819,9 +820,11 @@ export function assessService(
     const r = ours.results[n] as { badness: number | undefined; text: string };
     const t = theirs.results[n] as { badness: number | undefined; text: string };
     const set = c.keys.some((k) => rawValue(config, k) !== undefined);
-    const notOurs = c.keys.map((k) => enforcement(k)).find((x) => x && !x.enforced) as
-      | { enforced: false; reason: string }
-      | undefined;
+    // Only the keys the unit sets: RootImage= not enforced says nothing of a RootDirectory=.
+    const notOurs = c.keys
+      .filter((k) => rawValue(config, k) !== undefined)
+      .map((k) => enforcement(k))
+      .find((x) => x && !x.enforced) as { enforced: false; reason: string } | undefined;
     return {
       name: c.id,
       jsonField: c.jsonField,

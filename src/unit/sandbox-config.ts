@@ -16,6 +16,8 @@ export interface SandboxPath {
   path: string;
   /** `-` prefix: a missing path is skipped. */
   missingOk: boolean;
+  /** `+` prefix: the path is inside RootDirectory= (without it, a path of the host). */
+  inRoot?: boolean;
 }
 
 export interface BindPath {
@@ -65,12 +67,20 @@ export interface SandboxContext {
   protectProc: ProtectProc;
   procSubset: 'all' | 'pid';
   privateMounts: boolean;
+  /** PrivateUsers=: a user namespace mapping only root and the service's user and group. */
+  privateUsers: boolean;
   privateNetwork: boolean;
   privateIPC: boolean;
   protectHostname: boolean;
   protectClock: boolean;
   networkNamespacePath?: string;
   ipcNamespacePath?: string;
+  /** RootDirectory=: the service's root (chroot), in a mount namespace of its own. */
+  rootDirectory?: string;
+  /** MountAPIVFS=: unset follows systemd's default, yes with RootDirectory=. */
+  mountAPIVFS?: boolean;
+  /** SystemCallLog=: the calls logged through the audit log (a deny-list logs all others). */
+  systemCallLog?: NameList;
   systemCallFilter?: SyscallFilter;
   /** Unset: a filtered call kills the process (SIGSYS). */
   systemCallErrorNumber?: number | 'kill' | 'log';
@@ -106,6 +116,7 @@ export function defaultSandboxContext(): SandboxContext {
     protectProc: 'default',
     procSubset: 'all',
     privateMounts: false,
+    privateUsers: false,
     privateNetwork: false,
     privateIPC: false,
     protectHostname: false,
@@ -119,9 +130,21 @@ export function defaultSandboxContext(): SandboxContext {
   };
 }
 
+/** The root the service runs in, or undefined for the host's (`RootDirectory=/` changes nothing). */
+export function serviceRoot(s: SandboxContext): string | undefined {
+  return s.rootDirectory === undefined || s.rootDirectory === '/' ? undefined : s.rootDirectory;
+}
+
+/** MountAPIVFS= as systemd takes it: an explicit value wins, else yes with a RootDirectory=. It
+ * matters only with one: without, the host's /proc, /sys, /dev and /run are there anyway. */
+export function mountsApiVfs(s: SandboxContext): boolean {
+  return serviceRoot(s) !== undefined && (s.mountAPIVFS ?? true);
+}
+
 /** Whether the service needs a mount namespace of its own. */
 export function needsMountNamespace(s: SandboxContext): boolean {
   return (
+    mountsApiVfs(s) ||
     s.privateTmp !== 'no' ||
     s.protectSystem !== 'no' ||
     s.protectHome !== 'no' ||
@@ -147,6 +170,7 @@ export function needsMountNamespace(s: SandboxContext): boolean {
 /** Whether any seccomp filter is asked for (directly or implied by a Protect*= key). */
 export function needsSeccomp(s: SandboxContext): boolean {
   return (
+    s.systemCallLog !== undefined ||
     s.systemCallFilter !== undefined ||
     s.systemCallArchitectures.length > 0 ||
     s.restrictAddressFamilies !== undefined ||
@@ -168,6 +192,8 @@ export function isSandboxed(s: SandboxContext): boolean {
   return (
     needsMountNamespace(s) ||
     needsSeccomp(s) ||
+    serviceRoot(s) !== undefined ||
+    s.privateUsers ||
     s.privateNetwork ||
     s.privateIPC ||
     s.networkNamespacePath !== undefined ||

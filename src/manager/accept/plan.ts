@@ -12,6 +12,7 @@ import type { SocketSpec } from '../../net/spec.js';
 import { contextHelperWrap } from '../../sys/context-helper.js';
 import { listenPidWrap } from '../../sys/listen-pid-helper.js';
 import { expandCommandVariables } from '../../unit/exec-command.js';
+import { serviceRoot } from '../../unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
 import type { CgroupTree } from '../cgroup/tree.js';
@@ -22,6 +23,7 @@ import { feasible } from '../exec/feasibility.js';
 import { type Identity, resolveIdentity } from '../exec/identity.js';
 import { managerPowers } from '../exec/manager-powers.js';
 import { resolveExecutable, stdioTargets } from '../exec/process.js';
+import { chainInsideRoot, executableInRoot, inRoot } from '../exec/root-directory.js';
 import {
   planSandbox,
   runsOneProcess,
@@ -104,10 +106,11 @@ export function acceptPlanFor(
   const umask = currentUmask();
   if (umask === undefined || umask !== e.umask) return { reason: 'UMask= differs from the manager' };
   let cwd = '/';
+  const root = serviceRoot(template.sandbox);
   if (e.workingDirectory) {
     if (e.workingDirectory.path === '~') return { reason: 'WorkingDirectory=~' };
     cwd = e.workingDirectory.path;
-    if (!existsSync(cwd)) return { reason: 'WorkingDirectory= missing' };
+    if (!existsSync(inRoot(root, cwd))) return { reason: 'WorkingDirectory= missing' };
   }
   const stdinSocket = e.standardInput === 'socket';
   if (!stdinSocket && e.standardInput !== 'null') return { reason: `StandardInput=${e.standardInput}` };
@@ -118,7 +121,10 @@ export function acceptPlanFor(
   const powers = managerPowers();
   const possible = feasible(e, powers);
   try {
-    file = resolveExecutable(cmd.path, e.execSearchPath);
+    file =
+      root !== undefined
+        ? executableInRoot(root, cmd.path, e.execSearchPath)
+        : resolveExecutable(cmd.path, e.execSearchPath);
     // A missing user fails each start on the main thread, with its exit status (217/USER).
     identity = resolveIdentity({
       exec: e,
@@ -155,6 +161,7 @@ export function acceptPlanFor(
       reason:
         'PrivateTmp=, or PrivateNetwork=/PrivateIPC= shared by several commands (kept by the main thread)',
     };
+  if (sb.privateUsers) return { reason: 'PrivateUsers= (the manager writes each process’s maps)' };
   let launch: ReturnType<typeof planSandbox>;
   try {
     launch = planSandbox({
@@ -195,7 +202,8 @@ export function acceptPlanFor(
     stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
     { parentPid: process.pid },
   );
-  const sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);
+  let sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);
+  if (root !== undefined) sandboxed = chainInsideRoot(sandboxed, launch?.late);
   return {
     file: sandboxed.file,
     argv: sandboxed.argv,
@@ -204,7 +212,8 @@ export function acceptPlanFor(
     stdin: t.stdin === 'connection' ? 'connection' : 'null',
     stdout: t.stdout as PlanStdio,
     stderr: t.stderr as PlanStdio,
-    cwd,
+    // Inside RootDirectory=, the late plan enters the working directory.
+    cwd: root !== undefined ? '/' : cwd,
     nonBlocking: svc.nonBlocking,
     ignoreSigpipe: e.scheduling.ignoreSigpipe,
     maxConnections: s.maxConnections,

@@ -87,6 +87,9 @@ export interface StepInputs {
   /** The manager's pid: after a change of user or group the parent-death signal is armed again
    * and the parent checked against it (see parentDeathSteps). */
   parentPid?: number;
+  /** PrivateUsers='s steps (private-users.ts): after the group change, before the user change,
+   * where systemd's executor makes the user namespace. */
+  userNamespace?: readonly ScriptStep[];
 }
 
 function u64(values: readonly (number | bigint)[]): Uint8Array {
@@ -408,6 +411,7 @@ function privilegeSteps(inputs: StepInputs): ScriptStep[] {
         message: `Group=: cannot switch to gid ${target.gid}`,
       });
   }
+  if (sandboxed && inputs.userNamespace) steps.push(...inputs.userNamespace);
   const caps = sandboxed && f.capabilities;
   const last = Math.min(powers.lastCap, 62);
   const ambient = caps ? p.ambientCapabilities.filter((n) => n <= last) : [];

@@ -35,6 +35,7 @@ import type { StandardInput, StandardOutput } from '../../unit/exec-context.js';
 import type { Logger } from '../log.js';
 import { SERVICE_PATH } from './environment.js';
 import { OutputLines } from './output-lines.js';
+import { chainInsideRoot, executableInRoot, inRoot } from './root-directory.js';
 import { type SandboxLaunch, wrapWithSandbox } from './sandbox.js';
 
 export type ProcessExit = ExitStatus;
@@ -289,8 +290,13 @@ export class PosixSpawnStarter implements ProcessStarter {
   }
 
   start(request: ProcessRequest): RunningProcess {
-    const file = resolveExecutable(request.command.path, request.searchPath);
-    const cwdExists = request.cwd === undefined || request.cwd === '/' || existsSync(request.cwd);
+    const root = request.sandbox?.root;
+    const file =
+      root !== undefined
+        ? executableInRoot(root, request.command.path, request.searchPath)
+        : resolveExecutable(request.command.path, request.searchPath);
+    const cwdExists =
+      request.cwd === undefined || request.cwd === '/' || existsSync(inRoot(root, request.cwd));
     if (!cwdExists && !request.cwdMissingOk) {
       throw new Error(`WorkingDirectory=${request.cwd} does not exist; create it or prefix it with '-'`);
     }
@@ -320,6 +326,8 @@ export class PosixSpawnStarter implements ProcessStarter {
         parentPid: process.pid,
       }));
     ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'early', target, argv));
+    if (root !== undefined)
+      ({ file: target, argv } = chainInsideRoot({ file: target, argv }, request.sandbox?.late));
 
     const owned: Fd[] = [];
     let pid = 0;
@@ -375,7 +383,8 @@ export class PosixSpawnStarter implements ProcessStarter {
         setsid: true,
         umask: request.umask,
         ignoreSigpipe: request.ignoreSigpipe === true,
-        ...(request.cwd !== undefined && cwdExists ? { cwd: request.cwd } : {}),
+        // Inside RootDirectory=, the late plan enters the working directory.
+        ...(request.cwd !== undefined && cwdExists && root === undefined ? { cwd: request.cwd } : {}),
         ...(request.cgroup !== undefined ? { cgroup: request.cgroup } : {}),
       });
       pid = child.pid;

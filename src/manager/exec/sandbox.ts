@@ -23,10 +23,12 @@ import {
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { O_CLOEXEC, O_CREAT, O_RDONLY, O_WRONLY } from '../../sys/constants.js';
 import {
   CLONE_NEWIPC,
   CLONE_NEWNET,
   CLONE_NEWNS,
+  CLONE_NEWUSER,
   CLONE_NEWUTS,
   createNamespace,
 } from '../../sys/namespace.js';
@@ -52,33 +54,42 @@ import {
   AF_MAX,
   filterEntryCalls,
   isSandboxed,
+  mountsApiVfs,
   NAMESPACE_FLAGS,
   needsMountNamespace,
   needsSeccomp,
   type SandboxContext,
   type SandboxPath,
+  serviceRoot,
 } from '../../unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
+import {
+  AT_FDCWD,
+  AT_RECURSIVE,
+  EEXIST,
+  ENOENT,
+  EXIT_CAPABILITIES,
+  EXIT_NAMESPACE,
+  EXIT_SECCOMP,
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_RDONLY,
+  MS_REC,
+  MS_SLAVE,
+  MS_STRICTATIME,
+} from './plan-constants.js';
+import {
+  apiPresent,
+  bindPointSteps,
+  enterRootSteps,
+  inRoot,
+  mountPointSteps,
+  rootMountSteps,
+  workingDirectorySteps,
+} from './root-directory.js';
 
-// systemd's exit statuses for a failed executor step.
-const EXIT_NAMESPACE = 226;
-const EXIT_SECCOMP = 228;
-const EXIT_CAPABILITIES = 218;
-
-const AT_FDCWD = -100;
-const AT_RECURSIVE = 0x8000;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_CLOEXEC = 0x80000;
-const MS_RDONLY = 1;
-const MS_NOSUID = 2;
-const MS_NODEV = 4;
-const MS_NOEXEC = 8;
-const MS_BIND = 4096;
-const MS_REC = 16384;
-const MS_SLAVE = 1 << 19;
-const MS_STRICTATIME = 1 << 24;
 const MOUNT_ATTR_RDONLY = 1n;
 const MOUNT_ATTR_NOEXEC = 8n;
 const OPEN_TREE_CLONE = 1;
@@ -86,8 +97,6 @@ const MOVE_MOUNT_F_EMPTY_PATH = 4;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
 const SECCOMP_SET_MODE_FILTER = 1;
-const ENOENT = 2;
-const EEXIST = 17;
 const EINVAL = 22;
 const EPERM = 1;
 
@@ -212,6 +221,7 @@ interface Abilities {
   seccomp: string | undefined;
   netns: string | undefined;
   ipcns: string | undefined;
+  userns: string | undefined;
 }
 
 let abilities: Abilities | undefined;
@@ -279,6 +289,7 @@ function probe(): Abilities {
     seccomp,
     netns: tryNs('net'),
     ipcns: tryNs('ipc'),
+    userns: userNamespaceRefusal(probePlan([fail(CLONE_NEWUSER, 'user namespace')])),
   };
 }
 
@@ -294,6 +305,9 @@ function mountAttr(set: bigint, clear: bigint): Buffer {
 export interface SandboxLaunch {
   early?: string;
   late?: string;
+  /** RootDirectory=: the service's executable is looked up there, and the chain after the early
+   * plan names its helpers relative to the host's `/` (root-directory.ts). */
+  root?: string;
   /** Best-effort: the keys left out and why, for the log and status. */
   omitted: string[];
 }
@@ -305,8 +319,10 @@ export interface SandboxRequest {
   switchesUser: boolean;
   runtime: SandboxRuntime;
   /** The working directory, entered again inside a new mount namespace (the spawn's chdir
-   * happened before it, on the host's tree). */
+   * happened before it, on the host's tree), or inside RootDirectory=. */
   cwd: string;
+  /** WorkingDirectory=-PATH: inside RootDirectory=, a missing one leaves the service in `/`. */
+  cwdMissingOk?: boolean;
   /** Directories the unit's *Directory= keys made (RuntimeDirectory=…): writable under
    * ProtectSystem=strict and the other read-only keys, as systemd leaves them. */
   writableDirectories?: readonly string[];
@@ -362,18 +378,25 @@ export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
       failStatus: EXIT_NAMESPACE,
       message: 'ProtectHostname=: cannot make a UTS namespace (unshare)',
     });
+  const root = serviceRoot(s);
   if (needsMountNamespace(s) && !leaveOut(can?.mount, mountKeys(s))) {
     early.push(...mountSteps(s, req.runtime));
-    early.push({
-      call: 'chdir',
-      args: [{ text: req.cwd }],
-      failStatus: 200, // CHDIR
-      message: `WorkingDirectory=${req.cwd}: not found in the service's mount namespace`,
-    });
+    if (root === undefined)
+      early.push({
+        call: 'chdir',
+        args: [{ text: req.cwd }],
+        failStatus: 200, // CHDIR
+        message: `WorkingDirectory=${req.cwd}: not found in the service's mount namespace`,
+      });
   }
+  if (root !== undefined) early.push(...enterRootSteps(root));
   if (hasSysAdmin()) early.push(...capabilityDrops(s));
+  // Applied by the exec-context helper's steps (private-users.ts); only the omission is said here.
+  if (s.privateUsers) leaveOut(can?.userns, 'PrivateUsers=');
 
-  const filters: PlanStep[] = [];
+  // Inside a root, the late plan always runs: it leaves the host's tree (root-directory.ts).
+  const filters: PlanStep[] =
+    root !== undefined ? workingDirectorySteps(req.cwd, req.cwdMissingOk ?? false) : [];
   if (needsSeccomp(s) && !leaveOut(can?.seccomp, seccompKeys(s))) {
     if (!seccompAvailable())
       throw new Error(
@@ -397,7 +420,7 @@ export function planSandbox(req: SandboxRequest): SandboxLaunch | undefined {
         message: `${keys}: the kernel refused the seccomp filter`,
       });
   }
-  const launch: SandboxLaunch = { omitted };
+  const launch: SandboxLaunch = { omitted, ...(root !== undefined ? { root } : {}) };
   // The filters go in a helper run of their own, the last step before the service (after
   // setpriv's and the LISTEN_PID helper's own calls, which an allow-list might not include).
   const lateSteps = filters;
@@ -501,12 +524,14 @@ function mountKeys(s: SandboxContext): string {
   if (s.protectControlGroups) keys.push('ProtectControlGroups=');
   if (s.protectProc !== 'default' || s.procSubset !== 'all') keys.push('ProtectProc=/ProcSubset=');
   if (s.privateMounts) keys.push('PrivateMounts=');
+  if (mountsApiVfs(s)) keys.push('RootDirectory=/MountAPIVFS=');
   return keys.join(' ');
 }
 
 function seccompKeys(s: SandboxContext): string {
   const keys: string[] = [];
   if (s.systemCallFilter) keys.push('SystemCallFilter=');
+  if (s.systemCallLog) keys.push('SystemCallLog=');
   if (s.systemCallArchitectures.length) keys.push('SystemCallArchitectures=');
   if (s.restrictAddressFamilies) keys.push('RestrictAddressFamilies=');
   if (s.restrictNamespaces) keys.push('RestrictNamespaces=');
@@ -529,6 +554,11 @@ function seccompKeys(s: SandboxContext): string {
  * things read-only, open the writable holes again, then hide what must be hidden. */
 function mountSteps(s: SandboxContext, runtime: SandboxRuntime): PlanStep[] {
   const steps: PlanStep[] = [];
+  // With RootDirectory=, every path of the keys is inside the root, but the host paths of
+  // ReadWritePaths= and the like written without `+` (systemd's prefix rule).
+  const root = serviceRoot(s);
+  const at = (path: string): string => inRoot(root, path);
+  const pathOf = (p: SandboxPath): string => (p.inRoot ? at(p.path) : p.path);
   const fail = (key: string, what: string) => ({ failStatus: EXIT_NAMESPACE, message: `${key}: ${what}` });
   const bind = (key: string, source: string, target: string, recursive: boolean, missingOk: boolean) =>
     steps.push({
@@ -556,16 +586,17 @@ function mountSteps(s: SandboxContext, runtime: SandboxRuntime): PlanStep[] {
     setattr(key, path, MOUNT_ATTR_RDONLY, 0n, missingOk);
   };
   const inaccessible = (key: string, p: SandboxPath) => {
+    const path = pathOf(p);
     let isDir = true;
     try {
-      isDir = statSync(p.path).isDirectory();
+      isDir = statSync(path).isDirectory();
     } catch {
       if (p.missingOk) return;
     }
-    if (isDir) tmpfs(key, p.path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=000', p.missingOk);
+    if (isDir) tmpfs(key, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=000', p.missingOk);
     else {
-      bind(key, inaccessibleFile(), p.path, false, p.missingOk);
-      setattr(key, p.path, MOUNT_ATTR_RDONLY, 0n, p.missingOk);
+      bind(key, inaccessibleFile(), path, false, p.missingOk);
+      setattr(key, path, MOUNT_ATTR_RDONLY, 0n, p.missingOk);
     }
   };
 
@@ -582,52 +613,73 @@ function mountSteps(s: SandboxContext, runtime: SandboxRuntime): PlanStep[] {
       ...fail(mountKeys(s), 'cannot make the mounts private'),
     },
   );
+  if (root !== undefined) steps.push(...rootMountSteps(s, root));
   const strict = s.protectSystem === 'strict';
   // ProtectSystem=strict makes everything read-only but the API file systems: keep copies of
-  // them with their own flags and put them back on top.
-  const apis = ['/dev', '/proc', '/sys'];
+  // them with their own flags and put them back on top (inside a root, those it has).
+  const apis = ['/dev', '/proc', '/sys'].filter((api) => root === undefined || apiPresent(s, root, api));
   if (strict)
     for (const api of apis)
       steps.push({
         call: 'open_tree',
-        args: [AT_FDCWD, { text: api }, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE],
+        args: [AT_FDCWD, { text: at(api) }, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE],
         saveAs: `api${api}`,
         ...fail('ProtectSystem=strict', `cannot copy the ${api} mounts`),
       });
+  if (root !== undefined && s.privateTmp !== 'no')
+    steps.push(...mountPointSteps('PrivateTmp=', at('/tmp'), 'directory'));
   if (s.privateTmp === 'yes') {
     const dirs = runtime.privateTmp();
-    bind('PrivateTmp=', dirs.tmp, '/tmp', true, false);
-    bind('PrivateTmp=', dirs.varTmp, '/var/tmp', true, true);
+    bind('PrivateTmp=', dirs.tmp, at('/tmp'), true, false);
+    bind('PrivateTmp=', dirs.varTmp, at('/var/tmp'), true, true);
   } else if (s.privateTmp === 'disconnected') {
-    tmpfs('PrivateTmp=disconnected', '/tmp', MS_NOSUID | MS_NODEV | MS_STRICTATIME, 'mode=01777');
-    tmpfs('PrivateTmp=disconnected', '/var/tmp', MS_NOSUID | MS_NODEV | MS_STRICTATIME, 'mode=01777', true);
+    tmpfs('PrivateTmp=disconnected', at('/tmp'), MS_NOSUID | MS_NODEV | MS_STRICTATIME, 'mode=01777');
+    tmpfs(
+      'PrivateTmp=disconnected',
+      at('/var/tmp'),
+      MS_NOSUID | MS_NODEV | MS_STRICTATIME,
+      'mode=01777',
+      true,
+    );
   }
-  for (const b of s.bindPaths) bind('BindPaths=', b.source, b.destination, b.recursive, b.missingOk);
-  for (const b of s.bindReadOnlyPaths)
-    bind('BindReadOnlyPaths=', b.source, b.destination, b.recursive, b.missingOk);
+  // The sources are the host's; the destinations are in the root, made when missing (as systemd
+  // makes mount points there).
+  for (const [key, list] of [
+    ['BindPaths=', s.bindPaths],
+    ['BindReadOnlyPaths=', s.bindReadOnlyPaths],
+  ] as const)
+    for (const b of list) {
+      if (root !== undefined) steps.push(...bindPointSteps(key, b, at(b.destination)));
+      bind(key, b.source, at(b.destination), b.recursive, b.missingOk);
+    }
   for (const t of s.temporaryFileSystem) {
     const opts = t.options.split(',').filter((o) => o !== '');
     const ro = opts.includes('ro');
     const data = opts.filter((o) => o !== 'ro' && o !== 'rw');
     if (!data.some((o) => o.startsWith('mode='))) data.push('mode=0755');
-    tmpfs('TemporaryFileSystem=', t.path, MS_NODEV | MS_STRICTATIME | (ro ? MS_RDONLY : 0), data.join(','));
+    tmpfs(
+      'TemporaryFileSystem=',
+      at(t.path),
+      MS_NODEV | MS_STRICTATIME | (ro ? MS_RDONLY : 0),
+      data.join(','),
+    );
   }
   for (const p of [...s.readWritePaths, ...s.readOnlyPaths, ...s.execPaths, ...s.noExecPaths])
-    bind('ReadWritePaths=/ReadOnlyPaths=', p.path, p.path, true, p.missingOk);
+    bind('ReadWritePaths=/ReadOnlyPaths=', pathOf(p), pathOf(p), true, p.missingOk);
 
   if (strict) {
-    setattr('ProtectSystem=strict', '/', MOUNT_ATTR_RDONLY, 0n, false);
+    setattr('ProtectSystem=strict', at('/'), MOUNT_ATTR_RDONLY, 0n, false);
     for (const api of apis)
       steps.push({
         call: 'move_mount',
-        args: [{ saved: `api${api}` }, { text: '' }, AT_FDCWD, { text: api }, MOVE_MOUNT_F_EMPTY_PATH],
+        args: [{ saved: `api${api}` }, { text: '' }, AT_FDCWD, { text: at(api) }, MOVE_MOUNT_F_EMPTY_PATH],
         ...fail('ProtectSystem=strict', `cannot put ${api} back`),
       });
   } else if (s.protectSystem !== 'no') {
     const dirs = ['/usr', '/boot', '/efi', ...(s.protectSystem === 'full' ? ['/etc'] : [])];
-    for (const d of dirs) readOnly(`ProtectSystem=${s.protectSystem}`, d, true);
+    for (const d of dirs) readOnly(`ProtectSystem=${s.protectSystem}`, at(d), true);
   }
-  const homes = ['/home', '/root', '/run/user'];
+  const homes = ['/home', '/root', '/run/user'].map(at);
   if (s.protectHome === 'yes')
     for (const h of homes) inaccessible('ProtectHome=yes', { path: h, missingOk: true });
   else if (s.protectHome === 'read-only') for (const h of homes) readOnly('ProtectHome=read-only', h, true);
@@ -636,27 +688,28 @@ function mountSteps(s: SandboxContext, runtime: SandboxRuntime): PlanStep[] {
 
   // Writable again: the private /tmp and the ReadWritePaths= under a read-only tree.
   if (s.privateTmp !== 'no' && s.protectSystem !== 'no') {
-    setattr('PrivateTmp=', '/tmp', 0n, MOUNT_ATTR_RDONLY, false);
-    setattr('PrivateTmp=', '/var/tmp', 0n, MOUNT_ATTR_RDONLY, true);
+    setattr('PrivateTmp=', at('/tmp'), 0n, MOUNT_ATTR_RDONLY, false);
+    setattr('PrivateTmp=', at('/var/tmp'), 0n, MOUNT_ATTR_RDONLY, true);
   }
-  for (const p of s.readWritePaths) setattr('ReadWritePaths=', p.path, 0n, MOUNT_ATTR_RDONLY, p.missingOk);
+  for (const p of s.readWritePaths) setattr('ReadWritePaths=', pathOf(p), 0n, MOUNT_ATTR_RDONLY, p.missingOk);
   for (const t of s.temporaryFileSystem)
     if (!t.options.split(',').includes('ro'))
-      setattr('TemporaryFileSystem=', t.path, 0n, MOUNT_ATTR_RDONLY, false);
-  for (const p of s.readOnlyPaths) setattr('ReadOnlyPaths=', p.path, MOUNT_ATTR_RDONLY, 0n, p.missingOk);
+      setattr('TemporaryFileSystem=', at(t.path), 0n, MOUNT_ATTR_RDONLY, false);
+  for (const p of s.readOnlyPaths) setattr('ReadOnlyPaths=', pathOf(p), MOUNT_ATTR_RDONLY, 0n, p.missingOk);
   for (const b of s.bindReadOnlyPaths)
-    setattr('BindReadOnlyPaths=', b.destination, MOUNT_ATTR_RDONLY, 0n, b.missingOk);
-  for (const p of s.noExecPaths) setattr('NoExecPaths=', p.path, MOUNT_ATTR_NOEXEC, 0n, p.missingOk);
-  for (const p of s.execPaths) setattr('ExecPaths=', p.path, 0n, MOUNT_ATTR_NOEXEC, p.missingOk);
+    setattr('BindReadOnlyPaths=', at(b.destination), MOUNT_ATTR_RDONLY, 0n, b.missingOk);
+  for (const p of s.noExecPaths) setattr('NoExecPaths=', pathOf(p), MOUNT_ATTR_NOEXEC, 0n, p.missingOk);
+  for (const p of s.execPaths) setattr('ExecPaths=', pathOf(p), 0n, MOUNT_ATTR_NOEXEC, p.missingOk);
 
-  if (s.protectProc !== 'default' || s.procSubset !== 'all') {
+  // MountAPIVFS= mounted /proc inside the root with these options already.
+  if ((s.protectProc !== 'default' || s.procSubset !== 'all') && !mountsApiVfs(s)) {
     const options = [`hidepid=${s.protectProc === 'default' ? 'off' : s.protectProc}`];
     if (s.procSubset === 'pid') options.push('subset=pid');
     steps.push({
       call: 'mount',
       args: [
         { text: 'proc' },
-        { text: '/proc' },
+        { text: at('/proc') },
         { text: 'proc' },
         MS_NOSUID | MS_NODEV | MS_NOEXEC,
         { text: options.join(',') },
@@ -664,22 +717,24 @@ function mountSteps(s: SandboxContext, runtime: SandboxRuntime): PlanStep[] {
       ...fail('ProtectProc=/ProcSubset=', 'cannot mount /proc with hidepid=/subset='),
     });
   }
-  if (s.privateDevices) steps.push(...privateDevSteps());
+  if (s.privateDevices) {
+    if (root !== undefined) steps.push(...mountPointSteps('PrivateDevices=', at('/dev'), 'directory'));
+    steps.push(...privateDevSteps(at('/dev')));
+  }
+  // Paths inside the root, taken as `+` paths are.
+  const hidden = (path: string): SandboxPath => ({ path, missingOk: true, inRoot: true });
   if (s.protectKernelTunables) {
-    for (const p of KERNEL_TUNABLES_READ_ONLY) readOnly('ProtectKernelTunables=', p, true);
-    for (const p of KERNEL_TUNABLES_HIDDEN)
-      inaccessible('ProtectKernelTunables=', { path: p, missingOk: true });
+    for (const p of KERNEL_TUNABLES_READ_ONLY) readOnly('ProtectKernelTunables=', at(p), true);
+    for (const p of KERNEL_TUNABLES_HIDDEN) inaccessible('ProtectKernelTunables=', hidden(p));
     // /sys/fs/cgroup stays as it was unless ProtectControlGroups= says otherwise.
     if (!s.protectControlGroups)
-      setattr('ProtectKernelTunables=', '/sys/fs/cgroup', 0n, MOUNT_ATTR_RDONLY, true);
+      setattr('ProtectKernelTunables=', at('/sys/fs/cgroup'), 0n, MOUNT_ATTR_RDONLY, true);
   }
   if (s.protectKernelModules)
-    for (const p of ['/usr/lib/modules', '/lib/modules'])
-      inaccessible('ProtectKernelModules=', { path: p, missingOk: true });
+    for (const p of ['/usr/lib/modules', '/lib/modules']) inaccessible('ProtectKernelModules=', hidden(p));
   if (s.protectKernelLogs)
-    for (const p of ['/proc/kmsg', '/dev/kmsg'])
-      inaccessible('ProtectKernelLogs=', { path: p, missingOk: true });
-  if (s.protectControlGroups) readOnly('ProtectControlGroups=', '/sys/fs/cgroup', true);
+    for (const p of ['/proc/kmsg', '/dev/kmsg']) inaccessible('ProtectKernelLogs=', hidden(p));
+  if (s.protectControlGroups) readOnly('ProtectControlGroups=', at('/sys/fs/cgroup'), true);
   for (const p of s.inaccessiblePaths) inaccessible('InaccessiblePaths=', p);
   return steps;
 }
@@ -706,9 +761,9 @@ const KERNEL_TUNABLES_HIDDEN = ['/proc/kallsyms', '/proc/kcore', '/sys/kernel/de
 const DEVICE_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const DEVICE_DIRS = ['pts', 'shm', 'mqueue', 'hugepages'];
 
-/** PrivateDevices=: a tmpfs /dev holding copies of the harmless nodes and of /dev/pts, /dev/shm,
- * /dev/mqueue, taken from the real /dev before it is covered. */
-function privateDevSteps(): PlanStep[] {
+/** PrivateDevices=: a tmpfs on `dev` (/dev, or the one inside RootDirectory=) holding copies of
+ * the harmless nodes and of /dev/pts, /dev/shm, /dev/mqueue, taken from the host's /dev first. */
+function privateDevSteps(dev: string): PlanStep[] {
   const key = 'PrivateDevices=';
   const steps: PlanStep[] = [];
   const fail = (what: string) => ({ failStatus: EXIT_NAMESPACE, message: `${key} ${what}` });
@@ -724,7 +779,7 @@ function privateDevSteps(): PlanStep[] {
     call: 'mount',
     args: [
       { text: 'tmpfs' },
-      { text: '/dev' },
+      { text: dev },
       { text: 'tmpfs' },
       MS_NOSUID | MS_STRICTATIME,
       { text: 'mode=0755' },
@@ -736,7 +791,7 @@ function privateDevSteps(): PlanStep[] {
       steps.push(
         {
           call: 'openat',
-          args: [AT_FDCWD, { text: `/dev/${n}` }, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666],
+          args: [AT_FDCWD, { text: `${dev}/${n}` }, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666],
           saveAs: `node-${n}`,
           ...fail(`cannot create /dev/${n}`),
         },
@@ -745,14 +800,14 @@ function privateDevSteps(): PlanStep[] {
     } else {
       steps.push({
         call: 'mkdirat',
-        args: [AT_FDCWD, { text: `/dev/${n}` }, 0o755],
+        args: [AT_FDCWD, { text: `${dev}/${n}` }, 0o755],
         okErrno: EEXIST,
         ...fail(`cannot create /dev/${n}`),
       });
     }
     steps.push({
       call: 'move_mount',
-      args: [{ saved: `dev-${n}` }, { text: '' }, AT_FDCWD, { text: `/dev/${n}` }, MOVE_MOUNT_F_EMPTY_PATH],
+      args: [{ saved: `dev-${n}` }, { text: '' }, AT_FDCWD, { text: `${dev}/${n}` }, MOVE_MOUNT_F_EMPTY_PATH],
       ...fail(`cannot put /dev/${n} in place`),
     });
   }
@@ -765,7 +820,7 @@ function privateDevSteps(): PlanStep[] {
   ])
     steps.push({
       call: 'symlinkat',
-      args: [{ text: target as string }, AT_FDCWD, { text: `/dev/${link}` }],
+      args: [{ text: target as string }, AT_FDCWD, { text: `${dev}/${link}` }],
       okErrno: EEXIST,
       ...fail(`cannot link /dev/${link}`),
     });
@@ -960,7 +1015,43 @@ function seccompFilters(s: SandboxContext): [string, SeccompFilter][] {
       },
     ]);
   }
+  // SystemCallLog=: the kernel takes the strictest answer of all filters, and "log" is stricter
+  // only than "allow", so a logged call still runs (or is denied by another filter).
+  const logged = s.systemCallLog;
+  if (logged) {
+    const log: SeccompAction = { kind: 'log' };
+    out.push([
+      'SystemCallLog=',
+      {
+        defaultAction: logged.allowList ? allow : log,
+        rules: logged.names.map((syscall) => ({ syscall, action: logged.allowList ? log : allow })),
+      },
+    ]);
+  }
   return [...out, ...last];
+}
+
+/** Why this manager cannot give a process PrivateUsers='s namespace: the kernel refused to make
+ * one (`made`), or the maps of uid and gid 0 need CAP_SETUID, CAP_SETGID and (Linux 5.12)
+ * CAP_SETFCAP, which the manager lacks. */
+function userNamespaceRefusal(made: string | undefined): string | undefined {
+  if (made !== undefined) return made;
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'latin1'));
+  const eff = m ? BigInt(`0x${m[1]}`) : 0n;
+  const missing = [
+    [6, 'CAP_SETGID'],
+    [7, 'CAP_SETUID'],
+    [31, 'CAP_SETFCAP'],
+  ].filter(([bit]) => (eff & (1n << BigInt(bit as number))) === 0n);
+  if (missing.length === 0) return undefined;
+  return `the manager lacks ${missing.map(([, name]) => name).join(', ')} to write the maps of root`;
+}
+
+/** Best-effort only: why PrivateUsers= is left out on this machine (undefined: applied). */
+export function privateUsersLeftOut(s: SandboxContext): string | undefined {
+  if (!s.privateUsers || !(s.bestEffort || managerMode === 'best-effort')) return undefined;
+  abilities ??= probe();
+  return abilities.userns;
 }
 
 let sysAdmin: boolean | undefined;

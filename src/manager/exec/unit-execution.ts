@@ -44,7 +44,12 @@ export class UnitExecution {
   }
 
   /** Sets up everything `command` needs before it starts; throws ExecSetupError. */
-  prepare(exec: ExecContext, command: ExecCommand, sandboxDropped = 0n): PreparedExec {
+  prepare(
+    exec: ExecContext,
+    command: ExecCommand,
+    sandboxDropped = 0n,
+    userNamespace?: (identity: Identity) => ScriptStep[],
+  ): PreparedExec {
     const manager = managerPowers();
     // Capabilities the sandbox's early plan took out of the bounding set before this helper runs.
     const powers =
@@ -88,6 +93,7 @@ export class UnitExecution {
         powers,
         privateDirectories: dirs.privateDirectories,
         parentPid: process.pid,
+        ...(userNamespace ? { userNamespace: userNamespace(identity) } : {}),
       }),
       ignoreSigpipe: exec.scheduling.ignoreSigpipe,
     };

@@ -6,13 +6,18 @@
 
 import type { OwnPidVariable } from '../../sys/listen-pid-helper.js';
 import { describeExit, exitStatusName, signalNumber } from '../../sys/process.js';
+import type { ScriptStep } from '../../sys/syscall-script.js';
 import { type ExecCommand, expandCommandVariables } from '../../unit/exec-command.js';
+import { defaultSandboxContext, type SandboxContext, serviceRoot } from '../../unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
+import type { Identity } from '../exec/identity.js';
+import { PrivateUsersHandshake, userNamespaceMaps } from '../exec/private-users.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
 import {
   acquireRuntime,
   planSandbox,
+  privateUsersLeftOut,
   runsOneProcess,
   type SandboxRuntime,
   sandboxBoundingMask,
@@ -59,6 +64,8 @@ export class ServiceCommands {
   private readonly notifySocket: string | undefined;
   /** PrivateTmp= directories and namespaces the unit's processes share while it runs. */
   private sandboxRuntime: SandboxRuntime | undefined;
+  /** PrivateUsers='s handshake for the process being started (between prepare and spawn). */
+  private userNamespace: PrivateUsersHandshake | undefined;
   /** Best-effort sandboxing: the keys left out of the last start, and why (shown by status). */
   sandboxOmitted: string[] = [];
 
@@ -80,8 +87,10 @@ export class ServiceCommands {
   private prepare(cmd: ExecCommand): PreparedExec | RunningProcess {
     try {
       const dropped = cmd.fullPrivileges ? 0n : sandboxBoundingMask(this.owner.config.sandbox);
-      return this.execution.prepare(this.owner.config.exec, cmd, dropped);
+      return this.execution.prepare(this.owner.config.exec, cmd, dropped, this.userNamespaceFor(cmd));
     } catch (err) {
+      this.userNamespace?.close();
+      this.userNamespace = undefined;
       if (!(err instanceof ExecSetupError)) throw err;
       this.log.error(`${this.name}: ${err.message}`, this.name);
       this.log.error(
@@ -99,9 +108,33 @@ export class ServiceCommands {
     isMain: boolean,
     extra: Record<string, string> = {},
   ): RunningProcess {
-    const e = this.owner.config.exec;
     const prepared = this.prepare(cmd);
     if (!('steps' in prepared)) return prepared;
+    const userNamespace = this.userNamespace;
+    this.userNamespace = undefined;
+    let proc: RunningProcess;
+    try {
+      proc = this.startPrepared(cmd, prepared, request, isMain, extra);
+    } catch (err) {
+      userNamespace?.close();
+      throw err;
+    }
+    if (userNamespace) {
+      userNamespace.started(proc.pid);
+      const done = () => userNamespace.close();
+      proc.exit.then(done, done);
+    }
+    return proc;
+  }
+
+  private startPrepared(
+    cmd: ExecCommand,
+    prepared: PreparedExec,
+    request: StartRequest | undefined,
+    isMain: boolean,
+    extra: Record<string, string>,
+  ): RunningProcess {
+    const e = this.owner.config.exec;
     const user = prepared.identity.user;
     const protocol: Record<string, string> = {
       ...prepared.environment,
@@ -145,7 +178,12 @@ export class ServiceCommands {
           ? (user?.home ?? lookupUser('0')?.home ?? '/')
           : e.workingDirectory.path;
     }
-    const sandbox = cmd.fullPrivileges ? undefined : this.sandboxFor(prepared, cwd);
+    // A `+` command runs without the sandbox, but still inside RootDirectory= (systemd's
+    // EXEC_APPLY_CHROOT is not cleared by `+`).
+    const context = cmd.fullPrivileges ? rootOnly(this.owner.config.sandbox) : this.owner.config.sandbox;
+    const sandbox = context
+      ? this.sandboxFor(context, prepared, cwd, e.workingDirectory?.missingOk ?? false)
+      : undefined;
     return this.starter.start({
       unit: this.name,
       command: expanded,
@@ -169,17 +207,39 @@ export class ServiceCommands {
     });
   }
 
+  /** PrivateUsers=: the steps that put the process in a user namespace of its own, whose maps
+   * the manager writes (private-users.ts); the handshake is kept for the spawn that follows. */
+  private userNamespaceFor(cmd: ExecCommand): ((identity: Identity) => ScriptStep[]) | undefined {
+    const sandbox = this.owner.config.sandbox;
+    if (!sandbox.privateUsers || cmd.fullPrivileges || privateUsersLeftOut(sandbox) !== undefined)
+      return undefined;
+    return (identity) => {
+      const euid = process.geteuid?.() ?? 0;
+      const egid = process.getegid?.() ?? 0;
+      const maps = userNamespaceMaps(
+        identity.switchTo?.uid ?? euid,
+        identity.switchTo?.gid ?? egid,
+        euid,
+        egid,
+      );
+      this.userNamespace = new PrivateUsersHandshake(this.name, maps, this.log);
+      // Inside RootDirectory= the helper runs chrooted, its working directory the host's `/`.
+      return this.userNamespace.steps(serviceRoot(sandbox) !== undefined ? 'proc' : '/proc');
+    };
+  }
+
   /** The sandbox plans for a process of this unit (undefined without sandboxing keys). */
-  private sandboxFor(prepared: PreparedExec, cwd: string) {
+  private sandboxFor(sandbox: SandboxContext, prepared: PreparedExec, cwd: string, cwdMissingOk: boolean) {
     this.sandboxRuntime ??= acquireRuntime(this.name, this.owner.config.unit.joinsNamespaceOf);
     const launch = planSandbox({
       unit: this.name,
-      sandbox: this.owner.config.sandbox,
+      sandbox,
       switchesUser: prepared.identity.switchTo !== undefined,
       // RuntimeDirectory= and the others stay writable under ProtectSystem=strict, as in systemd.
       writableDirectories: writableDirectories(prepared.environment),
       runtime: this.sandboxRuntime,
       cwd,
+      cwdMissingOk,
       // Only an instance of a template (an Accept=yes connection) of one process makes its own
       // namespaces: any other unit may be named by another's JoinsNamespaceOf=.
       singleProcess:
@@ -324,4 +384,15 @@ export async function waitOrTimeout(p: Promise<unknown>, ms: number | undefined)
   const r = await Promise.race([p.then(() => false as const), timeout]);
   clearTimeout(timer);
   return r;
+}
+
+/** What a `+` command keeps of the sandbox: the root directory and its API file systems. */
+function rootOnly(sandbox: SandboxContext): SandboxContext | undefined {
+  if (serviceRoot(sandbox) === undefined) return undefined;
+  return {
+    ...defaultSandboxContext(),
+    rootDirectory: sandbox.rootDirectory as string,
+    ...(sandbox.mountAPIVFS !== undefined ? { mountAPIVFS: sandbox.mountAPIVFS } : {}),
+    bestEffort: sandbox.bestEffort,
+  };
 }

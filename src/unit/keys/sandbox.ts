@@ -51,22 +51,24 @@ function absolute(path: string, what: string): string {
   return path.replace(/\/+$/, '') || '/';
 }
 
-/** `[-][+]/path` items: `-` skips a missing path; `+` (relative to RootDirectory=) is read as
- * the path itself, since sockunit has no RootDirectory=. */
+/** `[-][+]/path` items: `-` skips a missing path; `+` names a path inside RootDirectory= (without
+ * it, the path is the host's, as systemd reads it). */
 function parsePaths(value: string): SandboxPath[] {
   return words(value).map((w) => {
     let word = w;
     let missingOk = false;
+    let inRoot = false;
     while (word.startsWith('-') || word.startsWith('+')) {
       if (word.startsWith('-')) missingOk = true;
+      else inRoot = true;
       word = word.slice(1);
     }
-    return { path: absolute(word, 'path'), missingOk };
+    return { path: absolute(word, 'path'), missingOk, ...(inRoot ? { inRoot } : {}) };
   });
 }
 
 function formatPaths(paths: readonly SandboxPath[]): string {
-  return paths.map((p) => `${p.missingOk ? '-' : ''}${p.path}`).join(' ');
+  return paths.map((p) => `${p.missingOk ? '-' : ''}${p.inRoot ? '+' : ''}${p.path}`).join(' ');
 }
 
 /** `[-]SOURCE[:DESTINATION[:OPTIONS]]` items of BindPaths=/BindReadOnlyPaths=. */
@@ -132,6 +134,22 @@ function applySyscallFilter(c: WithSandbox, value: string): void {
       else filter.entries.delete(call);
     }
   }
+}
+
+/** SystemCallLog=: the same list rules as SystemCallFilter= (the first assignment decides allow or
+ * deny), groups expanded to their calls. */
+function applySyscallLog(c: WithSandbox, value: string): void {
+  if (value === '') {
+    delete c.sandbox.systemCallLog;
+    return;
+  }
+  const deny = value.startsWith('~');
+  const calls = words(deny ? value.slice(1) : value).flatMap((name) => filterEntryCalls(name));
+  c.sandbox.systemCallLog = mergeList(
+    c.sandbox.systemCallLog,
+    `${deny ? '~' : ''}${calls.join(' ')}`,
+    (n) => n,
+  );
 }
 
 function applyAddressFamilies(c: WithSandbox, value: string): void {
@@ -212,7 +230,7 @@ function pathRow(
   aliasOf?: string,
 ): KeyDef<WithSandbox> {
   return listRow(section, name, sandbox, field, parsePaths, formatPaths, doc, {
-    type: '[-]absolute paths',
+    type: '[-][+]absolute paths',
     specifiers: 'all',
     ...(aliasOf ? { aliasOf } : {}),
   });
@@ -342,6 +360,49 @@ export function sandboxKeys(section: SectionName): KeyDef<WithSandbox>[] {
       },
     ),
     flag('PrivateMounts', 'privateMounts', 'a mount namespace of its own'),
+    scalarRow(
+      S,
+      'PrivateUsers',
+      sandbox,
+      'privateUsers',
+      {
+        name: 'boolean or self',
+        parse: (s: string) => {
+          if (s === 'self') return true;
+          try {
+            return parseBoolean(s);
+          } catch {
+            throw new ValueError(
+              `'${s}' is not valid; expected yes, no or self (identity, full and managed are not supported by sockunit)`,
+            );
+          }
+        },
+        format: (v: boolean) => (v ? 'yes' : 'no'),
+      },
+      'a user namespace mapping only root and the service’s user and group',
+      { default: 'no' },
+    ),
+    scalarRow(
+      S,
+      'RootDirectory',
+      sandbox,
+      'rootDirectory',
+      absolutePath,
+      'the root directory (chroot) of the service, its executable looked up inside it',
+      { specifiers: 'all', emptyResetsTo: { value: undefined } },
+    ),
+    scalarRow(
+      S,
+      'MountAPIVFS',
+      sandbox,
+      'mountAPIVFS',
+      bool,
+      '/proc, /sys, /dev and /run inside RootDirectory=',
+      {
+        default: 'yes with RootDirectory=, else no',
+        emptyResetsTo: { value: undefined },
+      },
+    ),
     flag(
       'PrivateNetwork',
       'privateNetwork',
@@ -378,6 +439,14 @@ export function sandboxKeys(section: SectionName): KeyDef<WithSandbox>[] {
         const items = [...f.entries].map(([n, e]) => (e === undefined ? n : `${n}:${e}`));
         return `${f.allowList ? '' : '~'}${items.join(' ')}`;
       },
+    ),
+    customRow(
+      S,
+      'SystemCallLog',
+      'system calls logged to the audit log, or all but these with ~ (@groups)',
+      '[~]calls and @groups',
+      (c, v) => applySyscallLog(c, v),
+      (c) => formatList(c.sandbox.systemCallLog),
     ),
     scalarRow(
       S,

@@ -1,0 +1,53 @@
+// `npm run mutate`: mutation testing (StrykerJS) of the pure, cheap parts — the unit-file layer,
+// the restart policy, Accept=yes instance names, the notify message parser and the control
+// protocol — against the tests that cover them. Not part of `npm test`: a run takes tens of
+// minutes on one CPU. Scores and what survives: README.md, "Tests".
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  mutate: [
+    'src/unit/**/*.ts',
+    'src/manager/service/restart-policy.ts',
+    'src/manager/accept/instance-name.ts',
+    'src/manager/service/notify-socket.ts',
+    'src/manager/service/notification.ts',
+    'src/manager/control/protocol.ts',
+  ],
+  // Mutation switching: every mutant is compiled into the sandbox's code once, by the project's
+  // own test build, and a test process turns one on through an environment variable. So the
+  // build runs once per run, not once per mutant.
+  buildCommand: 'tsc -p tsconfig.test.json',
+  // The tap runner runs each compiled node:test file as its own `node FILE` process (whose output
+  // is TAP) and counts a file as one test: a mutant runs only the files that reached it, and
+  // stops at the first one that fails. unit-fuzz is left out: its 34,000 random inputs run ten
+  // times slower in instrumented code (~20 s of CPU a run), and it checks invariants (no crash,
+  // round trips), while the example tests are the ones that say what each rule does.
+  testRunner: 'tap',
+  tap: {
+    testFiles: [
+      '.test-build/test/unit-!(fuzz).test.js',
+      '.test-build/test/manager-restart-policy.test.js',
+      '.test-build/test/manager-instance-name.test.js',
+      '.test-build/test/manager-notify-socket.test.js',
+      '.test-build/test/manager-notification.test.js',
+      '.test-build/test/control-protocol.test.js',
+    ],
+    forceBail: true,
+  },
+  coverageAnalysis: 'perTest',
+  // Results are kept in reports/stryker-incremental.json: `npm run mutate -- --incremental`
+  // tests again only the mutants whose code or covering test files changed since.
+  // The machine is shared: one test process at a time, and a generous margin before a slow
+  // mutant counts as an endless loop.
+  concurrency: 1,
+  timeoutMS: 10000,
+  // TypeScript 7 has no JavaScript API, which Stryker's tsconfig rewriter calls; the tsconfigs
+  // point nowhere outside the sandbox, so there is nothing to rewrite. A file that does not exist
+  // turns the rewriter off.
+  tsconfigFile: 'no-tsconfig-to-rewrite.json',
+  ignorePatterns: ['dist', '.test-build', 'reports'],
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  clearTextReporter: { allowColor: false, logTests: false },
+};

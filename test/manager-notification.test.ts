@@ -10,6 +10,7 @@ import { FdStore } from '../src/manager/service/fd-store.js';
 import { applyFdStore, parseMainPid, readNotification } from '../src/manager/service/notification.js';
 import { parseNotifyText } from '../src/manager/service/notify-socket.js';
 import { AF_UNIX, SOCK_DGRAM } from '../src/sys/constants.js';
+import { replaceFd } from '../src/sys/dup.js';
 import { type Fd, isOpen, socket } from '../src/sys/socket.js';
 
 const UNIT = 'app.service';
@@ -72,6 +73,7 @@ describe('readNotification: the fields a service unit acts on', () => {
   it('ERRNO= is kept only as a number', () => {
     assert.equal(read('ERRNO=5').errno, 5);
     assert.equal(read('ERRNO=0').errno, 0);
+    assert.equal(read('ERRNO=110').errno, 110);
     for (const bad of ['', 'EIO', '-5', '5x', '1234567890'])
       assert.equal('errno' in read(`ERRNO=${bad}`), false, bad);
   });
@@ -219,6 +221,39 @@ describe('applyFdStore: FDSTORE=1 and FDSTOREREMOVE=1 with real fds', () => {
         ['debug', `${UNIT}: Stored fd ${kept} as stored.`],
         ['warning', `${UNIT}: fd store full (FileDescriptorStoreMax=1); fd closed.`],
       ],
+    );
+    store.clear();
+  });
+});
+
+describe('applyFdStore: FDNAME= and duplicates as systemd treats them', () => {
+  it('an invalid FDNAME= is ignored with a warning: the fds are stored under the default name', () => {
+    const store = new FdStore(4);
+    const { log, records } = recordingLogger();
+    const [fd] = openFds(1) as [Fd];
+    applyFdStore(read('FDSTORE=1\nFDNAME=a:b'), [fd], store, log, UNIT);
+    assert.deepEqual(store.list(), [{ fd, name: 'stored' }]);
+    assert.deepEqual(
+      records.map((r) => [r.level, r.message]),
+      [
+        ['warning', `${UNIT}: FDNAME="a:b" is not a valid fd name; using "stored".`],
+        ['debug', `${UNIT}: Stored fd ${fd} as stored.`],
+      ],
+    );
+    store.clear();
+  });
+
+  it('the same open file twice is stored once and the copy closed, without a warning', () => {
+    const store = new FdStore(4);
+    const { log, records } = recordingLogger();
+    const [fd, copy] = openFds(2) as [Fd, Fd];
+    replaceFd(copy, fd);
+    applyFdStore(read('FDSTORE=1'), [fd, copy], store, log, UNIT);
+    assert.deepEqual(store.list(), [{ fd, name: 'stored' }]);
+    assert.equal(isOpen(copy), false);
+    assert.deepEqual(
+      records.map((r) => r.level),
+      ['debug'],
     );
     store.clear();
   });

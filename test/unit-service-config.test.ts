@@ -361,3 +361,83 @@ describe('conditions', () => {
     );
   });
 });
+
+describe('mutation-tested: every default of a service, as systemd.service(5), .exec(5), .kill(5) give it', () => {
+  it('an ExecStart= alone gets every other setting at its default', () => {
+    const c = serviceOf(typeText('d.service', '[Service]\nExecStart=/bin/true\n'));
+    assert.deepEqual(c.unit, {
+      description: '',
+      documentation: [],
+      requires: [],
+      requisite: [],
+      wants: [],
+      bindsTo: [],
+      partOf: [],
+      conflicts: [],
+      before: [],
+      after: [],
+      startLimitIntervalUsec: 10_000_000,
+      startLimitBurst: 5,
+      conditions: [],
+      asserts: [],
+    });
+    const { execStart, ...service } = c.service;
+    assert.deepEqual(
+      execStart.map((e) => e.argv),
+      [['/bin/true']],
+    );
+    const none = { statuses: [], signals: [] };
+    assert.deepEqual(service, {
+      type: 'simple',
+      restart: 'no',
+      restartUsec: 100_000,
+      timeoutStartUsec: 90_000_000,
+      timeoutStopUsec: 90_000_000,
+      runtimeMaxUsec: Number.POSITIVE_INFINITY,
+      watchdogUsec: 0,
+      execCondition: [],
+      execStartPre: [],
+      execStartPost: [],
+      execReload: [],
+      execStop: [],
+      execStopPost: [],
+      remainAfterExit: false,
+      sockets: [],
+      nonBlocking: false,
+      fileDescriptorStoreMax: 0,
+      fileDescriptorStorePreserve: 'restart',
+      notifyAccess: 'none',
+      successExitStatus: none,
+      restartPreventExitStatus: none,
+      restartForceExitStatus: none,
+      reloadSignal: { name: 'SIGHUP', number: 1 },
+    });
+    assert.deepEqual(c.exec, {
+      supplementaryGroups: [],
+      umask: 0o022,
+      environment: [],
+      environmentFiles: [],
+      passEnvironment: [],
+      unsetEnvironment: [],
+      standardInput: 'null',
+      standardInputData: '',
+    });
+    assert.deepEqual(c.kill, {
+      killMode: 'control-group',
+      killSignal: { name: 'SIGTERM', number: 15 },
+      finalKillSignal: { name: 'SIGKILL', number: 9 },
+      watchdogSignal: { name: 'SIGABRT', number: 6 },
+      sendSIGKILL: true,
+      sendSIGHUP: false,
+    });
+    assert.deepEqual(c.install, {
+      wantedBy: [],
+      requiredBy: [],
+      upheldBy: [],
+      also: [],
+      alias: [],
+      defaultInstance: '',
+    });
+    assert.deepEqual(c.notEnforced, []);
+  });
+});

@@ -352,3 +352,49 @@ describe('bad-setting refusals', () => {
     });
   }
 });
+
+describe('mutation-tested: every default of a socket, as systemd.socket(5) gives it', () => {
+  it('a ListenStream= alone gets every other [Socket] setting at its default', () => {
+    const { listen, ...socket } = socketOf(typeText('d.socket', '[Socket]\nListenStream=8080\n')).socket;
+    assert.equal(listen.length, 1);
+    assert.deepEqual(socket, {
+      bindIPv6Only: 'default',
+      backlog: 2147483647,
+      socketMode: 0o666,
+      directoryMode: 0o755,
+      accept: false,
+      flushPending: false,
+      writable: false,
+      maxConnections: 64,
+      maxConnectionsPerSource: 0,
+      keepAlive: false,
+      noDelay: false,
+      freeBind: false,
+      transparent: false,
+      broadcast: false,
+      passCredentials: false,
+      passPIDFD: false,
+      passSecurity: false,
+      passPacketInfo: false,
+      acceptFileDescriptors: true,
+      timestamping: 'off',
+      reusePort: false,
+      removeOnStop: false,
+      symlinks: [],
+      fileDescriptorName: 'd.socket',
+      passFileDescriptorsToExec: false,
+      execStartPre: [],
+      execStartPost: [],
+      execStopPre: [],
+      execStopPost: [],
+      timeoutUsec: 90_000_000,
+      triggerLimitIntervalUsec: 2_000_000,
+      triggerLimitBurst: 20,
+      pollLimitIntervalUsec: 2_000_000,
+      pollLimitBurst: 15,
+      deferTrigger: 'no',
+      deferTriggerMaxUsec: Number.POSITIVE_INFINITY,
+      mptcpFallback: false,
+    });
+  });
+});

@@ -2,9 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
 import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
-import type { SocketUnitConfig } from '../src/unit/socket-config.js';
+import {
+  parseBindIPv6Only,
+  parseDeferTrigger,
+  parseFileDescriptorName,
+  parseIpTos,
+  parseTimestamping,
+  type SocketUnitConfig,
+} from '../src/unit/socket-config.js';
 import { specifierContext } from '../src/unit/specifiers.js';
 import { parseUnitText } from '../src/unit/syntax.js';
+import { ValueError } from '../src/unit/values.js';
 
 const DIR = '/fixture';
 
@@ -396,5 +404,70 @@ describe('mutation-tested: every default of a socket, as systemd.socket(5) gives
       deferTriggerMaxUsec: Number.POSITIVE_INFINITY,
       mptcpFallback: false,
     });
+  });
+});
+
+describe('mutation-tested: the [Socket] value grammars, word by word', () => {
+  const TRUE = ['1', 'yes', 'y', 'true', 't', 'on', 'YES', 'On'];
+  const FALSE = ['0', 'no', 'n', 'false', 'f', 'off', 'NO', 'Off'];
+
+  it('BindIPv6Only=: its three names, or a boolean (yes = ipv6-only, no = both)', () => {
+    for (const v of ['default', 'both', 'ipv6-only'] as const) assert.equal(parseBindIPv6Only(v), v);
+    for (const v of TRUE) assert.equal(parseBindIPv6Only(v), 'ipv6-only', v);
+    for (const v of FALSE) assert.equal(parseBindIPv6Only(v), 'both', v);
+    assert.throws(() => parseBindIPv6Only('maybe'), ValueError);
+  });
+
+  it('Timestamping=: off, us (usec, µs), ns (nsec), or a boolean (yes = ns)', () => {
+    for (const v of FALSE) assert.equal(parseTimestamping(v), 'off', v);
+    for (const v of ['us', 'usec', '\u00b5s', '\u03bcs']) assert.equal(parseTimestamping(v), 'us', v);
+    for (const v of ['ns', 'nsec', ...TRUE]) assert.equal(parseTimestamping(v), 'ns', v);
+    for (const v of ['ms', 'maybe']) assert.throws(() => parseTimestamping(v), ValueError, v);
+  });
+
+  it('DeferTrigger=: patient, or a boolean', () => {
+    assert.equal(parseDeferTrigger('patient'), 'patient');
+    for (const v of TRUE) assert.equal(parseDeferTrigger(v), 'yes', v);
+    for (const v of FALSE) assert.equal(parseDeferTrigger(v), 'no', v);
+    assert.throws(() => parseDeferTrigger('later'), ValueError);
+  });
+
+  it('IPTOS=: the four names, or 0 to 255', () => {
+    assert.deepEqual(
+      ['low-delay', 'throughput', 'reliability', 'low-cost', '0', '12', '255'].map(parseIpTos),
+      [0x10, 0x08, 0x04, 0x02, 0, 12, 255],
+    );
+    for (const v of ['256', '1a', 'a1', '-1', '']) assert.throws(() => parseIpTos(v), ValueError, v);
+  });
+
+  it('FileDescriptorName=: 1 to 255 printable ASCII characters (blanks too), no colon', () => {
+    for (const v of ['web', 'a b', 'x'.repeat(255)]) assert.equal(parseFileDescriptorName(v), v);
+    for (const v of ['x'.repeat(256), 'a:b', 'tab\there', 'caf\u00e9', '\u00e9x'])
+      assert.throws(() => parseFileDescriptorName(v), ValueError, v);
+  });
+
+  it('FileDescriptorName= left empty falls back to the default name', () => {
+    const c = socketOf(typeText('x.socket', '[Socket]\nListenStream=80\nFileDescriptorName=\nAccept=yes\n'));
+    assert.equal(c.socket.fileDescriptorName, 'connection');
+  });
+
+  it('SocketProtocol= applies to the ports its protocol has, and warns for the others', () => {
+    const warnings = (text: string) =>
+      typeText('x.socket', `[Socket]\n${text}\n`).diagnostics.map((d) => `${d.severity} ${d.message}`);
+    assert.deepEqual(warnings('ListenDatagram=53\nSocketProtocol=udplite'), []);
+    assert.deepEqual(warnings('ListenStream=80\nSocketProtocol=sctp'), []);
+    assert.deepEqual(warnings('ListenStream=80\nSocketProtocol=mptcp'), []);
+    assert.deepEqual(warnings('ListenStream=80\nSocketProtocol=udplite'), [
+      'warning SocketProtocol=udplite does not apply to stream ports and is ignored for them; expected ListenDatagram= ports',
+    ]);
+    assert.deepEqual(warnings('ListenStream=80\nListenFIFO=/run/f\nSocketProtocol=mptcp'), [
+      'warning SocketProtocol=mptcp does not apply to fifo ports and is ignored for them; expected ListenStream= ports',
+    ]);
+    assert.deepEqual(warnings('ListenSequentialPacket=/run/x\nSocketProtocol=sctp'), [
+      'warning SocketProtocol=sctp on a unix socket fails when the port opens (EPROTONOSUPPORT); expected an IP address or port',
+    ]);
+    assert.deepEqual(warnings('ListenStream=vsock:2:80\nSocketProtocol=mptcp'), [
+      'warning SocketProtocol=mptcp on a vsock socket fails when the port opens (EPROTONOSUPPORT); expected an IP address or port',
+    ]);
   });
 });

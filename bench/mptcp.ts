@@ -140,9 +140,9 @@ interface Server {
   child: ChildProcess;
 }
 
-function startServer(cmd: string, args: string[]): Promise<Server> {
+function startServer(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`server ${cmd} ${args.join(' ')} did not report a port within 10 s`));
@@ -166,8 +166,8 @@ function stopServer(server: Server): Promise<void> {
   });
 }
 
-function nodeServer(proto: Proto, mode: Mode): Promise<Server> {
-  return startServer(process.execPath, [fileURLToPath(import.meta.url), '--server', proto, mode]);
+function nodeServer(proto: Proto, mode: Mode, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+  return startServer(process.execPath, [fileURLToPath(import.meta.url), '--server', proto, mode], env);
 }
 
 function pythonServerFor(proto: Proto, mode: Mode, readSize: number): Promise<Server> {
@@ -318,11 +318,15 @@ function pyRate(proto: Proto, port: number, concurrency: number): Rate {
 // ('python'); 'python256' shows the ratio with 256 KiB reads, for information (bulk only).
 /** libuv's fixed read size (uv__read asks its alloc callback for 64 KiB). */
 const LIBUV_READ_BYTES = 64 * 1024;
-type Peer = 'node' | 'python' | 'python256';
+// 'nodeAutotuned': sockunit's MPTCP server with SOCKUNIT_MPTCP_RCVBUF=0, i.e. the kernel's receive
+// buffer autotuning instead of the fixed SO_RCVBUF of src/mptcp/receive-buffer.ts (bulk only), to
+// show in the same run what the fixed buffer is worth.
+type Peer = 'node' | 'nodeAutotuned' | 'python' | 'python256';
 type Metric = 'bulk' | 'seq' | 'c32';
 const variants: Array<{ peer: Peer; proto: Proto; label: string }> = [
   { peer: 'node', proto: 'tcp', label: 'Node net (TCP)' },
   { peer: 'node', proto: 'mptcp', label: 'sockunit mptcp' },
+  { peer: 'nodeAutotuned', proto: 'mptcp', label: 'mptcp autotuned' },
   { peer: 'python', proto: 'tcp', label: 'python3 TCP' },
   { peer: 'python', proto: 'mptcp', label: 'python3 MPTCP' },
   { peer: 'python256', proto: 'tcp', label: 'py TCP 256K rd' },
@@ -339,10 +343,12 @@ async function measure(peer: Peer, proto: Proto, metric: Metric): Promise<number
   const mode: Mode = metric === 'bulk' ? 'sink' : 'echo';
   const server = await (peer === 'node'
     ? nodeServer(proto, mode)
-    : pythonServerFor(proto, mode, peer === 'python' ? LIBUV_READ_BYTES : 256 * 1024));
+    : peer === 'nodeAutotuned'
+      ? nodeServer(proto, mode, { SOCKUNIT_MPTCP_RCVBUF: '0' })
+      : pythonServerFor(proto, mode, peer === 'python' ? LIBUV_READ_BYTES : 256 * 1024));
   try {
     if (metric === 'bulk') {
-      const r = peer === 'node' ? await nodeBulk(proto, server.port) : pyBulk(proto, server.port);
+      const r = peer.startsWith('node') ? await nodeBulk(proto, server.port) : pyBulk(proto, server.port);
       if (r.multipath !== (proto === 'mptcp'))
         throw new Error(`${peer} ${proto} bulk: TCP_IS_MPTCP was ${r.multipath}`);
       return (BULK_BYTES * 8) / r.seconds / 1e9; // Gbit/s
@@ -381,7 +387,7 @@ async function main(): Promise<void> {
   for (let rep = 0; rep < reps; rep++)
     for (const metric of metrics)
       for (const v of rep % 2 ? [...variants].reverse() : variants) {
-        if (v.peer === 'python256' && metric !== 'bulk') continue;
+        if ((v.peer === 'python256' || v.peer === 'nodeAutotuned') && metric !== 'bulk') continue;
         const value = await measure(v.peer, v.proto, metric);
         const key = `${v.peer}/${v.proto}/${metric}`;
         results.set(key, [...(results.get(key) ?? []), value]);
@@ -427,6 +433,12 @@ async function main(): Promise<void> {
     `\nFor information: the kernel's bulk ratio with 256 KiB reads is ${with256.toFixed(2)}x ` +
       `(python ${median(series('python256', 'tcp', 'bulk')).toFixed(2)} / ${median(series('python256', 'mptcp', 'bulk')).toFixed(2)} Gbit/s); ` +
       `sockunit against it: ${(oursBulk / with256).toFixed(2)}.`,
+  );
+  const autotuned = pairedRatio(series('nodeAutotuned', 'mptcp', 'bulk'), series('node', 'tcp', 'bulk'));
+  const kernelBulk = pairedRatio(series('python', 'mptcp', 'bulk'), series('python', 'tcp', 'bulk'));
+  console.log(
+    `With the kernel's receive-buffer autotuning instead of sockunit's fixed SO_RCVBUF (SOCKUNIT_MPTCP_RCVBUF=0): ` +
+      `${median(series('nodeAutotuned', 'mptcp', 'bulk')).toFixed(2)} Gbit/s, ${autotuned.toFixed(2)}x Node TCP, score ${(autotuned / kernelBulk).toFixed(2)}.`,
   );
   console.log(`\nraw: ${JSON.stringify(Object.fromEntries(results))}`);
   if (!allMet) process.exitCode = 1;

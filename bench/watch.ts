@@ -1,5 +1,6 @@
 // Readiness watcher benchmark: wake-up latency from a client's connect() call to the watcher's
-// callback on an MPTCP listener, for each watcher in src/sys/watch.ts, plus the cost of arming
+// callback on an MPTCP listener, for each watcher in src/sys/watch.ts (uv-poll, the epoll worker
+// thread, epoll_wait on libuv's thread pool), plus the cost of arming
 // and closing one watch (the manager arms one per child pidfd).
 //
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/watch.js [rounds]
@@ -11,7 +12,12 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { AF_INET, IPPROTO_MPTCP, SOCK_STREAM } from '../src/sys/constants.js';
 import { socketPair } from '../src/sys/msg.js';
 import { accept, bind, close, connect, getsockname, listen, socket } from '../src/sys/socket.js';
-import { createEpollWorkerWatcher, createUvPollWatcher, type Watcher } from '../src/sys/watch.js';
+import {
+  createEpollPoolWatcher,
+  createEpollWorkerWatcher,
+  createUvPollWatcher,
+  type Watcher,
+} from '../src/sys/watch.js';
 
 const ROUNDS = Number(process.argv[2] ?? 300);
 const WARMUP = 20;
@@ -119,12 +125,21 @@ async function measure(watcher: Watcher): Promise<Result> {
 
 async function main(): Promise<void> {
   const epoll = createEpollWorkerWatcher();
+  const pool = createEpollPoolWatcher();
   const results: Result[] = [];
-  // Alternate the order so neither always runs on a colder process.
-  for (const make of [() => createUvPollWatcher(), () => epoll, () => epoll, () => createUvPollWatcher()]) {
+  // Alternate the order so none always runs on a colder process.
+  for (const make of [
+    () => createUvPollWatcher(),
+    () => epoll,
+    () => pool,
+    () => pool,
+    () => epoll,
+    () => createUvPollWatcher(),
+  ]) {
     results.push(await measure(make()));
   }
   epoll.shutdown();
+  pool.shutdown();
   const f = (n: number): string => n.toFixed(0).padStart(6);
   console.log(`# readiness watcher wake-up, MPTCP listener, loopback, ${ROUNDS} rounds per run`);
   console.log(

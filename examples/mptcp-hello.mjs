@@ -1,5 +1,6 @@
 // Serve and connect over Multipath TCP on loopback, then print what the kernel says about the
-// connection: is it multipath, its subflows, and the bytes MPTCP moved.
+// connection: does it run MPTCP, does it use several paths now, its subflows, and the bytes MPTCP
+// moved.
 //
 //   node examples/mptcp-hello.mjs        (after `npm install`)
 import { mptcp } from 'sockunit';
@@ -14,7 +15,7 @@ console.log(
 );
 
 const server = mptcp.createServer((socket) => {
-  console.log(`server: accepted ${socket.remoteAddress}, multipath: ${mptcp.isMultipath(socket)}`);
+  console.log(`server: accepted ${socket.remoteAddress}, runs MPTCP: ${mptcp.runsMptcp(socket)}`);
   socket.pipe(socket); // echo
 });
 
@@ -29,7 +30,9 @@ server.listen(0, '127.0.0.1', () => {
   client.on('data', (chunk) => {
     received += chunk.length;
     if (received < PAYLOAD_BYTES) return;
-    console.log(`client: echoed ${received} bytes back; multipath: ${mptcp.isMultipath(client)}`);
+    console.log(
+      `client: echoed ${received} bytes back; runs MPTCP: ${mptcp.runsMptcp(client)}, several paths now: ${mptcp.usesSeveralPaths(client)}`,
+    );
     const info = mptcp.info(client);
     if (info) {
       console.log(

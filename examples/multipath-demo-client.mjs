@@ -28,7 +28,7 @@ http
       process.stdout.write(body);
       let subflows = [];
       for (let i = 0; i < 30; i++) {
-        subflows = mptcp.isMultipath(socket) ? mptcp.subflows(socket) : [];
+        subflows = mptcp.runsMptcp(socket) ? mptcp.subflows(socket) : [];
         if (subflows.length >= 2) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

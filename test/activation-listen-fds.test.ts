@@ -337,6 +337,31 @@ test('LISTEN_PIDFDID: our own pidfd inode is accepted, another one means the fds
   }
 });
 
+test('LISTEN_PIDFDID is a 64-bit id: past 2^53 it is another process, past 2^64 or 0 an error', async (t) => {
+  for (const [value, expected] of [
+    ['18446744073709551615', 'not ours'], // 2^64 - 1: valid, and no pidfd of ours has it
+    ['9007199254740993', 'not ours'], // 2^53 + 1: a Number would round it
+    ['18446744073709551616', 'ERR_LISTEN_PID_INVALID'],
+    ['0', 'ERR_LISTEN_PID_INVALID'],
+    ['12a', 'ERR_LISTEN_PID_INVALID'],
+  ] as const) {
+    const { fd } = tcpListener();
+    const child = spawnWithFds([fd], [], { env: { LISTEN_FDS: '1', LISTEN_PIDFDID: value } });
+    close(fd);
+    try {
+      const report: Report = await child.nextReport();
+      if (expected === 'not ours') {
+        assert.equal(report.error, undefined, value);
+        // Without pidfs the id cannot be checked and the fds are taken, as libsystemd does.
+        if (report.fds.length !== 0) return t.skip('this kernel has no pidfs: LISTEN_PIDFDID is not checked');
+        assert.deepEqual(report.fds, [], value);
+      } else assert.equal(report.code, expected, value);
+    } finally {
+      await child.stop();
+    }
+  }
+});
+
 test('unsetEnvironment: false keeps the variables; the fds are close-on-exec either way', async () => {
   const { fd } = tcpListener();
   const child = spawnWithFds([fd], ['keep-env'], { env: { LISTEN_FDS: '1', LISTEN_FDNAMES: 'web' } });

@@ -26,6 +26,11 @@ function tcpListener(backlog = 64): { fd: Fd; port: number } {
   return { fd, port: addr.family === 'inet' ? addr.port : 0 };
 }
 
+/** Whether a TCP listener is bound to `port` on this host (ss -ltn). */
+function listeningOn(port: number): boolean {
+  return execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim() !== '';
+}
+
 /** The backlog of the TCP listener on `port`, as the kernel reports it (ss: Send-Q). */
 function kernelBacklog(port: number): number {
   const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
@@ -80,6 +85,55 @@ test('listen() without activation and without a fallback says what to do', async
   try {
     const report: Report = await child.nextReport();
     assert.match(report.error, /no activated stream listener \(no fds were passed\) and no fallback/);
+  } finally {
+    await child.stop();
+  }
+});
+
+test('listen(server, NAME, { fallback }) takes the one passed listener whatever its name, and never opens the fallback beside it', async () => {
+  const fallback = await freePort();
+  // Passed without names (LISTEN_FDNAMES unset: 'unknown'), as `sockunit activate -l` or
+  // systemd-socket-activate without --fdname pass it; then named after another unit.
+  const envs: Record<string, string>[] = [
+    { LISTEN_FDS: '1' },
+    { LISTEN_FDS: '1', LISTEN_FDNAMES: 'other.socket' },
+  ];
+  for (const env of envs) {
+    const listener = tcpListener();
+    const child = spawnWithFds([listener.fd], ['named', 'http', String(fallback)], { env });
+    close(listener.fd);
+    try {
+      const report: Report = await child.nextReport();
+      assert.equal(report.error, undefined, report.error);
+      assert.equal(report.result.activated, true);
+      assert.equal(report.result.listenFd.name, env.LISTEN_FDNAMES ?? 'unknown');
+      assert.equal(report.address.port, listener.port, 'serves on the passed socket');
+      assert.equal(await httpGet({ port: listener.port, host: '127.0.0.1' }), `named ${report.pid}`);
+      assert.equal(listeningOn(fallback), false, 'nothing listens on the fallback port');
+    } finally {
+      await child.stop();
+    }
+  }
+});
+
+test('listen(server, NAME, { fallback }) with several passed listeners, none named NAME, fails loudly and opens nothing', async () => {
+  const fallback = await freePort();
+  const a = tcpListener();
+  const b = tcpListener();
+  const child = spawnWithFds([a.fd, b.fd], ['named', 'http', String(fallback)], {
+    env: { LISTEN_FDS: '2', LISTEN_FDNAMES: 'admin:metrics' },
+  });
+  close(a.fd);
+  close(b.fd);
+  try {
+    const report: Report = await child.nextReport();
+    assert.match(
+      report.error,
+      /no activated stream listener named 'http' \(passed: fd 3 'admin' .*, fd 4 'metrics'/,
+    );
+    assert.match(report.error, /FileDescriptorName=http in the unit, --fdname=http for sockunit activate/);
+    assert.equal(report.address, null, 'the server listens nowhere');
+    assert.equal(listeningOn(fallback), false, 'nothing listens on the fallback port');
   } finally {
     await child.stop();
   }

@@ -17,6 +17,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { commandEnvironment, fdnameIsValid } from '../src/activate/activate.js';
 import { parseActivateArguments, splitArguments } from '../src/cli/activate.js';
+import { kernelHasPidfdIds, listenPidfdIdSlot } from '../src/sys/listen-pid-helper.js';
 
 // The compiled CLI, run as users run it, side by side with systemd's own tool on the same service.
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
@@ -32,7 +33,7 @@ const START_TIMEOUT_MS = 20_000;
 const REPORT_TIMEOUT_MS = 20_000;
 
 // A service that reports what it received into DIR/<pid>.json: the LISTEN_* variables, whether
-// LISTEN_PID is its own pid, the environment's names in order, and each fd 3.. (domain, type,
+// LISTEN_PID is its own pid and LISTEN_PIDFDID its own pidfd's id, the environment's names in order, and each fd 3.. (domain, type,
 // protocol, listening, O_NONBLOCK, close-on-exec, TCP_IS_MPTCP). Then, per mode: `echo` answers
 // one line on fd 3 (or stdin/stdout with --inetd), `dgram` reads one datagram, `wait` sleeps
 // until a signal.
@@ -56,6 +57,11 @@ report = {'listen_fds': os.environ.get('LISTEN_FDS'), 'listen_fdnames': os.envir
           'env': list(os.environ.keys()), 'fds': fds,
           'stdin_is_socket': os.path.realpath('/proc/self/fd/0').startswith('socket:') or
                              os.readlink('/proc/self/fd/0').startswith('socket:')}
+pidfdid = os.environ.get('LISTEN_PIDFDID')
+if pidfdid is not None:
+    own = os.fstat(os.pidfd_open(os.getpid())).st_ino
+    pidfdid = 'self' if pidfdid == str(own) else 'other: ' + pidfdid
+report['listen_pidfdid'] = pidfdid
 if mode == 'dgram':
     s = socket.socket(fileno=os.dup(3))
     s.setblocking(True)
@@ -152,10 +158,27 @@ interface Report {
   listen_fds: string | null;
   listen_fdnames: string | null;
   listen_pid_is_self: boolean;
+  /** 'self' when LISTEN_PIDFDID is the inode id of the service's own pidfd; null when unset. */
+  listen_pidfdid: string | null;
   env: string[];
   fds: Record<string, number | boolean>[];
   stdin_is_socket: boolean;
   datagram?: string;
+}
+
+/** Where this kernel gives pidfds inode ids, sockunit sets LISTEN_PIDFDID beside LISTEN_PID as
+ * systemd 259 does; systemd-socket-activate before 259 (Debian 12 has 252) does not. Compare the
+ * two tools without it, after checking each tool's own. */
+function withoutPidfdId(tool: ToolName, r: Report): Omit<Report, 'listen_pidfdid'> {
+  const { listen_pidfdid, ...rest } = r;
+  if (tool === 'sockunit' && (r.listen_fds ?? null) !== null)
+    assert.equal(listen_pidfdid, kernelHasPidfdIds() ? 'self' : null, 'sockunit: LISTEN_PIDFDID');
+  else
+    assert.ok(
+      listen_pidfdid === null || listen_pidfdid === 'self',
+      `${tool}: LISTEN_PIDFDID ${listen_pidfdid}`,
+    );
+  return { ...rest, env: rest.env.filter((n) => n !== 'LISTEN_PIDFDID') };
 }
 
 async function reports(dir: string, count: number): Promise<Report[]> {
@@ -285,6 +308,7 @@ describe('sockunit activate: command line', () => {
       'HOME=/h',
       'LISTEN_FDS=2',
       'LISTEN_PID=0000000000',
+      ...listenPidfdIdSlot(), // LISTEN_PIDFDID=<20 zeros> where the kernel has pidfs
       'LISTEN_FDNAMES=one:one',
       'NEW=copied',
       'Z=1',
@@ -331,14 +355,18 @@ describe('sockunit activate and systemd-socket-activate on the same service', { 
       logs.push(t.stderr().replace(/:\d+ as/g, ':PORT as'));
     }
     const [ssa, ours] = results as [Report, Report];
-    assert.deepEqual(ours, ssa);
+    assert.deepEqual(withoutPidfdId('sockunit', ours), withoutPidfdId('ssa', ssa));
     assert.equal(ours.listen_fds, '2');
     assert.equal(ours.listen_fdnames, 'web:admin');
     assert.equal(ours.listen_pid_is_self, true);
     // Python's locale coercion adds LC_CTYPE itself; everything else came from the tool.
     assert.deepEqual(
       ours.env.filter((n) => n !== 'LC_CTYPE'),
-      ['TERM', 'PATH', 'USER', 'HOME', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'KEPT', 'EXTRA'],
+      [
+        ...['TERM', 'PATH', 'USER', 'HOME', 'LISTEN_FDS', 'LISTEN_PID'],
+        ...(kernelHasPidfdIds() ? ['LISTEN_PIDFDID'] : []),
+        ...['LISTEN_FDNAMES', 'KEPT', 'EXTRA'],
+      ],
     );
     assert.ok(!ours.env.includes('SECRET'), "the tool's own environment is scrubbed");
     assert.equal(ours.fds.length, 2);
@@ -371,7 +399,10 @@ describe('sockunit activate and systemd-socket-activate on the same service', { 
       assert.match(t.stderr(), /^Spawned \/usr\/bin\/python3 \(.*\) as PID \d+\.$/m);
     }
     const [ssa, ours] = results as [Report[], Report[]];
-    assert.deepEqual(ours, ssa);
+    assert.deepEqual(
+      ours.map((r) => withoutPidfdId('sockunit', r)),
+      ssa.map((r) => withoutPidfdId('ssa', r)),
+    );
     for (const r of ours) {
       assert.equal(r.listen_fds, '1');
       assert.equal(r.listen_pid_is_self, true);
@@ -421,7 +452,7 @@ describe('sockunit activate and systemd-socket-activate on the same service', { 
       results.push(report as Report);
     }
     const [ssa, ours] = results as [Report, Report];
-    assert.deepEqual(ours, ssa);
+    assert.deepEqual(withoutPidfdId('sockunit', ours), withoutPidfdId('ssa', ssa));
     assert.equal(ours.datagram, 'ping');
     assert.deepEqual([ours.fds[0]?.domain, ours.fds[0]?.type, ours.fds[0]?.protocol], [2, 2, 17]);
   });
@@ -480,6 +511,11 @@ describe('sockunit activate: MPTCP, signals and errors', {
     );
     const [report] = (await reports(dir, 1)) as [Report];
     assert.equal(report.listen_pid_is_self, true, '--now: LISTEN_PID is the command, not sockunit');
+    assert.equal(
+      report.listen_pidfdid,
+      kernelHasPidfdIds() ? 'self' : null,
+      "and LISTEN_PIDFDID its pidfd's id",
+    );
     t.child.kill('SIGTERM');
     assert.equal(await t.exit, 143, t.stderr());
   });

@@ -27,8 +27,12 @@ describe('sockunit cat', () => {
   });
 
   it('takes a path, and says when nothing is found', () => {
-    assert.equal(sockunit('cat', '--unit-path', '/nonexistent', join(FIXTURES, 'echo.socket')).status, 0);
-    const r = sockunit('cat', '--unit-path', FIXTURES, 'missing.socket');
+    assert.equal(sockunit('cat', join(FIXTURES, 'echo.socket')).status, 0);
+    // -p/--unit-path names directories that must exist: a typo is said, not searched in vain.
+    const typo = sockunit('cat', '-p', '/nonexistent', join(FIXTURES, 'echo.socket'));
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /^sockunit cat: --unit-path \/nonexistent: the directory does not exist\n/);
+    const r = sockunit('cat', '-p', FIXTURES, 'missing.socket');
     assert.equal(r.status, 1);
     assert.equal(r.stderr, `sockunit cat: no files found for missing.socket; searched ${FIXTURES}\n`);
   });

@@ -1,14 +1,16 @@
 // `sockunit doctor` in fresh network namespaces, where every fact is known: MPTCP disabled (exit 1,
-// the sysctl fix), MPTCP on without endpoints (single-path explained, the endpoint command shown),
-// a namespace set up for two paths (nothing wrong, exit 0), `--json`, and a missing iproute2.
+// the sysctl fix), MPTCP on without endpoints (single-path explained, the endpoint command shown:
+// advice, exit 0), a namespace set up for two paths (nothing wrong, exit 0), a manager's listener
+// that runs as TCP (exit 1), plain TCP clients (a note), a manager of another network namespace
+// (not reported as this one's), `--json`, and a missing iproute2.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { doctorCommand } from '../src/cli/doctor.js';
 import { type DoctorReport, doctor, parseEndpoints, parseLimits } from '../src/mptcp/doctor.js';
-import { BIN, ManagerProcess, tempDir } from './fixtures/manager/harness.js';
+import { BIN, ManagerProcess, SYSTEM_PYTHON, tempDir, waitUntil } from './fixtures/manager/harness.js';
 import { Netns, netnsUnavailable } from './fixtures/mptcp/netns.js';
 
 /** Where no manager listens, so a manager running elsewhere on the machine stays out of the report. */
@@ -44,6 +46,13 @@ function check(report: DoctorReport, id: string) {
   return c;
 }
 
+/** Accepts every connection on fd 3 and holds it open. */
+const HOLDING_SERVER_PY =
+  'import socket; s = socket.socket(fileno=3); held = [s.accept() for _ in iter(int, 1)]';
+/** A plain TCP client (no MPTCP) that holds its connection until stdin closes. */
+const PLAIN_CLIENT_PY =
+  'import socket, sys; c = socket.create_connection(("127.0.0.1", 8080)); print("connected", flush=True); sys.stdin.read()';
+
 class Collect extends Writable {
   text = '';
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
@@ -63,6 +72,27 @@ describe('sockunit doctor', () => {
     namespaces.push(ns);
     return ns;
   };
+  /** A fresh namespace with two addressed interfaces, d1 (10.9.1.1) and d2 (10.9.2.1): veth
+   * pairs, since this kernel has no dummy interfaces. */
+  const twoInterfaces = (purpose: string) => {
+    const ns = fresh(purpose);
+    ns.ip('link', 'add', 'd1', 'type', 'veth', 'peer', 'name', 'p1');
+    ns.ip('link', 'add', 'd2', 'type', 'veth', 'peer', 'name', 'p2');
+    ns.ip('addr', 'add', '10.9.1.1/24', 'dev', 'd1');
+    ns.ip('addr', 'add', '10.9.2.1/24', 'dev', 'd2');
+    return ns;
+  };
+  /** A manager in `ns` with one MPTCP unit on 127.0.0.1:8080 whose service holds every
+   * connection; `extra` lines go into its [Socket] section. */
+  const mptcpManagerIn = (ns: Netns, extra = '') =>
+    ManagerProcess.start({
+      dir: tempDir('doctor'),
+      wrapper: ['ip', 'netns', 'exec', ns.name],
+      units: {
+        'mp.socket': `[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\n${extra}`,
+        'mp.service': `[Service]\nExecStart=${SYSTEM_PYTHON} -c "${HOLDING_SERVER_PY}"\n`,
+      },
+    });
 
   test('net.mptcp.enabled=0: the problem, the sysctl that fixes it, exit 1', (t) => {
     if (why) return t.skip(why);
@@ -80,28 +110,38 @@ describe('sockunit doctor', () => {
     );
   });
 
-  test('MPTCP on, no endpoints: explains that connections stay single-path and shows the endpoint command', (t) => {
+  test('MPTCP on, no endpoints, one path: advice that connections stay single-path, with the endpoint command; exit 0', (t) => {
     if (why) return t.skip(why);
     const ns = fresh('noep');
     const r = doctorIn(ns);
-    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(r.status, 0, `a single-homed host without endpoints is not broken:\n${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /^ok\s+MPTCP enabled: net\.mptcp\.enabled = 1$/m);
     assert.match(
       r.stdout,
-      /^WARNING\s+MPTCP endpoints: none: MPTCP connections from this host stay single-path/m,
+      /^note\s+MPTCP endpoints: none: MPTCP connections from this host stay single-path/m,
     );
     assert.match(r.stdout, /fix: ip mptcp endpoint add ADDR dev IFACE subflow$/m);
-    assert.match(r.stdout, /1 warning\.$/m);
+    assert.match(r.stdout, /^Nothing broken \(0 warnings, \d+ notes\)\.$/m);
+  });
+
+  test('no endpoints on a host with two interfaces: a warning naming each address, still exit 0', (t) => {
+    if (why) return t.skip(why);
+    const ns = twoInterfaces('twoif');
+    // Paths are interfaces that are up (a link that is down carries nothing).
+    for (const dev of ['d1', 'p1', 'd2', 'p2']) ns.ip('link', 'set', dev, 'up');
+    const r = doctorIn(ns, '--json');
+    const endpoints = check(parseReport(r), 'endpoints');
+    assert.equal(endpoints.status, 'warning');
+    assert.deepEqual(endpoints.fix, [
+      'ip mptcp endpoint add 10.9.1.1 dev d1 subflow',
+      'ip mptcp endpoint add 10.9.2.1 dev d2 subflow',
+    ]);
+    assert.equal(r.status, 0, 'a warning is advice: exit 1 is for what is broken');
   });
 
   test('--json parses; a namespace set up for two paths has nothing wrong (exit 0)', (t) => {
     if (why) return t.skip(why);
-    const ns = fresh('ready');
-    // veth pairs: this kernel has no dummy interfaces.
-    ns.ip('link', 'add', 'd1', 'type', 'veth', 'peer', 'name', 'p1');
-    ns.ip('link', 'add', 'd2', 'type', 'veth', 'peer', 'name', 'p2');
-    ns.ip('addr', 'add', '10.9.1.1/24', 'dev', 'd1');
-    ns.ip('addr', 'add', '10.9.2.1/24', 'dev', 'd2');
+    const ns = twoInterfaces('ready');
     ns.ip('mptcp', 'endpoint', 'add', '10.9.2.1', 'dev', 'd2', 'subflow');
     ns.ip('mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
     const r = doctorIn(ns, '--json');
@@ -134,25 +174,16 @@ describe('sockunit doctor', () => {
     assert.equal(r.status, 0, 'a note is not something wrong');
   });
 
-  test("a running manager's MPTCP listener that fell back to TCP is a warning naming the unit", async (t) => {
+  test("a running manager's MPTCP listener that fell back to TCP is a problem naming the unit, exit 1", async (t) => {
     if (why) return t.skip(why);
     const ns = fresh('fellback');
     ns.exec('sysctl', '-qw', 'net.mptcp.enabled=0');
-    const dir = tempDir('doctor');
-    const manager = await ManagerProcess.start({
-      dir,
-      wrapper: ['ip', 'netns', 'exec', ns.name],
-      units: {
-        'mp.socket':
-          '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\nX-Sockunit-MPTCPFallback=yes\n',
-        'mp.service': '[Service]\nExecStart=/bin/true\n',
-      },
-    });
+    const manager = await mptcpManagerIn(ns, 'X-Sockunit-MPTCPFallback=yes\n');
     try {
       const r = doctorIn(ns, '--json', '--control-socket', manager.controlSocket);
       const report = parseReport(r);
       const fellBack = check(report, 'manager-fallback');
-      assert.equal(fellBack.status, 'warning', JSON.stringify(fellBack));
+      assert.equal(fellBack.status, 'problem', JSON.stringify(fellBack));
       assert.match(fellBack.message, /^mp\.socket 127\.0\.0\.1:8080 runs as plain TCP: MPTCP was asked for/);
       assert.match(fellBack.fix?.[0] ?? '', /sysctl -w net\.mptcp\.enabled=1/);
       assert.equal(r.status, 1);
@@ -164,26 +195,66 @@ describe('sockunit doctor', () => {
   test("a running manager's MPTCP listener that runs MPTCP is ok, with its connections counted", async (t) => {
     if (why) return t.skip(why);
     const ns = fresh('mgr-ok');
-    const dir = tempDir('doctor');
-    const manager = await ManagerProcess.start({
-      dir,
-      wrapper: ['ip', 'netns', 'exec', ns.name],
-      units: {
-        'mp.socket': '[Socket]\nListenStream=127.0.0.1:8080\nSocketProtocol=mptcp\n',
-        'mp.service': '[Service]\nExecStart=/bin/true\n',
-      },
-    });
+    const manager = await mptcpManagerIn(ns);
     try {
       const r = doctorIn(ns, '--json', '--control-socket', manager.controlSocket);
       const report = parseReport(r);
       const c = check(report, 'manager-fallback');
       assert.equal(c.status, 'ok', `${JSON.stringify(c)}\nmanager log:\n${manager.log}`);
+      assert.equal(
+        c.message,
+        `the manager on ${manager.controlSocket} (pid ${manager.pid}) has 1 MPTCP listener, all running MPTCP; live connections on them: 0 mptcp (0 on several paths now), 0 mptcp->tcp, 0 tcp`,
+      );
+      assert.equal(r.status, 0);
+
+      // A plain TCP client, held open: a note that says what the server cannot tell, never
+      // "fell back".
+      const client = spawn('ip', ['netns', 'exec', ns.name, SYSTEM_PYTHON, '-c', PLAIN_CLIENT_PY], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      let out = '';
+      client.stdout.on('data', (d: Buffer) => {
+        out += d;
+      });
+      try {
+        await waitUntil('plain client connected', () => (out.includes('connected') ? true : undefined));
+        const held = parseReport(doctorIn(ns, '--json', '--control-socket', manager.controlSocket));
+        const note = check(held, 'manager-fallback');
+        assert.equal(note.status, 'note', JSON.stringify(note));
+        assert.match(
+          note.message,
+          /1 client used plain TCP: it did not ask for MPTCP, or something on the path removed it \(the server cannot tell which\); check with a client known to use MPTCP\.$/,
+        );
+        assert.doesNotMatch(note.message, /middlebox|fell back/);
+      } finally {
+        client.kill('SIGKILL');
+      }
+    } finally {
+      await manager.dispose();
+    }
+  });
+
+  test("a manager in another network namespace is not reported as this namespace's", async (t) => {
+    if (why) return t.skip(why);
+    const theirs = fresh('mgr-there');
+    const ours = fresh('doctor-here');
+    const manager = await mptcpManagerIn(theirs);
+    try {
+      const r = doctorIn(ours, '--json', '--control-socket', manager.controlSocket);
+      const c = check(parseReport(r), 'manager-fallback');
+      assert.equal(c.status, 'skipped', JSON.stringify(c));
       assert.match(
         c.message,
         new RegExp(
-          `^1 MPTCP listeners on ${manager.controlSocket}, none fell back; connections now: 0 MPTCP`,
+          `^not checked: the manager on ${manager.controlSocket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${manager.pid}\\) runs in network namespace net:\\[\\d+\\], not in this one \\(net:\\[\\d+\\]\\)`,
         ),
       );
+      // From its own namespace the same manager is reported.
+      const same = check(
+        parseReport(doctorIn(theirs, '--json', '--control-socket', manager.controlSocket)),
+        'manager-fallback',
+      );
+      assert.equal(same.status, 'ok', JSON.stringify(same));
     } finally {
       await manager.dispose();
     }
@@ -221,14 +292,19 @@ describe('sockunit doctor', () => {
     assert.equal(await doctorCommand(['--help'], { stdout: out, stderr: err }), 0);
     assert.match(out.text, /^Usage: sockunit doctor \[--json\]/);
     assert.equal(await doctorCommand(['--bogus'], { stdout: out, stderr: err }), 2);
-    assert.match(err.text, /sockunit doctor: Unknown option '--bogus'/);
+    assert.match(
+      err.text,
+      /^sockunit doctor: unknown option '--bogus'\nUsage: sockunit doctor \[--json\] \[--control-socket PATH\]\nRun 'sockunit help doctor' for every option\.\n$/,
+    );
     const report = new Collect();
     const status = await doctorCommand([], { stdout: report, stderr: err });
     assert.ok(status === 0 || status === 1);
     assert.match(report.text, /^MPTCP in network namespace /);
     assert.match(
       report.text,
-      status === 0 ? /Nothing wrong found\.\n$/ : /\d+ problems?, \d+ warnings?\.\n$/,
+      status === 0
+        ? /Nothing broken \(\d+ warnings?, \d+ notes?\)\.\n$/
+        : /\d+ problems? \(\d+ warnings?, \d+ notes?\)\.\n$/,
     );
   });
 

@@ -40,6 +40,105 @@ describe('sockunit run (command line)', () => {
     }
   });
 
+  test("no unit directory: sockunit says so and takes over the host's units only with --system", () => {
+    const env = { ...process.env };
+    delete env.SYSTEMD_UNIT_PATH;
+    const run = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      spawnSync(process.execPath, [BIN, 'run', ...args], {
+        encoding: 'utf8',
+        timeout: 10_000,
+        env: { ...env, ...extra },
+      });
+    const bare = run([]);
+    assert.equal(bare.status, 2);
+    assert.match(
+      bare.stderr,
+      /^sockunit run: no unit directory given\. Name one .* --system for systemd's system unit path/,
+    );
+    assert.doesNotMatch(bare.stderr, /Listening on/, 'no host unit was opened');
+    const named = run(['ssh.socket']);
+    assert.equal(named.status, 2, 'a unit name alone does not pick the host path either');
+    assert.match(named.stderr, /no unit directory given to find ssh\.socket in/);
+    // --system reads the host's path as systemd computes it; $SYSTEMD_UNIT_PATH points it at an
+    // empty directory here, so the host's real units stay untouched.
+    const dir = tempDir('system');
+    try {
+      const system = run(['--system'], { SYSTEMD_UNIT_PATH: dir });
+      assert.equal(system.status, 1);
+      assert.match(system.stderr, new RegExp(`No socket units found in ${dir}\\.`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a directory that does not exist, a missing -p directory and unknown options are usage errors (exit 2)', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'run', ...args], { encoding: 'utf8', timeout: 10_000 });
+    const typo = run('examples/unitz');
+    assert.equal(typo.status, 2);
+    assert.match(
+      typo.stderr,
+      /^sockunit run: examples\/unitz: no such directory or unit file; give a unit directory/,
+    );
+    assert.doesNotMatch(typo.stderr, /not a valid unit name/);
+    const p = run('-p', '/nonexistent/units');
+    assert.equal(p.status, 2);
+    assert.match(p.stderr, /^sockunit run: --unit-path \/nonexistent\/units: the directory does not exist\n/);
+    const bogus = run('--bogus');
+    assert.equal(bogus.status, 2);
+    assert.equal(
+      bogus.stderr,
+      "sockunit run: unknown option '--bogus'\nUsage: sockunit run [OPTIONS] [DIR|UNIT]...\nRun 'sockunit help run' for every option.\n",
+    );
+    assert.match(run('--unit-pat', '.').stderr, /unknown option '--unit-pat'; did you mean --unit-path\?/);
+    const help = spawnSync(process.execPath, [BIN, 'help', 'run'], { encoding: 'utf8' });
+    assert.equal(help.status, 0);
+    assert.equal(help.stdout, run('--help').stdout, "'sockunit help run' is 'sockunit run --help'");
+    const unknown = spawnSync(process.execPath, [BIN, 'help', 'stauts'], { encoding: 'utf8' });
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown command 'stauts'; did you mean status\?/);
+  });
+
+  test('every socket unit failing to listen ends the run with exit 1; a unit file path runs that unit', async () => {
+    const dir = tempDir('none-listening');
+    try {
+      // 192.0.2.0/24 (TEST-NET-1) is on no interface: bind fails with EADDRNOTAVAIL.
+      writeFileSync(join(dir, 'z.socket'), '[Socket]\nListenStream=192.0.2.7:80\n');
+      writeFileSync(join(dir, 'z.service'), '[Service]\nExecStart=/bin/true\n');
+      writeFileSync(join(dir, 'y.socket'), '[Socket]\nListenStream=127.0.0.1:1\nAcept=yes\n');
+      writeFileSync(join(dir, 'y.service'), '[Service]\nExecStart=/bin/true\n');
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'run', join(dir, 'z.socket'), '--control-socket', join(dir, 'c.sock')],
+        { encoding: 'utf8', timeout: 15_000 },
+      );
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /z\.socket: Failed to create listening socket .*EADDRNOTAVAIL/);
+      assert.match(
+        r.stderr,
+        /sockunit: 0 of 1 socket units listening: every one failed \(see the errors above\); nothing to serve\./,
+      );
+      assert.doesNotMatch(r.stderr, /y\.socket/, 'only the unit named by its path ran');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a misspelt key in a unit gets "did you mean" in run\'s log', async () => {
+    const port = await freePort();
+    const m = await start({
+      units: {
+        't.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAcept=yes\n`,
+        't.service': '[Service]\nExecStart=/bin/true\n',
+      },
+    });
+    assert.equal(
+      m.matching(/Unknown key name 'Acept' in section \[Socket\], ignoring; did you mean Accept=\?$/).length,
+      1,
+      m.log,
+    );
+  });
+
   test('a named unit runs alone (--unit-path accepted alongside the directory)', async () => {
     const dir = tempDir('named');
     const a = await freePort();

@@ -17,13 +17,13 @@ describe('sockunit show', () => {
       'show',
       '--unit-path',
       FIXTURES,
-      '-p',
+      '--property',
       'ListenStream,Backlog,Accept',
-      '-p',
+      '--property',
       'TriggerLimitBurst',
-      '-p',
+      '--property',
       'MaxConnections',
-      '-p',
+      '--property',
       'Triggers',
       'web.socket',
     );
@@ -62,15 +62,26 @@ describe('sockunit show', () => {
       'TimeoutStopSec=10s',
       'KillSignal=SIGTERM',
       'UMask=0022',
-      'NotEnforced=ProtectSystem PrivateTmp MemoryMax',
+      'ProtectSystem=strict',
+      'PrivateTmp=yes',
+      'NotEnforced=MemoryMax',
     ]) {
       assert.ok(lines.has(l), `missing ${l} in:\n${r.stdout}`);
     }
   });
 
   it('exits 1 for a unit that is not found', () => {
-    const r = sockunit('show', '--unit-path', FIXTURES, '-p', 'LoadState', 'missing.socket');
+    const r = sockunit('show', '-p', FIXTURES, '--property', 'LoadState', 'missing.socket');
     assert.equal(r.status, 1);
     assert.equal(r.stdout, 'LoadState=not-found\n');
+  });
+
+  it("-p is --unit-path as in every command; systemctl's -p KEY gets a message that names --property", () => {
+    const r = sockunit('show', '-p', 'ListenStream', 'web.socket');
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /^sockunit show: -p ListenStream: -p is --unit-path \(as in every sockunit command\); for the property use --property ListenStream\nUsage: sockunit show /,
+    );
   });
 });

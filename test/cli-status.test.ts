@@ -96,7 +96,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     manager = await ManagerProcess.start({
       dir,
       units: {
-        'web.socket': `[Unit]\nDescription=Web socket\n[Socket]\nListenStream=127.0.0.1:${mpPort}\nSocketProtocol=mptcp\n`,
+        'web.socket': `[Unit]\nDescription=Web socket\nDocumentation=man:web(8) https://example.org/web\n[Socket]\nListenStream=127.0.0.1:${mpPort}\nSocketProtocol=mptcp\n`,
         'web.service': `[Unit]\nDescription=Web server\n[Service]\nExecStart=${SYSTEM_PYTHON} ${join(dir, 'web.py')}\n`,
         'echo.socket': `[Socket]\nListenStream=127.0.0.1:${tcpPort}\nListenStream=${join(dir, 'echo.sock')}\nAccept=yes\n`,
         'echo@.service': '[Service]\nExecStart=/bin/cat\nStandardInput=socket\n',
@@ -156,6 +156,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
       load: 'loaded',
       active: 'active',
       sub: 'listening',
+      job: '',
       description: 'Web socket',
     });
     assert.equal(by.get('web.service')?.sub, 'dead');
@@ -203,8 +204,17 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     assert.match(echoHuman.stdout, /\n {3}Accepted: 2; Connected: \d\n/);
     const webSocket = cli('status', 'web.socket');
     assert.match(webSocket.stdout, /\n {5}Active: active \(running\) since /);
-    assert.match(webSocket.stdout, /\n {3}Triggers: ● web\.service\n/);
+    assert.match(
+      webSocket.stdout,
+      /\n {3}Triggers: ● web\.service\n {7}Docs: man:web\(8\)\n {13}https:\/\/example\.org\/web\n/,
+    );
     assert.match(webSocket.stdout, /\nActivations: 1\n/);
+    // The live connections on its port, counted as `sockunit connections` counts them: web.py
+    // closed the one it got, so none is live (a TIME-WAIT left behind is counted apart).
+    assert.match(
+      webSocket.stdout,
+      /\nConnections: 0 live connections: 0 mptcp \(0 on several paths now, 0 subflows\), 0 mptcp->tcp, 0 tcp(; \d+ not live \(TIME-WAIT, SYN-RECV or CLOSE\), not counted)?\n/,
+    );
 
     // Everything, and the exit codes: 3 when some unit is not active, 4 for an unknown unit.
     const all = cli('status');
@@ -214,7 +224,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
     assert.deepEqual(everything, ['bad.socket', 'echo.socket', 'web.service', 'web.socket']);
     const unknown = cli('status', 'nope.socket');
     assert.equal(unknown.status, 4);
-    assert.match(unknown.stderr, /Unit nope\.socket is not loaded/);
+    assert.match(unknown.stderr, /Unit nope\.socket not found on this manager's unit path/);
   });
 
   test('status text of STATUS=, exits and a failed unit render as systemctl words them', () => {
@@ -222,6 +232,7 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
       unit: 'x.service',
       kind: 'service',
       description: '',
+      documentation: [],
       loadState: 'loaded',
       activeState: 'failed',
       subState: 'failed',
@@ -373,6 +384,50 @@ describe('sockunit status, list-*, start/stop/…, logs', () => {
       r.stderr,
       /cannot connect to the control socket .*nothing\.sock: ENOENT; is a manager running\?/,
     );
+  });
+});
+
+describe('status after a start limit', () => {
+  test("a service refused by its start limit shows Result: start-limit-hit, the result the log names (as systemd's)", async () => {
+    const dir = tempDir('cli-status-limit');
+    const control = join(dir, 'control.sock');
+    const port = await freePort();
+    const m = await ManagerProcess.start({
+      dir,
+      units: {
+        'limit.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+        'limit.service': '[Unit]\nStartLimitBurst=1\n[Service]\nExecStart=/bin/false\n',
+      },
+      args: ['--control-socket', control],
+    });
+    try {
+      (await connectTcp(port)).destroy();
+      await m.waitFor(/^limit\.service: Failed with result 'exit-code'\.$/);
+      // The socket listens again, and the first connection, never accepted by /bin/false, is
+      // still in its backlog: it asks for the second start at once, or ours does. Either hits
+      // the limit, which closes the port — so ours may meet a reset or a refusal: both are fine.
+      await connectTcp(port).then(
+        (s) => s.destroy(),
+        () => undefined,
+      );
+      await m.waitFor(/^limit\.service: Failed with result 'start-limit-hit'\.$/);
+      await m.waitFor(/^limit\.socket: Failed with result 'service-start-limit-hit'\.$/);
+      const status = (unit: string) =>
+        spawnSync(process.execPath, [BIN, 'status', unit, '--control-socket', control], { encoding: 'utf8' });
+      const service = status('limit.service');
+      assert.equal(service.status, 3, 'a failed unit is not active');
+      assert.match(service.stdout, /\n {5}Active: failed \(Result: start-limit-hit\) since /);
+      const socket = status('limit.socket');
+      assert.match(socket.stdout, /\n {5}Active: failed \(Result: service-start-limit-hit\) since /);
+      const json = spawnSync(
+        process.execPath,
+        [BIN, 'status', 'limit.service', '--json', '--control-socket', control],
+        { encoding: 'utf8' },
+      );
+      assert.equal((JSON.parse(json.stdout) as ServiceStatus[])[0]?.result, 'start-limit-hit');
+    } finally {
+      await m.dispose();
+    }
   });
 });
 

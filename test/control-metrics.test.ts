@@ -1,6 +1,6 @@
 // `sockunit run --metrics ADDR`: the endpoint scraped over HTTP and parsed by a real Prometheus
 // text-format parser (parse-prometheus-text-format), its values checked against what the test
-// did: Accept=yes connections, a service activation and stop, MPTCP and fallen-back connections
+// did: Accept=yes connections, a service activation and stop, MPTCP and plain TCP connections
 // from the kernel. Off by default; a bad address fails the run.
 
 import assert from 'node:assert/strict';
@@ -123,6 +123,8 @@ describe('sockunit run --metrics', () => {
       'sockunit_socket_connected',
       'sockunit_socket_connections',
       'sockunit_socket_mptcp_subflows',
+      'sockunit_socket_mptcp_several_paths_connections',
+      'sockunit_socket_not_live_sockets',
       'sockunit_service_starts_total',
       'sockunit_service_restarts_total',
       'sockunit_service_exits_total',
@@ -138,7 +140,7 @@ describe('sockunit run --metrics', () => {
     assert.equal(await exchange(echoPort, 'a'), 'a');
     assert.equal(await exchange(echoPort, 'b'), 'b');
     await connect(262); // MPTCP: activates web.service
-    await connect(6); // plain TCP on the MPTCP port: counted as fallen back
+    await connect(6); // plain TCP on the MPTCP port: plain TCP, not a fallback
     // echo.socket's connections are counted from the accept thread's reports, which reach the
     // main thread in batches (at most one every 100 ms): wait for both instances' "Started" lines,
     // logged right after each is counted.
@@ -153,11 +155,12 @@ describe('sockunit run --metrics', () => {
     assert.equal(value(now, 'sockunit_socket_connections', { unit: 'web.socket', protocol: 'mptcp' }), 1);
     assert.equal(
       value(now, 'sockunit_socket_connections', { unit: 'web.socket', protocol: 'mptcp->tcp' }),
-      1,
+      0,
     );
-    assert.equal(value(now, 'sockunit_socket_connections', { unit: 'web.socket', protocol: 'tcp' }), 0);
+    assert.equal(value(now, 'sockunit_socket_connections', { unit: 'web.socket', protocol: 'tcp' }), 1);
     assert.equal(value(now, 'sockunit_socket_mptcp_subflows', { unit: 'web.socket' }), 1);
-    assert.equal(value(now, 'sockunit_socket_mptcp_multipath_connections', { unit: 'web.socket' }), 0);
+    // One subflow: runs MPTCP, but not on several paths.
+    assert.equal(value(now, 'sockunit_socket_mptcp_several_paths_connections', { unit: 'web.socket' }), 0);
     assert.equal(value(now, 'sockunit_socket_active', { unit: 'web.socket', state: 'running' }), 1);
 
     // A stop ends the main process with SIGTERM: one exit by that signal.

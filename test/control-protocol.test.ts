@@ -79,7 +79,7 @@ describe('mutation-tested: the request checks one by one, and the reply shapes',
   it('an unknown method is answered with the list of methods', () => {
     refused(
       '{"v":1,"id":1,"method":"reboot"}',
-      /unknown method "reboot"; expected one of status, list-sockets, list-units, start, stop, restart, reload, daemon-reload, connections, logs$/,
+      /unknown method "reboot"; expected one of status, list-sockets, list-units, start, stop, restart, reload, daemon-reload, connections, logs, is-system-running$/,
     );
   });
 
@@ -89,7 +89,7 @@ describe('mutation-tested: the request checks one by one, and the reply shapes',
         `{"v":1,"id":1,"method":"${method}","units":[]}`,
         new RegExp(`^${method} needs at least one unit`),
       );
-    for (const method of ['status', 'list-sockets', 'list-units', 'daemon-reload'])
+    for (const method of ['status', 'list-sockets', 'list-units', 'daemon-reload', 'is-system-running'])
       assert.equal(parseControlRequest(`{"v":1,"id":1,"method":"${method}"}`).method, method);
   });
 

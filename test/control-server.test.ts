@@ -4,7 +4,7 @@
 // `status` calls while connections flow, and the socket file removed on shutdown.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -13,10 +13,12 @@ import { callControl } from '../src/cli/control-client.js';
 import type { UnitStatus } from '../src/manager/control/snapshot.js';
 import {
   BIN,
+  connectTcp,
   exchange,
   freePort,
   managerSuite,
   rootUnavailable,
+  SYSTEM_PYTHON,
   tempDir,
   waitUntil,
 } from './fixtures/manager/harness.js';
@@ -169,6 +171,38 @@ describe('control socket', () => {
     assert.equal(status[0]?.subState, 'listening');
     // Root (the manager's own user here) is let in on the same socket.
     assert.ok(Array.isArray(await callControl(open0666.control, 'list-units')));
+  });
+
+  test('a refused peer that never hangs up does not hold the manager: SIGTERM still stops it', {
+    skip: rootUnavailable(),
+  }, async () => {
+    const { m, control, port } = await startManager(['--control-socket-mode', '0666']);
+    // A running instance, so "stopped" also means its service was stopped.
+    const held = await connectTcp(port);
+    await m.waitFor(/^Started echo@0-/, 10_000);
+    // nobody connects and then only sleeps: it never reads the refusal and never closes.
+    const stranger = spawn(
+      NOBODY[0] as string,
+      [
+        ...NOBODY.slice(1),
+        SYSTEM_PYTHON,
+        '-c',
+        'import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\nprint("connected",flush=True)\ntime.sleep(60)',
+        control,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await m.waitFor(/Refused control connection from uid 65534/);
+      const { code } = await m.stop('SIGTERM');
+      assert.equal(code, 0, m.log);
+      await m.waitFor(/^sockunit: stopped\.$/);
+      assert.match(m.log, /Stopped echo@0-/);
+      assert.equal(stranger.exitCode, null, 'the stranger was still connected when the manager stopped');
+    } finally {
+      held.destroy();
+      stranger.kill('SIGKILL');
+    }
   });
 
   test('100 concurrent status calls while connections flow: every one answered, counters consistent', async () => {

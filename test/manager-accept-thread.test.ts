@@ -152,6 +152,33 @@ describe('sockunit run: the accept thread', () => {
     await m.waitFor(/^talk@0-[^[]+\[\d+\]: to stderr$/);
   });
 
+  test('an instance that leaves a process holding its output: its exit is reported at once, and the thread keeps accepting', async () => {
+    const port = await freePort();
+    const marker = `${61 + (process.pid % 1000) / 1000}`;
+    const m = await start(
+      () => ({
+        'left.socket': `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
+        // The last line and the exit come together: the log's readiness and the pidfd's in one
+        // wake-up of the thread (a blocking read of the drained log then hung the thread).
+        'left@.service': `[Service]\nExecStart=/bin/sh -c 'sleep ${marker} & echo bye; exit 0'\n`,
+      }),
+      { args: ['--log-level=debug'] },
+    );
+    try {
+      await m.waitFor(/^left\.socket: instances start on the accept thread\.$/);
+      for (let i = 1; i <= 3; i++) {
+        (await connectTcp(port)).destroy();
+        await waitUntil(`instance ${i} to end while its child holds the output`, () =>
+          m.matching(/^left@.*\.service: Deactivated successfully\.$/).length >= i ? true : undefined,
+        );
+      }
+      assert.ok(processesWith(`sleep ${marker}`).length >= 3, 'the children still run');
+      assert.equal(m.matching(/^left@.*\.service\[\d+\]: bye$/).length, 3, m.log);
+    } finally {
+      for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   test("the orphan reaper never takes an accept-thread instance's exit status (3 s of 8-way load)", async (t) => {
     const port = await freePort();
     const m = await start(() => ({

@@ -4,11 +4,13 @@
 // leak over 1,000 connections.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
+  BIN,
   connectTcp,
   exchange,
   freePort,
@@ -212,6 +214,25 @@ describe('sockunit run: Accept=yes', () => {
     await m.waitFor(/^burst\.socket: Failed with result 'trigger-limit-hit'\.$/);
     await assert.rejects(connectTcp(port), { code: 'ECONNREFUSED' }, 'a failed socket no longer listens');
     assert.equal(m.matching(/^Started burst@/).length, 3);
+    // The log and status say what happened and what brings the socket back.
+    const hint =
+      /^burst\.socket: More than 3 connections within 30s \(TriggerLimitBurst=3, TriggerLimitIntervalSec=30s\) closed the port; 'sockunit start burst\.socket' opens it again\. .*MaxConnections=/;
+    await m.waitFor(hint);
+    const control = ['--control-socket', m.controlSocket];
+    const status = spawnSync(process.execPath, [BIN, 'status', 'burst.socket', ...control], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(status.status, 3, status.stderr);
+    assert.match(status.stdout, /Active: failed \(Result: trigger-limit-hit\)/);
+    assert.match(status.stdout, /Hint: .*'sockunit start burst\.socket' opens it again/);
+    const restart = spawnSync(process.execPath, [BIN, 'start', 'burst.socket', ...control], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(restart.status, 0, restart.stderr);
+    await exchange(port);
+    await m.waitFor(/^Started burst@3-/);
   });
 
   test('the poll limit pauses watching for the rest of the window; the waiting connection is served after', async () => {

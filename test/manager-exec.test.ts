@@ -4,10 +4,13 @@
 // KillSignal=/TimeoutStopSec= (a service that ignores TERM is KILLed after the timeout).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { kernelHasPidfdIds } from '../src/sys/listen-pid-helper.js';
 import {
+  BIN,
   connectTcp,
   exchange,
   freePort,
@@ -23,8 +26,12 @@ import { statusOf } from './fixtures/manager/status.js';
 
 describe('sockunit run: the service process', () => {
   const suite = managerSuite('exec', (dir) => {
-    // The report service may run as nobody: it must read the script and write its report here.
-    chmodSync(dir, 0o777);
+    // The report service may run as nobody: it must read the script, and write its report in
+    // out/. The unit directory itself stays root's: as root, a manager refuses unit files in a
+    // directory another user may write.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'out'));
+    chmodSync(join(dir, 'out'), 0o777);
     writeFileSync(join(dir, 'report.py'), REPORT_PY, { mode: 0o644 });
   });
   const start = (build: (dir: string) => Record<string, string>, env?: NodeJS.ProcessEnv) =>
@@ -75,6 +82,7 @@ describe('sockunit run: the service process', () => {
         'LISTEN_FDNAMES',
         'LISTEN_FDS',
         'LISTEN_PID',
+        ...(kernelHasPidfdIds() ? ['LISTEN_PIDFDID'] : []), // systemd 259, on a kernel with pidfs
         'OVERRIDDEN',
         'PATH',
         'PLAIN',
@@ -94,10 +102,10 @@ describe('sockunit run: the service process', () => {
     const port = await freePort();
     const m = await start((dir) => ({
       'drop.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
-      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/drop.json --stay\n`,
+      'drop.service': `[Service]\nUser=nobody\nExecStart=${SYSTEM_PYTHON} ${dir}/report.py ${dir}/out/drop.json --stay\n`,
     }));
     await trigger(port);
-    const r = await readReport(`${m.dir}/drop.json`);
+    const r = await readReport(`${m.dir}/out/drop.json`);
     assert.equal(r.cwd, '/', 'without WorkingDirectory= a system service starts in /');
     assert.equal(r.uid, 65534);
     assert.equal(r.gid, 65534);
@@ -278,6 +286,113 @@ describe('sockunit run: the service process', () => {
     assert.equal(code, 0);
     assert.ok(m.matching(/^usr1\.service\[\d+\]: got-usr1$/).length === 1, m.log);
     assert.ok(m.matching(/^Stopped usr1\.service\.$/).length === 1, m.log);
+  });
+
+  test('RestartKillSignal= on a restart; SendSIGHUP=yes adds SIGHUP after KillSignal= on a stop only', async () => {
+    const port = await freePort();
+    // Counts each signal it gets; a stop ends it once both TERM and HUP have come.
+    const script =
+      'trap "echo got-usr2; exit 0" USR2; trap "echo got-term; t=1" TERM; trap "echo got-hup; h=1" HUP; ' +
+      'echo ready; while [ "$t$h" != 11 ]; do sleep 0.1; done';
+    const m = await start(() => ({
+      'sig.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'sig.service': `[Service]\nRestartKillSignal=SIGUSR2\nSendSIGHUP=yes\nExecStart=/bin/sh -c '${script}'\n`,
+    }));
+    await trigger(port);
+    await m.waitFor(/^sig\.service\[\d+\]: ready$/);
+    const restart = spawnSync(process.execPath, [BIN, 'restart', 'sig.service'], {
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: m.controlSocket },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(restart.status, 0, `${restart.stdout}${restart.stderr}`);
+    await waitUntil('the restarted service to be up', () =>
+      m.matching(/^sig\.service\[\d+\]: ready$/).length === 2 ? true : undefined,
+    );
+    assert.equal(m.matching(/^sig\.service\[\d+\]: got-usr2$/).length, 1, m.log);
+    assert.equal(
+      m.matching(/^sig\.service\[\d+\]: got-(term|hup)$/).length,
+      0,
+      'a restart sends no TERM or HUP',
+    );
+    const { code } = await m.stop('SIGTERM');
+    assert.equal(code, 0, m.log);
+    assert.equal(m.matching(/^sig\.service\[\d+\]: got-term$/).length, 1, m.log);
+    assert.equal(m.matching(/^sig\.service\[\d+\]: got-hup$/).length, 1, m.log);
+    assert.equal(m.matching(/State 'stop-sigterm' timed out/).length, 0, m.log);
+  });
+
+  test("RuntimeMaxSec= stops a service that runs too long: ExecStop= runs, Result is 'timeout', Restart=on-failure applies", async () => {
+    const port = await freePort();
+    const m = await start(() => ({
+      'brief.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'brief.service':
+        "[Unit]\nStartLimitBurst=2\n[Service]\nRuntimeMaxSec=300ms\nRestart=on-failure\nRestartSec=0\nExecStart=/bin/sh -c 'echo up; exec sleep 60'\nExecStop=/bin/echo stop-ran\n",
+    }));
+    await trigger(port);
+    await m.waitFor(/^brief\.service: Start request repeated too quickly\.$/, 20_000);
+    assert.equal(
+      m.matching(/^brief\.service: Service reached runtime time limit\. Stopping\.$/).length,
+      2,
+      m.log,
+    );
+    assert.equal(m.matching(/^brief\.service\[\d+\]: stop-ran$/).length, 2, m.log);
+    assert.equal(m.matching(/^brief\.service: Scheduled restart job/).length, 2, m.log);
+    assert.equal(statusOf(m, 'brief.service').activeState, 'failed');
+  });
+
+  test('ExecStop= runs when a started service ends well on its own (simple and oneshot), not after a failure', async () => {
+    const port = await freePort();
+    const unit = (exec: string, extra = '') =>
+      `[Service]\n${extra}ExecStart=${exec}\nExecStop=/bin/echo stop-ran\nExecStopPost=/bin/echo stop-post-ran\n`;
+    // Started by name, once each: a socket would start them again for the connection none of
+    // them accepts, which waits in the backlog.
+    const m = await start(() => ({
+      'idle.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'idle.service': '[Service]\nExecStart=/bin/true\n',
+      'ends.service': unit("/bin/sh -c 'exit 0'"),
+      'once.service': unit('/bin/true', 'Type=oneshot\n'),
+      'fails.service': unit("/bin/sh -c 'exit 3'"),
+    }));
+    spawnSync(process.execPath, [BIN, 'start', 'ends.service', 'once.service', 'fails.service'], {
+      env: { ...process.env, SOCKUNIT_CONTROL_SOCKET: m.controlSocket },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    for (const name of ['ends', 'once', 'fails'])
+      await m.waitFor(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-post-ran$`));
+    const stopRan = (name: string) =>
+      m.matching(new RegExp(`^${name}\\.service\\[\\d+\\]: stop-ran$`)).length;
+    assert.equal(stopRan('ends'), 1, m.log);
+    assert.equal(stopRan('once'), 1, m.log);
+    assert.equal(
+      stopRan('fails'),
+      0,
+      'a failed service is not stopped with ExecStop= (systemd goes to stop-sigterm)',
+    );
+  });
+
+  test('KillMode=none: the manager exits after its stop although the process it leaves holds the output pipe, and takes it along', async () => {
+    const port = await freePort();
+    const marker = `${62 + (process.pid % 1000) / 1000}`;
+    const m = await start(() => ({
+      'keep.socket': `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+      'keep.service': `[Service]\nKillMode=none\nExecStart=/bin/sh -c 'echo up; exec sleep ${marker}'\n`,
+    }));
+    try {
+      await trigger(port);
+      await m.waitFor(/^keep\.service\[\d+\]: up$/);
+      // The stop leaves it running; the manager's own end takes it along (PR_SET_PDEATHSIG: a
+      // manager that is gone leaves nothing running), and that end must come.
+      const { code } = await m.stop('SIGTERM');
+      assert.equal(code, 0, m.log);
+      assert.equal(m.matching(/^Stopped keep\.service\.$/).length, 1, m.log);
+      await waitUntil('the process KillMode=none left to end with the manager', () =>
+        processesWith(`sleep ${marker}`).length === 0 ? true : undefined,
+      );
+    } finally {
+      for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   test('a service ignoring SIGTERM is KILLed after TimeoutStopSec=', async () => {

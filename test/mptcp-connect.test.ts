@@ -91,6 +91,8 @@ describe('mptcp.connect', { timeout: 60_000 }, () => {
       assert.equal(back.toString(), 'ping');
       assert.equal(accepted.length, before + 1);
       assert.equal(accepted.at(-1)?.multipath, true, 'server side TCP_IS_MPTCP');
+      assert.equal(mptcp.protocolOf(socket), 'mptcp');
+      assert.equal(mptcp.protocolOf(accepted.at(-1)?.socket), 'mptcp');
       assert.equal(mptcp.fallbackReason(socket), undefined);
       socket.destroy();
     });
@@ -275,6 +277,10 @@ describe('mixing MPTCP and plain TCP', { timeout: 20_000 }, () => {
       assert.equal(mptcp.isMultipath(socket), false);
       assert.equal(accepted[0]?.multipath, false);
       assert.equal(mptcp.info(accepted[0]!.socket), undefined);
+      // Plain TCP on both ends, never "fell back": the client never asked for MPTCP, and the
+      // MPTCP listener handed over a plain TCP socket (SO_PROTOCOL 6).
+      assert.equal(mptcp.protocolOf(socket), 'tcp');
+      assert.equal(mptcp.protocolOf(accepted[0]!.socket), 'tcp');
       socket.destroy();
     } finally {
       server.close();
@@ -293,6 +299,9 @@ describe('mixing MPTCP and plain TCP', { timeout: 20_000 }, () => {
       await connected(socket);
       assert.equal((await echo(socket, Buffer.from('fb'))).toString(), 'fb');
       assert.equal(mptcp.isMultipath(socket), false, 'SO_PROTOCOL stays 262, TCP_IS_MPTCP says 0');
+      assert.equal(mptcp.runsMptcp(socket), false);
+      // A client socket that asked for MPTCP and got TCP: it fell back.
+      assert.equal(mptcp.protocolOf(socket), 'mptcp->tcp');
       assert.deepEqual(plainSides, [false]);
       assert.equal(mptcp.info(socket), undefined);
       socket.destroy();

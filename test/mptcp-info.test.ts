@@ -126,6 +126,9 @@ describe('mptcp.subflows', { timeout: 30_000 }, () => {
           port: p.client.remotePort,
         });
         assert.equal(first.tcp?.state, 'ESTABLISHED');
+        // One subflow: runs MPTCP, but does not use several paths now.
+        assert.equal(mptcp.runsMptcp(p.client), true);
+        assert.equal(mptcp.usesSeveralPaths(p.client), false);
         assert.ok((first.tcp?.rttUs ?? 0) > 0);
         assert.equal(first.tcp?.bytesSent, 4096);
         assert.equal(first.tcp?.bytesReceived, 4096);
@@ -182,19 +185,27 @@ describe('mptcp.subflows', { timeout: 30_000 }, () => {
               const list = mptcp.subflows(c);
               if (list.length >= 2 || ++tries > 100) {
                 clearInterval(poll);
-                console.log(JSON.stringify({ list, total: mptcp.info(c).subflowsTotal, extra: mptcp.info(c).subflows }));
+                console.log(JSON.stringify({ list, total: mptcp.info(c).subflowsTotal, extra: mptcp.info(c).subflows,
+                  runs: mptcp.runsMptcp(c), several: mptcp.usesSeveralPaths(c), protocol: mptcp.protocolOf(c) }));
                 c.destroy();
                 server.close();
               }
             }, 20);
           });
         });`);
-      const { list, total, extra } = JSON.parse(out) as {
+      const { list, total, extra, runs, several, protocol } = JSON.parse(out) as {
         list: mptcp.Subflow[];
         total: number;
         extra: number;
+        runs: boolean;
+        several: boolean;
+        protocol: string;
       };
       assert.equal(total, 2);
+      // The two facts, named apart: it runs MPTCP, and it uses several paths now.
+      assert.equal(runs, true);
+      assert.equal(several, true);
+      assert.equal(protocol, 'mptcp');
       assert.equal(extra, 1, 'mptcpi_subflows counts only the additional subflow');
       assert.deepEqual(
         list.map((s) => [s.id, s.local?.address, s.remote?.address, s.tcp?.state]),
@@ -213,4 +224,6 @@ describe('mptcp.subflows', { timeout: 30_000 }, () => {
 test('isMultipath answers false, not a TypeError, for no socket at all (res.socket after a keep-alive response)', () => {
   assert.equal(mptcp.isMultipath(null), false);
   assert.equal(mptcp.isMultipath(undefined), false);
+  assert.equal(mptcp.runsMptcp(null), false);
+  assert.equal(mptcp.protocolOf(null), undefined);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -14,10 +14,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type Assembled, assemble, ELF_CODE_OFFSET, type ListingLine } from '../src/sys/elf.js';
+import { ELF_CODE_OFFSET } from '../src/sys/elf.js';
 import {
   installListenPidHelper,
+  kernelHasPidfdIds,
   LISTEN_PID_PLACEHOLDER,
+  LISTEN_PIDFDID_PLACEHOLDER,
   listenPidHelperImage,
   listenPidHelperPath,
   listenPidShellWrap,
@@ -28,6 +30,7 @@ import { LISTEN_PID_HELPER_AARCH64 } from '../src/sys/listen-pid-helper-aarch64.
 import { LISTEN_PID_HELPER_X86_64 } from '../src/sys/listen-pid-helper-x86_64.js';
 import { onExit } from '../src/sys/process.js';
 import { spawnProcess } from '../src/sys/spawn.js';
+import { compareWithObjdump, skipOutsideCi, which } from './helpers/listing.js';
 
 /** The helper's (and the shell trampoline's) exit status when the service's execve fails. */
 const EXEC_FAILED = 127;
@@ -37,6 +40,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const isRoot = process.geteuid?.() === 0;
 const hasHelper = listenPidHelperImage() !== undefined;
+/** pidfs (Linux 6.9+): only there does a pidfd have an inode id of its own process. */
+const pidfdIds = kernelHasPidfdIds();
+const NO_PIDFD_IDS =
+  'this kernel has no pidfs (Linux < 6.9): pidfds have no inode ids, LISTEN_PIDFDID is left out';
+const PYTHON = '/usr/bin/python3';
 const SHOW_PID = 'echo "$LISTEN_PID $$"';
 const NODE_SHOW_PID = 'console.log(process.env.LISTEN_PID, process.pid)';
 
@@ -52,11 +60,6 @@ function run(request: SpawnRequest<Record<string, string> | string[]>): SpawnSyn
     encoding: 'utf8',
     timeout: 10_000,
   });
-}
-
-function which(command: string): string | undefined {
-  const found = spawnSync('/bin/sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : undefined;
 }
 
 /** Both ways of setting LISTEN_PID; the shell runs everywhere, the helper where it exists. */
@@ -99,13 +102,19 @@ for (const { name, wrap, skip } of wrappers) {
       QUOTES: `'"$(id)"'`,
       UNICODE: 'ü→✓',
       LISTEN_PID: '12345',
+      LISTEN_PIDFDID: '67890',
       LISTEN_PID_NOT: '0000000000',
     };
     const result = run(
       wrap(process.execPath, ['node', '-e', 'console.log(JSON.stringify(process.env))'], env),
     );
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), { ...env, LISTEN_PID: String(result.pid) });
+    const { LISTEN_PIDFDID, ...rest } = JSON.parse(result.stdout) as Record<string, string>;
+    const { LISTEN_PIDFDID: _stale, ...others } = env;
+    assert.deepEqual(rest, { ...others, LISTEN_PID: String(result.pid) });
+    // The stale id is never passed on: replaced by the service's own (helper, pidfs) or dropped.
+    if (name === 'helper' && pidfdIds) assert.match(LISTEN_PIDFDID ?? '', /^[1-9][0-9]*$/);
+    else assert.equal(LISTEN_PIDFDID, undefined);
   });
 
   test(`${name}: an environment given as entries works the same`, { skip }, () => {
@@ -192,6 +201,231 @@ test('helper: without the placeholder it execs the service with the environment 
   assert.equal(result.status, 0, result.stderr);
   assert.deepEqual(result.stdout.trim().split('\n').sort(), ['A=b', 'LISTEN_PID=000000000']);
 });
+
+/** A python3 service that prints its pid, its environment and the inode id of its own pidfd
+ * (what LISTEN_PIDFDID must be), as JSON. */
+const SHOW_PIDFDID_PY = `
+import json, os
+fd = os.pidfd_open(os.getpid())
+print(json.dumps({"pid": os.getpid(), "env": dict(os.environ), "own": os.fstat(fd).st_ino}))
+`;
+
+interface PidfdReport {
+  pid: number;
+  env: Record<string, string>;
+  own: number;
+}
+
+/** A python3 middle process that denies pidfd_open (434 on x86_64 and AArch64) with EPERM
+ * through a seccomp filter, which the exec'd helper and service inherit, then execs the request
+ * given as JSON (`env` as entries, kept in order). */
+const DENY_PIDFD_OPEN_PY = `
+import ctypes, json, os, struct, sys
+req = json.loads(sys.argv[1])
+arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}[os.uname().machine]
+insn = lambda code, jt, jf, k: struct.pack("HBBI", code, jt, jf, k)
+prog = b"".join([
+    insn(0x20, 0, 0, 4),               # load seccomp_data.arch
+    insn(0x15, 0, 3, arch),            # another ABI: allow
+    insn(0x20, 0, 0, 0),               # load seccomp_data.nr
+    insn(0x15, 0, 1, 434),             # pidfd_open
+    insn(0x06, 0, 0, 0x00050000 | 1),  # SECCOMP_RET_ERRNO | EPERM
+    insn(0x06, 0, 0, 0x7FFF0000),      # SECCOMP_RET_ALLOW
+])
+code = ctypes.create_string_buffer(prog, len(prog))
+fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(code)), 16)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, fprog, 0, 0) != 0:  # NO_NEW_PRIVS, SECCOMP
+    sys.exit("cannot install the seccomp filter: errno %d" % ctypes.get_errno())
+try:
+    os.pidfd_open(os.getpid())
+    sys.exit("pidfd_open still works under the filter")
+except PermissionError:
+    pass
+env = dict(e.split("=", 1) for e in req["env"])
+os.execve(req["file"], req["argv"], env)
+`;
+
+/** The environment `env -0` printed, as entries in order. */
+function entries(output: string): string[] {
+  return output.split('\0').filter((e) => e !== '');
+}
+
+/** Skip with `why` outside CI where the kernel has no pidfs; in CI the kernel must have it. */
+function needPidfdIds(t: { skip(message: string): void }): boolean {
+  if (pidfdIds) return true;
+  if (process.env.CI) assert.fail(`${NO_PIDFD_IDS}; CI needs Linux 6.9 or later`);
+  t.skip(NO_PIDFD_IDS);
+  return false;
+}
+
+for (const { name, wrap, skip } of wrappers) {
+  test(`${name}: LISTEN_PIDFDID is the inode id of the service's own pidfd (helper), or absent (shell)`, {
+    skip,
+  }, (t) => {
+    const result = run(wrap(PYTHON, ['python3', '-c', SHOW_PIDFDID_PY], { LISTEN_FDS: '1' }));
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as PidfdReport;
+    assert.equal(report.pid, result.pid);
+    assert.equal(report.env.LISTEN_PID, String(result.pid));
+    if (name === 'shell trampoline') {
+      // A shell cannot open a pidfd: left out, as systemd leaves it out where it cannot get it.
+      assert.equal(report.env.LISTEN_PIDFDID, undefined);
+      return;
+    }
+    if (!needPidfdIds(t)) return;
+    assert.equal(report.env.LISTEN_PIDFDID, String(report.own));
+    const keys = Object.keys(report.env);
+    assert.equal(keys.indexOf('LISTEN_PIDFDID'), keys.indexOf('LISTEN_PID') + 1, 'right after LISTEN_PID');
+  });
+
+  test(`${name}: no LISTEN_PIDFDID without LISTEN_PID (SYSTEMD_EXEC_PID, WATCHDOG_PID alone)`, {
+    skip,
+  }, () => {
+    const request = wrap(PYTHON, ['python3', '-c', SHOW_PIDFDID_PY], { LISTEN_PIDFDID: '1' }, [
+      'SYSTEMD_EXEC_PID',
+      'WATCHDOG_PID',
+    ]);
+    const result = run(request);
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as PidfdReport;
+    assert.equal(report.env.SYSTEMD_EXEC_PID, String(result.pid));
+    assert.equal(report.env.WATCHDOG_PID, String(result.pid));
+    assert.equal(report.env.LISTEN_PID, undefined);
+    // A variable the caller set itself passes, as any other: only LISTEN_PID brings its own.
+    assert.equal(report.env.LISTEN_PIDFDID, '1');
+  });
+}
+
+test('helper: every _PIDFDID slot gets the id, wherever it sits in envp; other entries untouched', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, (t) => {
+  if (!needPidfdIds(t)) return;
+  const helper = listenPidHelperPath()!;
+  const zeros = LISTEN_PIDFDID_PLACEHOLDER.slice('LISTEN_PIDFDID='.length);
+  const env = [
+    `FIRST_PIDFDID=${zeros}`,
+    'A=1',
+    LISTEN_PIDFDID_PLACEHOLDER,
+    LISTEN_PID_PLACEHOLDER,
+    `SHORT_PIDFDID=${zeros.slice(1)}`, // one zero short: not a slot
+    `PIDFDID=${zeros}`, // no "_" before the name's end: not a slot
+    `LAST_PIDFDID=${zeros}`,
+  ];
+  const result = run({ file: helper, argv: [helper, PYTHON, 'python3', '-c', SHOW_PIDFDID_PY], env });
+  assert.equal(result.status, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as PidfdReport;
+  const id = String(report.own);
+  assert.match(id, /^[1-9][0-9]*$/);
+  assert.deepEqual(
+    Object.entries(report.env).filter(([k]) => k !== 'LC_CTYPE'), // python's locale coercion
+    [
+      ['FIRST_PIDFDID', id],
+      ['A', '1'],
+      ['LISTEN_PIDFDID', id],
+      ['LISTEN_PID', String(result.pid)],
+      ['SHORT_PIDFDID', zeros.slice(1)],
+      ['PIDFDID', zeros],
+      ['LAST_PIDFDID', id],
+    ],
+  );
+});
+
+test('helper: where pidfd_open fails (seccomp, EPERM), the LISTEN_PIDFDID slots are taken out of envp', {
+  skip: hasHelper ? undefined : `no helper for ${process.arch}`,
+}, () => {
+  const helper = listenPidHelperPath()!;
+  // Slots first, in the middle, two in a row, and last: each removal moves the rest down.
+  const env = [
+    LISTEN_PIDFDID_PLACEHOLDER,
+    'A=1',
+    LISTEN_PIDFDID_PLACEHOLDER.replace('LISTEN', 'SECOND'),
+    LISTEN_PIDFDID_PLACEHOLDER.replace('LISTEN', 'THIRD'),
+    LISTEN_PID_PLACEHOLDER,
+    'B=2',
+    LISTEN_PIDFDID_PLACEHOLDER.replace('LISTEN', 'LAST'),
+  ];
+  const request = { file: helper, argv: [helper, '/usr/bin/env', 'env', '-0'], env };
+  const result = spawnSync(PYTHON, ['-c', DENY_PIDFD_OPEN_PY, JSON.stringify(request)], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(entries(result.stdout), ['A=1', `LISTEN_PID=${result.pid}`, 'B=2']);
+});
+
+/** Stands for the middle process's pid in a wrapped request, replaced by the middle itself. */
+const PARENT_MARK = 999_999_999;
+
+/** A python3 middle process that starts `request` (PARENT_MARK replaced by its own pid) as its
+ * child, prints the child's pid, and sleeps: the test kills it and watches the child. */
+const MIDDLE_PY = `
+import json, os, sys, time
+req = json.loads(sys.argv[1])
+me = str(os.getpid())
+argv = [a.replace("${PARENT_MARK}", me) for a in req["argv"]]
+pid = os.fork()
+if pid == 0:
+    os.execve(req["file"], argv, req["env"])
+print(pid, flush=True)
+time.sleep(60)
+`;
+
+function stateOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2];
+  } catch {
+    return undefined; // gone (reaped)
+  }
+}
+
+async function until<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+for (const { name, wrap, skip } of wrappers) {
+  test(`${name} with the parent's pid: the service runs, and is killed when its parent dies`, {
+    skip,
+  }, async () => {
+    const request = wrap('/bin/sleep', ['sleep', '60'], {}, ['LISTEN_PID'], { parentPid: PARENT_MARK });
+    const middle = spawn('/usr/bin/python3', ['-c', MIDDLE_PY, JSON.stringify(request)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      middle.stdout.on('data', (d: Buffer) => {
+        out += d.toString('utf8');
+      });
+      const pid = await until('the service pid', () => (out.endsWith('\n') ? Number(out) : undefined));
+      // Exec'd (through the helper, or setpriv and the shell, whose argv[0] is the path): the
+      // pid is sleep's now.
+      await until('the service running', () =>
+        /(^|\/)sleep\u000060\u0000$/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1')) ? true : undefined,
+      );
+      middle.kill('SIGKILL');
+      // Dead: reaped by whoever inherited it, or a zombie waiting for that.
+      await until('the service killed with its parent', () => {
+        const state = stateOf(pid);
+        return state === undefined || state === 'Z' ? true : undefined;
+      });
+    } finally {
+      middle.kill('SIGKILL');
+    }
+  });
+
+  test(`${name} with a parent pid that is not its parent's: exits 127 and runs nothing`, { skip }, () => {
+    const result = run(wrap('/bin/echo', ['echo', 'ran'], {}, ['LISTEN_PID'], { parentPid: 1 }));
+    assert.equal(result.status, EXEC_FAILED, result.stderr);
+    assert.equal(result.stdout, '');
+  });
+}
 
 test('helper: too few arguments is a usage error with status 127', {
   skip: hasHelper ? undefined : `no helper for ${process.arch}`,
@@ -367,71 +601,18 @@ test('the shell trampoline names /bin/sh, the service path as $0, and the script
   });
 });
 
-// objdump prints relative targets as absolute addresses: `jb 0xd0`, `lea rsi,[rip+0xa9] # 0x12f`,
-// `b.cc 0xe8 // b.lo`. Reduce both sides to "mnemonic operands" with targets as 0x<offset>.
-function normaliseObjdump(text: string): string {
-  return text
-    .replace(/\[rip\+0x[0-9a-f]+\]\s*# 0x([0-9a-f]+)/, '[rip+0x$1]')
-    .replace(/\s*(\/\/|#).*$/, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-function expectedText(line: { asm: string }, labels: ReadonlyMap<string, number>): string {
-  return line.asm.replace(/\{(\w+)\}/, (_, name: string) => `0x${labels.get(name)!.toString(16)}`);
-}
-
-function compareWithObjdump(
-  objdump: string,
-  machine: string,
-  listing: readonly ListingLine[],
-  extra: string[],
-) {
-  const assembled: Assembled = assemble(listing);
-  const file = join(dir, `code-${machine}.bin`);
-  writeFileSync(file, assembled.bytes.subarray(0, assembled.codeLength));
-  const dump = spawnSync(objdump, ['-D', '-b', 'binary', '-m', machine, ...extra, file], {
-    encoding: 'utf8',
-  });
-  assert.equal(dump.status, 0, dump.stderr);
-  const decoded = new Map<number, string>();
-  for (const line of dump.stdout.split('\n')) {
-    const match = /^\s*([0-9a-f]+):\t[0-9a-f ]+\t(.+)$/.exec(line);
-    if (match) decoded.set(Number.parseInt(match[1]!, 16), normaliseObjdump(match[2]!));
-  }
-  assert.equal(
-    decoded.size,
-    assembled.instructions.length,
-    'objdump decoded a different number of instructions',
-  );
-  for (const insn of assembled.instructions) {
-    assert.equal(
-      decoded.get(insn.offset),
-      normaliseObjdump(expectedText(insn, assembled.labels)),
-      `at 0x${insn.offset.toString(16)}`,
-    );
-  }
-}
-
-/** Skip with `why` on a developer's machine; in CI (.ci/run installs the tool) a missing tool is a
- * failure, so the hand-assembled helper is decoded and run on every CI run. */
-function skipOutsideCi(t: { skip(message: string): void }, why: string): void {
-  if (process.env.CI) assert.fail(`${why} — .ci/run should have installed it`);
-  t.skip(why);
-}
-
 test('x86_64 listing: objdump decodes the bytes to the listed instructions', (t) => {
   const objdump = which('objdump');
   if (!objdump)
     return skipOutsideCi(t, 'objdump (binutils) is not installed: cannot check the x86_64 encodings');
-  compareWithObjdump(objdump, 'i386:x86-64', LISTEN_PID_HELPER_X86_64, ['-M', 'intel']);
+  compareWithObjdump(dir, objdump, 'i386:x86-64', LISTEN_PID_HELPER_X86_64, ['-M', 'intel']);
 });
 
 test('aarch64 listing: objdump decodes the bytes to the listed instructions', (t) => {
   const objdump = which('aarch64-linux-gnu-objdump');
   if (!objdump)
     return skipOutsideCi(t, 'aarch64-linux-gnu-objdump (binutils-aarch64-linux-gnu) is not installed');
-  compareWithObjdump(objdump, 'aarch64', LISTEN_PID_HELPER_AARCH64, []);
+  compareWithObjdump(dir, objdump, 'aarch64', LISTEN_PID_HELPER_AARCH64, []);
 });
 
 test('ELF image: header fields the kernel reads', () => {
@@ -468,7 +649,47 @@ test('aarch64 helper under qemu-user: LISTEN_PID, argv, exec failure', (t) => {
   );
   assert.equal(shown.status, 0, shown.stderr);
   assert.equal(shown.stdout, `${shown.pid} ${shown.pid}\na b x y \n`);
+  // With the parent's pid (the qemu process's parent is this test): armed, then the service.
+  const armed = spawnSync(qemu, [helper, String(process.pid), '/bin/sh', 'sh', '-c', SHOW_PID], {
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(armed.status, 0, armed.stderr);
+  assert.equal(armed.stdout, `${armed.pid} ${armed.pid}\n`);
+  const orphan = spawnSync(qemu, [helper, '1', '/bin/echo', 'echo', 'ran'], { env, encoding: 'utf8' });
+  assert.equal(orphan.status, 127, 'a parent other than PPID: nothing runs');
+  assert.equal(orphan.stdout, '');
   const failed = spawnSync(qemu, [helper, '/nonexistent', 'x'], { env, encoding: 'utf8' });
   assert.equal(failed.status, 127);
   assert.equal(failed.stderr, 'sockunit-listen-pid: cannot execute /nonexistent: errno 2\n');
+});
+
+test('aarch64 helper under qemu-user: LISTEN_PIDFDID is the id of its own pidfd, or taken out', (t) => {
+  const qemu = which('qemu-aarch64-static') ?? which('qemu-aarch64');
+  if (!qemu)
+    return skipOutsideCi(t, 'qemu-aarch64 (qemu-user) is not installed: cannot run the aarch64 helper here');
+  if (!needPidfdIds(t)) return;
+  const helper = join(dir, 'helper-arm64-pidfdid');
+  writeFileSync(helper, listenPidHelperImage('arm64')!, { mode: 0o755 });
+  // qemu translates pidfd_open, fstatfs and fstat to the host's; after the execve the service
+  // (native python3) is the same process, so its pidfd has the same id.
+  const env = [LISTEN_PID_PLACEHOLDER, 'KEEP=a b', LISTEN_PIDFDID_PLACEHOLDER];
+  const shown = spawnSync(qemu, [helper, PYTHON, 'python3', '-c', SHOW_PIDFDID_PY], {
+    env: Object.fromEntries(env.map((e) => e.split('='))),
+    encoding: 'utf8',
+  });
+  assert.equal(shown.status, 0, shown.stderr);
+  const report = JSON.parse(shown.stdout) as PidfdReport;
+  assert.equal(report.env.LISTEN_PID, String(shown.pid));
+  assert.equal(report.env.LISTEN_PIDFDID, String(report.own));
+  assert.equal(report.env.KEEP, 'a b');
+  // pidfd_open denied (the filter applies to qemu's host syscalls): the slot is taken out.
+  const request = { file: qemu, argv: [qemu, helper, '/usr/bin/env', 'env', '-0'], env };
+  const denied = spawnSync(PYTHON, ['-c', DENY_PIDFD_OPEN_PY, JSON.stringify(request)], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(denied.status, 0, denied.stderr);
+  // (qemu hands the guest its environment in its own order: compare sorted.)
+  assert.deepEqual(entries(denied.stdout).sort(), ['KEEP=a b', `LISTEN_PID=${denied.pid}`]);
 });

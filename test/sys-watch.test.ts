@@ -8,6 +8,7 @@ import { receiveMessage, sendMessage, socketPair } from '../src/sys/msg.js';
 import { waitReadable } from '../src/sys/poll.js';
 import { accept, bind, close, connect, getsockname, isOpen, listen, socket } from '../src/sys/socket.js';
 import {
+  createEpollPoolWatcher,
   createEpollWorkerWatcher,
   createUvPollWatcher,
   type ReadyEvent,
@@ -53,9 +54,13 @@ function nextEvent(ms = TIMEOUT_MS): {
 }
 
 const epollWorker = createEpollWorkerWatcher();
-after(() => epollWorker.shutdown());
+const epollPool = createEpollPoolWatcher();
+after(() => {
+  epollWorker.shutdown();
+  epollPool.shutdown();
+});
 
-for (const watcher of [epollWorker, createUvPollWatcher()] as Watcher[]) {
+for (const watcher of [epollPool, epollWorker, createUvPollWatcher()] as Watcher[]) {
   describe(`watcher ${watcher.kind}`, () => {
     test('a pending connection makes an MPTCP listener readable, and nothing is accepted', async () => {
       const listener = mptcpListener();
@@ -163,9 +168,9 @@ for (const watcher of [epollWorker, createUvPollWatcher()] as Watcher[]) {
       }
     });
 
-    // Only the worker is tried in-process: a guard regression in uv-poll would abort the runner,
-    // so its invalid fds are tried in a child below.
-    if (watcher.kind === 'epoll-worker')
+    // Only the epoll watchers are tried in-process: a guard regression in uv-poll would abort the
+    // runner, so its invalid fds are tried in a child below.
+    if (watcher.kind !== 'uv-poll')
       test('invalid fds throw an Error in this process: closed, regular file, already watched, /dev/null', () => {
         const [a, b] = socketPair('datagram');
         close(a);

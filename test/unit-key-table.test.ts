@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,6 +12,31 @@ import {
 } from '../src/unit/key-table.js';
 
 const KEYS_DOC = fileURLToPath(new URL('../../docs/keys.md', import.meta.url));
+const SRC = fileURLToPath(new URL('../../src', import.meta.url));
+
+/** The source that acts on a parsed unit: everything but the key tables and the config types
+ * and defaults (where every field is named whether it is used or not). */
+function actingSource(dir = SRC): string {
+  let text = '';
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      if (path !== join(SRC, 'unit', 'keys')) text += actingSource(path);
+      continue;
+    }
+    if (!name.endsWith('.ts') || CONFIG_TYPES.has(path.slice(SRC.length + 1))) continue;
+    text += readFileSync(path, 'utf8');
+  }
+  return text;
+}
+const CONFIG_TYPES = new Set([
+  'unit/socket-config.ts',
+  'unit/service-config.ts',
+  'unit/target-config.ts',
+  'unit/unit-section.ts',
+  'unit/exec-context.ts',
+  'unit/install-section.ts',
+]);
 
 // Every [Socket] key of systemd 258 (load-fragment-gperf.gperf.in), outside the exec/kill/cgroup sets.
 const SYSTEMD_SOCKET_KEYS = [
@@ -92,10 +118,14 @@ describe('key table', () => {
     }
   });
 
-  it('marks sandboxing and cgroup keys as not enforced, with a reason', () => {
-    for (const k of ['ProtectSystem', 'PrivateTmp', 'MemoryMax', 'CPUQuota', 'SystemCallFilter']) {
+  it('enforces sandboxing keys in [Service] only, and marks cgroup keys as not enforced, with a reason', () => {
+    for (const k of ['MemoryMax', 'CPUQuota', 'PrivateUsers', 'PrivatePIDs']) {
       const def = findKey(SERVICE_TABLE, 'Service', k);
       assert.equal(def?.enforcement.enforced, false, k);
+    }
+    for (const k of ['ProtectSystem', 'PrivateTmp', 'SystemCallFilter', 'RestrictAddressFamilies']) {
+      assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, k);
+      assert.equal(findKey(SOCKET_TABLE, 'Socket', k)?.enforcement.enforced, false, `[Socket] ${k}`);
     }
     for (const k of ['ExecStart', 'Type', 'Restart', 'NonBlocking', 'Sockets']) {
       assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, k);
@@ -108,8 +138,37 @@ describe('key table', () => {
         .filter((k) => isNewerThanBaseline(k) && k.section === 'Socket' && k.enforcement.enforced)
         .map((k) => k.name)
         .sort(),
-      ['AcceptFileDescriptors', 'DeferTrigger', 'DeferTriggerMaxSec', 'PassPIDFD'],
+      ['AcceptFileDescriptors', 'PassPIDFD'],
     );
+  });
+
+  // The audit of honesty: a key verify accepts without a "not enforced" notice must be read by
+  // the code that runs units. A field only the parser writes is a key parsed and ignored.
+  it('every enforced key is read by the code that acts on units', () => {
+    const source = actingSource();
+    const ignored: string[] = [];
+    for (const table of [SOCKET_TABLE, SERVICE_TABLE])
+      for (const k of table.keys)
+        if (k.enforcement.enforced && k.field && !new RegExp(`\\b${k.field}\\b`).test(source))
+          ignored.push(`${k.section}.${k.name} (${k.field})`);
+    assert.deepEqual([...new Set(ignored)], []);
+  });
+
+  it("marks a socket unit's own commands and what shapes them as not enforced", () => {
+    for (const k of [
+      'ExecStartPre',
+      'ExecStopPost',
+      'TimeoutSec',
+      'User',
+      'KillSignal',
+      'Environment',
+      'FlushPending',
+      'DeferTrigger',
+    ])
+      assert.equal(findKey(SOCKET_TABLE, 'Socket', k)?.enforcement.enforced, false, `Socket.${k}`);
+    for (const k of ['User', 'KillSignal', 'Environment', 'RestartKillSignal', 'SendSIGHUP', 'RuntimeMaxSec'])
+      assert.equal(findKey(SERVICE_TABLE, 'Service', k)?.enforcement.enforced, true, `Service.${k}`);
+    assert.equal(findKey(SERVICE_TABLE, 'Service', 'BusName')?.enforcement.enforced, false);
   });
 
   it('docs/keys.md is generated from the table (UPDATE_KEYS_DOC=1 rewrites it)', () => {

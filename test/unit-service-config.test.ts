@@ -5,13 +5,6 @@ import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
 import { specifierContext } from '../src/unit/specifiers.js';
 import { parseUnitText } from '../src/unit/syntax.js';
-import {
-  type Condition,
-  type ConditionFacts,
-  evaluateConditions,
-  formatCondition,
-  parseCondition,
-} from '../src/unit/unit-section.js';
 
 function typeText(name: string, text: string): TypedUnit {
   const file = `/fixture/${name}`;
@@ -282,6 +275,13 @@ const refused: [string, string, string[]][] = [
     ],
   ],
   [
+    'Exec line with an unknown specifier',
+    '[Service]\nExecStart=/bin/true\nExecStartPost=/bin/echo %Z\n',
+    [
+      'error /fixture/b.service:3: ExecStartPost=/bin/echo %Z: unknown specifier %Z; expected one of %n %N %p %P %i %I %j %J %f %h %s %u %U %g %G %t %S %C %L %E %D %d %T %V %y %Y %H %l %q %m %b %v %a %o %M %w %W %A %B, or %% for a literal %',
+    ],
+  ],
+  [
     '"+" with "!"',
     '[Service]\nExecStart=+!/bin/a\n',
     [
@@ -299,6 +299,14 @@ describe('service bad-setting refusals (§6.5)', () => {
       assert.deepEqual(printed(t), expected);
     });
   }
+  it('Type=dbus with BusName= loads, the name reported as not enforced', () => {
+    const t = typeText('b.service', '[Service]\nType=dbus\nBusName=org.example.A\nExecStart=/bin/a\n');
+    assert.equal(t.loadState, 'loaded');
+    assert.match(
+      printed(t)[0] ?? '',
+      /^notice .*BusName=org.example.A: not enforced by sockunit \(sockunit has no D-Bus connection/,
+    );
+  });
   it('a "-" ExecStart= line with a bad path only warns, but leaves no command', () => {
     const t = typeText('b.service', '[Service]\nExecStart=-bin/a\nExecStop=/bin/true\n');
     assert.equal(t.loadState, 'loaded');
@@ -306,51 +314,7 @@ describe('service bad-setting refusals (§6.5)', () => {
   });
 });
 
-describe('conditions', () => {
-  const facts: ConditionFacts = {
-    path: (p) =>
-      p === '/etc'
-        ? { isSymbolicLink: false, target: { type: 'directory', size: 0, executable: true, entries: 3 } }
-        : p === '/etc/hostname'
-          ? { isSymbolicLink: false, target: { type: 'file', size: 5, executable: false } }
-          : undefined,
-    environment: { MODE: 'prod' },
-    hostname: 'box',
-    kernelCommandLine: 'quiet root=/dev/sda1 debug',
-    virtualization: { id: 'kvm', class: 'vm' },
-  };
-  const c = (kind: Condition['kind'], value: string, negate = false, triggering = false): Condition => ({
-    kind,
-    value,
-    negate,
-    triggering,
-  });
-  it('evaluates each kind against the facts', () => {
-    const holds: Condition[] = [
-      c('PathExists', '/etc'),
-      c('PathExists', '/nope', true),
-      c('PathIsDirectory', '/etc'),
-      c('FileNotEmpty', '/etc/hostname'),
-      c('DirectoryNotEmpty', '/etc'),
-      c('Environment', 'MODE=prod'),
-      c('Environment', 'MODE'),
-      c('Host', 'BOX'),
-      c('KernelCommandLine', 'root'),
-      c('KernelCommandLine', 'root=/dev/sda1'),
-      c('Virtualization', 'vm'),
-      c('Virtualization', 'yes'),
-      c('Virtualization', 'kvm'),
-    ];
-    for (const x of holds) assert.deepEqual(evaluateConditions([x], facts), { ok: true }, JSON.stringify(x));
-    const fails = c('Virtualization', 'container');
-    assert.deepEqual(evaluateConditions([fails], facts), { ok: false, failed: fails });
-  });
-  it('needs one triggering condition to hold when there are some', () => {
-    const a = c('PathExists', '/nope', false, true);
-    const b = c('PathExists', '/etc', false, true);
-    assert.deepEqual(evaluateConditions([a, b], facts), { ok: true });
-    assert.deepEqual(evaluateConditions([a], facts), { ok: false, failed: a });
-  });
+describe('conditions in unit files (their evaluation: unit-conditions.test.ts)', () => {
   it('an empty Condition= line clears the list', () => {
     const t = typeText(
       'c.service',
@@ -379,12 +343,24 @@ describe('mutation-tested: every default of a service, as systemd.service(5), .e
       wants: [],
       bindsTo: [],
       partOf: [],
+      upholds: [],
       conflicts: [],
       before: [],
       after: [],
+      onFailure: [],
+      onSuccess: [],
+      propagatesReloadTo: [],
+      reloadPropagatedFrom: [],
+      propagatesStopTo: [],
+      stopPropagatedFrom: [],
+      stopWhenUnneeded: false,
+      defaultDependencies: true,
+      refuseManualStart: false,
+      refuseManualStop: false,
       startLimitIntervalUsec: 10_000_000,
       startLimitBurst: 5,
       conditions: [],
+      joinsNamespaceOf: [],
       asserts: [],
     });
     const { execStart, ...service } = c.service;
@@ -445,90 +421,5 @@ describe('mutation-tested: every default of a service, as systemd.service(5), .e
       defaultInstance: '',
     });
     assert.deepEqual(c.notEnforced, []);
-  });
-});
-
-describe('mutation-tested: each condition kind both ways, as systemd.unit(5) defines it', () => {
-  const dirWith = (entries: number) => ({
-    isSymbolicLink: false,
-    target: { type: 'directory' as const, size: 0, executable: true, entries },
-  });
-  const file = (size: number, executable: boolean, isSymbolicLink = false) => ({
-    isSymbolicLink,
-    target: { type: 'file' as const, size, executable },
-  });
-  const paths: Record<string, ReturnType<ConditionFacts['path']>> = {
-    '/etc': dirWith(3),
-    '/empty-dir': dirWith(0),
-    '/etc/hostname': file(5, false),
-    '/empty-file': file(0, false),
-    '/bin/tool': file(100, true),
-    '/link': file(5, false, true),
-  };
-  const facts = (virtualization: ConditionFacts['virtualization']): ConditionFacts => ({
-    path: (p) => paths[p],
-    environment: { MODE: 'prod' },
-    hostname: 'box',
-    machineId: '0123456789abcdef0123456789abcdef',
-    kernelCommandLine: '  quiet   root=/dev/sda1 debug ',
-    virtualization,
-  });
-  const vm = facts({ id: 'kvm', class: 'vm' });
-  const container = facts({ id: 'docker', class: 'container' });
-  const holds = (f: ConditionFacts, kind: Condition['kind'], value: string) =>
-    evaluateConditions([{ kind, value, negate: false, triggering: false }], f).ok;
-
-  const table: [Condition['kind'], string, boolean][] = [
-    ['PathIsDirectory', '/etc', true],
-    ['PathIsDirectory', '/etc/hostname', false],
-    ['PathIsDirectory', '/nope', false],
-    ['PathIsSymbolicLink', '/link', true],
-    ['PathIsSymbolicLink', '/etc', false],
-    ['PathIsSymbolicLink', '/nope', false],
-    ['FileNotEmpty', '/etc/hostname', true],
-    ['FileNotEmpty', '/empty-file', false],
-    ['FileNotEmpty', '/etc', false],
-    ['FileNotEmpty', '/nope', false],
-    ['DirectoryNotEmpty', '/etc', true],
-    ['DirectoryNotEmpty', '/empty-dir', false],
-    ['DirectoryNotEmpty', '/etc/hostname', false],
-    ['DirectoryNotEmpty', '/nope', false],
-    ['FileIsExecutable', '/bin/tool', true],
-    ['FileIsExecutable', '/etc/hostname', false],
-    ['FileIsExecutable', '/etc', false],
-    ['FileIsExecutable', '/nope', false],
-    ['Environment', 'MODE=dev', false],
-    ['Environment', 'OTHER', false],
-    ['Host', 'other', false],
-    ['Host', '0123456789ABCDEF0123456789ABCDEF', true],
-    ['KernelCommandLine', 'debug', true],
-    ['KernelCommandLine', 'quie', false],
-    ['KernelCommandLine', 'root=/dev/sda2', false],
-    ['Virtualization', 'container', false],
-    ['Virtualization', 'no', false],
-    ['Virtualization', 'docker', false],
-  ];
-  for (const [kind, value, expected] of table)
-    it(`${kind}=${value} ${expected ? 'holds' : 'fails'} in a kvm VM`, () =>
-      assert.equal(holds(vm, kind, value), expected));
-
-  it('in a container: container and its id hold, vm does not, a boolean says whether there is any', () => {
-    assert.equal(holds(container, 'Virtualization', 'container'), true);
-    assert.equal(holds(container, 'Virtualization', 'docker'), true);
-    assert.equal(holds(container, 'Virtualization', 'vm'), false);
-    assert.equal(holds(container, 'Virtualization', 'yes'), true);
-    assert.equal(holds(facts({ id: 'none', class: 'none' }), 'Virtualization', 'no'), true);
-  });
-
-  it('the | and ! prefixes may be followed by blanks; one of them alone has no argument', () => {
-    assert.deepEqual(parseCondition('PathExists', '|  !  /etc'), {
-      kind: 'PathExists',
-      triggering: true,
-      negate: true,
-      value: '/etc',
-    });
-    assert.equal(formatCondition(parseCondition('PathExists', '|!/etc')), '|!/etc');
-    assert.equal(formatCondition(parseCondition('Host', 'box')), 'box');
-    for (const v of ['|', '!', '| !']) assert.throws(() => parseCondition('Host', v), /has no argument/, v);
   });
 });

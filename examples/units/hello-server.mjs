@@ -6,12 +6,12 @@ import { listen, mptcp } from 'sockunit';
 const greeting = process.env.GREETING ?? 'Hello';
 
 const server = http.createServer((req, res) => {
-  const multipath = mptcp.isMultipath(req.socket);
+  const runsMptcp = mptcp.runsMptcp(req.socket);
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.end(
     `${greeting} from pid ${process.pid}.\n` +
       `You reached ${req.socket.localAddress} port ${req.socket.localPort} from ${req.socket.remoteAddress}.\n` +
-      `This connection ${multipath ? 'runs Multipath TCP' : 'is plain TCP (your client did not ask for MPTCP)'}.\n`,
+      `This connection ${runsMptcp ? 'runs Multipath TCP' : 'is plain TCP (your client did not ask for MPTCP, or something on the way removed it)'}.\n`,
   );
 });
 

@@ -10,7 +10,8 @@
 // - Node 20 cannot exec in place, so without --accept the command runs as a child: SIGTERM,
 //   SIGINT and SIGHUP are forwarded to it, and this process exits with the child's status (or
 //   128 + the signal that killed it). LISTEN_PID is still the command's own pid (the exec helper
-//   of sys/listen-pid-helper.ts writes it), but the command's pid is not ours.
+//   of sys/listen-pid-helper.ts writes it, and LISTEN_PIDFDID beside it), but the command's pid
+//   is not ours.
 // - The command is looked up in PATH before any socket is opened: a typo fails at once instead
 //   of at the first connection.
 // - --protocol opens MPTCP/SCTP/UDP-Lite listeners, which the C tool cannot.
@@ -21,7 +22,13 @@ import { isNoMptcpError } from '../mptcp/probe.js';
 import { type OpenedSocket, openSocket } from '../net/open.js';
 import type { SocketSpec } from '../net/spec.js';
 import { hasCode } from '../sys/errors.js';
-import { LISTEN_PID_PLACEHOLDER, listenPidHelperPath, listenPidShellWrap } from '../sys/listen-pid-helper.js';
+import {
+  LISTEN_PID_PLACEHOLDER,
+  LISTEN_PIDFDID_PLACEHOLDER,
+  listenPidfdIdSlot,
+  listenPidHelperPath,
+  listenPidShellWrap,
+} from '../sys/listen-pid-helper.js';
 import { type ExitStatus, kill, onExit, waitPidfd } from '../sys/process.js';
 import { formatSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, isOpen, setNonBlocking } from '../sys/socket.js';
@@ -176,7 +183,9 @@ export function commandEnvironment(o: ActivateOptions, fdCount: number): string[
     if (value !== undefined) env.push(`${name}=${value}`);
   }
   if (!o.inetd) {
-    env.push(`LISTEN_FDS=${fdCount}`, LISTEN_PID_PLACEHOLDER);
+    // LISTEN_PIDFDID beside LISTEN_PID, as systemd 259's systemd-socket-activate sets it, where
+    // this kernel gives pidfds inode ids; the exec helper writes both.
+    env.push(`LISTEN_FDS=${fdCount}`, LISTEN_PID_PLACEHOLDER, ...listenPidfdIdSlot());
     if (o.fdnames) {
       const names = o.fdnames.length === 1 ? Array(fdCount).fill(o.fdnames[0]) : o.fdnames;
       env.push(`LISTEN_FDNAMES=${names.join(':')}`);
@@ -319,8 +328,9 @@ function prepareLaunch(o: ActivateOptions, fdCount: number): Launch {
   if (o.inetd) return { file: path, argv: o.command, env, label };
   const helper = o.listenPidVia === 'shell' ? undefined : listenPidHelperPath();
   if (helper) return { file: helper, argv: [helper, path, ...o.command], env, label };
-  // The shell trampoline exports LISTEN_PID itself; keep the other entries in order.
-  const withoutPid = env.filter((e) => e !== LISTEN_PID_PLACEHOLDER);
+  // The shell trampoline exports LISTEN_PID itself, and cannot learn LISTEN_PIDFDID (left out,
+  // as systemd does where it cannot); keep the other entries in order.
+  const withoutPid = env.filter((e) => e !== LISTEN_PID_PLACEHOLDER && e !== LISTEN_PIDFDID_PLACEHOLDER);
   const wrapped = listenPidShellWrap(path, o.command, withoutPid);
   return { file: wrapped.file, argv: wrapped.argv, env: wrapped.env, label };
 }

@@ -112,15 +112,28 @@ function parsePositive(name: string, value: string, code: ListenFdsError['code']
   return n;
 }
 
+const U64_MAX = 2n ** 64n - 1n;
+
+// A 64-bit inode id: past Number's 2^53, so read as a BigInt, not through parsePositive.
+function parsePidfdId(text: string): bigint {
+  const id = DECIMAL.test(text) ? BigInt(text) : 0n;
+  if (id <= 0n || id > U64_MAX)
+    throw new ListenFdsError(
+      'ERR_LISTEN_PID_INVALID',
+      `LISTEN_PIDFDID=${JSON.stringify(text)} is not a positive 64-bit decimal number; the process that started this one set a malformed environment`,
+    );
+  return id;
+}
+
 function readListenFds(env: NodeJS.ProcessEnv): ListenFd[] {
   const pidText = env.LISTEN_PID;
   if (pidText === undefined) return [];
   if (parsePositive('LISTEN_PID', pidText, 'ERR_LISTEN_PID_INVALID') !== process.pid) return [];
   const pidfdText = env.LISTEN_PIDFDID;
   if (pidfdText !== undefined) {
-    parsePositive('LISTEN_PIDFDID', pidfdText, 'ERR_LISTEN_PID_INVALID');
+    const id = parsePidfdId(pidfdText);
     const own = pidfdInodeId(process.pid);
-    if (own !== undefined && own !== BigInt(pidfdText)) return [];
+    if (own !== undefined && own !== id) return [];
   }
   const countText = env.LISTEN_FDS;
   if (countText === undefined) return [];

@@ -18,7 +18,9 @@ import { type ListenFd, listenFds } from './listen-fds.js';
 export type ListenFallback = number | { port: number; host?: string } | string;
 
 export interface ListenOptions {
-  /** Used only when no matching stream listener was passed. Without it, `listen` rejects. */
+  /** Used only when no stream listener at all was passed (the process was started by hand).
+   * Never opened beside a passed stream listener: that would quietly serve plain TCP next to
+   * the socket the manager made. Without it, `listen` rejects when nothing was passed. */
   fallback?: ListenFallback;
   /** listen(2) backlog. Node always calls listen() again on an adopted fd, so some number is
    * set. Default: the backlog the manager gave the socket (its `Backlog=`), read back from the
@@ -70,7 +72,11 @@ export function streamListeners(name?: string): SocketFd[] {
  * listener not taken yet), keeping the socket the manager made: same address, same protocol
  * (MPTCP stays MPTCP), and its backlog (read back from the kernel and passed positionally:
  * Node resets `{fd, backlog}` to 511).
- * When no such listener was passed, listens on `options.fallback`, or rejects without one.
+ * When exactly one stream listener was passed and it has another name — `unknown` from
+ * `systemd-socket-activate` or `sockunit activate` without `--fdname`, or a unit name without
+ * `FileDescriptorName=` — that one is used: it is this process's listener. Several passed, none
+ * named `name`: rejects, naming them. Only when no stream listener was passed at all does it
+ * listen on `options.fallback` (or reject without one).
  *
  * Closing the server never unlinks a unix socket path: Node unlinks only paths it bound itself.
  */
@@ -83,11 +89,21 @@ export async function listen(
   const options = typeof nameOrOptions === 'object' ? nameOrOptions : maybeOptions;
   const matching = streamListeners(name);
   // Several listeners may share a name (two ListenStream= in one unit): each call takes the next.
-  const candidate = matching.find((f) => !adopted.has(f.fd));
+  let candidate = matching.find((f) => !adopted.has(f.fd));
   if (!candidate && matching.length > 0)
     throw new Error(
       `listen: every activated stream listener${named(name)} (fds ${matching.map((f) => f.fd).join(', ')}) already backs another net.Server; one fd can back only one`,
     );
+  const passed = streamListeners();
+  if (!candidate && passed.length === 1 && !adopted.has((passed[0] as SocketFd).fd)) {
+    // The one stream listener the manager passed, under another name (`unknown` when none was
+    // given): it is this server's socket, and a fallback port beside it would be plain TCP.
+    candidate = passed[0] as SocketFd;
+  } else if (!candidate && passed.length > 0) {
+    throw new Error(
+      `listen: no activated stream listener${named(name)} (${describePassed(listenFds())}); give the socket that name (FileDescriptorName=${name ?? 'NAME'} in the unit, --fdname=${name ?? 'NAME'} for sockunit activate or systemd-socket-activate) or ask for one of the names passed. The fallback is not opened beside passed listeners`,
+    );
+  }
   if (!candidate) {
     const fallback = options.fallback;
     if (fallback === undefined)

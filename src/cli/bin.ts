@@ -5,6 +5,11 @@ import { main } from './main.js';
 main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
   (code) => {
     process.exitCode = code;
+    // The command is done. What still holds the event loop is left over, not work: for `run`,
+    // the output pipe or exit watch of a process a stop leaves running (KillMode=none or
+    // process, SendSIGKILL=no), which systemd leaves running too. Exit without waiting for it;
+    // unref'd, so a process that has nothing left exits at once, as before.
+    setTimeout(() => process.exit(code), 100).unref();
   },
   (err: unknown) => {
     process.stderr.write(`sockunit: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,42 +1,31 @@
-// `sockunit cat [--user] [--unit-path DIR]... UNIT...`: the unit file and its drop-ins, each
+// `sockunit cat [-p DIR]... [--user|--system] UNIT...`: the unit file and its drop-ins, each
 // headed by `# PATH`, as `systemctl cat` prints them.
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { findUnit } from '../unit/load.js';
 import type { CommandIO } from './io.js';
-import { unitTarget } from './unit-target.js';
+import { parseUnitFileCommand, unitTarget } from './unit-target.js';
 
-const USAGE = `Usage: sockunit cat [--user] [--unit-path DIR]... UNIT...
+const USAGE = `Usage: sockunit cat [-p DIR]... [--user|--system] UNIT...
 
 Print a unit file and its drop-ins, each headed by its path. UNIT is a name (searched on the
 unit path) or a path to a unit file.
 
-  --user            search the user manager's unit path
-  --unit-path DIR   search DIR instead of the default unit path (repeatable)
+  -p, --unit-path DIR  search DIR instead of the default unit path (repeatable; first wins)
+      --user           search the user manager's unit path
+      --system         search systemd's system unit path (the default)
+  -h, --help           show this help
 `;
 
 export async function catCommand(argv: string[], io: CommandIO): Promise<number> {
-  let parsed: ReturnType<typeof parseCatArgs>;
-  try {
-    parsed = parseCatArgs(argv);
-  } catch (e) {
-    io.stderr.write(`sockunit cat: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help === true) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length === 0) {
-    io.stderr.write(`sockunit cat: no unit given\n${USAGE}`);
-    return 2;
-  }
-  const manager = parsed.values.user === true ? 'user' : 'system';
+  const parsed = parseUnitFileCommand('cat', USAGE, argv, io, { missing: 'no unit given' });
+  if (typeof parsed === 'number') return parsed;
+  const choice = parsed.choice;
+  const manager = choice.manager;
   let exit = 0;
   let first = true;
   for (const arg of parsed.positionals) {
-    const target = unitTarget(arg, parsed.values['unit-path'] ?? [], manager);
+    const target = unitTarget(arg, choice.dirs, manager);
     let found: ReturnType<typeof findUnit>;
     try {
       found = findUnit(target.name, target.searchPath);
@@ -81,16 +70,4 @@ export async function catCommand(argv: string[], io: CommandIO): Promise<number>
     }
   }
   return exit;
-}
-
-function parseCatArgs(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      user: { type: 'boolean' },
-      'unit-path': { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
 }

@@ -9,7 +9,15 @@ import {
   type ControlResponse,
   defaultControlSocketPath,
 } from '../manager/control/protocol.js';
+import { type PeerCredentials, peerCredentials } from '../manager/control/server.js';
 import type { CommandIO } from './io.js';
+import {
+  type OptionSpecs,
+  type ParsedCommandLine,
+  parseCommandLine,
+  UsageError,
+  usageError,
+} from './options.js';
 
 /** A request that failed: refused by the manager (`code` from the reply) or never delivered
  * (`code` ENOENT, ECONNREFUSED, EACCES… from connect). */
@@ -47,6 +55,30 @@ function connectError(path: string, err: NodeJS.ErrnoException): ControlClientEr
         ? 'permission denied: only root and the user running the manager may use it'
         : err.message;
   return new ControlClientError(code, `cannot connect to the control socket ${path}: ${code}; ${why}`);
+}
+
+/** Who answers on the control socket: the manager's pid as the kernel saw it listen (SO_PEERCRED
+ * of our end), without sending a request. The pid is 0 when the manager runs in a PID namespace
+ * this process cannot see into. */
+export function controlPeer(path: string, timeoutMs = 5000): Promise<PeerCredentials> {
+  return new Promise((resolve, reject) => {
+    const conn = net.createConnection({ path });
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new ControlClientError('ETIMEDOUT', `no answer from the control socket ${path}`));
+    }, timeoutMs);
+    conn.once('connect', () => {
+      clearTimeout(timer);
+      const cred = peerCredentials(conn);
+      conn.destroy();
+      if (cred) resolve(cred);
+      else reject(new ControlClientError('EIO', `cannot read who listens on ${path} (SO_PEERCRED)`));
+    });
+    conn.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(connectError(path, err));
+    });
+  });
 }
 
 /** Send one request and resolve with its result. With `follow`, resolves after the stream ends
@@ -164,8 +196,6 @@ export interface ClientArgs {
   json: boolean;
 }
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-
 /** Parse a client command's options, run `body`, and turn failures into a message and systemctl's
  * exit codes: 4 for an unknown unit, 2 for bad usage, 1 otherwise. */
 export async function runClient(
@@ -173,16 +203,15 @@ export async function runClient(
   usage: string,
   argv: string[],
   io: CommandIO,
-  extra: OptionSpec,
+  extra: OptionSpecs,
   body: (args: ClientArgs) => Promise<number>,
 ): Promise<number> {
-  const { parseArgs } = await import('node:util');
-  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  let parsed: ParsedCommandLine;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...CLIENT_OPTIONS, ...extra } });
+    parsed = parseCommandLine(name, argv, { ...CLIENT_OPTIONS, ...extra });
   } catch (err) {
-    io.stderr.write(`sockunit ${name}: ${(err as Error).message}\n${usage}`);
-    return 2;
+    if (err instanceof UsageError) return usageError(name, usage, err.message, io);
+    throw err;
   }
   if (parsed.values.help === true) {
     io.stdout.write(usage);

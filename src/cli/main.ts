@@ -1,6 +1,7 @@
 // The `sockunit` command: a table of sub-commands, each a function in its own file. Modules are
 // imported on demand so `sockunit verify` does not pay for loading the manager.
 
+import { didYouMean } from '../unit/suggest.js';
 import type { Command, CommandIO } from './io.js';
 
 interface CommandEntry {
@@ -25,6 +26,13 @@ command(
     return (await import('./activate.js')).activateCommand;
   },
 );
+command(
+  'proxy',
+  'proxy connections to a TCP or unix socket, MPTCP on either side (systemd-socket-proxyd)',
+  async () => {
+    return (await import('./proxy.js')).proxyCommand;
+  },
+);
 command('verify', 'check unit files and print every problem as file:line: message', async () => {
   return (await import('./verify.js')).verifyCommand;
 });
@@ -34,6 +42,22 @@ command('cat', 'print a unit file with its drop-ins', async () => {
 command('show', 'print the effective settings of a unit, defaults included', async () => {
   return (await import('./show.js')).showCommand;
 });
+command('enable', "create the symlinks a unit's [Install] section asks for (systemctl enable)", async () => {
+  return (await import('./enable.js')).enableCommand;
+});
+command('disable', 'remove the symlinks enable made', async () => {
+  return (await import('./enable.js')).disableCommand;
+});
+command('is-enabled', 'tell whether units are enabled (enabled, disabled, static, …)', async () => {
+  return (await import('./enable.js')).isEnabledCommand;
+});
+command(
+  'security',
+  'assess the sandboxing of services as sockunit runs them (systemd-analyze security)',
+  async () => {
+    return (await import('./security.js')).securityCommand;
+  },
+);
 command('doctor', 'explain whether MPTCP works and can use several paths here, with fixes', async () => {
   return (await import('./doctor.js')).doctorCommand;
 });
@@ -76,17 +100,22 @@ command('connections', 'list the connections on a socket unit, with MPTCP subflo
 command('logs', "print a unit's recent log lines and output; -f follows", async () => {
   return (await import('./logs.js')).logsCommand;
 });
+command('is-system-running', "print the running manager's state (running, degraded, starting…)", async () => {
+  return (await import('./is-system-running.js')).isSystemRunningCommand;
+});
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const rows = Object.entries(commands)
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
     .join('\n');
-  return `Usage: sockunit COMMAND [OPTIONS]\n\nsystemd socket activation and Multipath TCP for Linux.\n\nCommands:\n${rows}\n\nRun 'sockunit COMMAND --help' for a command's options.\n`;
+  return `Usage: sockunit COMMAND [OPTIONS]\n\nsystemd socket activation and Multipath TCP for Linux.\n\nCommands:\n${rows}\n\nRun 'sockunit help COMMAND' (or 'sockunit COMMAND --help') for a command's options.\n`;
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
+  // `sockunit help CMD` is `sockunit CMD --help`, as git and systemctl's habits go.
+  if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], io);
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     io.stdout.write(usage());
     return name === undefined ? 2 : 0;
@@ -97,7 +126,10 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   }
   const entry = commands[name];
   if (!entry) {
-    io.stderr.write(`sockunit: unknown command '${name}'; run 'sockunit --help' for the list.\n`);
+    const hint = didYouMean(name, Object.keys(commands));
+    io.stderr.write(
+      `sockunit: unknown command '${name}'${hint ? `; ${hint}` : '.'} Run 'sockunit help' for the list.\n`,
+    );
     return 2;
   }
   const run = await entry.load();
@@ -106,7 +138,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 
 /** The version in sockunit's package.json, found by walking up from this file (dist/cli/ when
  * installed, another build directory in development). */
-async function packageVersion(): Promise<string> {
+export async function packageVersion(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   const { dirname, join } = await import('node:path');
   const { fileURLToPath } = await import('node:url');

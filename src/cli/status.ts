@@ -2,8 +2,15 @@
 // state and since when, listen addresses, accepted/connected/refused, activations, main pid,
 // last exit, STATUS= text, fd store, and the unit's last log lines. No UNIT: every unit.
 
-import type { BrokenStatus, ServiceStatus, SocketStatus, UnitStatus } from '../manager/control/snapshot.js';
+import type {
+  BrokenStatus,
+  ServiceStatus,
+  SocketStatus,
+  TargetStatus,
+  UnitStatus,
+} from '../manager/control/snapshot.js';
 import type { LogRecord } from '../manager/log.js';
+import { connectionCountsLine } from './connections.js';
 import { CLIENT_OPTIONS_HELP, callControl, runClient } from './control-client.js';
 import type { CommandIO } from './io.js';
 
@@ -67,15 +74,25 @@ function active(s: { activeState: string; subState: string; result?: string; sin
   return `${s.activeState}${sub}${result}${since}`;
 }
 
+/** systemctl's `Docs:` block: the first URI on the label's line, the rest aligned under it. */
+function docsLines(documentation: readonly string[]): string {
+  return documentation
+    .map((uri, i) => (i === 0 ? field('Docs', uri) : `${''.padStart(13)}${uri}\n`))
+    .join('');
+}
+
 function socketLines(s: SocketStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
+  if (s.hint) out += field('Hint', s.hint);
   out += field('Triggers', s.accept ? `${s.triggers} (one instance per connection)` : `● ${s.triggers}`);
+  out += docsLines(s.documentation);
   s.listen.forEach((l, i) => {
+    const kept = l.notUpgraded ? `; not upgraded to MPTCP: ${l.notUpgraded}` : '';
     out +=
       i === 0
-        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol})`)
-        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol})\n`;
+        ? field('Listen', `${l.listen} (${l.type}, ${l.protocol}${kept})`)
+        : `${''.padStart(13)}${l.listen} (${l.type}, ${l.protocol}${kept})\n`;
   });
   if (s.accept)
     out += field(
@@ -84,6 +101,7 @@ function socketLines(s: SocketStatus): string {
     );
   else if (s.refused > 0) out += field('Refused', String(s.refused));
   out += field('Activations', String(s.triggerCount));
+  if (s.connections) out += field('Connections', connectionCountsLine(s.connections));
   return out;
 }
 
@@ -91,14 +109,34 @@ function serviceLines(s: ServiceStatus): string {
   let out = field('Loaded', 'loaded');
   out += field('Active', active(s));
   if (s.triggeredBy.length > 0) out += field('TriggeredBy', s.triggeredBy.map((t) => `● ${t}`).join(' '));
+  out += docsLines(s.documentation);
   if (s.mainPid !== null) out += field('Main PID', String(s.mainPid));
   if (s.statusText !== null) out += field('Status', JSON.stringify(s.statusText));
+  if (s.sandboxLeftOut?.length)
+    out += field('Sandbox', `best-effort: running WITHOUT ${s.sandboxLeftOut.join('; ')}`);
   const stored = s.fdStore.names.length > 0 ? `: ${s.fdStore.names.join(', ')}` : '';
   out += field('FD Store', `${s.fdStore.count} (limit: ${s.fdStore.limit})${stored}`);
   if (s.lastExit !== null) out += field('Last exit', s.lastExit);
   out += field('Starts', `${s.starts}; Restarts: ${s.restarts}`);
   const exits = Object.entries(s.exits);
   if (exits.length > 0) out += field('Exits', exits.map(([k, n]) => `${k} x${n}`).join(', '));
+  if (s.condition) {
+    // systemctl: "Condition: start condition unmet at …" then the failed check, indented.
+    const what = s.condition.kind === 'condition' ? 'Condition' : 'Assert';
+    const unmet = s.condition.kind === 'condition' ? 'start condition unmet' : 'start assertion failed';
+    out += field(what, `${unmet} at ${formatSince(s.condition.at)}`);
+    out += `${''.padStart(13)}└─ ${s.condition.failed} was not met\n`;
+  }
+  return out;
+}
+
+function targetLines(s: TargetStatus): string {
+  let out = field('Loaded', 'loaded');
+  out += field('Active', active(s));
+  out += docsLines(s.documentation);
+  if (s.job) out += field('Job', `${s.job} (running)`);
+  if (s.requires.length > 0) out += field('Requires', s.requires.join(' '));
+  if (s.wants.length > 0) out += field('Wants', s.wants.join(' '));
   return out;
 }
 
@@ -112,7 +150,14 @@ function brokenLines(s: BrokenStatus): string {
 export function formatStatus(s: UnitStatus): string {
   const description = s.kind !== 'broken' && s.description ? ` - ${s.description}` : '';
   let out = `${bullet(s.activeState)} ${s.unit}${description}\n`;
-  out += s.kind === 'socket' ? socketLines(s) : s.kind === 'service' ? serviceLines(s) : brokenLines(s);
+  out +=
+    s.kind === 'socket'
+      ? socketLines(s)
+      : s.kind === 'service'
+        ? serviceLines(s)
+        : s.kind === 'target'
+          ? targetLines(s)
+          : brokenLines(s);
   if (s.logs.length > 0) out += `\n${s.logs.map((r) => `${formatLogRecord(r)}\n`).join('')}`;
   return out;
 }

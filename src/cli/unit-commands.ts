@@ -10,16 +10,17 @@ import type { Command, CommandIO } from './io.js';
 type Operation = 'start' | 'stop' | 'restart' | 'reload';
 
 const WHAT: Record<Operation, string> = {
-  start: 'Start units: a socket opens its listeners, a service starts with its sockets’ fds.',
-  stop: 'Stop units: a socket closes its listeners, a service is stopped with its timeouts.',
-  restart: 'Stop, then start units.',
-  reload: 'Reload units (needs ExecReload=; socket units cannot be reloaded).',
+  start:
+    'Start units with their dependencies (Requires=, Wants=, ordered by After=/Before=; conditions\nchecked): a socket opens its listeners, a service starts with its sockets’ fds, a target is\nreached. Any unit on the manager’s unit path can be started.',
+  stop: 'Stop units, and the units that Require=, BindsTo= or are PartOf= them: a socket closes its\nlisteners, a service is stopped with its timeouts.',
+  restart: 'Stop, then start units (and the active units that Require= or are PartOf= them).',
+  reload: 'Reload units (ExecReload=, or Type=notify-reload’s signal; PropagatesReloadTo= follows).',
 };
 
 function usage(op: Operation): string {
   return `Usage: sockunit ${op} [OPTIONS] UNIT...
 
-${WHAT[op]} A name without a suffix means NAME.service, else NAME.socket.
+${WHAT[op]} A name without a suffix means NAME.service, else NAME.socket, else NAME.target.
 
 Options:
 ${CLIENT_OPTIONS_HELP}`;

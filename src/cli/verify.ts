@@ -1,60 +1,74 @@
-// `sockunit verify [--json] [--strict] [--unit-path DIR]... PATH...`: load unit files (or every
+// `sockunit verify [--json] [--strict] [-p DIR]... [--user|--system] PATH...`: load unit files (or every
 // .socket/.service in a directory) as the manager would and print every diagnostic as
 // `file:line: Key=value: message`. Exit 1 when a unit has an error (or, with --strict, a warning).
 // Commands and users missing on this machine are warnings: units are often checked on one
 // machine and deployed on another.
 
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { dirname, resolve } from 'node:path';
+import { transactionDiagnostics } from '../manager/jobs/check.js';
 import { type Diagnostic, formatDiagnostic } from '../unit/diagnostic.js';
 import type { ExecCommand } from '../unit/exec-command.js';
-import { listUnitFiles } from '../unit/load.js';
+import { unitFileChecksFor } from '../unit/file-trust.js';
+import { listUnitFiles, type UnitFileChecks, UnitPathIndex } from '../unit/load.js';
 import { type LoadedUnit, loadUnitFromPaths, type UnitConfig } from '../unit/load-unit.js';
 import type { CommandIO } from './io.js';
+import { parseUnitFileCommand } from './unit-target.js';
 
-const USAGE = `Usage: sockunit verify [--json] [--strict] [--user] [--unit-path DIR]... PATH...
+const USAGE = `Usage: sockunit verify [--json] [--strict] [--no-notices] [-p DIR]... [--user|--system] PATH...
 
 Check .socket and .service files (or every one in a directory) the way sockunit loads them.
-Prints each problem as FILE:LINE: Key=value: message. Exit status 1 when a unit has an error.
+Prints each problem as FILE:LINE: Key=value: message; a misspelt key gets "did you mean ...?".
+Exit status 1 when a unit has an error, 2 for bad usage.
 
-  --json            print a JSON report instead
-  --strict          treat warnings as errors
-  --no-notices      leave out notices (keys sockunit does not enforce, rewritten paths)
-  --user            expand specifiers as the user manager would
-  --unit-path DIR   also search DIR for the services sockets start (repeatable)
+      --json           print a JSON report instead
+      --strict         treat warnings as errors
+      --no-notices     leave out notices (keys sockunit does not enforce, rewritten paths)
+  -p, --unit-path DIR  also search DIR for the services sockets start (repeatable)
+      --user           expand specifiers as the user manager would
+      --system         expand specifiers as the system manager would (the default)
+      --allow-unsafe-unit-files
+                       as root: report unit files another user could modify as warnings, as
+                       \`sockunit run --allow-unsafe-unit-files\` runs them (errors otherwise, as
+                       \`sockunit run\` refuses them; as another user, notices of what it would do)
+  -h, --help           show this help
 `;
 
 /** Where a bare command name is looked up (systemd's fixed list). */
 const COMMAND_SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin'];
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
-  let parsed: ReturnType<typeof parseVerifyArgs>;
-  try {
-    parsed = parseVerifyArgs(argv);
-  } catch (e) {
-    io.stderr.write(`sockunit verify: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help === true) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length === 0) {
-    io.stderr.write(`sockunit verify: no unit file or directory given\n${USAGE}`);
-    return 2;
-  }
-  const unitPath = (parsed.values['unit-path'] ?? []).map((d) => resolve(d));
+  const parsed = parseUnitFileCommand('verify', USAGE, argv, io, {
+    extra: {
+      json: { type: 'boolean' },
+      strict: { type: 'boolean' },
+      'no-notices': { type: 'boolean' },
+      'allow-unsafe-unit-files': { type: 'boolean' },
+    },
+    missing: 'no unit file or directory given',
+  });
+  if (typeof parsed === 'number') return parsed;
+  const choice = parsed.choice;
+  const unitPath = choice.dirs;
   const { files, problems } = collectUnitFiles(parsed.positionals);
   const units = loadUnitFromPaths(files, {
     unitPath,
-    ...(parsed.values.user === true ? { manager: 'user' as const } : {}),
+    ...(choice.manager === 'user' ? { manager: 'user' as const } : {}),
+    checks: verifyChecks(parsed.values['allow-unsafe-unit-files'] === true),
   });
   const host = new HostLookup();
-  for (const u of units) {
+  for (const u of units)
     if (u.config !== undefined) u.diagnostics.push(...checkOnThisMachine(u.config, host));
-    u.diagnostics = inFileOrder(u);
+  // Each unit's start transaction, as systemd-analyze verify builds one: missing required units,
+  // Requisite= and ordering cycles.
+  const searchDirs = [...new Set(files.map((f) => dirname(f))), ...unitPath];
+  for (const d of transactionDiagnostics(units, new UnitPathIndex(searchDirs))) {
+    const owner =
+      units.find((u) => u.fragmentPath === d.file || u.dropIns.includes(d.file)) ??
+      units.find((u) => d.message.startsWith(`${u.name} `));
+    owner?.diagnostics.push(d);
   }
+  for (const u of units) u.diagnostics = inFileOrder(u);
 
   const strict = parsed.values.strict === true;
   const failed = (u: LoadedUnit): boolean =>
@@ -94,19 +108,13 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   return exit;
 }
 
-function parseVerifyArgs(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean' },
-      strict: { type: 'boolean' },
-      'no-notices': { type: 'boolean' },
-      user: { type: 'boolean' },
-      'unit-path': { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+/** What `sockunit run` as root would say about who may have written the files: as root, the
+ * same (an error, or with the option a warning); as another user, a notice of it. */
+function verifyChecks(allowUnsafe: boolean): UnitFileChecks {
+  const euid = process.geteuid?.() ?? 0;
+  const { ownership } = unitFileChecksFor(0, euid === 0 ? (process.getegid?.() ?? 0) : 0, allowUnsafe);
+  if (!ownership) return {};
+  return { ownership: euid === 0 ? ownership : { ...ownership, severity: 'notice' } };
 }
 
 /** A unit's diagnostics in reading order: fragment, then drop-ins, by line; whole-unit ones
@@ -137,29 +145,32 @@ function collectUnitFiles(paths: readonly string[]): { files: string[]; problems
         severity: 'error',
         file: p,
         line: 0,
-        message: `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a unit file or a directory`,
+        message:
+          (e as NodeJS.ErrnoException).code === 'ENOENT'
+            ? 'no such file or directory; expected a unit file or a directory of them'
+            : `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected a unit file or a directory`,
       });
       continue;
     }
     if (isDir) {
-      const found = listUnitFiles([full], ['socket', 'service']);
+      const found = listUnitFiles([full], ['socket', 'service', 'target']);
       if (found.length === 0) {
         problems.push({
           severity: 'warning',
           file: p,
           line: 0,
-          message: 'the directory has no .socket or .service files; expected unit files in it',
+          message: 'the directory has no .socket, .service or .target files; expected unit files in it',
         });
       }
       files.push(...found.map((f) => f.path));
-    } else if (/\.(socket|service)$/.test(full)) {
+    } else if (/\.(socket|service|target)$/.test(full)) {
       files.push(full);
     } else {
       problems.push({
         severity: 'error',
         file: p,
         line: 0,
-        message: 'not a .socket or .service file; expected NAME.socket or NAME.service',
+        message: 'not a .socket, .service or .target file; expected NAME.socket, NAME.service or NAME.target',
       });
     }
   }
@@ -211,15 +222,8 @@ function readNames(file: string): Set<string> {
 }
 
 function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] }[] {
-  if (config.type === 'socket') {
-    const s = config.socket;
-    return [
-      { key: 'ExecStartPre', commands: s.execStartPre },
-      { key: 'ExecStartPost', commands: s.execStartPost },
-      { key: 'ExecStopPre', commands: s.execStopPre },
-      { key: 'ExecStopPost', commands: s.execStopPost },
-    ];
-  }
+  // A socket unit's own commands are not run by sockunit (reported as not enforced at load).
+  if (config.type !== 'service') return [];
   const s = config.service;
   return [
     { key: 'ExecCondition', commands: s.execCondition },
@@ -235,6 +239,7 @@ function commandsOf(config: UnitConfig): { key: string; commands: ExecCommand[] 
 /** Warnings about what this machine lacks; never errors (the unit may be deployed elsewhere). */
 function checkOnThisMachine(config: UnitConfig, host: HostLookup): Diagnostic[] {
   const out: Diagnostic[] = [];
+  if (config.type === 'target') return out;
   for (const { key, commands } of commandsOf(config)) {
     for (const c of commands) {
       if (c.path === '' || c.ignoreFailure || host.executable(c.path) !== undefined) continue;

@@ -78,7 +78,9 @@ export interface UndiciConnectorOptions extends tls.ConnectionOptions {
 export type UndiciConnector = (options: UndiciConnectOptions, callback: ConnectionCallback) => net.Socket;
 
 /** A function for undici's `connect` option (`new undici.Agent({ connect: undiciConnector() })`):
- * opens an MPTCP socket (TLS on top for https) and calls back once it is connected. */
+ * opens an MPTCP socket (TLS on top for https) and calls back once it is connected. undici is
+ * not a dependency of sockunit: the caller installs it (`npm install undici`) and passes the
+ * Agent as `fetch`'s `dispatcher`. */
 export function undiciConnector(settings: UndiciConnectorOptions = {}): UndiciConnector {
   const { timeout = 10_000, fallback, ...tlsOptions } = settings;
   return (options, callback) => {

@@ -34,6 +34,7 @@ import { mptcpUnavailableError } from './errors.js';
 import { markFallback } from './fallback.js';
 import { handleFd } from './multipath.js';
 import { type Availability, available, openMptcpSocket } from './probe.js';
+import { fixReceiveBufferOnBulk } from './receive-buffer.js';
 
 /** `net.connect` options plus what to do without MPTCP. */
 export type MptcpConnectOptions = net.TcpNetConnectOpts & {
@@ -41,6 +42,10 @@ export type MptcpConnectOptions = net.TcpNetConnectOpts & {
    * an `ERR_MPTCP_UNAVAILABLE` error instead. */
   fallback?: boolean;
 };
+
+/** Node's own net.connect, taken before anything (sockunit/mptcp/register) points net.connect
+ * here: unix paths and plain-TCP fall-backs must not come back to this module. */
+const nodeConnect = net.connect;
 
 type ConnectListener = () => void;
 interface ResolvedAddress {
@@ -94,7 +99,7 @@ export function connect(port: number, host?: string, connectListener?: ConnectLi
 export function connect(path: string, connectListener?: ConnectListener): net.Socket;
 export function connect(...args: unknown[]): net.Socket {
   const [options, cb] = normalizeArgs(args);
-  if (options.path) return net.connect(...(args as Parameters<typeof net.connect>));
+  if (options.path) return nodeConnect(...(args as Parameters<typeof net.connect>));
   const allowFallback = options.fallback !== false;
   const availability = available();
   if (!availability.available) return connectPlain(options, cb, availability, allowFallback);
@@ -125,6 +130,9 @@ export function connect(...args: unknown[]): net.Socket {
     closeQuietly(opened.fd);
     throw err;
   }
+  fixReceiveBufferOnBulk(
+    (socket as unknown as { _handle?: Parameters<typeof fixReceiveBufferOnBulk>[0] })._handle,
+  );
   if (options.timeout) socket.setTimeout(options.timeout);
   if (cb) socket.once('connect', cb);
   const attempts = new ConnectAttempts(socket, port, family, options);
@@ -144,7 +152,7 @@ function connectPlain(
 ): net.Socket {
   if (!allowFallback) throw mptcpUnavailableError(why.reason ?? 'unknown', why.errno, 'connect()');
   const { fallback: _f, ...nodeOptions } = options;
-  const socket = cb ? net.connect(nodeOptions, cb) : net.connect(nodeOptions);
+  const socket = cb ? nodeConnect(nodeOptions, cb) : nodeConnect(nodeOptions);
   markFallback(socket, why);
   return socket;
 }

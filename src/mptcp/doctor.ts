@@ -20,8 +20,10 @@ import {
 import { closeQuietly, socket } from '../sys/socket.js';
 import { noMptcpReason } from './probe.js';
 
-/** `problem`: MPTCP cannot work; `warning`: it works but stays single-path (or partly);
- * `note`: worth knowing, nothing wrong; `skipped`: could not be checked (the message says why). */
+/** `problem`: something is broken (MPTCP cannot work here, or a manager's MPTCP listener runs as
+ * plain TCP): the only status that makes `doctor` exit 1. `warning`: it works but connections
+ * stay single-path (or partly) although they could use more; `note`: advice, nothing wrong;
+ * `skipped`: could not be checked (the message says why). */
 export type CheckStatus = 'ok' | 'note' | 'warning' | 'problem' | 'skipped';
 
 export interface DoctorCheck {
@@ -39,7 +41,8 @@ export interface DoctorReport {
   netns: string;
   kernel: string;
   checks: DoctorCheck[];
-  /** True when no check is a problem or a warning. */
+  /** True when no check is a problem: nothing is broken (warnings and notes are advice). The
+   * exit status is 0 exactly when this is true. */
   ok: boolean;
 }
 
@@ -47,11 +50,20 @@ export interface DoctorReport {
 export interface ManagerMptcpReport {
   /** Where the manager was asked (the control socket's path). */
   source: string;
+  /** The manager's pid, as the kernel reported the control socket's peer (SO_PEERCRED). */
+  pid?: number;
   /** Listeners of `SocketProtocol=mptcp` units; `tcp` means MPTCP was asked for and the manager
    * opened plain TCP instead (X-Sockunit-MPTCPFallback / --mptcp-fallback). */
   listeners: { unit: string; listen: string; running: 'mptcp' | 'tcp' }[];
-  /** Live connections on those units' ports: MPTCP, MPTCP that fell back to TCP, plain TCP. */
-  connections: { unit: string; mptcp: number; fallenBack: number; tcp: number }[];
+  /** Live connections on those units' ports, counted as `sockunit connections` counts them. */
+  connections: {
+    unit: string;
+    mptcp: number;
+    severalPaths: number;
+    fallenBack: number;
+    tcp: number;
+    notLive: number;
+  }[];
 }
 
 /** How `doctor` learns which MPTCP sockets of a running manager fell back. The mptcp layer cannot
@@ -62,6 +74,8 @@ export type ManagerSocketsSource = () => Promise<ManagerMptcpReport | { unavaila
 export interface DoctorOptions {
   /** Where the sysctls are read (default /proc/sys). */
   procSys?: string;
+  /** Where netstat's MIB counters are read (default /proc/net). */
+  procNet?: string;
   /** The iproute2 `ip` binary (default: `ip` in PATH). */
   ipCommand?: string;
   managerSockets?: ManagerSocketsSource;
@@ -381,9 +395,11 @@ function checkEndpoints(ipCommand: string, limits: MptcpLimits | undefined): Doc
       devices.size > 1
         ? candidates.map((c) => `ip mptcp endpoint add ${c.address} dev ${c.dev} subflow`)
         : ['ip mptcp endpoint add ADDR dev IFACE subflow'];
+    // With one interface there is one path: advice (a note), not something wrong. With several,
+    // connections could use more paths and do not: a warning. Neither is broken.
     return {
       id: 'endpoints',
-      status: 'warning',
+      status: devices.size > 1 ? 'warning' : 'note',
       title,
       message: `none: MPTCP connections from this host stay single-path (one subflow, like TCP) unless the peer opens more. Add one endpoint per extra path: 'subflow' on clients (open a subflow from this address), 'signal' on servers (announce this address to clients).${oneInterface}`,
       fix: examples,
@@ -439,9 +455,13 @@ function checkProtocol(
   };
 }
 
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 async function checkManagerSockets(source: ManagerSocketsSource | undefined): Promise<DoctorCheck> {
   const id = 'manager-fallback';
-  const title = 'Running manager: MPTCP sockets that fell back';
+  const title = 'Running manager: MPTCP listeners and connections';
   if (!source)
     return {
       id,
@@ -453,18 +473,23 @@ async function checkManagerSockets(source: ManagerSocketsSource | undefined): Pr
   if ('unavailable' in report)
     return { id, status: 'skipped', title, message: `not checked: ${report.unavailable}` };
   const { listeners, connections } = report;
-  if (listeners.length === 0)
-    return { id, status: 'ok', title, message: `the manager on ${report.source} has no MPTCP listeners` };
-  const tcpListeners = listeners.filter((l) => l.running === 'tcp');
-  const totals = connections.reduce(
-    (t, c) => ({ mptcp: t.mptcp + c.mptcp, fallenBack: t.fallenBack + c.fallenBack, tcp: t.tcp + c.tcp }),
-    { mptcp: 0, fallenBack: 0, tcp: 0 },
+  const manager = `the manager on ${report.source}${report.pid ? ` (pid ${report.pid})` : ''}`;
+  if (listeners.length === 0) return { id, status: 'ok', title, message: `${manager} has no MPTCP listener` };
+  const total = connections.reduce(
+    (t, c) => ({
+      mptcp: t.mptcp + c.mptcp,
+      severalPaths: t.severalPaths + c.severalPaths,
+      fallenBack: t.fallenBack + c.fallenBack,
+      tcp: t.tcp + c.tcp,
+    }),
+    { mptcp: 0, severalPaths: 0, fallenBack: 0, tcp: 0 },
   );
-  const live = `connections now: ${totals.mptcp} MPTCP, ${totals.fallenBack} fell back to TCP, ${totals.tcp} plain TCP clients`;
+  const live = `live connections on them: ${total.mptcp} mptcp (${total.severalPaths} on several paths now), ${total.fallenBack} mptcp->tcp, ${total.tcp} tcp`;
+  const tcpListeners = listeners.filter((l) => l.running === 'tcp');
   if (tcpListeners.length > 0)
     return {
       id,
-      status: 'warning',
+      status: 'problem',
       title,
       message: `${tcpListeners.map((l) => `${l.unit} ${l.listen}`).join(', ')} ${tcpListeners.length === 1 ? 'runs' : 'run'} as plain TCP: MPTCP was asked for (SocketProtocol=mptcp) but the manager's network namespace refused MPTCP sockets when it opened them, so no client gets MPTCP there. ${live}.`,
       fix: [
@@ -472,19 +497,91 @@ async function checkManagerSockets(source: ManagerSocketsSource | undefined): Pr
         'then restart sockunit run (or reload it with SIGHUP after changing the unit) so it opens the listeners again',
       ],
     };
-  const fellBack = connections.filter((c) => c.fallenBack > 0);
-  if (fellBack.length > 0)
+  const listening = `${manager} has ${plural(listeners.length, 'MPTCP listener')}, all running MPTCP; ${live}`;
+  if (total.fallenBack > 0)
+    return {
+      id,
+      status: 'warning',
+      title,
+      message: `${listening}. ${plural(total.fallenBack, 'connection')} (${connections
+        .filter((c) => c.fallenBack > 0)
+        .map((c) => `${c.fallenBack} on ${c.unit}`)
+        .join(
+          ', ',
+        )}) began MPTCP and fell back to plain TCP on the way: something between the peers removed or changed MPTCP options (a middlebox), or the peer's MPTCP failed.`,
+      fix: ['sockunit connections UNIT   # which peers; then look at the path to them'],
+    };
+  if (total.tcp > 0)
     return {
       id,
       status: 'note',
       title,
-      message: `${listeners.length} MPTCP listeners on ${report.source}, none fell back; but ${fellBack.map((c) => `${c.fallenBack} connection${c.fallenBack === 1 ? '' : 's'} on ${c.unit}`).join(', ')} fell back to TCP after an MPTCP handshake attempt (a middlebox stripping TCP options, or the peer's MPTCP failed). ${live}.`,
+      message: `${listening}. ${plural(total.tcp, 'client')} used plain TCP: ${total.tcp === 1 ? 'it' : 'they'} did not ask for MPTCP, or something on the path removed it (the server cannot tell which); check with a client known to use MPTCP.`,
+      fix: ['mptcpize run curl http://HOST:PORT/   # (Debian package mptcpize) a client that asks for MPTCP'],
     };
+  return { id, status: 'ok', title, message: listening };
+}
+
+/** The fallback counters of the kernel's MPTcpExt MIB (/proc/net/netstat, this network
+ * namespace, since it was created): how often a handshake or a connection fell back. The
+ * per-connection picture is the manager's; these are the only trace of a handshake that fell
+ * back on a server, whose connection the kernel hands over as plain TCP. */
+const FALLBACK_COUNTERS: readonly [string, string][] = [
+  [
+    'MPCapableFallbackACK',
+    'server handshakes that began MPTCP (SYN with MP_CAPABLE) and went on as plain TCP (the ACK came without it)',
+  ],
+  [
+    'MPCapableFallbackSYNACK',
+    'client handshakes answered without MP_CAPABLE (a server without MPTCP, or the option removed on the way)',
+  ],
+  [
+    'MPCapableDataFallback',
+    'connections whose first data after the handshake carried no MPTCP option (DSS or MP_CAPABLE)',
+  ],
+  ['DssFallback', 'connections that fell back later: data arrived with a missing or bad DSS mapping'],
+  ['DSSCorruptionFallback', 'connections that fell back after a corrupted DSS mapping'],
+  ['InfiniteMapRx', 'connections whose peer fell back after a checksum failure (infinite mapping)'],
+  ['MPCapableSYNTXDrop', 'client SYNs with MP_CAPABLE that got no answer (retried as plain TCP)'],
+];
+
+/** Parse the MPTcpExt lines of /proc/net/netstat (a names line, then a values line). */
+export function parseMptcpCounters(netstat: string): Record<string, number> | undefined {
+  const lines = netstat.split('\n').filter((l) => l.startsWith('MPTcpExt:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/).slice(1));
+  if (!names || !values) return undefined;
+  return Object.fromEntries(names.map((n, i) => [n, Number(values[i] ?? 0)]));
+}
+
+function checkFallbackCounters(procNet: string): DoctorCheck {
+  const id = 'fallback-counters';
+  const title = 'MPTCP fallbacks counted by the kernel';
+  let counters: Record<string, number> | undefined;
+  try {
+    counters = parseMptcpCounters(readFileSync(join(procNet, 'netstat'), 'utf8'));
+  } catch (err) {
+    return {
+      id,
+      status: 'skipped',
+      title,
+      message: `cannot read ${join(procNet, 'netstat')}: ${(err as Error).message}`,
+    };
+  }
+  if (!counters)
+    return {
+      id,
+      status: 'skipped',
+      title,
+      message: `${join(procNet, 'netstat')} has no MPTcpExt counters (kernel without MPTCP)`,
+    };
+  const seen = FALLBACK_COUNTERS.filter(([name]) => (counters[name] ?? 0) > 0);
+  if (seen.length === 0)
+    return { id, status: 'ok', title, message: 'none in this network namespace (MPTcpExt counters)' };
   return {
     id,
-    status: 'ok',
+    status: 'note',
     title,
-    message: `${listeners.length} MPTCP listeners on ${report.source}, none fell back; ${live}`,
+    message: `since this network namespace was created: ${seen.map(([name, what]) => `${counters[name]} ${what} (MPTcpExt${name})`).join('; ')}. Counters are per namespace, not per connection; 'sockunit connections' shows the live ones.`,
   };
 }
 
@@ -513,11 +610,12 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       'SocketProtocol=udplite units',
     ),
   );
+  checks.push(checkFallbackCounters(options.procNet ?? '/proc/net'));
   checks.push(await checkManagerSockets(options.managerSockets));
   return {
     netns: currentNetns(),
     kernel: release(),
     checks,
-    ok: checks.every((c) => c.status !== 'problem' && c.status !== 'warning'),
+    ok: checks.every((c) => c.status !== 'problem'),
   };
 }

@@ -14,7 +14,7 @@ export function markFallback(target: EventEmitter, why: Availability): void {
 }
 
 /** Why a server or socket that sockunit created runs plain TCP, or undefined when it asked the
- * kernel for MPTCP. (Whether the connection *ended up* multipath is `isMultipath()`'s answer.) */
+ * kernel for MPTCP. (Whether the connection *ended up* running MPTCP is `runsMptcp()`'s answer.) */
 export function fallbackReason(target: object): Availability | undefined {
   const why = fellBack.get(target);
   return why ? { ...why } : undefined;

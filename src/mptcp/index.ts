@@ -2,7 +2,8 @@
 //   import { mptcp } from 'sockunit';           // or: import * as mptcp from 'sockunit/mptcp'
 //   const server = mptcp.createServer(onConnection).listen(8080);
 //   const socket = mptcp.connect(8080, 'example.net');
-//   mptcp.isMultipath(socket); mptcp.info(socket); mptcp.subflows(socket);
+//   mptcp.runsMptcp(socket); mptcp.usesSeveralPaths(socket); mptcp.protocolOf(socket);
+//   mptcp.info(socket); mptcp.subflows(socket);
 
 export {
   Agent,
@@ -11,6 +12,7 @@ export {
   type UndiciConnector,
   undiciConnector,
 } from './agent.js';
+export { type ConnectionProtocol, PROTOCOL_MEANING, protocolOf } from './classify.js';
 export { connect, createConnection, type MptcpConnectOptions } from './connect.js';
 export { fallbackReason } from './fallback.js';
 export {
@@ -20,8 +22,9 @@ export {
   type SubflowAddress,
   type SubflowTcpInfo,
   subflows,
+  usesSeveralPaths,
 } from './info.js';
-export { isMultipath } from './multipath.js';
+export { isMultipath, runsMptcp } from './multipath.js';
 export { type Availability, available } from './probe.js';
 export {
   createServer,

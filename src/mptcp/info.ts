@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { fullInfoBytes, mptcpInfoBytes, subflowAddrsBytes, subflowTcpInfoBytes } from '../sys/mptcp-info.js';
 import { decodeSockAddr, type SockAddr } from '../sys/sockaddr.js';
 import { type Fd, getpeername, getsockname } from '../sys/socket.js';
-import { handleFd, isOpNotSupp } from './multipath.js';
+import { handleFd, isOpNotSupp, runsMptcp } from './multipath.js';
 
 /** `struct mptcp_info`, typed. Optional fields are absent when the kernel is too old to have
  * them (the kernel version that added each is in mptcp.md §3.1). Byte counters are numbers
@@ -285,4 +285,16 @@ export function subflows(socket: net.Socket): Subflow[] {
     }
   }
   return fromSockname(fd);
+}
+
+/** True when more than one subflow of this MPTCP connection is established right now: it uses
+ * several paths now. False for a connection that runs MPTCP on one subflow (`runsMptcp()` is
+ * true for it), for plain TCP and for a connection that fell back. A subflow whose link died
+ * stays established until TCP gives up on it, so this is "established", not "carrying data". */
+export function usesSeveralPaths(socket: net.Socket): boolean {
+  if (!runsMptcp(socket)) return false;
+  const withState = subflows(socket).filter((s) => s.tcp !== undefined);
+  if (withState.length > 0) return withState.filter((s) => s.tcp?.state === 'ESTABLISHED').length > 1;
+  // Kernels before 5.16 list no subflow states: mptcpi_subflows counts the extra subflows.
+  return (info(socket)?.subflows ?? 0) > 0;
 }

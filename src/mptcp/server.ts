@@ -5,19 +5,12 @@
 
 import dns from 'node:dns';
 import net from 'node:net';
-import {
-  AF_INET,
-  AF_INET6,
-  IPPROTO_IPV6,
-  IPV6_V6ONLY,
-  SO_REUSEADDR,
-  SO_REUSEPORT,
-  SOL_SOCKET,
-} from '../sys/constants.js';
-import { bind, closeQuietly, type Fd, listen as listenFd, setsockoptInt } from '../sys/socket.js';
+import { closeQuietly, listen as listenFd } from '../sys/socket.js';
+import { bindMptcp } from './bind.js';
 import { mptcpUnavailableError, netError } from './errors.js';
 import { markFallback } from './fallback.js';
-import { type Availability, available, openMptcpSocket } from './probe.js';
+import { type Availability, available } from './probe.js';
+import { fixAcceptedReceiveBuffers } from './receive-buffer.js';
 
 /** Options of `createServer`: Node's `net.ServerOpts`, plus what to do without MPTCP. */
 export interface MptcpServerOptions extends net.ServerOpts {
@@ -221,73 +214,40 @@ function listenOnAddress(
   args: unknown[],
   allowFallback: boolean,
 ): void {
-  const candidates = host === undefined ? ['::', '0.0.0.0'] : [host];
-  let lastError: unknown;
-  for (const [i, address] of candidates.entries()) {
-    const family = net.isIP(address) === 6 ? AF_INET6 : AF_INET;
-    let opened: ReturnType<typeof openMptcpSocket>;
-    try {
-      opened = openMptcpSocket(family);
-    } catch (err) {
-      lastError = err;
-      continue; // e.g. EAFNOSUPPORT for AF_INET6 on a host without IPv6: try 0.0.0.0
-    }
-    if ('fallback' in opened) {
-      if (!allowFallback) {
-        const why = opened.fallback;
-        process.nextTick(() =>
-          server.emit('error', mptcpUnavailableError(why.reason ?? 'unknown', why.errno, 'listen()')),
-        );
-      } else listenPlain(server, nodeListen, args, opened.fallback);
-      return;
-    }
-    const fd = opened.fd;
-    try {
-      configureAndListen(fd, family, address, request);
-    } catch (err) {
-      closeQuietly(fd);
-      const code = (err as { code?: string }).code;
-      // Like Node, an unspecified-address listener that cannot use `::` retries on 0.0.0.0; a busy
-      // or forbidden port is the answer, not a reason to retry.
-      const retry = i + 1 < candidates.length && code !== 'EADDRINUSE' && code !== 'EACCES';
-      lastError = err;
-      if (retry) continue;
-      break;
-    }
-    const { callback } = request;
-    const options = request.signal ? { fd, signal: request.signal } : { fd };
-    try {
-      // Positional backlog: `{fd, backlog}` would reset the kernel backlog to 511 (pitfall 6).
-      if (callback) nodeListen.call(server, options, request.backlog, callback);
-      else nodeListen.call(server, options, request.backlog);
-    } catch (err) {
-      closeQuietly(fd);
-      throw err;
-    }
+  const bound = bindMptcp(host, request.port, request);
+  if ('fallback' in bound) {
+    const why = bound.fallback;
+    if (allowFallback) listenPlain(server, nodeListen, args, why);
+    else
+      process.nextTick(() =>
+        server.emit('error', mptcpUnavailableError(why.reason ?? 'unknown', why.errno, 'listen()')),
+      );
     return;
   }
-  const e = lastError as { errno?: number; syscall?: string } | undefined;
-  const where = host ?? '::';
-  const error =
-    typeof e?.errno === 'number'
-      ? // Node reports bind failures of a listener as syscall 'listen' (libuv binds lazily).
-        netError('listen', e.errno, where, request.port)
-      : (lastError as Error);
-  process.nextTick(() => server.emit('error', error));
-}
-
-function configureAndListen(fd: Fd, family: number, address: string, request: IpListenRequest): void {
-  // As libuv does for every TCP listener: restart without waiting for TIME_WAIT to drain.
-  setsockoptInt(fd, SOL_SOCKET, SO_REUSEADDR, 1, 'SO_REUSEADDR');
-  if (request.reusePort) setsockoptInt(fd, SOL_SOCKET, SO_REUSEPORT, 1, 'SO_REUSEPORT');
-  // Explicit either way: the system default (net.ipv6.bindv6only) must not decide dual-stack.
-  if (family === AF_INET6)
-    setsockoptInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, request.ipv6Only ? 1 : 0, 'IPV6_V6ONLY');
-  bind(
-    fd,
-    family === AF_INET6
-      ? { family: 'inet6', address, port: request.port }
-      : { family: 'inet', address, port: request.port },
-  );
-  listenFd(fd, request.backlog);
+  if ('error' in bound) {
+    process.nextTick(() => server.emit('error', bound.error));
+    return;
+  }
+  const { fd } = bound;
+  try {
+    listenFd(fd, request.backlog);
+  } catch (err) {
+    closeQuietly(fd);
+    const e = err as { errno?: number };
+    const error =
+      typeof e.errno === 'number' ? netError('listen', e.errno, bound.address, request.port) : err;
+    process.nextTick(() => server.emit('error', error));
+    return;
+  }
+  const { callback } = request;
+  const options = request.signal ? { fd, signal: request.signal } : { fd };
+  try {
+    // Positional backlog: `{fd, backlog}` would reset the kernel backlog to 511 (pitfall 6).
+    if (callback) nodeListen.call(server, options, request.backlog, callback);
+    else nodeListen.call(server, options, request.backlog);
+  } catch (err) {
+    closeQuietly(fd);
+    throw err;
+  }
+  fixAcceptedReceiveBuffers(server);
 }

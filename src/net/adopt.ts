@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Fd } from '../sys/socket.js';
-import { describeSocket, type FdDescription, type SocketDescription } from './describe.js';
+import { describeFd, describeSocket, type SocketDescription } from './describe.js';
 
 /** The error for an fd Node cannot adopt; `code` is Node's own `ERR_INVALID_FD_TYPE`. */
 export interface AdoptError extends Error {
@@ -22,19 +22,13 @@ function refuse(fd: Fd, what: string, advice: string): AdoptError {
   return err;
 }
 
-function label(d: FdDescription): string {
-  if (d.kind !== 'socket') return `a ${d.kind === 'special' ? `${d.fileType} (special file)` : d.kind}`;
-  const state = d.listening ? 'listening ' : d.peer ? 'connected ' : '';
-  return `a ${state}${d.family} ${d.type}${d.protocol ? ` ${d.protocol}` : ''} socket`;
-}
-
 const RAW_FD_ADVICE =
   'Node has no handle for unix datagram or seqpacket sockets: use the raw fd (sockunit sys/ sendmsg/recvmsg)';
 
 function requireSocket(fd: Fd, expected: string): SocketDescription {
   const d = describeSocket(fd);
-  if (d.kind !== 'socket') throw refuse(fd, `is ${label(d)}, not ${expected}`, 'use the raw fd');
-  if (d.family === 'unix' && d.type !== 'stream') throw refuse(fd, `is ${label(d)}`, RAW_FD_ADVICE);
+  if (d.kind !== 'socket') throw refuse(fd, `is ${describeFd(d)}, not ${expected}`, 'use the raw fd');
+  if (d.family === 'unix' && d.type !== 'stream') throw refuse(fd, `is ${describeFd(d)}`, RAW_FD_ADVICE);
   return d;
 }
 
@@ -76,7 +70,7 @@ export function adoptServer(
     if (d.type !== 'stream' || !d.listening)
       throw refuse(
         fd,
-        `is ${label(d)}`,
+        `is ${describeFd(d)}`,
         'adoptServer takes a listening stream socket (openSocket with type stream)',
       );
     const server = options.server ?? net.createServer();
@@ -103,7 +97,7 @@ export function adoptSocket(fd: Fd, options: { allowHalfOpen?: boolean } = {}): 
   if (d.type !== 'stream' || d.listening || !d.peer)
     throw refuse(
       fd,
-      `is ${label(d)}`,
+      `is ${describeFd(d)}`,
       'adoptSocket takes a connected stream socket; connect it first (a listener goes to adoptServer)',
     );
   return new net.Socket({
@@ -123,7 +117,7 @@ export function adoptDatagram(fd: Fd): Promise<dgram.Socket> {
   return new Promise<dgram.Socket>((resolve, reject) => {
     const d = requireSocket(fd, 'a bound datagram socket');
     if (d.type !== 'datagram' || (d.family !== 'inet' && d.family !== 'inet6'))
-      throw refuse(fd, `is ${label(d)}`, 'adoptDatagram takes a UDP or UDP-Lite socket');
+      throw refuse(fd, `is ${describeFd(d)}`, 'adoptDatagram takes a UDP or UDP-Lite socket');
     const socket = dgram.createSocket(d.family === 'inet6' ? 'udp6' : 'udp4');
     const onError = (err: Error): void => reject(err);
     socket.once('error', onError);

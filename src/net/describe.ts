@@ -97,6 +97,13 @@ function messageQueueOf(fd: Fd): { maxMessages: number; messageSize: number } | 
 }
 
 /** Describe an open fd. Throws EBADF (a SystemError) when `fd` is not open. */
+/** `a listening inet6 stream tcp socket`, `a fifo`: what an fd is, for messages. */
+export function describeFd(d: FdDescription): string {
+  if (d.kind !== 'socket') return `a ${d.kind === 'special' ? `${d.fileType} (special file)` : d.kind}`;
+  const state = d.listening ? 'listening ' : d.peer ? 'connected ' : '';
+  return `a ${state}${d.family} ${d.type}${d.protocol ? ` ${d.protocol}` : ''} socket`;
+}
+
 export function describeSocket(fd: Fd): FdDescription {
   const st = fstat(fd);
   if (st.type !== 'socket') {

@@ -73,6 +73,20 @@ export interface OpenedSocket {
   address: SockAddr | undefined;
   /** Options the kernel refused; the port works without them. */
   warnings: OptionWarning[];
+  /** The file system node the port occupies (a unix socket file, a FIFO, a message queue), as
+   * it was when opened; undefined for every other port. Whoever removes the node later checks it
+   * is still this one: someone may have replaced it since. */
+  node?: NodeIdentity;
+}
+
+/** A file system node by device and inode: the same path may name another node tomorrow. */
+export interface NodeIdentity {
+  dev: bigint;
+  ino: bigint;
+}
+
+function identityOf(st: { dev: bigint; ino: bigint }): NodeIdentity {
+  return { dev: st.dev, ino: st.ino };
 }
 
 /** systemd's default `Backlog=`: INT_MAX, which listen() caps at net.core.somaxconn. */
@@ -209,7 +223,10 @@ function openNetworkSocket(spec: NetworkSocketSpec): OpenedSocket {
     }
     warnings.push(...applyConnectionOptions(fd, spec));
     if (path !== undefined) changeOwner(spec, () => chown(path, o.socketUser, o.socketGroup));
-    return { fd, spec, address: getsockname(fd), warnings };
+    const opened: OpenedSocket = { fd, spec, address: getsockname(fd), warnings };
+    // The node bind() just made (a socket's fstat names the socket, not its file).
+    if (path !== undefined) opened.node = identityOf(lstatSync(path, { bigint: true }));
+    return opened;
   } catch (err) {
     closeQuietly(fd);
     throw err;
@@ -363,7 +380,8 @@ function openFifo(spec: FifoSpec): OpenedSocket {
     failure(spec, err);
   }
   try {
-    checkExistingNode(spec, fstat(fd), 'fifo', mode, 'mkfifo');
+    const st = fstat(fd);
+    checkExistingNode(spec, st, 'fifo', mode, 'mkfifo');
     const warnings: OptionWarning[] = [];
     if (o.pipeSize) {
       try {
@@ -379,7 +397,7 @@ function openFifo(spec: FifoSpec): OpenedSocket {
       }
     }
     changeOwner(spec, () => fchown(fd, o.socketUser, o.socketGroup));
-    return { fd, spec, address: undefined, warnings };
+    return { fd, spec, address: undefined, warnings, node: identityOf(st) };
   } catch (err) {
     closeQuietly(fd);
     throw err;
@@ -426,9 +444,10 @@ function openMessageQueue(spec: MessageQueueSpec): OpenedSocket {
     failure(spec, err);
   }
   try {
-    checkExistingNode(spec, fstat(fd), 'file', mode, 'mq_open');
+    const st = fstat(fd);
+    checkExistingNode(spec, st, 'file', mode, 'mq_open');
     changeOwner(spec, () => fchown(fd, o.socketUser, o.socketGroup));
-    return { fd, spec, address: undefined, warnings: [] };
+    return { fd, spec, address: undefined, warnings: [], node: identityOf(st) };
   } catch (err) {
     closeQuietly(fd);
     throw err;

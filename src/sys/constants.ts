@@ -37,6 +37,7 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_KEEPALIVE = 9;
 export const SO_PRIORITY = 12;
+export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
 export const SO_PASSCRED = 16;
 export const SO_PEERCRED = 17;
@@ -51,6 +52,7 @@ export const SO_DOMAIN = 39;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const SO_COOKIE = 57;
+export const SO_ZEROCOPY = 60;
 export const SO_PASSPIDFD = 76;
 export const SO_PEERPIDFD = 77;
 export const SO_PASSRIGHTS = 83;
@@ -61,11 +63,13 @@ export const IP_TTL = 2;
 export const IP_PKTINFO = 8;
 export const IP_FREEBIND = 15;
 export const IP_TRANSPARENT = 19;
+export const IP_MINTTL = 21;
 
 // IPPROTO_IPV6 options
 export const IPV6_UNICAST_HOPS = 16;
 export const IPV6_V6ONLY = 26;
 export const IPV6_RECVPKTINFO = 49;
+export const IPV6_MINHOPCOUNT = 73;
 export const IPV6_TRANSPARENT = 75;
 export const IPV6_FREEBIND = 78;
 
@@ -75,7 +79,13 @@ export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
 export const TCP_DEFER_ACCEPT = 9;
+export const TCP_WINDOW_CLAMP = 10;
+export const TCP_INFO = 11;
+export const TCP_QUICKACK = 12;
 export const TCP_CONGESTION = 13;
+export const TCP_MD5SIG = 14;
+export const TCP_USER_TIMEOUT = 18;
+export const TCP_ULP = 31;
 export const TCP_IS_MPTCP = 43;
 
 export const SCTP_NODELAY = 3;
@@ -142,11 +152,18 @@ export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;
 export const EPOLLIN = 0x001;
+export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
+export const EPOLLRDHUP = 0x2000;
 export const EPOLLONESHOT = 1 << 30;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
+
+// splice(2)
+export const SPLICE_F_MOVE = 1;
+export const SPLICE_F_NONBLOCK = 2;
+export const SPLICE_F_MORE = 4;
 
 // waitid(2)
 export const P_ALL = 0;
@@ -155,6 +172,8 @@ export const P_PIDFD = 3;
 export const WNOHANG = 1;
 export const WEXITED = 4;
 export const WNOWAIT = 0x01000000;
+/** waitid: only children of the calling thread (orphans are re-parented to the main thread). */
+export const __WNOTHREAD = 0x20000000;
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;

@@ -205,3 +205,26 @@ export function staticElf64(options: StaticElfOptions): Uint8Array {
   file.set(options.code, ELF_CODE_OFFSET);
   return file;
 }
+
+/** The static ELF file of a helper program for Node's architecture name (`x64` or `arm64`), from
+ * its two listings: loaded at 0x400000, aligned to the architecture's largest page (64 KiB on
+ * AArch64, so the segment maps on any kernel). */
+export function helperElf(
+  arch: 'x64' | 'arm64',
+  x86Listing: readonly ListingLine[],
+  a64Listing: readonly ListingLine[],
+): Uint8Array {
+  return arch === 'x64'
+    ? staticElf64({
+        machine: EM_X86_64,
+        loadAddress: 0x400000n,
+        align: 0x1000n,
+        code: assemble(x86Listing).bytes,
+      })
+    : staticElf64({
+        machine: EM_AARCH64,
+        loadAddress: 0x400000n,
+        align: 0x10000n,
+        code: assemble(a64Listing).bytes,
+      });
+}

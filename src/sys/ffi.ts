@@ -57,6 +57,7 @@ export const libcCalls = {
   inet_pton: libc.func('int inet_pton(int af, const char *src, void *dst)'),
   inet_ntop: libc.func('const char *inet_ntop(int af, const void *src, void *dst, uint32_t size)'),
   getpid: libc.func('int getpid()'),
+  gnu_get_libc_version: libc.func('const char *gnu_get_libc_version()'),
   prctl: libc.func('int prctl(int option, ...)'),
   getuid: libc.func('uint32_t getuid()'),
   geteuid: libc.func('uint32_t geteuid()'),
@@ -99,6 +100,11 @@ export const libcCalls = {
   epoll_wait: libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
   eventfd: libc.func('int eventfd(uint32_t initval, int flags)'),
   getegid: libc.func('uint32_t getegid()'),
+  // The proxy's data path (sys/relay.ts): bytes move socket -> pipe -> socket inside the kernel.
+  pipe2: libc.func('int pipe2(void *fds, int flags)'),
+  splice: libc.func(
+    'intptr_t splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)',
+  ),
   mq_open: koffi.load('librt.so.1').func('int mq_open(const char *name, int oflag, ...)'),
   mq_unlink: koffi.load('librt.so.1').func('int mq_unlink(const char *name)'),
   mq_getattr: koffi.load('librt.so.1').func('int mq_getattr(int mqdes, void *attr)'),
@@ -114,3 +120,38 @@ export type KoffiPollHandle = ReturnType<typeof koffi.node.poll>;
 
 /** koffi's libuv poll. Raw: callers must go through sys/watch.ts, which guards the fd first. */
 export const uvPoll = koffi.node.poll;
+
+/** unshare(2) and setns(2) act on the calling thread only: the manager uses them on its main
+ * thread to make a namespace and come back at once (sys/namespace.ts). */
+export const namespaceCalls = {
+  unshare: libc.func('int unshare(int flags)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  memfd_create: libc.func('int memfd_create(const char *name, uint32_t flags)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
+  lseek: libc.func('int64_t lseek(int fd, int64_t offset, int whence)'),
+};
+
+function loadSeccomp() {
+  const lib = koffi.load('libseccomp.so.2');
+  return {
+    init: lib.func('void *seccomp_init(uint32_t defaultAction)'),
+    release: lib.func('void seccomp_release(void *ctx)'),
+    archAdd: lib.func('int seccomp_arch_add(void *ctx, uint32_t arch)'),
+    archNative: lib.func('uint32_t seccomp_arch_native()'),
+    attrSet: lib.func('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
+    resolveName: lib.func('int seccomp_syscall_resolve_name(const char *name)'),
+    ruleAddArray: lib.func(
+      'int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int count, const void *args)',
+    ),
+    exportBpf: lib.func('int seccomp_export_bpf(void *ctx, int fd)'),
+  };
+}
+
+let seccompLib: ReturnType<typeof loadSeccomp> | undefined;
+
+/** libseccomp (Debian libseccomp2), loaded on first use: only units with seccomp keys need it,
+ * and a machine without it must still run every other unit. Throws when it is missing. */
+export function seccompCalls(): ReturnType<typeof loadSeccomp> {
+  seccompLib ??= loadSeccomp();
+  return seccompLib;
+}

@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
+  __WNOTHREAD,
   CLD_DUMPED,
   CLD_EXITED,
   CLD_KILLED,
@@ -115,6 +116,13 @@ export function waitPid(pid: Pid): ExitStatus | undefined {
 }
 
 /** kill(2) with a signal by name (`TERM`, `SIGKILL`) or number. Signal 0 checks the pid exists. */
+/** The version of the glibc this process runs on (`2.36`), as ConditionVersion=glibc compares it.
+ * Asked of glibc itself: process.report would also have it, but a report waits for every worker
+ * thread, and the watcher's is blocked in epoll_wait until a port becomes readable. */
+export function glibcVersion(): string {
+  return String(c.gnu_get_libc_version());
+}
+
 export function kill(pid: Pid, signal: string | number): void {
   const sig = signalNumber(signal);
   check(c.kill(pid, sig), 'kill', { hint: `pid ${pid}, signal ${signalName(sig) ?? sig}` });
@@ -147,28 +155,49 @@ export function mayInheritOrphans(): boolean {
   return flag.readInt32LE() !== 0;
 }
 
+/** The children of the calling thread, from /proc (fork, spawn and re-parenting give a child to
+ * one thread; waitid sees the whole group's unless told __WNOTHREAD). */
+function threadChildPids(): Pid[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/thread-self/children', 'latin1');
+  } catch {
+    return childPids(); // no /proc/thread-self (before Linux 3.17): every thread's
+  }
+  const pids: Pid[] = [];
+  for (const word of text.split(' ')) if (word) pids.push(Number(word));
+  return pids;
+}
+
 /**
- * Reap exited children whose pids are not in `excluded` (a set, or a predicate), leaving the others' statuses for their
- * owners (pidfd watchers, child_process). For PID 1, where orphans are re-parented to the manager.
+ * Reap exited children whose pids are not in `excluded` (a set, or a predicate), leaving the
+ * others' statuses for their owners (pidfd watchers, child_process). For PID 1 and subreapers,
+ * to which orphans are re-parented. Call it from the main thread: the kernel hands orphans to
+ * the first live thread of the group, the main one, and only that thread's children are looked
+ * at (children other threads started, such as the accept thread's instances, are theirs).
  * `excluded` must hold every pid someone else waits for: the manager's own children and those
- * of child_process. Returns what was reaped (at most `limit`, to stay bounded).
+ * of child_process. Returns what was reaped, at most `limit` (the caller calls again when that
+ * many came back, so one call stays short); fewer means none was left to reap.
  *
  * It peeks with WNOWAIT first, so a status it must not take is never consumed. waitid reports one
  * waitable child at a time; when that one is excluded, the others are found through /proc.
  */
-export function reapOrphans(excluded: ReadonlySet<Pid> | ((pid: Pid) => boolean), limit = 64): ExitStatus[] {
+export function reapOrphans(
+  excluded: ReadonlySet<Pid> | ((pid: Pid) => boolean),
+  limit = 1024,
+): ExitStatus[] {
   // A predicate is asked at the moment of each decision: another thread may be starting children
   // meanwhile (the manager's accept thread), which a set taken before the call would not know.
   const isExcluded = typeof excluded === 'function' ? excluded : (pid: Pid) => excluded.has(pid);
   const reaped: ExitStatus[] = [];
   while (reaped.length < limit) {
-    const peek = waitid(P_ALL, 0, WEXITED | WNOHANG | WNOWAIT, 'any child (peek)');
+    const peek = waitid(P_ALL, 0, WEXITED | WNOHANG | WNOWAIT | __WNOTHREAD, 'any child (peek)');
     if (!peek) return reaped;
     if (isExcluded(peek.pid)) break;
     const status = waitPid(peek.pid);
     if (status) reaped.push(status);
   }
-  for (const pid of childPids()) {
+  for (const pid of threadChildPids()) {
     if (reaped.length >= limit) break;
     if (isExcluded(pid)) continue;
     let status: ExitStatus | undefined;

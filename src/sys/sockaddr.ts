@@ -73,6 +73,13 @@ export function formatIp(bytes: Buffer, family: 'inet' | 'inet6'): string {
 
 /** The family of an IP literal, or undefined when it is none. */
 
+/** The family of an IP literal, or undefined when it is none. */
+export function ipFamily(address: string): 'inet' | 'inet6' | undefined {
+  if (parseIp(address, 'inet')) return 'inet';
+  if (parseIp(address, 'inet6')) return 'inet6';
+  return undefined;
+}
+
 function invalid(message: string): TypeError & { code: string } {
   const err = new TypeError(message) as TypeError & { code: string };
   err.code = 'ERR_INVALID_ADDRESS';

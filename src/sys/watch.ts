@@ -1,11 +1,15 @@
 // The readiness watcher: "call me when this listening or datagram fd is readable", without
 // accepting or reading. The manager arms it on every listener it owns and on each child's pidfd.
 //
-// Two implementations share one API and one registry of watched fds:
+// Three implementations share one API and one registry of watched fds:
 //
-// - 'epoll-worker' (the default): one worker thread blocked in epoll_wait on an epoll instance
-//   the main thread owns; the main thread adds, re-arms and removes fds with epoll_ctl, which
-//   answers a bad fd with an errno. Nothing in this path can abort the process.
+// - 'epoll-pool' (the default): an epoll instance the main thread owns (epoll_ctl answers a bad
+//   fd with an errno: nothing in this path can abort the process), and one epoll_wait at a time
+//   on a thread of libuv's pool, through koffi's asynchronous call. No V8 isolate, no thread of
+//   its own; it holds one pool thread while something is armed.
+// - 'epoll-worker': the same epoll instance, waited on by a worker thread of its own
+//   (watch-worker.ts). Same latency, but a second isolate: ~10 MiB and tens of ms of CPU to
+//   start, which made most of `sockunit run`'s start-up cost after Node's own.
 // - 'uv-poll': koffi.node.poll, a uv_poll_t on Node's own loop. No thread, slightly lower
 //   latency, but libuv ABORTS the process (FATAL ERROR, exit 134: not an exception) on any fd it
 //   refuses: closed, not pollable (regular file, /dev/null), already watched by a poll or by a
@@ -15,15 +19,14 @@
 //   before adding it to its epoll set). So an fd owned by a Node handle (net.Server, net.Socket,
 //   dgram) must never be passed to either watcher.
 //
-// Why the worker is the default (bench/watch.ts; figures in bench/README.md "Readiness
-// watcher"; 2 vCPU, Linux 6.18, Node 20, 300 rounds, MPTCP listener on loopback, three runs on
-// a busy machine): wake-up latency p50 46-119 µs for uv-poll vs 68-113 µs for the worker, p99
-// 259-2801 vs 327-735 µs: the same within run-to-run noise. Arming costs 31-415 µs for the
-// worker but 3-19 ms for uv-poll, whose guard against Node-owned fds scans /proc/self/fdinfo of
-// every epoll fd. And only the worker cannot abort the process. The manager is PID 1 of its
-// services: it takes the worker.
+// Why epoll (bench/watch.ts; figures in bench/README.md "Readiness watcher"; 2 vCPU, Linux 6.18,
+// Node 20, 300 rounds, MPTCP listener on loopback, on a busy machine): wake-up latency p50 is the
+// same within run-to-run noise for all three (46-119 µs), but arming costs 3-19 ms for uv-poll,
+// whose guard against Node-owned fds scans /proc/self/fdinfo of every epoll fd, against 15-60 µs
+// for epoll; and only epoll cannot abort the process. The manager is PID 1 of its services: it
+// takes epoll, and the pool's waiter rather than a worker's, for the start-up time and memory.
 //
-// Semantics common to both: a watch fires its callback once, then stays disarmed until
+// Semantics common to all three: a watch fires its callback once, then stays disarmed until
 // `rearm()` (uv_poll and epoll are level-triggered: staying armed would spin while a
 // connection waits for the service to accept it). The fd's O_NONBLOCK flag may be set by
 // uv-poll (it is shared with children: set the flag a service needs right before spawning).
@@ -46,6 +49,7 @@ import {
   epollCtl,
   epollEvent,
   eventFd,
+  eventFdDrain,
   eventFdSignal,
 } from './epoll.js';
 import { errnoName, type SystemError, systemError } from './errors.js';
@@ -76,7 +80,7 @@ export interface Watch {
   close(): void;
 }
 
-export type WatcherKind = 'epoll-worker' | 'uv-poll';
+export type WatcherKind = 'epoll-pool' | 'epoll-worker' | 'uv-poll';
 
 export interface Watcher {
   readonly kind: WatcherKind;
@@ -267,34 +271,133 @@ interface WorkerEntry {
 
 const ID_BITS = 32n;
 
-/** One worker thread in epoll_wait; see the top of this file. The worker is started on the first
- * watch and keeps the process alive only while some watch is armed, as an armed uv_poll does. */
+/** Who sits in epoll_wait for an epoll watcher: it reports ready [tag, events] pairs, keeps the
+ * process alive only while `active` (some watch is armed, as an armed uv_poll does), and leaves
+ * epoll_wait at once when asked to stop. Tag 0 is the watcher's own eventfd. */
+interface EpollWaiter {
+  setActive(active: boolean): void;
+  /** Leave epoll_wait; `then` runs once nothing waits on the epoll fd any more. */
+  stop(then: () => void): void;
+}
+
+type WaiterFactory = (
+  epfd: Fd,
+  wakeFd: Fd,
+  onReady: (pairs: bigint[]) => void,
+  onError: (err: Error) => void,
+) => EpollWaiter;
+
+/** Bounded waits: a thread inside a native call cannot be interrupted, so it looks up now and
+ * then even if a wake-up were lost. */
+const WAIT_MS = 1000;
+const MAX_EVENTS = 64;
+
+/** A worker thread of its own (watch-worker.ts): a second V8 isolate, ~10 MiB and a few tens of
+ * ms of CPU to start. */
+const workerWaiter: WaiterFactory = (epfd, wakeFd, onReady, onError) => {
+  let worker: Worker | undefined = new Worker(new URL('./watch-worker.js', import.meta.url), {
+    workerData: { epfd, eventSize: EPOLL_EVENT_SIZE, dataOffset: EPOLL_DATA_OFFSET },
+    stdout: false,
+    stderr: false,
+  });
+  worker.on('message', (m: bigint[] | { error: number }) =>
+    Array.isArray(m) ? onReady(m) : onError(systemError('epoll_wait', m.error)),
+  );
+  worker.on('error', onError);
+  worker.on('exit', () => {
+    worker = undefined;
+  });
+  return {
+    setActive(active) {
+      if (active) worker?.ref();
+      else worker?.unref();
+    },
+    stop(then) {
+      // The worker leaves on tag 0 (the eventfd); close only after it left epoll_wait, or it
+      // would wait on a reused fd number.
+      eventFdSignal(wakeFd);
+      if (worker) worker.once('exit', then);
+      else then();
+    },
+  };
+};
+
+/** One call of epoll_wait at a time on a thread of libuv's pool (koffi's asynchronous call): no
+ * isolate, no thread of our own. A pending call keeps the event loop alive, so none is issued
+ * while nothing is armed, and the one in flight is woken (the eventfd) when the last watch is
+ * disarmed. It holds one pool thread while it waits (UV_THREADPOOL_SIZE, default 4). */
+const poolWaiter: WaiterFactory = (epfd, wakeFd, onReady, onError) => {
+  const events = Buffer.alloc(EPOLL_EVENT_SIZE * MAX_EVENTS);
+  let inFlight = false;
+  let active = false;
+  let stopped: (() => void) | undefined;
+  const wait = (): void => {
+    inFlight = true;
+    (c.epoll_wait as unknown as AsyncCall).async(epfd, events, MAX_EVENTS, WAIT_MS, (err, n) => {
+      inFlight = false;
+      if (stopped) return stopped();
+      if (err || n === -1) return onError(err ?? new Error('epoll_wait failed in the thread pool'));
+      const ready: bigint[] = [];
+      for (let i = 0; i < n; i++) {
+        const tag = events.readBigUInt64LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET);
+        if (tag === 0n) eventFdDrain(wakeFd);
+        else ready.push(tag, BigInt(events.readUInt32LE(i * EPOLL_EVENT_SIZE)));
+      }
+      if (ready.length > 0) onReady(ready);
+      if (active && !stopped && !inFlight) wait();
+    });
+  };
+  return {
+    setActive(on) {
+      active = on;
+      if (on && !inFlight && !stopped) wait();
+      else if (!on && inFlight) eventFdSignal(wakeFd);
+    },
+    stop(then) {
+      if (!inFlight) return then();
+      stopped = then;
+      eventFdSignal(wakeFd);
+    },
+  };
+};
+
+/** koffi's asynchronous form of a declared function: runs it on libuv's thread pool. */
+interface AsyncCall {
+  async(...args: [...unknown[], (err: Error | null, result: number) => void]): void;
+}
+
+/** One worker thread in epoll_wait; see the top of this file. */
 export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
+  return createEpollWatcher('epoll-worker', workerWaiter);
+}
+
+/** epoll_wait on libuv's thread pool; see the top of this file. */
+export function createEpollPoolWatcher(): Watcher & { shutdown(): void } {
+  return createEpollWatcher('epoll-pool', poolWaiter);
+}
+
+/** An epoll instance the main thread owns and `waiterOf` waits on. The waiter is started on the
+ * first watch. */
+function createEpollWatcher(
+  kind: 'epoll-worker' | 'epoll-pool',
+  waiterOf: WaiterFactory,
+): Watcher & { shutdown(): void } {
   let epfd: Fd | undefined;
   let wakeFd: Fd | undefined;
-  let worker: Worker | undefined;
+  let waiter: EpollWaiter | undefined;
   let nextId = 1;
   let armedCount = 0;
   const entries = new Map<number, WorkerEntry>();
 
-  const refWorker = (): void => {
-    if (!worker) return;
-    if (armedCount > 0) worker.ref();
-    else worker.unref();
-  };
   const setArmed = (entry: WorkerEntry, on: boolean): void => {
     if (entry.armed === on) return;
     entry.armed = on;
     armedCount += on ? 1 : -1;
-    refWorker();
+    if ((on && armedCount === 1) || (!on && armedCount === 0)) waiter?.setActive(armedCount > 0);
   };
   const tagOf = (entry: WorkerEntry): bigint => (BigInt(entry.generation) << ID_BITS) | BigInt(entry.id);
 
-  const onReady = (pairs: bigint[] | { error: number }): void => {
-    if (!Array.isArray(pairs)) {
-      failAll(systemError('epoll_wait', pairs.error));
-      return;
-    }
+  const onReady = (pairs: bigint[]): void => {
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const tag = pairs[i] as bigint;
       const entry = entries.get(Number(tag & 0xffffffffn));
@@ -332,24 +435,15 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
     epfd = ep;
     wakeFd = wake;
     ownEpolls.add(ep);
-    worker = new Worker(new URL('./watch-worker.js', import.meta.url), {
-      workerData: { epfd: ep, eventSize: EPOLL_EVENT_SIZE, dataOffset: EPOLL_DATA_OFFSET },
-      stdout: false,
-      stderr: false,
-    });
-    worker.on('message', onReady);
-    worker.on('error', (err) => failAll(err));
-    worker.on('exit', () => {
-      worker = undefined;
-    });
-    refWorker();
-    // A worker inside a native call cannot be terminated: at exit Node would wait for it to
-    // come back from epoll_wait (measured: ~50 s). Wake it so it leaves at once.
-    process.once('exit', wakeWorker);
+    waiter = waiterOf(ep, wake, onReady, failAll);
+    waiter.setActive(armedCount > 0);
+    // A thread inside a native call cannot be stopped: at exit Node would wait for it to come
+    // back from epoll_wait. Wake it so it leaves at once.
+    process.once('exit', wakeWaiter);
     return ep;
   };
 
-  const wakeWorker = (): void => {
+  const wakeWaiter = (): void => {
     if (wakeFd !== undefined) eventFdSignal(wakeFd);
   };
 
@@ -359,32 +453,27 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
 
   const shutdown = (): void => {
     if (wakeFd === undefined || epfd === undefined) return;
-    wakeWorker();
-    process.removeListener('exit', wakeWorker);
-    const w = worker;
+    process.removeListener('exit', wakeWaiter);
     const ep = epfd;
     const wake = wakeFd;
     epfd = undefined;
     wakeFd = undefined;
-    // Close only after the worker left epoll_wait, or it would wait on a reused fd number.
-    if (w) {
-      w.once('exit', () => {
-        ownEpolls.delete(ep);
-        closeQuietly(ep);
-        closeQuietly(wake);
-      });
-    } else {
+    const w = waiter;
+    waiter = undefined;
+    const close = (): void => {
       ownEpolls.delete(ep);
       closeQuietly(ep);
       closeQuietly(wake);
-    }
+    };
+    if (w) w.stop(close);
+    else close();
     for (const entry of entries.values()) registry.delete(entry.fd);
     entries.clear();
     armedCount = 0;
   };
 
   return {
-    kind: 'epoll-worker',
+    kind,
     shutdown,
     watchReadable(fd, callback) {
       // Before the first start() fully: start() opens fds, and a closed fd number passed in
@@ -403,7 +492,7 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
         throw err;
       }
       entries.set(entry.id, entry);
-      registry.set(fd, { watcherKind: 'epoll-worker' });
+      registry.set(fd, { watcherKind: kind });
       setArmed(entry, true);
       let open = true;
       const forget = (closing: boolean): void => {
@@ -448,9 +537,9 @@ export function createEpollWorkerWatcher(): Watcher & { shutdown(): void } {
 
 let defaultWatcher: (Watcher & { shutdown?(): void }) | undefined;
 
-/** The process-wide watcher (epoll-worker; see the top of this file for why). */
+/** The process-wide watcher (epoll-pool; see the top of this file for why). */
 export function getWatcher(): Watcher {
-  defaultWatcher ??= createEpollWorkerWatcher();
+  defaultWatcher ??= createEpollPoolWatcher();
   return defaultWatcher;
 }
 

@@ -8,6 +8,7 @@ import { SOCKET_KEYS } from './keys/socket.js';
 import { UNIT_KEYS } from './keys/unit.js';
 import type { ServiceUnitConfig } from './service-config.js';
 import type { SocketUnitConfig } from './socket-config.js';
+import type { TargetUnitConfig } from './target-config.js';
 
 export type {
   ApplyContext,
@@ -19,7 +20,7 @@ export type {
 } from './keys/define.js';
 
 /** The unit types sockunit types fully. */
-export type TypedUnitType = 'socket' | 'service';
+export type TypedUnitType = 'socket' | 'service' | 'target';
 
 export interface KeyTable<C> {
   type: TypedUnitType;
@@ -62,12 +63,11 @@ export const SERVICE_TABLE: KeyTable<ServiceUnitConfig> = makeTable<ServiceUnitC
   [...UNIT_KEYS, ...SERVICE_KEYS, ...INSTALL_KEYS],
 );
 
-export function tableFor(type: 'socket'): KeyTable<SocketUnitConfig>;
-export function tableFor(type: 'service'): KeyTable<ServiceUnitConfig>;
-export function tableFor(type: TypedUnitType): KeyTable<SocketUnitConfig> | KeyTable<ServiceUnitConfig>;
-export function tableFor(type: TypedUnitType): KeyTable<SocketUnitConfig> | KeyTable<ServiceUnitConfig> {
-  return type === 'socket' ? SOCKET_TABLE : SERVICE_TABLE;
-}
+export const TARGET_TABLE: KeyTable<TargetUnitConfig> = makeTable<TargetUnitConfig>(
+  'target',
+  ['Unit', 'Install'],
+  [...UNIT_KEYS, ...INSTALL_KEYS],
+);
 
 export function findKey<C>(table: KeyTable<C>, section: string, name: string): KeyDef<C> | undefined {
   return table.index.get(section)?.get(name);

@@ -14,9 +14,26 @@ import {
   SERVICE_TABLE,
   SOCKET_TABLE,
   type SpecifierSet,
+  TARGET_TABLE,
 } from './key-table.js';
-import { findUnit, type LoadedUnitFiles, readUnitFiles, type SearchPath, UnitPathIndex } from './load.js';
-import { instanceName, isTemplateName, isValidUnitName, unitType } from './names.js';
+import {
+  dependencyDirectoryUnits,
+  findUnit,
+  type LoadedUnitFiles,
+  readUnitFiles,
+  type SearchPath,
+  type UnitFileChecks,
+  UnitPathIndex,
+} from './load.js';
+import {
+  instanceName,
+  isInstanceName,
+  isTemplateName,
+  isValidUnitName,
+  templateOf,
+  unitType,
+} from './names.js';
+import { defaultSandboxContext } from './sandbox-config.js';
 import { defaultServiceSection, finalizeService, type ServiceUnitConfig } from './service-config.js';
 import { defaultSocketSection, finalizeSocket, type SocketUnitConfig } from './socket-config.js';
 import {
@@ -26,11 +43,13 @@ import {
   specifierContext,
   UNIT_NAME_SPECIFIERS,
 } from './specifiers.js';
+import { didYouMean } from './suggest.js';
+import { emptyTargetConfig, type TargetUnitConfig } from './target-config.js';
 import { defaultUnitSection } from './unit-section.js';
 import { ValueError } from './values.js';
 
 export type UnitLoadState = 'loaded' | 'not-found' | 'bad-setting' | 'error' | 'masked';
-export type UnitConfig = SocketUnitConfig | ServiceUnitConfig;
+export type UnitConfig = SocketUnitConfig | ServiceUnitConfig | TargetUnitConfig;
 
 export interface TypedUnit {
   loadState: 'loaded' | 'bad-setting';
@@ -81,6 +100,7 @@ export function emptyServiceConfig(name: string): ServiceUnitConfig {
     service: defaultServiceSection(),
     exec: defaultExecContext(),
     kill: defaultKillContext(),
+    sandbox: defaultSandboxContext(),
     install: defaultInstallSection(),
     origins: {},
     notEnforced: [],
@@ -98,12 +118,12 @@ export function typeUnit(
   const fragmentPath = files[0]?.path ?? name;
   // The suffix decides the type; loadUnit has validated the whole name already.
   const type = unitType(name);
-  if (type !== 'socket' && type !== 'service') {
+  if (type !== 'socket' && type !== 'service' && type !== 'target') {
     diagnostics.push({
       severity: 'error',
       file: fragmentPath,
       line: 0,
-      message: `sockunit reads only .socket and .service units, not .${type}; expected a socket or service unit`,
+      message: `sockunit reads only .socket, .service and .target units, not .${type}; expected one of those`,
     });
     return { loadState: 'bad-setting', diagnostics, unknownXKeys };
   }
@@ -120,10 +140,14 @@ export function typeUnit(
     bad = applyEntries(c, SOCKET_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
     bad = finalizeSocket(c, fragmentPath, diagnostics) || bad;
     config = c;
-  } else {
+  } else if (type === 'service') {
     const c = emptyServiceConfig(name);
     bad = applyEntries(c, SERVICE_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
     bad = finalizeService(c, fragmentPath, diagnostics) || bad;
+    config = c;
+  } else {
+    const c = emptyTargetConfig(name);
+    bad = applyEntries(c, TARGET_TABLE, files, specifiers, options.sections, diagnostics, unknownXKeys);
     config = c;
   }
   return { loadState: bad ? 'bad-setting' : 'loaded', config, diagnostics, unknownXKeys };
@@ -197,7 +221,7 @@ function applyEntries<C extends UnitConfig>(
             severity: 'warning',
             file: entry.file,
             line: header?.line ?? entry.line,
-            message: `Unknown section [${entry.section}], ignoring its lines; expected ${table.sections.map((s) => `[${s}]`).join(', ')}`,
+            message: `Unknown section [${entry.section}], ignoring its lines; ${didYouMean(entry.section, table.sections, (s) => `[${s}]`) || `expected ${table.sections.map((s) => `[${s}]`).join(', ')}`}`,
           });
         }
         continue;
@@ -212,7 +236,7 @@ function applyEntries<C extends UnitConfig>(
           severity: 'warning',
           file: entry.file,
           line: entry.line,
-          message: `Unknown key name '${entry.key}' in section [${entry.section}], ignoring`,
+          message: `Unknown key name '${entry.key}' in section [${entry.section}], ignoring${keySuggestion(table, entry.section, entry.key)}`,
         });
         continue;
       }
@@ -245,6 +269,15 @@ function applyEntries<C extends UnitConfig>(
   return ctx.bad;
 }
 
+/** `; did you mean Accept=?` for a key one or two edits from a key of its section, or `; Accept=
+ * belongs in [Socket]` for a known key in the wrong section; '' otherwise. */
+function keySuggestion<C>(table: KeyTable<C>, section: string, key: string): string {
+  const hint = didYouMean(key, table.index.get(section)?.keys() ?? [], (k) => `${k}=`);
+  if (hint) return `; ${hint}`;
+  const home = table.sections.find((s) => s !== section && findKey(table, s, key) !== undefined);
+  return home ? `; ${key}= belongs in [${home}]` : '';
+}
+
 function expand(value: string, set: SpecifierSet, specifiers: () => SpecifierContext): string {
   if (set === 'none' || !value.includes('%')) return value;
   return expandSpecifiers(value, specifiers(), set === 'unit-names' ? UNIT_NAME_SPECIFIERS : undefined);
@@ -272,7 +305,7 @@ export function loadUnit(name: string, options: LoadUnitOptions): LoadedUnit {
           severity: 'error',
           file: name,
           line: 0,
-          message: `'${name}' is not a valid unit name; expected NAME.socket or NAME.service`,
+          message: `'${name}' is not a valid unit name; expected NAME.socket, NAME.service or NAME.target`,
         },
       ],
     };
@@ -310,7 +343,23 @@ function typeLoadedFiles(
   base.loadState = typed.loadState;
   if (typed.config !== undefined) base.config = typed.config;
   if (typed.config?.type === 'socket') checkTriggeredService(typed.config, base, index);
+  if (typed.config !== undefined) addDependencyDirectories(typed.config, files, index);
   return base;
+}
+
+/** `NAME.wants/`, `NAME.requires/` and `NAME.upholds/` next to the unit (on any search directory)
+ * count as Wants=, Requires= and Upholds=, as for systemd; `systemctl enable` (and `sockunit
+ * enable`) put [Install] there. */
+function addDependencyDirectories(config: UnitConfig, files: LoadedUnitFiles, index: UnitPathIndex): void {
+  const names = [files.id, ...files.aliases];
+  if (isInstanceName(files.id)) names.push(templateOf(files.id));
+  const u = config.unit;
+  for (const [kind, list] of [
+    ['wants', u.wants],
+    ['requires', u.requires],
+    ['upholds', u.upholds],
+  ] as const)
+    for (const dep of dependencyDirectoryUnits(index, names, kind)) if (!list.includes(dep)) list.push(dep);
 }
 
 /** Accept=yes needs the template service to exist; Accept=no merely warns when its service is
@@ -363,6 +412,8 @@ export interface LoadFromPathsOptions {
   /** Extra directories searched after each file's own directory (for Service= and templates). */
   unitPath?: readonly string[];
   manager?: ManagerKind;
+  /** Who may have written the files (load.ts, file-trust.ts); default: systemd's warnings only. */
+  checks?: UnitFileChecks;
 }
 
 /** Loads unit files given by path (verify on loose files): each file's directory comes first in
@@ -379,7 +430,7 @@ export function loadUnitFromPaths(
     const name = basename(full);
     let index = indexes.get(dir);
     if (index === undefined) {
-      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])]);
+      index = new UnitPathIndex([dir, ...(options.unitPath ?? [])], options.checks);
       indexes.set(dir, index);
     }
     out.push(

@@ -5,16 +5,24 @@
 import {
   closeSync,
   type Dirent,
+  fstatSync,
   lstatSync,
   openSync,
   readdirSync,
   readlinkSync,
   readSync,
+  type Stats,
   statSync,
 } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Diagnostic } from './diagnostic.js';
 import type { UnitFileText } from './entry.js';
+import {
+  FileTrust,
+  type OwnershipPolicy,
+  permissionWarnings,
+  untrustedFileDiagnostic,
+} from './file-trust.js';
 import {
   instanceName,
   isInstanceName,
@@ -121,19 +129,31 @@ export function resolveSearchPath(
  * finding many units costs one readdir per directory instead of one failed lookup per name and
  * directory. Build one per batch of lookups; it does not see files created after it was built.
  */
+/** What the loader checks of who may have written a unit file (file-trust.ts). */
+export interface UnitFileChecks {
+  /** A manager running as root: refuse (or, allowed, warn about) files others could modify. */
+  ownership?: OwnershipPolicy | undefined;
+  /** The system manager (root): also warn about world-inaccessible files, as systemd's PID 1. */
+  systemManager?: boolean;
+}
+
 export class UnitPathIndex {
   readonly searchPath: readonly string[];
+  private readonly trust: FileTrust | undefined;
+  private readonly systemManager: boolean;
   private readonly entries = new Map<string, Map<string, Dirent>>();
   private readonly dropInDirs = new Map<string, Map<string, Dirent> | null>();
   // Type drop-ins (`socket.d/*.conf`) apply to every unit of the type: read and check them once.
   private readonly dropInMasks = new Map<string, boolean>();
-  private readonly dropInBytes = new Map<string, Buffer | NodeJS.ErrnoException>();
+  private readonly dropInBytes = new Map<string, UnitFileBytes | NodeJS.ErrnoException>();
   // Units found with a full check (findUnit), so that loading a unit another one already looked
   // up (a socket checks its service) does not search again.
   private readonly found = new Map<string, FoundUnit>();
 
-  constructor(searchPath: SearchPath) {
+  constructor(searchPath: SearchPath, checks: UnitFileChecks = {}) {
     this.searchPath = dedupe(searchPath.map((d) => resolve(d)));
+    this.trust = checks.ownership ? new FileTrust(checks.ownership) : undefined;
+    this.systemManager = checks.systemManager ?? false;
     for (const dir of this.searchPath) this.entries.set(dir, readDir(dir) ?? new Map());
   }
 
@@ -187,29 +207,47 @@ export class UnitPathIndex {
     });
   }
 
-  /** The bytes of drop-in `path`, read once. */
-  readDropIn(path: string): Buffer {
-    let bytes = this.dropInBytes.get(path);
-    if (bytes === undefined) {
+  /** Drop-in `path` and its status, read once. */
+  readDropIn(path: string): UnitFileBytes {
+    let read = this.dropInBytes.get(path);
+    if (read === undefined) {
       try {
-        bytes = readWholeFile(path);
+        read = readWholeFile(path);
       } catch (e) {
-        bytes = e as NodeJS.ErrnoException;
+        read = e as NodeJS.ErrnoException;
       }
-      this.dropInBytes.set(path, bytes);
+      this.dropInBytes.set(path, read);
     }
-    if (bytes instanceof Error) throw bytes;
-    return bytes;
+    if (read instanceof Error) throw read;
+    return read;
   }
+
+  /** systemd's permission warnings for a file as read, and whether users other than the
+   * manager's could have written it: `refused` when the unit must not load. */
+  checkFile(path: string, stat: Stats): { diagnostics: Diagnostic[]; refused: boolean } {
+    const diagnostics = permissionWarnings(path, stat, this.systemManager);
+    const reason = this.trust?.problem(path, stat);
+    if (reason === undefined || !this.trust) return { diagnostics, refused: false };
+    diagnostics.push(untrustedFileDiagnostic(path, reason, this.trust.severity));
+    return { diagnostics, refused: this.trust.severity === 'error' };
+  }
+}
+
+/** A unit file's bytes and its status, taken from the open file: what was read is what was
+ * checked. */
+export interface UnitFileBytes {
+  bytes: Buffer;
+  stat: Stats;
 }
 
 const READ_CHUNK = 64 * 1024;
 const readBuffer = Buffer.allocUnsafe(READ_CHUNK);
 
-/** readFileSync without its fstat: unit files are small, so one read usually gets all of it. */
-function readWholeFile(path: string): Buffer {
+/** The file and its status: unit files are small, so one read usually gets all of it. */
+function readWholeFile(path: string): UnitFileBytes {
   const fd = openSync(path, 'r');
   try {
+    const stat = fstatSync(fd);
     const chunks: Buffer[] = [];
     for (;;) {
       const n = readSync(fd, readBuffer, 0, READ_CHUNK, null);
@@ -220,7 +258,7 @@ function readWholeFile(path: string): Buffer {
         break;
       }
     }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    return { bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), stat };
   } finally {
     closeSync(fd);
   }
@@ -479,6 +517,34 @@ function findUnitIn(index: UnitPathIndex, name: string, checkEmpty: boolean): Fo
   return result;
 }
 
+// ---- dependency directories --------------------------------------------------------------------
+
+/** The dependency a `NAME.wants/`, `NAME.requires/` or `NAME.upholds/` directory adds. */
+export type DependencyDirectory = 'wants' | 'requires' | 'upholds';
+
+/**
+ * The units listed in the `.wants/`, `.requires/` or `.upholds/` directories of unit `names` (a
+ * unit's own name, its aliases and, for an instance, its template) anywhere on the search path,
+ * as systemd reads them: each entry's name is a unit (usually a symlink `systemctl enable` made),
+ * in the order found. Entries that are not unit names are skipped.
+ */
+export function dependencyDirectoryUnits(
+  where: SearchPath | UnitPathIndex,
+  names: readonly string[],
+  kind: DependencyDirectory,
+): string[] {
+  const index = indexOf(where);
+  const out: string[] = [];
+  for (const dir of index.searchPath) {
+    for (const name of names) {
+      const entries = index.subdirectory(dir, `${name}.${kind}`);
+      if (!entries) continue;
+      for (const entry of [...entries.keys()].sort()) if (isValidUnitName(entry)) out.push(entry);
+    }
+  }
+  return dedupe(out);
+}
+
 // ---- reading a unit ---------------------------------------------------------------------------
 
 export type LoadState = 'loaded' | 'not-found' | 'masked' | 'error';
@@ -505,10 +571,15 @@ export interface LoadedUnitFiles {
   diagnostics: Diagnostic[];
 }
 
-function readOne(path: string, out: LoadedUnitFiles, read: (path: string) => Buffer): boolean {
-  let bytes: Buffer;
+function readOne(
+  path: string,
+  out: LoadedUnitFiles,
+  index: UnitPathIndex,
+  read: (path: string) => UnitFileBytes,
+): boolean {
+  let file: UnitFileBytes;
   try {
-    bytes = read(path);
+    file = read(path);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     out.diagnostics.push({
@@ -519,7 +590,10 @@ function readOne(path: string, out: LoadedUnitFiles, read: (path: string) => Buf
     });
     return false;
   }
-  return parseInto(path, bytes, out);
+  const checked = index.checkFile(path, file.stat);
+  out.diagnostics.push(...checked.diagnostics);
+  if (checked.refused) return false;
+  return parseInto(path, file.bytes, out);
 }
 
 function parseInto(path: string, bytes: Buffer, out: LoadedUnitFiles): boolean {
@@ -579,9 +653,10 @@ export function readUnitFiles(name: string, where: SearchPath | UnitPathIndex): 
     });
   } else {
     let bytes: Buffer | undefined;
-    ok = readOne(found.fragmentPath, out, (path) => {
-      bytes = readWholeFile(path);
-      return bytes;
+    ok = readOne(found.fragmentPath, out, index, (path) => {
+      const file = readWholeFile(path);
+      bytes = file.bytes;
+      return file;
     });
     // Found without a stat (see inspectCandidate): an empty fragment masks the unit.
     if (bytes !== undefined && bytes.length === 0) {
@@ -594,7 +669,8 @@ export function readUnitFiles(name: string, where: SearchPath | UnitPathIndex): 
       return out;
     }
   }
-  for (const dropIn of found.dropIns) ok = readOne(dropIn, out, (path) => index.readDropIn(path)) && ok;
+  for (const dropIn of found.dropIns)
+    ok = readOne(dropIn, out, index, (path) => index.readDropIn(path)) && ok;
   if (!ok) out.loadState = 'error';
   return out;
 }

@@ -5,6 +5,7 @@ import type { Diagnostic } from './diagnostic.js';
 import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
+import type { SandboxContext } from './sandbox-config.js';
 import type { KeyOrigins, NotEnforcedSetting } from './socket-config.js';
 import type { UnitSection } from './unit-section.js';
 import { parseSignal, type Signal, ValueError } from './values.js';
@@ -76,7 +77,6 @@ export interface ServiceSection {
   execStopPost: ExecCommand[];
   remainAfterExit: boolean;
   pidFile?: string;
-  busName?: string;
   /** Socket units whose fds this service receives (besides the ones that trigger it). */
   sockets: string[];
   nonBlocking: boolean;
@@ -97,6 +97,7 @@ export interface ServiceUnitConfig {
   service: ServiceSection;
   exec: ExecContext;
   kill: KillContext;
+  sandbox: SandboxContext;
   install: InstallSection;
   origins: KeyOrigins;
   notEnforced: NotEnforcedSetting[];
@@ -271,7 +272,7 @@ export function finalizeService(
       `Restart=${s.restart} cannot be used with Type=oneshot; expected Restart=no, on-failure, on-abnormal, on-abort or on-watchdog`,
     );
   }
-  if (s.type === 'dbus' && s.busName === undefined) {
+  if (s.type === 'dbus' && !config.notEnforced.some((n) => n.key === 'BusName')) {
     error('Type', 'Type=dbus needs BusName=; expected a BusName= line or another Type=');
   }
   return bad;

@@ -2,7 +2,6 @@
 // that make a socket unit `bad-setting` (§3.5) or draw a warning (§3.3).
 
 import type { Diagnostic } from './diagnostic.js';
-import type { ExecCommand } from './exec-command.js';
 import type { ExecContext, KillContext } from './exec-context.js';
 import type { InstallSection } from './install-section.js';
 import { fileSystemPath, isAcceptingListen, type ListenDirective } from './listen.js';
@@ -13,7 +12,6 @@ import { ValueError } from './values.js';
 export type BindIPv6Only = 'default' | 'both' | 'ipv6-only';
 export type SocketProtocol = 'udplite' | 'sctp' | 'mptcp';
 export type Timestamping = 'off' | 'us' | 'ns';
-export type DeferTrigger = 'no' | 'yes' | 'patient';
 
 /** IPPROTO_* numbers, for the numeric spellings SocketProtocol= accepts. */
 export const SOCKET_PROTOCOL_NUMBERS: Readonly<Record<SocketProtocol, number>> = {
@@ -33,7 +31,6 @@ export interface SocketSection {
   socketMode: number;
   directoryMode: number;
   accept: boolean;
-  flushPending: boolean;
   writable: boolean;
   maxConnections: number;
   /** 0 = no limit. */
@@ -70,22 +67,17 @@ export interface SocketSection {
   fileDescriptorName: string;
   /** Service= as written (Accept=no only). */
   service?: string;
-  passFileDescriptorsToExec: boolean;
-  execStartPre: ExecCommand[];
-  execStartPost: ExecCommand[];
-  execStopPre: ExecCommand[];
-  execStopPost: ExecCommand[];
-  timeoutUsec: number;
   triggerLimitIntervalUsec: number;
   /** After finalizeSocket: 200 with Accept=yes, else 20, unless set. 0 disables. */
   triggerLimitBurst: number;
   pollLimitIntervalUsec: number;
   /** After finalizeSocket: 150 with Accept=yes, else 15, unless set. 0 disables. */
   pollLimitBurst: number;
-  deferTrigger: DeferTrigger;
-  deferTriggerMaxUsec: number;
   /** sockunit: an MPTCP port falls back to TCP where the kernel has no MPTCP (systemd fails). */
   mptcpFallback: boolean;
+  /** sockunit: socket options the service sets itself (X-Sockunit-ServiceSocketOptions=), which
+   * `--mptcp-upgrade` checks against MPTCP before upgrading the unit's ports. */
+  serviceSocketOptions: ServiceSocketOption[];
 }
 
 /** Where a key was last assigned, for diagnostics about combinations of keys. */
@@ -118,7 +110,6 @@ export interface SocketUnitConfig {
 
 /** systemd's SOMAXCONN_DELUXE: ask for the most and let net.core.somaxconn cap it (v254+). */
 export const DEFAULT_BACKLOG = 2147483647;
-export const DEFAULT_SOCKET_TIMEOUT_USEC = 90_000_000;
 const TWO_SECONDS = 2_000_000;
 
 export function defaultSocketSection(): SocketSection {
@@ -129,7 +120,6 @@ export function defaultSocketSection(): SocketSection {
     socketMode: 0o666,
     directoryMode: 0o755,
     accept: false,
-    flushPending: false,
     writable: false,
     maxConnections: 64,
     maxConnectionsPerSource: 0,
@@ -148,20 +138,37 @@ export function defaultSocketSection(): SocketSection {
     removeOnStop: false,
     symlinks: [],
     fileDescriptorName: '',
-    passFileDescriptorsToExec: false,
-    execStartPre: [],
-    execStartPost: [],
-    execStopPre: [],
-    execStopPost: [],
-    timeoutUsec: DEFAULT_SOCKET_TIMEOUT_USEC,
     triggerLimitIntervalUsec: TWO_SECONDS,
     triggerLimitBurst: 20,
     pollLimitIntervalUsec: TWO_SECONDS,
     pollLimitBurst: 15,
-    deferTrigger: 'no',
-    deferTriggerMaxUsec: Number.POSITIVE_INFINITY,
     mptcpFallback: false,
+    serviceSocketOptions: [],
   };
+}
+
+/** Socket options a service may set on its own sockets that MPTCP sockets may refuse: the names
+ * X-Sockunit-ServiceSocketOptions= takes (the kernel's option names; kTLS is TCP_ULP "tls"). */
+export const SERVICE_SOCKET_OPTIONS = [
+  'TCP_MD5SIG',
+  'kTLS',
+  'TCP_USER_TIMEOUT',
+  'TCP_QUICKACK',
+  'TCP_WINDOW_CLAMP',
+  'IP_TTL',
+  'IP_MINTTL',
+  'SO_ZEROCOPY',
+] as const;
+export type ServiceSocketOption = (typeof SERVICE_SOCKET_OPTIONS)[number];
+
+/** One X-Sockunit-ServiceSocketOptions= name, in any case. */
+export function parseServiceSocketOption(word: string): ServiceSocketOption {
+  const found = SERVICE_SOCKET_OPTIONS.find((name) => name.toLowerCase() === word.toLowerCase());
+  if (found === undefined)
+    throw new ValueError(
+      `'${word}' is not a socket option sockunit can check; expected any of ${SERVICE_SOCKET_OPTIONS.join(', ')}`,
+    );
+  return found;
 }
 
 /** `udplite`, `sctp`, `mptcp` in any case, or their IPPROTO numbers. `tcp` is not a value:
@@ -192,14 +199,6 @@ export function parseTimestamping(value: string): Timestamping {
   if (['us', 'usec', 'µs', 'μs'].includes(value)) return 'us';
   if (['ns', 'nsec', 'yes', 'y', 'true', 't', '1', 'on'].includes(value.toLowerCase())) return 'ns';
   throw new ValueError(`'${value}' is not a Timestamping= value; expected off, us, ns or a boolean`);
-}
-
-export function parseDeferTrigger(value: string): DeferTrigger {
-  if (value === 'patient') return 'patient';
-  const w = value.toLowerCase();
-  if (['1', 'yes', 'y', 'true', 't', 'on'].includes(w)) return 'yes';
-  if (['0', 'no', 'n', 'false', 'f', 'off'].includes(w)) return 'no';
-  throw new ValueError(`'${value}' is not a DeferTrigger= value; expected a boolean or patient`);
 }
 
 const IPTOS_NAMES: Readonly<Record<string, number>> = {
@@ -286,12 +285,6 @@ export function finalizeSocket(
       error(
         'Service',
         'Service= cannot be used with Accept=yes (each connection starts an instance of the template); expected Accept=no or no Service=',
-      );
-    }
-    if (s.deferTrigger !== 'no') {
-      error(
-        'DeferTrigger',
-        'DeferTrigger= cannot be used with Accept=yes; expected Accept=no or DeferTrigger=no',
       );
     }
   }

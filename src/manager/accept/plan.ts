@@ -13,6 +13,7 @@ import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
 import { serviceEnvironment } from '../exec/environment.js';
 import { resolveExecutable, stdioTargets } from '../exec/process.js';
+import { planSandbox, runsOneProcess, SandboxRuntime, wrapWithSandbox } from '../exec/sandbox.js';
 import type { AcceptPlan, PlanStdio } from './protocol.js';
 
 /** Set by the accept thread per connection: a unit that sets them itself keeps the main path. */
@@ -59,6 +60,17 @@ export function acceptPlanFor(
   if (svc.execStartPre.length > 0 || svc.execStartPost.length > 0) return { reason: 'ExecStartPre=/Post=' };
   if (svc.watchdogUsec > 0 || svc.fileDescriptorStoreMax > 0 || svc.notifyAccess !== 'none')
     return { reason: 'watchdog, fd store or notify access' };
+  // Dependencies, conditions and reactions to its state go through the main thread's jobs room.
+  const u = template.unit;
+  if (
+    [u.requires, u.requisite, u.wants, u.bindsTo, u.upholds, u.conflicts, u.onFailure, u.onSuccess].some(
+      (list) => list.length > 0,
+    ) ||
+    u.conditions.length > 0 ||
+    u.asserts.length > 0 ||
+    u.stopWhenUnneeded
+  )
+    return { reason: 'dependencies, conditions or OnFailure=/OnSuccess=' };
   if (cmd.viaShell || cmd.fullPrivileges || cmd.noSetCredentials) return { reason: 'command prefix' };
   if (!cmd.noEnvironmentExpansion && cmd.argv.slice(1).some((a) => a.replaceAll('$$', '').includes('$')))
     return { reason: '$VAR in the command line' };
@@ -98,15 +110,44 @@ export function acceptPlanFor(
   // Only `$$` escapes are left: the expansion does not depend on the environment.
   const argv = expandCommandVariables(cmd, {}).argv;
   // SYSTEMD_EXEC_PID for every instance, as systemd sets it; LISTEN_PID with the connection as fd 3.
+  // Killed when the manager dies: the accept thread that spawns it lives as long as the manager.
+  // Sandboxing keys whose plan is the same for every instance go along: the helper runs it in
+  // each instance. What instances would share (a PrivateTmp= directory, a network or IPC
+  // namespace kept by the manager) is per unit: those keep the main thread's path.
+  const sb = template.sandbox;
+  const single = runsOneProcess(template);
+  if (sb.privateTmp === 'yes' || ((sb.privateNetwork || sb.privateIPC) && !single))
+    return {
+      reason:
+        'PrivateTmp=, or PrivateNetwork=/PrivateIPC= shared by several commands (kept by the main thread)',
+    };
+  let launch: ReturnType<typeof planSandbox>;
+  try {
+    launch = planSandbox({
+      unit: template.name,
+      sandbox: sb,
+      switchesUser: false,
+      runtime: new SandboxRuntime(template.name),
+      cwd,
+      singleProcess: single,
+    });
+  } catch (err) {
+    return { reason: (err as Error).message };
+  }
+  if (launch && launch.omitted.length > 0) return { reason: 'sandboxing keys left out (best-effort)' };
+  // The same chain as the main thread's (exec/process.ts): filters innermost.
+  const filtered = wrapWithSandbox(launch, 'late', file, argv);
   const start = listenPidWrap(
-    file,
-    argv,
+    filtered.file,
+    filtered.argv,
     env,
     stdinSocket ? ['SYSTEMD_EXEC_PID'] : ['LISTEN_PID', 'SYSTEMD_EXEC_PID'],
+    { parentPid: process.pid },
   );
+  const sandboxed = wrapWithSandbox(launch, 'early', start.file, [...start.argv]);
   return {
-    file: start.file,
-    argv: [...start.argv],
+    file: sandboxed.file,
+    argv: sandboxed.argv,
     env: Object.entries(start.env).map(([k, v]) => `${k}=${v}`),
     listenFds: !stdinSocket,
     stdin: t.stdin === 'connection' ? 'connection' : 'null',

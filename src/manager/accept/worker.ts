@@ -38,7 +38,6 @@ import {
   type Fd,
   getsockname,
   getsockopt,
-  readSome,
   recvNow,
   setNonBlocking,
 } from '../../sys/socket.js';
@@ -349,7 +348,11 @@ function readLog(inst: Instance, drain: boolean): void {
   for (let i = 0; i < (drain ? DRAIN_READS : 1); i++) {
     let n: number | undefined;
     try {
-      n = drain ? recvNow(fd, readBuffer) : readSome(fd, readBuffer);
+      // Never a blocking read: the fd is blocking (shared with the instance and what it leaves
+      // behind), and a readiness seen in this batch may already have been drained by the pidfd's
+      // event before it — a read() then waits for the next byte of a process that outlived the
+      // instance, and the whole thread with it (no exit, no accept) until that process ends.
+      n = recvNow(fd, readBuffer);
     } catch {
       n = 0; // ECONNRESET and the like: the writer is gone
     }

@@ -1,9 +1,10 @@
 // `sockunit connections UNIT`: the live connections on a socket unit's TCP/MPTCP ports, read from
 // the kernel's socket diagnostics rather than from the manager, so Accept=no services (which
-// accept for themselves) are covered. For MPTCP: whether each connection runs multi-path, how
-// many subflows it has, and every subflow's addresses, joined to its MPTCP socket by token.
+// accept for themselves) are covered. What each connection runs is mptcp/classify.ts's decision;
+// for MPTCP: how many paths it uses now, its subflows and their addresses. The same counts feed
+// `status`, `doctor` and the metrics.
 
-import { decodeMptcpInfo } from '../../mptcp/info.js';
+import { type ConnectionProtocol, classifySockets } from '../../mptcp/classify.js';
 import {
   CONNECTION_STATES,
   type InetDiagQuery,
@@ -25,27 +26,48 @@ export interface SubflowRecord {
 export interface ConnectionRecord {
   local: string;
   remote: string;
-  /** `mptcp`; `mptcp->tcp` when the MPTCP connection fell back; `tcp` for plain TCP. */
-  protocol: 'mptcp' | 'mptcp->tcp' | 'tcp';
+  /** `mptcp` runs MPTCP now; `mptcp->tcp` fell back (began MPTCP and lost it, or asked for it
+   * and got TCP); `tcp` plain TCP (mptcp/classify.ts says which kernel fact decides). */
+  protocol: ConnectionProtocol;
   state: string;
-  /** More than one subflow is established right now. */
-  multipath: boolean;
+  /** Subflows established now (1 for tcp and mptcp->tcp). */
+  pathsNow: number;
+  /** More than one subflow is established now: the connection uses several paths now. */
+  severalPaths: boolean;
+  /** Subflows the kernel counts for the connection. */
   subflowCount: number;
   subflows: SubflowRecord[];
+  /** mptcp->tcp: the MPTCP handshake had completed, so it lost MPTCP on the way. */
+  beganMptcp?: boolean;
   token?: number;
   bytesSent?: number;
   bytesReceived?: number;
 }
 
-export interface UnitConnections {
+/** Live connections by what they run, and the sockets left aside: the counts every report
+ * (`connections`, `status`, `doctor`, the metrics) shows. */
+export interface ConnectionCounts {
+  /** Run MPTCP now. */
+  mptcp: number;
+  /** Of those, use several paths now. */
+  severalPaths: number;
+  /** Fell back (mptcp->tcp). */
+  fallenBack: number;
+  /** Plain TCP. */
+  tcp: number;
+  /** Subflows of the MPTCP connections. */
+  subflows: number;
+  /** Sockets on the ports that are not live connections (TIME-WAIT, SYN-RECV, CLOSE): not
+   * counted above. */
+  notLive: number;
+}
+
+export interface UnitConnections extends ConnectionCounts {
   unit: string;
   /** The ports looked at, `address:port`. */
   ports: string[];
+  /** The live connections. */
   connections: ConnectionRecord[];
-  mptcp: number;
-  fallenBack: number;
-  tcp: number;
-  subflows: number;
   /** Why part of the picture is missing (e.g. no mptcp_diag module). */
   warnings: string[];
 }
@@ -102,12 +124,12 @@ export function localPorts(socket: SocketUnit): LocalPort[] {
   return out;
 }
 
-function stateName(n: number): string {
+export function stateName(n: number): string {
   return TCP_STATES[n] ?? String(n);
 }
 
 /** `a.b.c.d:port` for IPv4 and v4-mapped IPv6 (as ss prints them), `[v6]:port` otherwise. */
-function format(a: InetAddr | Inet6Addr): string {
+export function format(a: InetAddr | Inet6Addr): string {
   const plain = stripMapped(a.address);
   return plain !== a.address ? `${plain}:${a.port}` : formatSockAddr(a);
 }
@@ -140,9 +162,11 @@ export function unitConnections(socket: SocketUnit, dump: DiagDump = inetDiagDum
     ),
     connections: [],
     mptcp: 0,
+    severalPaths: 0,
     fallenBack: 0,
     tcp: 0,
     subflows: 0,
+    notLive: 0,
     warnings: [],
   };
   if (ports.length === 0) return result;
@@ -150,31 +174,27 @@ export function unitConnections(socket: SocketUnit, dump: DiagDump = inetDiagDum
   // Filtered to the unit's ports in the kernel. A subflow that joined on another port (an
   // ADD_ADDR with a port) is therefore not listed under its connection; the count still is.
   const portNumbers = [...new Set(ports.map((p) => p.port))];
-  const tcp = dumpBoth(dump, 'tcp', portNumbers, result.warnings);
+  // Subflows are kept whatever their local address (a join may arrive on another address of
+  // this host, same port); plain TCP sockets only on the unit's own addresses.
+  const tcp = dumpBoth(dump, 'tcp', portNumbers, result.warnings).filter(
+    (s) => s.ulp === 'mptcp' || onPorts(s),
+  );
   const wantsMptcp = socket.ports.some(
     (p) => p.spec.kind === 'socket' && p.spec.protocol === 'mptcp' && !p.fellBack,
   );
   const msks = wantsMptcp ? dumpBoth(dump, 'mptcp', portNumbers, result.warnings).filter(onPorts) : [];
-  const subflowsByToken = new Map<number, InetDiagSocket[]>();
-  for (const s of tcp) {
-    if (s.ulp !== 'mptcp' || !s.subflow) continue;
-    const list = subflowsByToken.get(s.subflow.tokenLocal) ?? [];
-    list.push(s);
-    subflowsByToken.set(s.subflow.tokenLocal, list);
-  }
-  for (const m of msks) {
-    const info = m.info ? decodeMptcpInfo(m.info) : undefined;
-    const subs = info ? (subflowsByToken.get(info.token) ?? []) : [];
-    const established = subs.filter((s) => s.state === 1).length;
-    const count = info?.subflowsTotal ?? (info ? info.subflows + 1 : subs.length);
+  const { connections, notLive } = classifySockets(tcp, msks);
+  result.notLive = notLive.length;
+  for (const c of connections) {
     const record: ConnectionRecord = {
-      local: format(m.local),
-      remote: format(m.remote),
-      protocol: info?.fallback ? 'mptcp->tcp' : 'mptcp',
-      state: stateName(m.state),
-      multipath: !info?.fallback && Math.max(established, count) > 1,
-      subflowCount: info?.fallback ? 1 : Math.max(count, subs.length),
-      subflows: subs.map((s) => ({
+      local: format(c.socket.local),
+      remote: format(c.socket.remote),
+      protocol: c.protocol,
+      state: stateName(c.socket.state),
+      pathsNow: c.pathsNow,
+      severalPaths: c.pathsNow > 1,
+      subflowCount: c.subflowCount,
+      subflows: c.subflows.map((s) => ({
         local: format(s.local),
         remote: format(s.remote),
         localId: s.subflow?.idLocal ?? 0,
@@ -182,35 +202,26 @@ export function unitConnections(socket: SocketUnit, dump: DiagDump = inetDiagDum
         state: stateName(s.state),
       })),
     };
-    if (info) {
-      record.token = info.token;
-      if (info.bytesSent !== undefined) record.bytesSent = info.bytesSent;
-      if (info.bytesReceived !== undefined) record.bytesReceived = info.bytesReceived;
+    if (c.beganMptcp !== undefined) record.beganMptcp = c.beganMptcp;
+    if (c.info) {
+      record.token = c.info.token;
+      if (c.info.bytesSent !== undefined) record.bytesSent = c.info.bytesSent;
+      if (c.info.bytesReceived !== undefined) record.bytesReceived = c.info.bytesReceived;
     }
     result.connections.push(record);
-  }
-  // Plain TCP on the ports: a TCP unit's, or on an MPTCP port a connection that is not MPTCP (a
-  // port that fell back to TCP, or a peer without MPTCP, which the kernel hands over as a plain
-  // TCP socket): those count as fallen back. An MPTCP subflow is never counted twice.
-  for (const s of tcp) {
-    if (s.ulp === 'mptcp') continue;
-    const port = ports.find((p) => matches(p, s.local));
-    if (!port) continue;
-    result.connections.push({
-      local: format(s.local),
-      remote: format(s.remote),
-      protocol: port.mptcp ? 'mptcp->tcp' : 'tcp',
-      state: stateName(s.state),
-      multipath: false,
-      subflowCount: 1,
-      subflows: [],
-    });
-  }
-  for (const c of result.connections) {
-    if (c.protocol === 'mptcp') result.mptcp++;
-    else if (c.protocol === 'mptcp->tcp') result.fallenBack++;
+    if (c.protocol === 'mptcp') {
+      result.mptcp++;
+      result.subflows += c.subflowCount;
+      if (record.severalPaths) result.severalPaths++;
+    } else if (c.protocol === 'mptcp->tcp') result.fallenBack++;
     else result.tcp++;
-    if (c.protocol === 'mptcp') result.subflows += c.subflowCount;
   }
   return result;
+}
+
+/** The counts of `u`, or undefined when the unit has no TCP/MPTCP port to count on. */
+export function connectionCounts(u: UnitConnections): ConnectionCounts | undefined {
+  if (u.ports.length === 0) return undefined;
+  const { mptcp, severalPaths, fallenBack, tcp, subflows, notLive } = u;
+  return { mptcp, severalPaths, fallenBack, tcp, subflows, notLive };
 }

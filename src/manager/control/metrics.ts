@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import type { Manager } from '../manager.js';
 import type { SocketUnit } from '../socket/socket-unit.js';
 import { type UnitConnections, unitConnections } from './connections.js';
+import { healthAnswer } from './health.js';
+import { registerUpstreamMetric } from './upstream.js';
 
 export interface MetricsAddress {
   host: string;
@@ -104,7 +106,7 @@ export function managerRegistry(manager: Manager): Registry {
   };
   new Gauge({
     name: 'sockunit_socket_connections',
-    help: 'Connections on the unit’s TCP/MPTCP ports now, by protocol (mptcp, mptcp->tcp fallen back, tcp), from sock_diag.',
+    help: 'Live connections on the unit’s TCP/MPTCP ports now, by what they run: mptcp (runs MPTCP), mptcp->tcp (fell back), tcp (plain TCP), from sock_diag. TIME-WAIT and other sockets that are not live are not counted.',
     labelNames: ['unit', 'protocol'],
     registers: [registry],
     collect() {
@@ -128,14 +130,23 @@ export function managerRegistry(manager: Manager): Registry {
     },
   });
   new Gauge({
-    name: 'sockunit_socket_mptcp_multipath_connections',
-    help: 'MPTCP connections on the unit’s ports that use more than one subflow now.',
+    name: 'sockunit_socket_mptcp_several_paths_connections',
+    help: 'MPTCP connections on the unit’s ports that use several paths now (more than one subflow established).',
     labelNames: ['unit'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of connections())
-        if (c.ports.length > 0) this.set({ unit: c.unit }, c.connections.filter((x) => x.multipath).length);
+      for (const c of connections()) if (c.ports.length > 0) this.set({ unit: c.unit }, c.severalPaths);
+    },
+  });
+  new Gauge({
+    name: 'sockunit_socket_not_live_sockets',
+    help: 'Sockets on the unit’s ports that are not live connections (TIME-WAIT, SYN-RECV, CLOSE), counted apart.',
+    labelNames: ['unit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of connections()) if (c.ports.length > 0) this.set({ unit: c.unit }, c.notLive);
     },
   });
 
@@ -184,6 +195,7 @@ export function managerRegistry(manager: Manager): Registry {
       for (const s of services()) this.set({ unit: s.name, state: s.state }, s.isActiveOrActivating ? 1 : 0);
     },
   });
+  registerUpstreamMetric(registry, manager);
   return registry;
 }
 
@@ -196,12 +208,20 @@ export class MetricsServer {
     this.address = address;
   }
 
-  /** Serve `GET /metrics` on `address`. Resolves once listening (port 0 picks one). */
+  /** Serve `GET /metrics`, `/healthz` and `/readyz` on `address`. Resolves once listening (port 0 picks one). */
   static async listen(manager: Manager, address: MetricsAddress, log: Logger): Promise<MetricsServer> {
     const registry = managerRegistry(manager);
     const server = http.createServer((req, res) => {
-      if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const health = req.method === 'GET' ? healthAnswer(path, manager) : undefined;
+      if (health) {
+        res.writeHead(health.status, { 'content-type': 'text/plain' }).end(health.body);
+        return;
+      }
+      if (req.method !== 'GET' || (path !== '/metrics' && path !== '/')) {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('not found: GET /metrics, /healthz or /readyz\n');
         return;
       }
       registry.metrics().then(

@@ -9,7 +9,7 @@
 
 import type { Logger } from '../log.js';
 import type { Manager } from '../manager.js';
-import { MetricsServer, parseMetricsAddress } from './metrics.js';
+import type { MetricsServer } from './metrics.js';
 import { defaultControlSocketPath } from './protocol.js';
 import { ControlServer } from './server.js';
 
@@ -48,7 +48,12 @@ export async function startControlPlane(
   options: ControlPlaneOptions,
 ): Promise<ControlPlane> {
   const mode = options.controlSocketMode !== undefined ? parseMode(options.controlSocketMode) : 0o600;
-  const metricsAddress = options.metrics !== undefined ? parseMetricsAddress(options.metrics) : undefined;
+  // prom-client and its dependencies take ~40 ms to load: only when --metrics asks for them.
+  const metricsModule = options.metrics !== undefined ? await import('./metrics.js') : undefined;
+  const metricsAddress =
+    metricsModule && options.metrics !== undefined
+      ? metricsModule.parseMetricsAddress(options.metrics)
+      : undefined;
   const explicit =
     options.controlSocket ?? options.env?.SOCKUNIT_CONTROL_SOCKET ?? process.env.SOCKUNIT_CONTROL_SOCKET;
   const path = explicit ?? defaultControlSocketPath(options.env ?? process.env);
@@ -61,9 +66,9 @@ export async function startControlPlane(
     log.warning(`${(err as Error).message}. Running without a control socket.`);
   }
   let metrics: MetricsServer | undefined;
-  if (metricsAddress) {
+  if (metricsModule && metricsAddress) {
     try {
-      metrics = await MetricsServer.listen(manager, metricsAddress, log);
+      metrics = await metricsModule.MetricsServer.listen(manager, metricsAddress, log);
     } catch (err) {
       await control?.close();
       throw err;

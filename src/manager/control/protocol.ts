@@ -19,6 +19,7 @@ export const CONTROL_METHODS = [
   'daemon-reload',
   'connections',
   'logs',
+  'is-system-running',
 ] as const;
 export type ControlMethod = (typeof CONTROL_METHODS)[number];
 
@@ -33,7 +34,8 @@ export interface ControlRequest {
 }
 
 export interface ControlErrorBody {
-  /** A stable, machine-readable reason: EPERM, EBADREQUEST, ENOUNIT, ENOTAPPLICABLE, EFAILED. */
+  /** A stable, machine-readable reason: EPERM, EBADREQUEST, ENOUNIT, ENOTAPPLICABLE, EREFUSED
+   * (RefuseManualStart=/Stop=), EFAILED. */
   code: string;
   message: string;
 }

@@ -11,7 +11,7 @@ import { SO_PEERCRED, SOL_SOCKET } from '../../sys/constants.js';
 import { getsockopt } from '../../sys/socket.js';
 import type { Logger, LogRecord } from '../log.js';
 import type { Manager } from '../manager.js';
-import { unitConnections } from './connections.js';
+import { connectionCounts, unitConnections } from './connections.js';
 import {
   CONTROL_PROTOCOL_VERSION,
   ControlError,
@@ -24,9 +24,17 @@ import {
 } from './protocol.js';
 import { socketRows, unitNames, unitRows, unitStatus } from './snapshot.js';
 import { controlUnit, daemonReload, resolveUnit } from './unit-control.js';
+import { upstreamConnections } from './upstream.js';
 
 /** How many log lines `status` shows per unit, as `systemctl status` shows 10. */
 const STATUS_LOG_LINES = 10;
+
+/** The longest shutdown waits for the control server to close: every client is destroyed first,
+ * so this bounds only what cannot happen (a connection the server knows and we do not). */
+const CLOSE_WAIT_MS = 2000;
+
+/** How long a refused peer may take to read its refusal and hang up before it is cut off. */
+const REFUSED_GRACE_MS = 1000;
 
 export interface ControlServerOptions {
   path: string;
@@ -119,10 +127,7 @@ export class ControlServer {
       this.log.warning(
         `Refused control connection from ${who}: only root and uid ${process.geteuid?.()} may control this manager.`,
       );
-      conn.end(
-        `${JSON.stringify(errorResponse(0, 'EPERM', `Access denied: ${who} may not control this manager; run as root or as uid ${process.geteuid?.()}.`))}\n`,
-      );
-      conn.on('error', () => {});
+      this.refuse(conn, who);
       return;
     }
     this.clients.add(conn);
@@ -153,6 +158,25 @@ export class ControlServer {
       this.clients.delete(conn);
       for (const c of cleanups) c();
     });
+  }
+
+  /** Answer a refused peer and close it, whatever it does. Its request is read and dropped
+   * until it hangs up (closing on unread data would reset the connection and a client would see
+   * EPIPE instead of the refusal), but never longer than REFUSED_GRACE_MS: a half-closed
+   * connection that waits for a peer's end would hold server.close() at shutdown forever. */
+  private refuse(conn: net.Socket, who: string): void {
+    conn.on('error', () => {});
+    this.clients.add(conn);
+    const timer = setTimeout(() => conn.destroy(), REFUSED_GRACE_MS);
+    timer.unref();
+    conn.on('close', () => {
+      clearTimeout(timer);
+      this.clients.delete(conn);
+    });
+    conn.resume();
+    conn.end(
+      `${JSON.stringify(errorResponse(0, 'EPERM', `Access denied: ${who} may not control this manager; run as root or as uid ${process.geteuid?.()}.`))}\n`,
+    );
   }
 
   private async handle(
@@ -202,6 +226,13 @@ export class ControlServer {
               'ENOUNIT',
               `Unit ${n} could not be found ('sockunit list-units' lists the units of this manager).`,
             );
+          // The live connections, counted as `connections` counts them (read from the kernel
+          // here: snapshot.ts opens nothing).
+          const socket = status.kind === 'socket' ? m.sockets.get(n) : undefined;
+          if (status.kind === 'socket' && socket) {
+            const counted = connectionCounts(unitConnections(socket));
+            if (counted) status.connections = counted;
+          }
           return status;
         });
       }
@@ -228,8 +259,11 @@ export class ControlServer {
               'EBADREQUEST',
               `${r.unit.name} is not a socket unit; connections lists a socket unit's ports`,
             );
-          return unitConnections(r.unit);
+          // With the connections its service opened itself: a proxy's other side (upstream.ts).
+          return { ...unitConnections(r.unit), upstream: upstreamConnections(m, r.unit) };
         });
+      case 'is-system-running':
+        return m.systemReport();
       case 'logs':
         return units.map((u) => {
           const name = logUnitName(m, u);
@@ -239,11 +273,21 @@ export class ControlServer {
   }
 
   /** Stop accepting, drop every client (a `logs -f` would otherwise hold the manager open),
-   * remove the socket file. */
+   * remove the socket file. Never waits on a client: after CLOSE_WAIT_MS the shutdown goes on
+   * and says what it left. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<boolean>((resolve) => this.server.close(() => resolve(true)));
     for (const c of this.clients) c.destroy();
-    await closed;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS);
+    });
+    const done = await Promise.race([closed, gaveUp]);
+    clearTimeout(timer);
+    if (!done)
+      this.log.warning(
+        `Control socket ${this.path}: connections still open after ${CLOSE_WAIT_MS} ms; stopping without waiting for them.`,
+      );
     try {
       unlinkSync(this.path);
     } catch {}

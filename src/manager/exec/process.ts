@@ -22,6 +22,7 @@ import type { StandardInput, StandardOutput } from '../../unit/exec-context.js';
 import type { Logger } from '../log.js';
 import { SERVICE_PATH } from './environment.js';
 import { OutputLines } from './output-lines.js';
+import { type SandboxLaunch, wrapWithSandbox } from './sandbox.js';
 
 export type ProcessExit = ExitStatus;
 
@@ -47,6 +48,8 @@ export interface ProcessRequest {
   umask: number;
   uid?: number;
   gid?: number;
+  /** The sandbox plans around the User= switch (sandbox.ts); none: no helper in the chain. */
+  sandbox?: SandboxLaunch;
 }
 
 export interface RunningProcess {
@@ -200,7 +203,9 @@ export type OutputTarget = 'connection' | 'capture' | 'null' | { file: StandardO
 
 /** systemd's rules for Standard*=, decided without opening anything: stdout defaults to the
  * connection when stdin is the socket, else to the log; stderr follows stdout unless set;
- * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log. */
+ * `socket`/`inherit` without a connection, and journal, kmsg, tty, fd:, land in the log. A
+ * stderr that follows stdout (unset, `inherit`, or the same file) is the very same target, so
+ * both share one open file, as systemd dup()s stdout's fd for it. */
 export function stdioTargets(
   standardInput: StandardInput,
   standardOutput: StandardOutput | undefined,
@@ -219,7 +224,10 @@ export function stdioTargets(
     if (kind === 'file' || kind === 'truncate' || kind === 'append') return { file: spec };
     return 'capture';
   };
-  return { stdin, stdout: output(standardOutput), stderr: output(standardError ?? standardOutput) };
+  const stdout = output(standardOutput);
+  const followsStdout =
+    standardError === undefined || standardError === 'inherit' || standardError === standardOutput;
+  return { stdin, stdout, stderr: followsStdout ? stdout : output(standardError) };
 }
 
 /** User=/Group=: posix_spawn cannot change credentials, so a service that must run as another
@@ -281,9 +289,23 @@ export class PosixSpawnStarter implements ProcessStarter {
     let argv = request.command.argv;
     let target = file;
     let env = request.env;
+    // The chain, outermost first: sandbox helper (namespaces, mounts; as root), setpriv (User=),
+    // LISTEN_PID helper, sandbox helper again (seccomp filters, right before the service as
+    // systemd installs them, so no step of ours meets them), the service. Same pid throughout.
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'late', target, argv));
+    // Through the exec helper, which also ties the process's life to the manager's
+    // (PR_SET_PDEATHSIG: a manager killed with SIGKILL leaves nothing running). After setpriv in
+    // the chain, since a change of user clears the signal.
     if (request.ownPid.length > 0)
-      ({ file: target, argv, env } = listenPidWrap(file, argv, env, request.ownPid));
+      ({
+        file: target,
+        argv,
+        env,
+      } = listenPidWrap(target, argv, env, request.ownPid, {
+        parentPid: process.pid,
+      }));
     ({ file: target, argv } = dropPrivileges(target, argv, request.uid, request.gid));
+    ({ file: target, argv } = wrapWithSandbox(request.sandbox, 'early', target, argv));
 
     const owned: Fd[] = [];
     let pid = 0;
@@ -321,7 +343,8 @@ export class PosixSpawnStarter implements ProcessStarter {
         owned.push(stdin);
       }
       const stdout = place(targets.stdout);
-      const stderr = place(targets.stderr);
+      // One file opened twice would have two offsets, and stderr would overwrite stdout.
+      const stderr = targets.stderr === targets.stdout ? stdout : place(targets.stderr);
 
       const child = spawnProcess({
         file: target,

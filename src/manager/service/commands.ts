@@ -9,6 +9,7 @@ import { type ExecCommand, expandCommandVariables } from '../../unit/exec-comman
 import type { ServiceUnitConfig } from '../../unit/service-config.js';
 import { newInvocationId, serviceEnvironment } from '../exec/environment.js';
 import type { ProcessExit, ProcessStarter, RunningProcess } from '../exec/process.js';
+import { acquireRuntime, planSandbox, runsOneProcess, type SandboxRuntime } from '../exec/sandbox.js';
 import { lookupUser, requireGroup, requireUser, type UserRecord } from '../exec/users.js';
 import type { Logger } from '../log.js';
 import type { FdStore } from './fd-store.js';
@@ -43,6 +44,10 @@ export class ServiceCommands {
   private readonly starter: ProcessStarter;
   private readonly managerEnv: NodeJS.ProcessEnv;
   private readonly notifySocket: string | undefined;
+  /** PrivateTmp= directories and namespaces the unit's processes share while it runs. */
+  private sandboxRuntime: SandboxRuntime | undefined;
+  /** Best-effort sandboxing: the keys left out of the last start, and why (shown by status). */
+  sandboxOmitted: string[] = [];
 
   private get name(): string {
     return this.owner.name;
@@ -115,6 +120,7 @@ export class ServiceCommands {
           ? (user?.home ?? lookupUser('0')?.home ?? '/')
           : e.workingDirectory.path;
     }
+    const sandbox = cmd.fullPrivileges ? undefined : this.sandboxFor(user, gid, cwd);
     return this.starter.start({
       unit: this.name,
       command: expanded,
@@ -131,7 +137,43 @@ export class ServiceCommands {
       umask: e.umask,
       ...(user ? { uid: user.uid } : {}),
       ...(gid !== undefined ? { gid } : {}),
+      ...(sandbox ? { sandbox } : {}),
     });
+  }
+
+  /** The sandbox plans for a process of this unit (undefined without sandboxing keys). */
+  private sandboxFor(user: UserRecord | undefined, gid: number | undefined, cwd: string) {
+    const euid = process.geteuid?.() ?? 0;
+    const egid = process.getegid?.() ?? 0;
+    this.sandboxRuntime ??= acquireRuntime(this.name, this.owner.config.unit.joinsNamespaceOf);
+    const launch = planSandbox({
+      unit: this.name,
+      sandbox: this.owner.config.sandbox,
+      switchesUser: (user !== undefined && user.uid !== euid) || (gid !== undefined && gid !== egid),
+      runtime: this.sandboxRuntime,
+      cwd,
+      // Only an instance of a template (an Accept=yes connection) of one process makes its own
+      // namespaces: any other unit may be named by another's JoinsNamespaceOf=.
+      singleProcess:
+        this.name.includes('@') &&
+        runsOneProcess(this.owner.config) &&
+        this.owner.config.unit.joinsNamespaceOf.length === 0,
+    });
+    if (launch && launch.omitted.join() !== this.sandboxOmitted.join()) {
+      this.sandboxOmitted = launch.omitted;
+      if (launch.omitted.length > 0)
+        this.log.warning(
+          `${this.name}: sandbox best-effort: running WITHOUT ${launch.omitted.join('; ')}. The kernel refused them; the unit is less protected than its file asks.`,
+          this.name,
+        );
+    }
+    return launch;
+  }
+
+  /** The unit has stopped: its private /tmp and namespaces go. */
+  releaseSandbox(): void {
+    this.sandboxRuntime?.release();
+    this.sandboxRuntime = undefined;
   }
 
   /** Run a control command (ExecStartPre=, ExecStop=…) to completion. False when it failed and

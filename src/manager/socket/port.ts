@@ -2,11 +2,13 @@
 // that the log, `list-sockets` and `status` show (as systemctl list-sockets does), and the file
 // system path a port occupies (what RemoveOnStop= removes).
 
+import type { NodeIdentity } from '../../net/open.js';
 import { netlinkFamilies, type SocketSpec } from '../../net/spec.js';
 import { formatSockAddr, type SockAddr } from '../../sys/sockaddr.js';
 import type { Fd } from '../../sys/socket.js';
 import type { Watch } from '../../sys/watch.js';
 import type { RateLimit } from '../rate-limit.js';
+import type { PortUpgrade } from './mptcp-upgrade.js';
 
 /** One open port of a socket unit. */
 export interface Port {
@@ -15,10 +17,23 @@ export interface Port {
   address: SockAddr | undefined;
   /** MPTCP was asked for, the kernel has none, and the unit allowed falling back to TCP. */
   fellBack: boolean;
+  /** Set when `--mptcp-upgrade` covered this TCP port: opened as MPTCP, or kept TCP and why. */
+  upgrade?: PortUpgrade;
   watch: Watch | undefined;
   /** Set when the accept thread watches this port (then also `watch`). */
   pollLimit: RateLimit;
   pauseTimer: NodeJS.Timeout | undefined;
+  /** The file system node the port occupies, as opened (a unix socket file, FIFO or message
+   * queue): RemoveOnStop= removes it only while it is still this node. */
+  node: NodeIdentity | undefined;
+  /** The Symlinks= links made to this port's file; they go along with the port on a reload. */
+  links: MadeLink[];
+}
+
+/** A Symlinks= link as this manager made it (socket-files.ts). */
+export interface MadeLink extends NodeIdentity {
+  path: string;
+  target: string;
 }
 
 export function fsPath(spec: SocketSpec): string | undefined {

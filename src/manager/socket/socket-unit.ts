@@ -1,30 +1,32 @@
 // Room manager/socket/: a socket unit's life — this file (open, watch, trigger, accept, stop), its
-// ports and how they are named (port.ts), and the socket specs its [Socket] section becomes
-// (listen-spec.ts). Accept=yes hands connections to the accept room or starts instances here.
+// ports and how they are named (port.ts), the socket specs its [Socket] section becomes
+// (listen-spec.ts), and the links and files it makes and removes (socket-files.ts). Accept=yes hands connections to the accept room or starts instances here.
 //
 // One socket unit's life (socket-units.md §4): open every port, watch them, and on traffic either
 // start the service with all the unit's fds (Accept=no) or accept and start one instance per
 // connection (Accept=yes). States as systemd names them: dead, listening, running, failed.
 
-import { fstatSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { fstatSync } from 'node:fs';
 import { isNoMptcpError } from '../../mptcp/probe.js';
 import { applyConnectionOptions, type OpenedSocket, openSocket } from '../../net/open.js';
 import type { SocketSpec } from '../../net/spec.js';
 import { SO_COOKIE, SO_PEERCRED, SO_PEERPIDFD, SOL_SOCKET } from '../../sys/constants.js';
 import { hasCode } from '../../sys/errors.js';
-import { mqUnlink } from '../../sys/fs.js';
 import type { SockAddr } from '../../sys/sockaddr.js';
 import { accept, closeQuietly, type Fd, getsockname, getsockopt } from '../../sys/socket.js';
 import { watchReadable } from '../../sys/watch.js';
 import type { SocketUnitConfig } from '../../unit/socket-config.js';
+import { formatTimespan } from '../../unit/values.js';
 import { sourceKey, type UnixPeer } from '../accept/instance-name.js';
 import type { AcceptPlan, ListenerEvent } from '../accept/protocol.js';
 import { acceptThread } from '../accept/thread.js';
 import type { Logger } from '../log.js';
 import { RateLimit } from '../rate-limit.js';
+import type { InheritedFds, InheritedPort } from './inherited-fds.js';
 import { socketSpecsFor } from './listen-spec.js';
-import { describePort, fsPath, type Port, portAddress, protocolLabel } from './port.js';
+import { decideUpgrade, isUpgradable, type PortUpgrade } from './mptcp-upgrade.js';
+import { describePort, type Port, portAddress, protocolLabel } from './port.js';
+import { createSymlinks, removeOwnFiles } from './socket-files.js';
 
 export type SocketState = 'dead' | 'listening' | 'running' | 'failed';
 export type SocketResult =
@@ -58,6 +60,8 @@ export interface SocketUnitHooks {
   /** Accept=yes: an instance the accept thread spawned, or failed to spawn, for `conn` (whose
    * fd is closed already). Settles when the instance has ended. */
   adopt?(unit: SocketUnit, conn: AcceptedConnection, event: SpawnEvent): Promise<void>;
+  /** The unit's state changed (for BindsTo=, OnFailure= and the other dependency reactions). */
+  stateChanged?(unit: SocketUnit): void;
 }
 
 /** What the accept thread reports about one connection it took. */
@@ -69,6 +73,10 @@ export interface SocketUnitOptions {
   hooks: SocketUnitHooks;
   /** `--mptcp-fallback` on the command line: every MPTCP unit may fall back to TCP. */
   mptcpFallback?: boolean;
+  /** Listening fds sockunit was started with: a port that matches one takes it, not a new bind. */
+  inherited?: InheritedFds;
+  /** `--mptcp-upgrade` covers this unit: its TCP ports open as MPTCP where nothing is lost. */
+  mptcpUpgrade?: boolean;
 }
 
 /** At most this many accepts per wake-up: an unbounded loop starves the event loop (spawn.md
@@ -91,6 +99,8 @@ export class SocketUnit {
   private readonly log: Logger;
   private readonly hooks: SocketUnitHooks;
   private readonly mptcpFallback: boolean;
+  private readonly inherited: InheritedFds | undefined;
+  private readonly mptcpUpgrade: boolean;
   private triggerLimit: RateLimit;
   private quiesced = false;
 
@@ -100,6 +110,8 @@ export class SocketUnit {
     this.log = options.log;
     this.hooks = options.hooks;
     this.mptcpFallback = options.mptcpFallback ?? false;
+    this.inherited = options.inherited;
+    this.mptcpUpgrade = options.mptcpUpgrade ?? false;
     this.triggerLimit = this.newTriggerLimit();
   }
 
@@ -122,6 +134,7 @@ export class SocketUnit {
     this.state = next;
     this.stateSince = new Date();
     this.log.debug(`${this.name}: ${previous} -> ${next}`, this.name, { state: next, previous });
+    this.hooks.stateChanged?.(this);
   }
 
   /** Open every port (all or nothing), then listen. A failure fails this unit only. */
@@ -139,7 +152,7 @@ export class SocketUnit {
       try {
         opened.push(this.openPort(spec));
       } catch (err) {
-        for (const p of opened) closeQuietly(p.fd);
+        for (const p of opened) if (!this.inherited?.giveBack(p.fd)) closeQuietly(p.fd);
         return this.fail(
           'resources',
           `Failed to create listening socket (${describePort(spec)}): ${(err as Error).message}`,
@@ -154,12 +167,18 @@ export class SocketUnit {
     } catch (err) {
       return this.fail('resources', `Failed to watch listening fds: ${(err as Error).message}`);
     }
-    this.createSymlinks();
+    createSymlinks(this.ports, this.config.socket.symlinks, (m) =>
+      this.log.warning(`${this.name}: ${m}`, this.name),
+    );
     for (const port of this.ports) {
-      const how = port.fellBack ? 'MPTCP->TCP' : protocolLabel(port.spec);
+      const how = port.fellBack
+        ? 'MPTCP->TCP'
+        : port.upgrade?.to === 'mptcp'
+          ? 'TCP->MPTCP'
+          : protocolLabel(port.spec);
       this.log.info(`Listening on ${this.name} (${how} ${portAddress(port)}).`, this.name, {
         listen: portAddress(port),
-        protocol: port.fellBack ? 'mptcp->tcp' : protocolLabel(port.spec).toLowerCase(),
+        protocol: how.toLowerCase(),
       });
     }
     this.setState('listening');
@@ -173,22 +192,32 @@ export class SocketUnit {
     this.armAll();
   }
 
-  private openPort(spec: SocketSpec): Port {
+  private openPort(asWritten: SocketSpec): Port {
+    const inherited = this.inherited?.take(asWritten);
+    if (inherited) return this.inheritedPort(asWritten, inherited);
+    const { spec, upgrade: planned } = this.upgraded(asWritten);
+    let upgrade = planned;
     let opened: OpenedSocket;
     let fellBack = false;
     try {
       opened = openSocket(spec);
     } catch (err) {
       const mptcp = spec.kind === 'socket' && spec.protocol === 'mptcp';
-      const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
-      if (!mptcp || !allowed || !isNoMptcpError(err)) throw err;
-      this.log.warning(
-        `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
-        this.name,
-        { fallback: 'mptcp->tcp' },
-      );
-      opened = openSocket({ ...spec, protocol: 'tcp' });
-      fellBack = true;
+      if (upgrade?.to === 'mptcp' && isNoMptcpError(err)) {
+        // MPTCP went away between the probe and the port (a sysctl): the port opens as written.
+        upgrade = this.keptTcp(asWritten, `MPTCP is not available (${(err as Error).message})`);
+        opened = openSocket(asWritten);
+      } else {
+        const allowed = this.mptcpFallback || this.config.socket.mptcpFallback;
+        if (!mptcp || !allowed || !isNoMptcpError(err)) throw err;
+        this.log.warning(
+          `${this.name}: MPTCP is not available (${(err as Error).message}); falling back to TCP as X-Sockunit-MPTCPFallback=/--mptcp-fallback allow. Reports show this port as mptcp->tcp.`,
+          this.name,
+          { fallback: 'mptcp->tcp' },
+        );
+        opened = openSocket({ ...spec, protocol: 'tcp' });
+        fellBack = true;
+      }
     }
     for (const w of opened.warnings) this.log.warning(`${this.name}: ${w.message}`, this.name);
     const s = this.config.socket;
@@ -197,29 +226,66 @@ export class SocketUnit {
       fd: opened.fd,
       address: opened.address,
       fellBack,
+      ...(upgrade ? { upgrade } : {}),
+      watch: undefined,
+      pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
+      pauseTimer: undefined,
+      node: opened.node,
+      links: [],
+    };
+  }
+
+  /** The outer manager's fd for this port, taken as it is (its options were the outer
+   * manager's to set), as systemd takes the fds it gets back across a re-exec. */
+  private inheritedPort(spec: SocketSpec, inherited: InheritedPort): Port {
+    const { passed, protocolDiffers } = inherited;
+    const d = passed.description;
+    const fdProtocol = d.kind === 'socket' ? (d.protocol ?? 'unix') : d.kind;
+    this.log.info(
+      `${this.name}: ${describePort(spec)} is fd ${passed.fd} from the manager that started sockunit (${fdProtocol}); not bound again.`,
+      this.name,
+    );
+    const wantsMptcp = spec.kind === 'socket' && spec.protocol === 'mptcp';
+    if (protocolDiffers)
+      this.log.warning(
+        wantsMptcp
+          ? `${this.name}: the unit asks for MPTCP but the inherited fd ${passed.fd} is ${fdProtocol}; it serves ${fdProtocol} (reports show mptcp->tcp). Give the outer manager's socket SocketProtocol=mptcp.`
+          : `${this.name}: the inherited fd ${passed.fd} is MPTCP though the unit does not ask for it; it serves MPTCP.`,
+        this.name,
+      );
+    const s = this.config.socket;
+    return {
+      spec,
+      fd: passed.fd,
+      address: d.kind === 'socket' ? d.local : undefined,
+      fellBack: protocolDiffers && wantsMptcp,
+      // Whoever made the file owns it: RemoveOnStop= leaves it to them.
+      node: undefined,
+      links: [],
       watch: undefined,
       pollLimit: new RateLimit(s.pollLimitIntervalUsec, s.pollLimitBurst),
       pauseTimer: undefined,
     };
   }
 
-  private createSymlinks(): void {
-    const target = this.ports.map((p) => fsPath(p.spec)).find((p) => p !== undefined);
-    if (!target) return;
-    for (const link of this.config.socket.symlinks) {
-      try {
-        mkdirSync(dirname(link), { recursive: true });
-        try {
-          if (lstatSync(link).isSymbolicLink()) unlinkSync(link);
-        } catch {}
-        symlinkSync(target, link);
-      } catch (err) {
-        this.log.warning(
-          `${this.name}: Failed to create symlink ${link} -> ${target}: ${(err as Error).message}`,
-          this.name,
-        );
-      }
-    }
+  /** `--mptcp-upgrade`: the spec to open for a port as written, and what became of the upgrade. */
+  private upgraded(asWritten: SocketSpec): { spec: SocketSpec; upgrade: PortUpgrade | undefined } {
+    if (!this.mptcpUpgrade || !isUpgradable(asWritten)) return { spec: asWritten, upgrade: undefined };
+    const decision = decideUpgrade(asWritten, this.config.socket.serviceSocketOptions);
+    if ('mptcp' in decision) return { spec: decision.mptcp, upgrade: { to: 'mptcp' } };
+    return { spec: asWritten, upgrade: this.keptTcp(asWritten, decision.tcp) };
+  }
+
+  /** A port the upgrade leaves TCP: one line that says which port and why. */
+  private keptTcp(spec: SocketSpec, because: string): PortUpgrade {
+    this.log.warning(
+      `${this.name}: --mptcp-upgrade: ${describePort(spec)} stays TCP: ${because}.`,
+      this.name,
+      {
+        upgrade: 'tcp',
+      },
+    );
+    return { to: 'tcp', because };
   }
 
   private armAll(): void {
@@ -478,7 +544,23 @@ export class SocketUnit {
     this.setState('failed');
     this.log.error(`${this.name}: ${message}`, this.name, { result });
     this.log.error(`${this.name}: Failed with result '${result}'.`, this.name, { result });
+    const hint = this.failureHint();
+    if (hint) this.log.notice(`${this.name}: ${hint}`, this.name, { result });
     return false;
+  }
+
+  /** What made this failed unit fail, when it is not obvious, and what brings it back; shown by
+   * the log and `status`. A trigger limit can be hit by any client of an exposed port, and the
+   * socket then stays closed until someone acts (as in systemd). */
+  failureHint(): string | undefined {
+    if (this.state !== 'failed' || this.result !== 'trigger-limit-hit') return undefined;
+    const s = this.config.socket;
+    const interval = formatTimespan(s.triggerLimitIntervalUsec);
+    const what = s.accept ? 'connections' : 'activations';
+    const sizing = s.accept
+      ? 'For an exposed port raise TriggerLimitBurst= above the connection rate you serve and cap the instances with MaxConnections= and MaxConnectionsPerSource= instead (README: "Accept=yes on an exposed port").'
+      : 'Raise TriggerLimitBurst=/TriggerLimitIntervalSec= if the service is expected to be started that often.';
+    return `More than ${s.triggerLimitBurst} ${what} within ${interval} (TriggerLimitBurst=${s.triggerLimitBurst}, TriggerLimitIntervalSec=${interval}) closed the port; 'sockunit start ${this.name}' opens it again. ${sizing}`;
   }
 
   /** Close every port and remove what RemoveOnStop= says. */
@@ -504,34 +586,14 @@ export class SocketUnit {
   private closePorts(): void {
     for (const port of this.ports) {
       clearTimeout(port.pauseTimer);
-      if (port.watch) port.watch.close();
+      if (this.inherited?.giveBack(port.fd)) port.watch?.release();
+      else if (port.watch) port.watch.close();
       else closeQuietly(port.fd);
       port.watch = undefined;
     }
-    if (this.config.socket.removeOnStop) this.removeFiles();
+    if (this.config.socket.removeOnStop) removeOwnFiles(this.ports);
     this.ports = [];
     this.triggerLimit = this.newTriggerLimit();
-  }
-
-  private removeFiles(): void {
-    for (const link of this.config.socket.symlinks) {
-      try {
-        unlinkSync(link);
-      } catch {}
-    }
-    for (const port of this.ports) {
-      const path = fsPath(port.spec);
-      if (path) {
-        try {
-          unlinkSync(path);
-        } catch {}
-      }
-      if (port.spec.kind === 'mqueue') {
-        try {
-          mqUnlink(port.spec.name);
-        } catch {}
-      }
-    }
   }
 
   /** The fds to pass, with their LISTEN_FDNAMES names (Accept=no). */

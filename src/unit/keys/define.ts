@@ -265,6 +265,12 @@ export function notEnforcedRow<C>(
   };
 }
 
+/** Rows systemd defines for a unit type whose effect sockunit does not produce there (a socket
+ * unit's own commands): same names, types and docs, reported as not enforced with `reason`. */
+export function asNotEnforced<C>(rows: readonly KeyDef<C>[], reason: string): KeyDef<C>[] {
+  return rows.map((k) => ({ ...k, enforcement: { enforced: false, reason }, show: undefined }));
+}
+
 /** Blank-separated words with quotes removed (Documentation=, unit lists). */
 export function splitBlank(value: string): string[] {
   return value.split(/\s+/).filter((w) => w !== '');

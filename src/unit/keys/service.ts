@@ -20,13 +20,13 @@ import {
   oneOf,
   scalarRow,
   signal,
-  text,
   timespan,
   timespanZeroIsInfinity,
   unsigned,
 } from './define.js';
 import { execContextKeys, execRow } from './exec.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import { sandboxKeys } from './sandbox.js';
 import { parseUnitNames } from './unit.js';
 
 const service = (c: ServiceUnitConfig): ServiceSection => c.service;
@@ -161,7 +161,11 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
   scalarRow(S, 'PIDFile', service, 'pidFile', absolutePath, 'main PID file of a forking service', {
     specifiers: 'all',
   }),
-  scalarRow(S, 'BusName', service, 'busName', text, 'D-Bus name (Type=dbus)'),
+  notEnforcedRow(
+    S,
+    'BusName',
+    'sockunit has no D-Bus connection: a Type=dbus service counts as started once its process runs, as Type=simple does, not when the name appears on the bus',
+  ),
   listRow(
     S,
     'Sockets',
@@ -280,5 +284,6 @@ export const SERVICE_KEYS: readonly KeyDef<ServiceUnitConfig>[] = [
     'RebootArgument',
   ].map((k) => notEnforcedRow<ServiceUnitConfig>(S, k, NOT_IMPLEMENTED)),
   ...execContextKeys(S),
+  ...sandboxKeys(S),
   ...notEnforcedExecKeys<ServiceUnitConfig>(S),
 ];

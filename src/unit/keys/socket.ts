@@ -1,13 +1,13 @@
 // [Socket] keys: every key systemd 258 knows (socket-units.md §3.4), plus sockunit's own
-// X-Sockunit-MPTCPFallback=.
+// X-Sockunit-MPTCPFallback= and X-Sockunit-ServiceSocketOptions=.
 
 import { formatListen, LISTEN_KEYS, type ListenKey, listenKeyOf, parseListen } from '../listen.js';
 import { isValidUnitName } from '../names.js';
 import {
   parseBindIPv6Only,
-  parseDeferTrigger,
   parseFileDescriptorName,
   parseIpTos,
+  parseServiceSocketOption,
   parseSocketProtocol,
   parseTimestamping,
   type SocketSection,
@@ -17,6 +17,7 @@ import { parseInteger, parseUserName, ValueError } from '../values.js';
 import { splitWords } from '../words.js';
 import {
   absolutePath,
+  asNotEnforced,
   bool,
   integer,
   type KeyDef,
@@ -27,12 +28,12 @@ import {
   size,
   text,
   timespan,
-  timespanZeroIsInfinity,
   unsigned,
   type ValueType,
 } from './define.js';
-import { execContextKeys, execRow } from './exec.js';
+import { execContextKeys } from './exec.js';
 import { notEnforcedExecKeys } from './not-enforced.js';
+import { sandboxKeys } from './sandbox.js';
 
 const socket = (c: SocketUnitConfig): SocketSection => c.socket;
 
@@ -119,6 +120,12 @@ function parseSymlinks(value: string): string[] {
 
 const S = 'Socket';
 
+const NO_SOCKET_COMMANDS =
+  "sockunit does not run a socket unit's own ExecStartPre=/ExecStartPost=/ExecStopPre=/ExecStopPost= commands, nor the settings that shape them";
+const NO_FLUSH = 'queued connections and datagrams are left for the next service run, not flushed';
+const NO_DEFER =
+  "a trigger starts the service's transaction at once; sockunit does not wait for conflicting units to stop first";
+
 export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
   ...LISTEN_KEYS.map(listenRow),
   scalarRow(
@@ -193,18 +200,10 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
   scalarRow(S, 'Accept', socket, 'accept', bool, 'start one service instance per connection', {
     default: 'no',
   }),
-  scalarRow(
-    S,
-    'FlushPending',
-    socket,
-    'flushPending',
-    bool,
-    'drop queued data when going back to listening (Accept=no)',
-    {
-      default: 'no',
-      since: 247,
-    },
-  ),
+  notEnforcedRow(S, 'FlushPending', NO_FLUSH, {
+    since: 247,
+    doc: 'drop queued data when going back to listening (Accept=no)',
+  }),
   scalarRow(S, 'Writable', socket, 'writable', bool, 'open ListenSpecial= files read-write', {
     default: 'no',
   }),
@@ -356,33 +355,17 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
     specifiers: 'unit-names',
     default: 'the service of the same name',
   }),
-  scalarRow(
-    S,
-    'PassFileDescriptorsToExec',
-    socket,
-    'passFileDescriptorsToExec',
-    bool,
-    'pass the fds to ExecStartPost=/ExecStopPre=/ExecStopPost=',
-    {
-      default: 'no',
-      since: 256,
-    },
-  ),
-  execRow(S, 'ExecStartPre', socket, 'execStartPre', 'commands run before the ports open'),
-  execRow(S, 'ExecStartPost', socket, 'execStartPost', 'commands run after the ports listen'),
-  execRow(S, 'ExecStopPre', socket, 'execStopPre', 'commands run before the ports close'),
-  execRow(S, 'ExecStopPost', socket, 'execStopPost', 'commands run after the ports close'),
-  scalarRow(
-    S,
-    'TimeoutSec',
-    socket,
-    'timeoutUsec',
-    timespanZeroIsInfinity,
-    'time limit for each Exec*= command (0 = none)',
-    {
-      default: '1min 30s',
-    },
-  ),
+  notEnforcedRow(S, 'PassFileDescriptorsToExec', NO_SOCKET_COMMANDS, {
+    since: 256,
+    doc: "pass the fds to the socket's ExecStartPost=/ExecStopPre=/ExecStopPost=",
+  }),
+  notEnforcedRow(S, 'ExecStartPre', NO_SOCKET_COMMANDS, { doc: 'commands run before the ports open' }),
+  notEnforcedRow(S, 'ExecStartPost', NO_SOCKET_COMMANDS, { doc: 'commands run after the ports listen' }),
+  notEnforcedRow(S, 'ExecStopPre', NO_SOCKET_COMMANDS, { doc: 'commands run before the ports close' }),
+  notEnforcedRow(S, 'ExecStopPost', NO_SOCKET_COMMANDS, { doc: 'commands run after the ports close' }),
+  notEnforcedRow(S, 'TimeoutSec', NO_SOCKET_COMMANDS, {
+    doc: "time limit for each of the socket's Exec*= commands",
+  }),
   scalarRow(
     S,
     'TriggerLimitIntervalSec',
@@ -431,30 +414,14 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
       since: 255,
     },
   ),
-  scalarRow(
-    S,
-    'DeferTrigger',
-    socket,
-    'deferTrigger',
-    { name: 'boolean | patient', parse: parseDeferTrigger, format: (v) => v },
-    'wait instead of stopping running units to start the service (Accept=no)',
-    {
-      default: 'no',
-      since: 258,
-    },
-  ),
-  scalarRow(
-    S,
-    'DeferTriggerMaxSec',
-    socket,
-    'deferTriggerMaxUsec',
-    timespanZeroIsInfinity,
-    'how long a deferred trigger may wait',
-    {
-      default: 'infinity',
-      since: 258,
-    },
-  ),
+  notEnforcedRow(S, 'DeferTrigger', NO_DEFER, {
+    since: 258,
+    doc: 'wait instead of stopping running units to start the service (Accept=no)',
+  }),
+  notEnforcedRow(S, 'DeferTriggerMaxSec', NO_DEFER, {
+    since: 258,
+    doc: 'how long a deferred trigger may wait',
+  }),
   scalarRow(
     S,
     'X-Sockunit-MPTCPFallback',
@@ -466,10 +433,23 @@ export const SOCKET_KEYS: readonly KeyDef<SocketUnitConfig>[] = [
       default: 'no',
     },
   ),
+  listRow(
+    S,
+    'X-Sockunit-ServiceSocketOptions',
+    socket,
+    'serviceSocketOptions',
+    (value) => splitWords(value, { unquote: true, cunescape: false }).map(parseServiceSocketOption),
+    (v) => v.join(' '),
+    'sockunit: socket options the service sets itself (TCP_MD5SIG, kTLS, …); `run --mptcp-upgrade` keeps the ports TCP when MPTCP refuses one',
+    { type: 'option names' },
+  ),
   notEnforcedRow(S, 'SmackLabel', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SmackLabelIPIn', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SmackLabelIPOut', 'SMACK labels are not applied by sockunit'),
   notEnforcedRow(S, 'SELinuxContextFromNet', 'SELinux labels are not applied by sockunit'),
-  ...execContextKeys(S),
+  // A socket unit's User=, Environment=, KillSignal=… shape its own commands, which sockunit
+  // does not run (SocketUser=/SocketGroup= own the sockets).
+  ...asNotEnforced(execContextKeys(S), NO_SOCKET_COMMANDS),
+  ...(asNotEnforced(sandboxKeys(S), NO_SOCKET_COMMANDS) as unknown as KeyDef<SocketUnitConfig>[]),
   ...notEnforcedExecKeys<SocketUnitConfig>(S),
 ];

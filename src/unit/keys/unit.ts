@@ -1,18 +1,20 @@
-// [Unit] keys. Dependencies and conditions are typed; the rest of systemd's [Unit] keys are
-// recognised and reported as not enforced.
+// [Unit] keys. Dependencies, ordering and conditions are typed and acted on by the manager's
+// jobs room; the rest of systemd's [Unit] keys are recognised and reported as not enforced.
 
-import { isValidUnitName } from '../names.js';
 import {
-  CONDITION_KINDS,
   type Condition,
   type ConditionKind,
+  EVALUATED_CONDITIONS,
   formatCondition,
   parseCondition,
-  type UnitSection,
-} from '../unit-section.js';
+  UNEVALUATED_CONDITIONS,
+} from '../conditions.js';
+import { isValidUnitName } from '../names.js';
+import type { UnitSection } from '../unit-section.js';
 import { ValueError } from '../values.js';
 import {
   type ApplyContext,
+  bool,
   type KeyDef,
   listRow,
   notEnforcedRow,
@@ -38,7 +40,12 @@ export function parseUnitNames(value: string, ctx: ApplyContext): string[] {
 
 const joined = (items: readonly string[]): string => items.join(' ');
 
-function dependency(name: string, field: keyof UnitSection & string, doc: string): KeyDef<WithUnit> {
+function dependency(
+  name: string,
+  field: keyof UnitSection & string,
+  doc: string,
+  aliasOf?: string,
+): KeyDef<WithUnit> {
   return listRow<WithUnit, UnitSection, typeof field>(
     'Unit',
     name,
@@ -47,8 +54,16 @@ function dependency(name: string, field: keyof UnitSection & string, doc: string
     parseUnitNames,
     (v) => joined(v as string[]),
     doc,
-    { type: 'unit names', specifiers: 'unit-names' },
+    { type: 'unit names', specifiers: 'unit-names', ...(aliasOf ? { aliasOf } : {}) },
   );
+}
+
+type UnitFlag = 'stopWhenUnneeded' | 'defaultDependencies' | 'refuseManualStart' | 'refuseManualStop';
+
+function flag(name: string, field: UnitFlag, doc: string, byDefault: boolean): KeyDef<WithUnit> {
+  return scalarRow<WithUnit, UnitSection, UnitFlag>('Unit', name, unit, field, bool, doc, {
+    default: byDefault ? 'yes' : 'no',
+  });
 }
 
 function conditionRow(kind: ConditionKind, list: 'conditions' | 'asserts'): KeyDef<WithUnit> {
@@ -77,7 +92,7 @@ function conditionRow(kind: ConditionKind, list: 'conditions' | 'asserts'): KeyD
   };
 }
 
-const NOT_A_SERVICE_MANAGER = 'sockunit has no job engine or targets';
+const NOT_A_SERVICE_MANAGER = 'sockunit has no job modes, isolation, job timeouts or system actions';
 
 export const UNIT_KEYS: readonly KeyDef<WithUnit>[] = [
   scalarRow('Unit', 'Description', unit, 'description', text, 'a human-readable name for the unit', {
@@ -107,10 +122,44 @@ export const UNIT_KEYS: readonly KeyDef<WithUnit>[] = [
   dependency('Requisite', 'requisite', 'units that must already be active'),
   dependency('Wants', 'wants', 'units started with this one; their failure is ignored'),
   dependency('BindsTo', 'bindsTo', 'like Requires=, and stop when they stop'),
+  dependency('BindTo', 'bindsTo', 'old name of BindsTo=', 'BindsTo'),
   dependency('PartOf', 'partOf', 'stop and restart with these units'),
+  dependency('Upholds', 'upholds', 'units started again whenever they are inactive while this one is active'),
   dependency('Conflicts', 'conflicts', 'units stopped when this one starts, and vice versa'),
   dependency('Before', 'before', 'this unit starts before these'),
   dependency('After', 'after', 'this unit starts after these'),
+  dependency(
+    'JoinsNamespaceOf',
+    'joinsNamespaceOf',
+    'share the private /tmp and network/IPC namespaces of these units while they run',
+  ),
+  dependency('OnFailure', 'onFailure', 'units started when this one fails'),
+  dependency('OnSuccess', 'onSuccess', 'units started when this one ends successfully'),
+  dependency('PropagatesReloadTo', 'propagatesReloadTo', 'units reloaded when this one is'),
+  dependency(
+    'PropagateReloadTo',
+    'propagatesReloadTo',
+    'old name of PropagatesReloadTo=',
+    'PropagatesReloadTo',
+  ),
+  dependency('ReloadPropagatedFrom', 'reloadPropagatedFrom', 'this unit is reloaded when these are'),
+  dependency(
+    'PropagateReloadFrom',
+    'reloadPropagatedFrom',
+    'old name of ReloadPropagatedFrom=',
+    'ReloadPropagatedFrom',
+  ),
+  dependency('PropagatesStopTo', 'propagatesStopTo', 'units stopped when this one stops'),
+  dependency('StopPropagatedFrom', 'stopPropagatedFrom', 'this unit is stopped when these stop'),
+  flag('StopWhenUnneeded', 'stopWhenUnneeded', 'stop the unit when no active unit needs it', false),
+  flag(
+    'DefaultDependencies',
+    'defaultDependencies',
+    "add the unit type's implicit dependencies (a socket is ordered before its service)",
+    true,
+  ),
+  flag('RefuseManualStart', 'refuseManualStart', 'only dependencies may start the unit', false),
+  flag('RefuseManualStop', 'refuseManualStop', 'only dependencies may stop the unit', false),
   scalarRow(
     'Unit',
     'StartLimitIntervalSec',
@@ -145,28 +194,13 @@ export const UNIT_KEYS: readonly KeyDef<WithUnit>[] = [
       default: '5',
     },
   ),
-  ...CONDITION_KINDS.map((k) => conditionRow(k, 'conditions')),
-  ...CONDITION_KINDS.map((k) => conditionRow(k, 'asserts')),
+  ...EVALUATED_CONDITIONS.map((k) => conditionRow(k, 'conditions')),
+  ...EVALUATED_CONDITIONS.map((k) => conditionRow(k, 'asserts')),
   ...[
     'SourcePath',
-    'BindTo',
-    'Upholds',
-    'OnSuccess',
-    'OnFailure',
-    'PropagatesReloadTo',
-    'PropagateReloadTo',
-    'ReloadPropagatedFrom',
-    'PropagateReloadFrom',
-    'PropagatesStopTo',
-    'StopPropagatedFrom',
-    'JoinsNamespaceOf',
     'RequiresMountsFor',
     'WantsMountsFor',
-    'StopWhenUnneeded',
-    'RefuseManualStart',
-    'RefuseManualStop',
     'AllowIsolate',
-    'DefaultDependencies',
     'SurviveFinalKillSignal',
     'OnSuccessJobMode',
     'OnFailureJobMode',
@@ -184,42 +218,8 @@ export const UNIT_KEYS: readonly KeyDef<WithUnit>[] = [
     'RebootArgument',
     'CollectMode',
   ].map((k) => notEnforcedRow<WithUnit>('Unit', k, NOT_A_SERVICE_MANAGER)),
-  ...[
-    'PathExistsGlob',
-    'PathIsMountPoint',
-    'PathIsReadWrite',
-    'PathIsEncrypted',
-    'NeedsUpdate',
-    'FirstBoot',
-    'Architecture',
-    'Firmware',
-    'KernelVersion',
-    'Version',
-    'Credential',
-    'Security',
-    'Capability',
-    'ACPower',
-    'Memory',
-    'CPUFeature',
-    'CPUs',
-    'User',
-    'Group',
-    'ControlGroupController',
-    'OSRelease',
-    'MemoryPressure',
-    'CPUPressure',
-    'IOPressure',
-    'KernelModuleLoaded',
-  ].flatMap((k) => [
-    notEnforcedRow<WithUnit>(
-      'Unit',
-      `Condition${k}`,
-      'this condition is not evaluated by sockunit (it counts as met)',
-    ),
-    notEnforcedRow<WithUnit>(
-      'Unit',
-      `Assert${k}`,
-      'this assertion is not evaluated by sockunit (it counts as met)',
-    ),
+  ...Object.entries(UNEVALUATED_CONDITIONS).flatMap(([k, reason]) => [
+    notEnforcedRow<WithUnit>('Unit', `Condition${k}`, `not evaluated: ${reason} (it counts as met)`),
+    notEnforcedRow<WithUnit>('Unit', `Assert${k}`, `not evaluated: ${reason} (it counts as met)`),
   ]),
 ];

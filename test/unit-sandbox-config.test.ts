@@ -1,0 +1,124 @@
+// The sandboxing keys of [Service] read as systemd reads them: SystemCallFilter= groups expanded
+// and merged across lines, RestrictAddressFamilies=/RestrictNamespaces= lists, paths with their
+// `-` prefix, binds, and bad values warned about at file:line with what was expected.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatDiagnostic } from '../src/unit/diagnostic.js';
+import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
+import { isSandboxed } from '../src/unit/sandbox-config.js';
+import type { ServiceUnitConfig } from '../src/unit/service-config.js';
+import { specifierContext } from '../src/unit/specifiers.js';
+import { parseUnitText } from '../src/unit/syntax.js';
+import { expandSyscallName, SYSCALL_GROUPS } from '../src/unit/syscall-groups.js';
+
+function typeText(text: string): TypedUnit {
+  const file = '/fixture/s.service';
+  const parsed = parseUnitText(`[Service]\nExecStart=/bin/true\n${text}`, file);
+  return typeUnit('s.service', [{ path: file, entries: parsed.entries }], {
+    sections: parsed.sections.map((s) => ({ file, name: s.name, line: s.line })),
+    specifiers: specifierContext('s.service', file, 'system'),
+  });
+}
+
+const sandboxOf = (t: TypedUnit) => (t.config as ServiceUnitConfig).sandbox;
+const printed = (t: TypedUnit): string[] => t.diagnostics.map((d) => `${d.severity} ${formatDiagnostic(d)}`);
+
+describe('sandboxing keys', () => {
+  it('a unit without them is not sandboxed (and pays nothing)', () => {
+    assert.equal(isSandboxed(sandboxOf(typeText(''))), false);
+    assert.equal(isSandboxed(sandboxOf(typeText('PrivateTmp=yes\n'))), true);
+  });
+
+  it('SystemCallFilter=: groups expand; a later ~ list takes calls out of an allow-list', () => {
+    const s = sandboxOf(
+      typeText('SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\n'),
+    );
+    const f = s.systemCallFilter!;
+    assert.equal(f.allowList, true);
+    assert.ok(
+      f.entries.has('read') && f.entries.has('openat'),
+      '@system-service includes @basic-io, @file-system',
+    );
+    assert.ok(
+      !f.entries.has('setuid') && !f.entries.has('setpriority'),
+      '@privileged and @resources removed',
+    );
+    const deny = sandboxOf(typeText('SystemCallFilter=~@mount reboot:EPERM\n')).systemCallFilter!;
+    assert.equal(deny.allowList, false);
+    assert.ok(deny.entries.has('mount') && deny.entries.has('umount2'));
+    assert.equal(deny.entries.get('reboot'), 1, 'NAME:ERRNO keeps its errno');
+    assert.equal(
+      sandboxOf(typeText('SystemCallFilter=~@mount\nSystemCallFilter=\n')).systemCallFilter,
+      undefined,
+    );
+  });
+
+  it('every group names known calls or groups', () => {
+    for (const name of Object.keys(SYSCALL_GROUPS))
+      assert.ok((expandSyscallName(name) ?? []).length > 0, name);
+    assert.equal(expandSyscallName('@nonsense'), undefined);
+  });
+
+  it('RestrictAddressFamilies=, RestrictNamespaces=, paths, binds, TemporaryFileSystem=', () => {
+    const s = sandboxOf(
+      typeText(
+        [
+          'RestrictAddressFamilies=AF_UNIX AF_INET',
+          'RestrictAddressFamilies=~AF_INET',
+          'RestrictNamespaces=~user net',
+          'ReadWritePaths=/var/lib/x -/opt/maybe "/srv/with space"',
+          'BindReadOnlyPaths=/etc/a:/etc/b:norbind -/missing',
+          'TemporaryFileSystem=/var:ro,mode=0700',
+          'ProtectSystem=strict',
+          'ProtectHome=tmpfs',
+          'X-Sockunit-Sandbox=best-effort',
+          '',
+        ].join('\n'),
+      ),
+    );
+    assert.deepEqual(s.restrictAddressFamilies, { allowList: true, names: ['AF_UNIX'] });
+    assert.deepEqual(s.restrictNamespaces, { allowList: false, names: ['user', 'net'] });
+    assert.deepEqual(s.readWritePaths, [
+      { path: '/var/lib/x', missingOk: false },
+      { path: '/opt/maybe', missingOk: true },
+      { path: '/srv/with space', missingOk: false },
+    ]);
+    assert.deepEqual(s.bindReadOnlyPaths, [
+      { source: '/etc/a', destination: '/etc/b', missingOk: false, recursive: false },
+      { source: '/missing', destination: '/missing', missingOk: true, recursive: true },
+    ]);
+    assert.deepEqual(s.temporaryFileSystem, [{ path: '/var', options: 'ro,mode=0700' }]);
+    assert.equal(s.protectSystem, 'strict');
+    assert.equal(s.protectHome, 'tmpfs');
+    assert.equal(s.bestEffort, true);
+    assert.deepEqual(sandboxOf(typeText('RestrictNamespaces=yes\n')).restrictNamespaces, {
+      allowList: true,
+      names: [],
+    });
+    assert.equal(sandboxOf(typeText('RestrictNamespaces=no\n')).restrictNamespaces, undefined);
+  });
+
+  it('bad values are warned at file:line, say what was expected, and are ignored', () => {
+    const t = typeText(
+      [
+        'SystemCallFilter=@nonsense',
+        'RestrictAddressFamilies=AF_BOGUS',
+        'ReadOnlyPaths=relative/path',
+        'ProtectSystem=sometimes',
+        'SystemCallErrorNumber=ENOTANERRNO',
+        'X-Sockunit-Sandbox=maybe',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(t.loadState, 'loaded');
+    assert.deepEqual(printed(t), [
+      "warning /fixture/s.service:3: SystemCallFilter=@nonsense: unknown system call group '@nonsense'; see systemd-analyze syscall-filter; the line is ignored",
+      "warning /fixture/s.service:4: RestrictAddressFamilies=AF_BOGUS: 'AF_BOGUS' is not an address family; expected names such as AF_UNIX AF_INET AF_INET6; the line is ignored",
+      "warning /fixture/s.service:5: ReadOnlyPaths=relative/path: path 'relative/path' is not an absolute path; expected /path (or -/path, +/path); the line is ignored",
+      "warning /fixture/s.service:6: ProtectSystem=sometimes: 'sometimes' is not valid; expected yes, no, full or strict; the line is ignored",
+      "warning /fixture/s.service:7: SystemCallErrorNumber=ENOTANERRNO: 'ENOTANERRNO' is not an errno name; expected a name such as EPERM; the line is ignored",
+      "warning /fixture/s.service:8: X-Sockunit-Sandbox=maybe: 'maybe' is not valid; expected strict or best-effort; the line is ignored",
+    ]);
+  });
+});

@@ -48,6 +48,7 @@ export default {
       'unit-socket-config',
       'unit-service-config',
       'unit-sandbox-config',
+      'unit-exposure',
       'unit-load',
       'unit-load-unit',
     ].map((name) => `.test-build/test/${name}.test.js`),

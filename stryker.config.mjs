@@ -49,6 +49,7 @@ export default {
       'unit-service-config',
       'unit-sandbox-config',
       'unit-exposure',
+      'unit-install',
       'unit-load',
       'unit-load-unit',
     ].map((name) => `.test-build/test/${name}.test.js`),

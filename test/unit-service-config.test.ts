@@ -423,3 +423,126 @@ describe('mutation-tested: every default of a service, as systemd.service(5), .e
     assert.deepEqual(c.notEnforced, []);
   });
 });
+
+describe("mutation-tested: the defaults that depend on other keys, and systemd's refusals, each both ways", () => {
+  const typed = (...lines: string[]) => typeText('s.service', `${lines.join('\n')}\n`);
+  const svc = (...lines: string[]) => serviceOf(typed(...lines)).service;
+
+  it('Type=oneshot has no start timeout unless TimeoutStartSec= or TimeoutSec= sets one; without ExecStart= it is the default', () => {
+    assert.equal(
+      svc('[Service]', 'Type=oneshot', 'ExecStart=/bin/true').timeoutStartUsec,
+      Number.POSITIVE_INFINITY,
+    );
+    assert.equal(
+      svc('[Service]', 'Type=oneshot', 'ExecStart=/bin/true', 'TimeoutSec=5').timeoutStartUsec,
+      5_000_000,
+    );
+    assert.equal(
+      svc('[Service]', 'Type=oneshot', 'ExecStart=/bin/true', 'TimeoutStartSec=7').timeoutStartUsec,
+      7_000_000,
+    );
+    const stopOnly = svc('[Service]', 'ExecStop=/bin/true');
+    assert.deepEqual([stopOnly.type, stopOnly.timeoutStartUsec], ['oneshot', Number.POSITIVE_INFINITY]);
+    assert.equal(svc('[Service]', 'ExecStart=/bin/true').timeoutStartUsec, 90_000_000);
+  });
+
+  it('NotifyAccess= is main for Type=notify and notify-reload, a watchdog or a file descriptor store, unless set', () => {
+    const access = (...lines: string[]) => svc('[Service]', 'ExecStart=/bin/true', ...lines).notifyAccess;
+    assert.equal(access('Type=notify'), 'main');
+    assert.equal(access('Type=notify-reload'), 'main');
+    assert.equal(access('WatchdogSec=5'), 'main');
+    assert.equal(access('FileDescriptorStoreMax=1'), 'main');
+    assert.equal(access(), 'none');
+    assert.equal(access('Type=notify', 'NotifyAccess=all'), 'all');
+  });
+
+  const cases: [string, string[], string[]][] = [
+    [
+      'no ExecStart= and no ExecStop=',
+      ['[Service]', 'Type=oneshot'],
+      [
+        'error /fixture/s.service: the service has no ExecStart= and no ExecStop=; expected at least an ExecStart= line',
+      ],
+    ],
+    [
+      '… unless SuccessAction= (not enforced, still counted)',
+      ['[Unit]', 'SuccessAction=exit', '[Service]', 'Type=oneshot'],
+      [],
+    ],
+    [
+      'two ExecStart= for Type=simple',
+      ['[Service]', 'ExecStart=/bin/a', 'ExecStart=/bin/b'],
+      [
+        'error /fixture/s.service:3: ExecStart=/bin/b: the service has 2 ExecStart= commands, which only Type=oneshot allows; expected one command, or Type=oneshot',
+      ],
+    ],
+    [
+      'two ExecStart= for Type=oneshot',
+      ['[Service]', 'Type=oneshot', 'ExecStart=/bin/a', 'ExecStart=/bin/b'],
+      [],
+    ],
+    [
+      'Type=simple set without ExecStart=',
+      ['[Service]', 'Type=simple', 'ExecStop=/bin/true'],
+      [
+        'error /fixture/s.service:2: Type=simple: Type=simple needs an ExecStart= command; expected an ExecStart= line or Type=oneshot',
+      ],
+    ],
+    [
+      'Restart=always with Type=oneshot',
+      ['[Service]', 'Type=oneshot', 'ExecStart=/bin/true', 'Restart=always'],
+      [
+        'error /fixture/s.service:4: Restart=always: Restart=always cannot be used with Type=oneshot; expected Restart=no, on-failure, on-abnormal, on-abort or on-watchdog',
+      ],
+    ],
+    [
+      'Restart=on-success with Type=oneshot',
+      ['[Service]', 'Type=oneshot', 'ExecStart=/bin/true', 'Restart=on-success'],
+      [
+        'error /fixture/s.service:4: Restart=on-success: Restart=on-success cannot be used with Type=oneshot; expected Restart=no, on-failure, on-abnormal, on-abort or on-watchdog',
+      ],
+    ],
+    [
+      'Restart=on-failure with Type=oneshot',
+      ['[Service]', 'Type=oneshot', 'ExecStart=/bin/true', 'Restart=on-failure'],
+      [],
+    ],
+    [
+      'Type=dbus without BusName=',
+      ['[Service]', 'Type=dbus', 'ExecStart=/bin/true'],
+      [
+        'error /fixture/s.service:2: Type=dbus: Type=dbus needs BusName=; expected a BusName= line or another Type=',
+      ],
+    ],
+    [
+      'Type=dbus with BusName= (not enforced, still counted)',
+      ['[Service]', 'Type=dbus', 'ExecStart=/bin/true', 'BusName=a.b'],
+      [],
+    ],
+  ];
+  for (const [title, lines, errors] of cases)
+    it(title, () => {
+      const t = typed(...lines);
+      assert.deepEqual(
+        printed(t).filter((p) => !p.startsWith('notice')),
+        errors,
+      );
+      assert.equal(t.loadState, errors.length > 0 ? 'bad-setting' : 'loaded');
+    });
+
+  it('SuccessExitStatus= words: blanks around them, numbers 0-255, names, signals; anything else drops the line', () => {
+    assert.deepEqual(
+      svc('[Service]', 'ExecStart=/bin/true', 'SuccessExitStatus=  1   DATAERR SIGUSR1 ').successExitStatus,
+      {
+        statuses: [1, 65],
+        signals: [{ name: 'SIGUSR1', number: 10 }],
+      },
+    );
+    assert.deepEqual(printed(typed('[Service]', 'ExecStart=/bin/true', 'SuccessExitStatus=1x')), [
+      "warning /fixture/s.service:3: SuccessExitStatus=1x: '1x' is neither an exit status nor a signal; expected 0-255, a name like DATAERR or a signal like SIGUSR1; the line is ignored",
+    ]);
+    assert.deepEqual(printed(typed('[Service]', 'ExecStart=/bin/true', 'SuccessExitStatus=256')), [
+      'warning /fixture/s.service:3: SuccessExitStatus=256: exit status 256 is out of range; expected 0-255 or a signal name; the line is ignored',
+    ]);
+  });
+});

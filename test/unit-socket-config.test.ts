@@ -431,3 +431,96 @@ describe('mutation-tested: the [Socket] value grammars, word by word', () => {
     ]);
   });
 });
+
+describe('mutation-tested: X-Sockunit-ServiceSocketOptions=, where SocketProtocol= applies, Symlinks=, the default fd name', () => {
+  const typed = (...lines: string[]) => typeText('s.socket', `${lines.join('\n')}\n`);
+  const said = (t: TypedUnit) => t.diagnostics.map((d) => `${d.severity} ${formatDiagnostic(d)}`);
+
+  it('X-Sockunit-ServiceSocketOptions= takes the option names in any case; an empty one resets; another name drops the line', () => {
+    assert.deepEqual(
+      socketOf(
+        typed('[Socket]', 'ListenStream=1', 'X-Sockunit-ServiceSocketOptions=tcp_md5sig KTLS SO_ZEROCOPY'),
+      ).socket.serviceSocketOptions,
+      ['TCP_MD5SIG', 'kTLS', 'SO_ZEROCOPY'],
+    );
+    assert.deepEqual(
+      socketOf(
+        typed(
+          '[Socket]',
+          'ListenStream=1',
+          'X-Sockunit-ServiceSocketOptions=kTLS',
+          'X-Sockunit-ServiceSocketOptions=',
+          'X-Sockunit-ServiceSocketOptions=IP_TTL',
+        ),
+      ).socket.serviceSocketOptions,
+      ['IP_TTL'],
+    );
+    const t = typed('[Socket]', 'ListenStream=1', 'X-Sockunit-ServiceSocketOptions=TCP_NODELAY');
+    assert.deepEqual(socketOf(t).socket.serviceSocketOptions, []);
+    assert.deepEqual(said(t), [
+      "warning /fixture/s.socket:3: X-Sockunit-ServiceSocketOptions=TCP_NODELAY: 'TCP_NODELAY' is not a socket option sockunit can check; expected any of TCP_MD5SIG, kTLS, TCP_USER_TIMEOUT, TCP_QUICKACK, TCP_WINDOW_CLAMP, IP_TTL, IP_MINTTL, SO_ZEROCOPY; the line is ignored",
+    ]);
+  });
+
+  it('SocketProtocol=sctp applies to stream and seqpacket ports, mptcp to stream, udplite to datagram; a unix port it applies to fails', () => {
+    assert.deepEqual(
+      said(
+        typed(
+          '[Socket]',
+          'ListenStream=8080',
+          'ListenSequentialPacket=/run/q.sock',
+          'ListenDatagram=53',
+          'SocketProtocol=sctp',
+        ),
+      ),
+      [
+        'warning /fixture/s.socket:5: SocketProtocol=sctp: SocketProtocol=sctp does not apply to datagram ports and is ignored for them; expected ListenStream= ports',
+        'warning /fixture/s.socket:5: SocketProtocol=sctp: SocketProtocol=sctp on a unix socket fails when the port opens (EPROTONOSUPPORT); expected an IP address or port',
+      ],
+    );
+    assert.deepEqual(
+      said(typed('[Socket]', 'ListenStream=8080', 'ListenDatagram=/run/d.sock', 'SocketProtocol=mptcp')),
+      [
+        'warning /fixture/s.socket:4: SocketProtocol=mptcp: SocketProtocol=mptcp does not apply to datagram ports and is ignored for them; expected ListenStream= ports',
+      ],
+    );
+    assert.deepEqual(
+      said(
+        typed('[Socket]', 'ListenStream=8080', 'ListenSequentialPacket=/run/q.sock', 'SocketProtocol=mptcp'),
+      ),
+      [
+        'warning /fixture/s.socket:4: SocketProtocol=mptcp: SocketProtocol=mptcp does not apply to seqpacket ports and is ignored for them; expected ListenStream= ports',
+      ],
+    );
+    assert.deepEqual(
+      said(typed('[Socket]', 'ListenStream=8080', 'ListenDatagram=53', 'SocketProtocol=udplite')),
+      [
+        'warning /fixture/s.socket:4: SocketProtocol=udplite: SocketProtocol=udplite does not apply to stream ports and is ignored for them; expected ListenDatagram= ports',
+      ],
+    );
+  });
+
+  it('Symlinks= counts only file-system ports: one unix socket beside an IP port is one', () => {
+    const one = typed('[Socket]', 'ListenStream=/run/a.sock', 'ListenStream=8080', 'Symlinks=/run/b');
+    assert.equal(one.loadState, 'loaded');
+    assert.deepEqual(said(one), []);
+    const two = typed('[Socket]', 'ListenStream=/run/a.sock', 'ListenFIFO=/run/f', 'Symlinks=/run/b');
+    assert.equal(two.loadState, 'bad-setting');
+    assert.deepEqual(said(two), [
+      'error /fixture/s.socket:4: Symlinks=/run/b: Symlinks= needs exactly one file-system socket or FIFO to point at, but the unit has 2; expected one ListenStream=/ListenDatagram=/ListenSequentialPacket=/path or ListenFIFO=',
+    ]);
+  });
+
+  it('an empty FileDescriptorName= is the default: "connection" with Accept=yes, the unit name without', () => {
+    assert.equal(
+      socketOf(typed('[Socket]', 'ListenStream=1', 'Accept=yes', 'FileDescriptorName=')).socket
+        .fileDescriptorName,
+      'connection',
+    );
+    assert.equal(
+      socketOf(typed('[Socket]', 'ListenStream=1', 'FileDescriptorName=x', 'FileDescriptorName=')).socket
+        .fileDescriptorName,
+      's.socket',
+    );
+  });
+});

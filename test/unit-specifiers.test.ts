@@ -297,3 +297,13 @@ describe('mutation-tested: the manager facts systemd.unit(5) lists, and os-relea
     assert.equal(expandSpecifiers('100%! and 5%', ctx('a.service')), '100%! and 5%');
   });
 });
+
+describe('mutation-tested: %j after a leading dash, empty quoted os-release values', () => {
+  it('%j of a prefix whose only dash leads is what follows the dash; %p keeps it', () => {
+    assert.equal(expandSpecifiers('%p|%j', ctx('-lead.service')), '-lead|lead');
+  });
+
+  it('os-release: "" and \'\' are empty values; a lone quote is kept', () => {
+    assert.deepEqual(parseOsRelease('A=""\nB=\'\'\nC="\n'), { A: '', B: '', C: '"' });
+  });
+});

@@ -546,3 +546,56 @@ describe("mutation-tested: the defaults that depend on other keys, and systemd's
     ]);
   });
 });
+
+describe('mutation-tested: every [Unit] dependency key, its old name, and Documentation=, as systemd.unit(5) lists them', () => {
+  const unitOf = (...lines: string[]) =>
+    serviceOf(typeText('d.service', `[Unit]\n${lines.join('\n')}\n[Service]\nExecStart=/bin/true\n`));
+
+  const keys: [string, keyof ServiceUnitConfig['unit']][] = [
+    ['Requires', 'requires'],
+    ['Requisite', 'requisite'],
+    ['Wants', 'wants'],
+    ['BindsTo', 'bindsTo'],
+    ['BindTo', 'bindsTo'],
+    ['PartOf', 'partOf'],
+    ['Upholds', 'upholds'],
+    ['Conflicts', 'conflicts'],
+    ['Before', 'before'],
+    ['After', 'after'],
+    ['JoinsNamespaceOf', 'joinsNamespaceOf'],
+    ['OnFailure', 'onFailure'],
+    ['OnSuccess', 'onSuccess'],
+    ['PropagatesReloadTo', 'propagatesReloadTo'],
+    ['PropagateReloadTo', 'propagatesReloadTo'],
+    ['ReloadPropagatedFrom', 'reloadPropagatedFrom'],
+    ['PropagateReloadFrom', 'reloadPropagatedFrom'],
+    ['PropagatesStopTo', 'propagatesStopTo'],
+    ['StopPropagatedFrom', 'stopPropagatedFrom'],
+  ];
+  for (const [key, field] of keys)
+    it(`${key}= adds unit names to ${field}, drops an invalid one with a warning, and an empty one resets`, () => {
+      const t = typeText(
+        'd.service',
+        `[Unit]\n${key}=a.service b@x.socket\n${key}=not-a-unit c.target\n[Service]\nExecStart=/bin/true\n`,
+      );
+      assert.deepEqual(serviceOf(t).unit[field], ['a.service', 'b@x.socket', 'c.target']);
+      assert.deepEqual(printed(t), [
+        `warning /fixture/d.service:3: ${key}=not-a-unit c.target: 'not-a-unit' is not a valid unit name, ignoring it; expected a name like foo.service`,
+      ]);
+      assert.deepEqual(unitOf(`${key}=a.service`, `${key}=`, `${key}=z.service`).unit[field], ['z.service']);
+      for (const [, other] of keys)
+        if (other !== field) assert.deepEqual(serviceOf(t).unit[other], [], other);
+    });
+
+  it('Documentation= takes http:, https:, file:, info: and man: URIs; another one is refused with a warning', () => {
+    const uris = 'http://a https://b file:/c info:d man:e(1)';
+    assert.deepEqual(unitOf(`Documentation=${uris}`).unit.documentation, uris.split(' '));
+    for (const bad of ['ftp://a', 'x-http://a', 'httpss://a', '/usr/share/doc']) {
+      const t = typeText('d.service', `[Unit]\nDocumentation=${bad}\n[Service]\nExecStart=/bin/true\n`);
+      assert.deepEqual(serviceOf(t).unit.documentation, [], bad);
+      assert.deepEqual(printed(t), [
+        `warning /fixture/d.service:2: Documentation=${bad}: '${bad}' is not a documentation URI; expected http:, https:, file:, info: or man:; the line is ignored`,
+      ]);
+    }
+  });
+});

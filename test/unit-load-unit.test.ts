@@ -190,10 +190,14 @@ describe('mutation-tested: unit types, dependency directories, the service a soc
 
   it('a .target has only [Unit] and [Install]', () => {
     const dir = unitDir('target', {
-      'multi-user.target': '[Unit]\nDescription=Multi\nWants=web.service\n[Install]\nAlias=default.target\n',
+      'multi-user.target':
+        '[Unit]\nDescription=Multi\nWants=web.service\n[Install]\nAlias=default.target\n[Service]\nExecStart=/bin/true\n',
     });
     const u = loadUnit('multi-user.target', { searchPath: [dir] });
     assert.equal(u.loadState, 'loaded');
+    assert.deepEqual(problems(u), [
+      `warning ${dir}/multi-user.target:6: Unknown section [Service], ignoring its lines; expected [Unit], [Install]`,
+    ]);
     assert.equal(u.config?.type, 'target');
     assert.equal(u.config?.name, 'multi-user.target');
     assert.equal(u.config?.unit.description, 'Multi');

@@ -599,3 +599,77 @@ describe('mutation-tested: every [Unit] dependency key, its old name, and Docume
     }
   });
 });
+
+describe('mutation-tested: the [Service] exec keys of systemd.exec(5): standard streams, input data, environment names, paths', () => {
+  const typed = (...lines: string[]) =>
+    typeText('s.service', `[Service]\nExecStart=/bin/true\n${lines.join('\n')}\n`);
+  const exec = (...lines: string[]) => serviceOf(typed(...lines)).exec;
+  const warned = (...lines: string[]) => printed(typed(...lines)).filter((p) => !p.startsWith('notice'));
+
+  it('StandardInput=/StandardOutput=/StandardError=: the words, file:/PATH, fd:NAME, append:, truncate:, the old syslog names', () => {
+    assert.equal(exec('StandardInput=file:/etc/hosts').standardInput, 'file:/etc/hosts');
+    assert.equal(exec('StandardInput=fd:foo').standardInput, 'fd:foo');
+    assert.equal(exec('StandardOutput=syslog').standardOutput, 'journal');
+    assert.equal(exec('StandardOutput=syslog+console').standardOutput, 'journal+console');
+    assert.equal(exec('StandardOutput=append:/var/log/x').standardOutput, 'append:/var/log/x');
+    assert.equal(exec('StandardError=truncate:/x').standardError, 'truncate:/x');
+    const refused: [string, string][] = [
+      ['StandardInput=fd:', "'fd:' has no valid fd name; expected fd:NAME"],
+      ['StandardInput=fd:a:b', "'fd:a:b' has no valid fd name; expected fd:NAME"],
+      ['StandardInput=file:rel', "'file:rel' needs an absolute path; expected file:/PATH"],
+      ['StandardOutput=file:x', "'file:x' needs an absolute path; expected file:/PATH"],
+      [
+        'StandardInput=syslog',
+        "'syslog' is not a valid value; expected one of null, tty, tty-force, tty-fail, data, socket, file:…, fd:…",
+      ],
+    ];
+    for (const [line, why] of refused) {
+      assert.deepEqual(warned(line), [`warning /fixture/s.service:3: ${line}: ${why}; the line is ignored`]);
+      const e = exec(line);
+      assert.deepEqual([e.standardInput, e.standardOutput], ['null', undefined], line);
+    }
+  });
+
+  it('StandardInputText= adds a line each (C escapes), StandardInputData= base64 across blanks; an empty one resets both', () => {
+    assert.equal(exec('StandardInputText=a\\tb', 'StandardInputText=c').standardInputData, 'a\tb\nc\n');
+    assert.equal(
+      exec('StandardInputText=a', 'StandardInputText=', 'StandardInputText=b').standardInputData,
+      'b\n',
+    );
+    assert.equal(exec('StandardInputData=aGVs bG8=', 'StandardInputData=IQ==').standardInputData, 'hello!');
+    assert.equal(
+      exec('StandardInputData=aGk=', 'StandardInputData=', 'StandardInputData=eA==').standardInputData,
+      'x',
+    );
+    assert.deepEqual(warned('StandardInputData=not*base64'), [
+      'warning /fixture/s.service:3: StandardInputData=not*base64: not base64; expected base64-encoded data; the line is ignored',
+    ]);
+  });
+
+  it('PassEnvironment= and UnsetEnvironment= (which also takes NAME=value) drop an invalid name with a warning; an empty one resets', () => {
+    assert.deepEqual(exec('PassEnvironment=A B_1').passEnvironment, ['A', 'B_1']);
+    assert.deepEqual(exec('PassEnvironment=A', 'PassEnvironment=', 'PassEnvironment=B').passEnvironment, [
+      'B',
+    ]);
+    assert.deepEqual(exec('UnsetEnvironment=A B=c 9').unsetEnvironment, ['A', 'B=c']);
+    assert.deepEqual(warned('UnsetEnvironment=A B=c 9'), [
+      "warning /fixture/s.service:3: UnsetEnvironment=A B=c 9: '9' is not a valid variable name, ignoring it; expected letters, digits and '_'",
+    ]);
+  });
+
+  it('EnvironmentFile= and WorkingDirectory=: absolute paths, "-" may be missing, "~" is the home; an empty WorkingDirectory= resets', () => {
+    assert.deepEqual(exec('EnvironmentFile=-/etc/x', 'EnvironmentFile=/etc/y').environmentFiles, [
+      { path: '/etc/x', missingOk: true },
+      { path: '/etc/y', missingOk: false },
+    ]);
+    assert.deepEqual(warned('EnvironmentFile=rel'), [
+      "warning /fixture/s.service:3: EnvironmentFile=rel: 'rel' is not an absolute path; expected /path or -/path; the line is ignored",
+    ]);
+    assert.deepEqual(exec('WorkingDirectory=-/srv').workingDirectory, { path: '/srv', missingOk: true });
+    assert.deepEqual(exec('WorkingDirectory=~').workingDirectory, { path: '~', missingOk: false });
+    assert.equal(exec('WorkingDirectory=/x', 'WorkingDirectory=').workingDirectory, undefined);
+    assert.deepEqual(warned('WorkingDirectory=srv'), [
+      "warning /fixture/s.service:3: WorkingDirectory=srv: 'srv' is not an absolute path; expected /path, ~ or -/path; the line is ignored",
+    ]);
+  });
+});

@@ -673,3 +673,73 @@ describe('mutation-tested: the [Service] exec keys of systemd.exec(5): standard 
     ]);
   });
 });
+
+describe('mutation-tested: each [Service] key of systemd.service(5) sets its own field and nothing else', () => {
+  const base = serviceOf(typeText('s.service', '[Service]\nExecStart=/bin/true\n')).service;
+  const typed = (...lines: string[]) =>
+    typeText('s.service', `[Service]\nExecStart=/bin/true\n${lines.join('\n')}\n`);
+  const command = (path: string) => ({
+    path,
+    argv: [path],
+    ignoreFailure: false,
+    argv0FromLine: false,
+    noEnvironmentExpansion: false,
+    fullPrivileges: false,
+    noSetCredentials: false,
+    viaShell: false,
+    origin: { file: '/fixture/s.service', line: 3 },
+  });
+  const statuses = (list: number[], signals: { name: string; number: number }[] = []) => ({
+    statuses: list,
+    signals,
+  });
+  const cases: [string[], Partial<ServiceUnitConfig['service']>][] = [
+    [['TimeoutAbortSec=3'], { timeoutAbortUsec: 3_000_000 }],
+    [['RuntimeMaxSec=4'], { runtimeMaxUsec: 4_000_000 }],
+    [['TimeoutSec=5'], { timeoutStartUsec: 5_000_000, timeoutStopUsec: 5_000_000 }],
+    [['TimeoutStopSec=6'], { timeoutStopUsec: 6_000_000 }],
+    [['RestartSec=7'], { restartUsec: 7_000_000 }],
+    [['ExecCondition=/bin/c'], { execCondition: [command('/bin/c')] }],
+    [['ExecStartPre=/bin/x'], { execStartPre: [command('/bin/x')] }],
+    [['ExecStartPost=/bin/p'], { execStartPost: [command('/bin/p')] }],
+    [['ExecReload=/bin/r'], { execReload: [command('/bin/r')] }],
+    [['ExecStop=/bin/s'], { execStop: [command('/bin/s')] }],
+    [['ExecStopPost=/bin/q'], { execStopPost: [command('/bin/q')] }],
+    [['RemainAfterExit=yes'], { remainAfterExit: true }],
+    [['PIDFile=/run/x.pid'], { pidFile: '/run/x.pid' }],
+    [['NonBlocking=yes'], { nonBlocking: true }],
+    [['FileDescriptorStorePreserve=yes'], { fileDescriptorStorePreserve: 'yes' }],
+    [['ReloadSignal=SIGUSR1'], { reloadSignal: { name: 'SIGUSR1', number: 10 } }],
+    [['Sockets=a.socket b.socket'], { sockets: ['a.socket', 'b.socket'] }],
+    [['NotifyAccess=exec'], { notifyAccess: 'exec' }],
+    [['Restart=on-abort'], { restart: 'on-abort' }],
+    [
+      ['SuccessExitStatus=1', 'SuccessExitStatus=', 'SuccessExitStatus=2'],
+      { successExitStatus: statuses([2]) },
+    ],
+    [['RestartPreventExitStatus=3'], { restartPreventExitStatus: statuses([3]) }],
+    [
+      ['RestartForceExitStatus=SIGHUP'],
+      { restartForceExitStatus: statuses([], [{ name: 'SIGHUP', number: 1 }]) },
+    ],
+  ];
+  for (const [lines, changed] of cases)
+    it(lines.join(' '), () => {
+      const t = typed(...lines);
+      assert.deepEqual(printed(t), []);
+      assert.deepEqual(serviceOf(t).service, { ...base, ...changed });
+    });
+
+  it('Sockets= names only socket units', () => {
+    const t = typed('Sockets=a.service');
+    assert.deepEqual(serviceOf(t).service.sockets, []);
+    assert.deepEqual(printed(t), [
+      "warning /fixture/s.service:3: Sockets=a.service: 'a.service' is not a socket unit; expected NAME.socket; the line is ignored",
+    ]);
+  });
+
+  it('StartLimitIntervalSec=/StartLimitBurst= under their old names in [Service] set the [Unit] values', () => {
+    const c = serviceOf(typed('StartLimitInterval=30s', 'StartLimitBurst=9'));
+    assert.deepEqual([c.unit.startLimitIntervalUsec, c.unit.startLimitBurst], [30_000_000, 9]);
+  });
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
+import { type ExecCommand, parseExecLine } from '../src/unit/exec-command.js';
 import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
 import { specifierContext } from '../src/unit/specifiers.js';
@@ -678,15 +679,9 @@ describe('mutation-tested: each [Service] key of systemd.service(5) sets its own
   const base = serviceOf(typeText('s.service', '[Service]\nExecStart=/bin/true\n')).service;
   const typed = (...lines: string[]) =>
     typeText('s.service', `[Service]\nExecStart=/bin/true\n${lines.join('\n')}\n`);
+  // The line's command as parseExecLine (unit-exec-command.test.ts) reads it, where the file put it.
   const command = (path: string) => ({
-    path,
-    argv: [path],
-    ignoreFailure: false,
-    argv0FromLine: false,
-    noEnvironmentExpansion: false,
-    fullPrivileges: false,
-    noSetCredentials: false,
-    viaShell: false,
+    ...(parseExecLine(path).commands[0] as ExecCommand),
     origin: { file: '/fixture/s.service', line: 3 },
   });
   const statuses = (list: number[], signals: { name: string; number: number }[] = []) => ({

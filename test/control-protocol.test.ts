@@ -1,11 +1,13 @@
 // The control protocol's request checks and the default socket path, without a manager.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import {
   CONTROL_PROTOCOL_VERSION,
   ControlError,
   defaultControlSocketPath,
+  errorResponse,
+  okResponse,
   parseControlRequest,
 } from '../src/manager/control/protocol.js';
 
@@ -55,4 +57,63 @@ test('default path: $SOCKUNIT_CONTROL_SOCKET, /run for root, $XDG_RUNTIME_DIR, /
     '/run/user/1000/sockunit/control.sock',
   );
   assert.equal(defaultControlSocketPath({}, 1000), '/tmp/sockunit-1000/control.sock');
+});
+
+describe('mutation-tested: the request checks one by one, and the reply shapes', () => {
+  const refused = (line: string, message: RegExp) =>
+    assert.throws(
+      () => parseControlRequest(line),
+      (err: unknown) =>
+        err instanceof ControlError &&
+        err.name === 'ControlError' &&
+        err.code === 'EBADREQUEST' &&
+        message.test(err.message),
+      line,
+    );
+
+  it('only a JSON object is a request: not a number, a string or an array', () => {
+    for (const line of ['5', '"status"', '[{"v":1,"id":1,"method":"status"}]'])
+      refused(line, /must be a JSON object/);
+  });
+
+  it('an unknown method is answered with the list of methods', () => {
+    refused(
+      '{"v":1,"id":1,"method":"reboot"}',
+      /unknown method "reboot"; expected one of status, list-sockets, list-units, start, stop, restart, reload, daemon-reload, connections, logs, is-system-running$/,
+    );
+  });
+
+  it('every method that acts on units needs one; the others do not', () => {
+    for (const method of ['start', 'stop', 'restart', 'reload', 'connections', 'logs'])
+      refused(
+        `{"v":1,"id":1,"method":"${method}","units":[]}`,
+        new RegExp(`^${method} needs at least one unit`),
+      );
+    for (const method of ['status', 'list-sockets', 'list-units', 'daemon-reload', 'is-system-running'])
+      assert.equal(parseControlRequest(`{"v":1,"id":1,"method":"${method}"}`).method, method);
+  });
+
+  it('every unit name must be a string of 1 to 255 characters (systemd: UNIT_NAME_MAX is 256 with the NUL)', () => {
+    const longest = `${'a'.repeat(247)}.service`;
+    assert.equal(longest.length, 255);
+    assert.deepEqual(parseControlRequest(`{"v":1,"id":1,"method":"start","units":["${longest}"]}`).units, [
+      longest,
+    ]);
+    for (const units of [`["a${longest}"]`, '["a.service",""]', '["a.service",5]', '"a.service"'])
+      refused(`{"v":1,"id":1,"method":"start","units":${units}}`, /"units" must be an array of unit names/);
+  });
+
+  it('replies carry the version and echo the id', () => {
+    assert.deepEqual(okResponse(3, { units: [] }), { v: 1, id: 3, ok: true, result: { units: [] } });
+    assert.deepEqual(errorResponse(4, 'ENOUNIT', 'no such unit'), {
+      v: 1,
+      id: 4,
+      ok: false,
+      error: { code: 'ENOUNIT', message: 'no such unit' },
+    });
+  });
+
+  it('without a uid the effective uid chooses the default path', () => {
+    assert.equal(defaultControlSocketPath({}), defaultControlSocketPath({}, process.geteuid?.() ?? 0));
+  });
 });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { connectionInstance, remoteEnvironment } from '../src/manager/accept/instance-name.js';
+import { describe, it, test } from 'node:test';
+import {
+  connectionEnvironment,
+  connectionInstance,
+  remoteEnvironment,
+  sourceKey,
+} from '../src/manager/accept/instance-name.js';
+import type { SockAddr } from '../src/sys/sockaddr.js';
 
 test('instance names follow systemd 258: N-COOKIE-LOCAL-REMOTE', () => {
   const cases: [Parameters<typeof connectionInstance>[0], string][] = [
@@ -80,5 +86,47 @@ test('REMOTE_ADDR/REMOTE_PORT per family', () => {
   assert.deepEqual(remoteEnvironment({ family: 'vsock', cid: 2, port: 7 }), {
     REMOTE_ADDR: 'vsock:2',
     REMOTE_PORT: '7',
+  });
+});
+
+describe('mutation-tested: instance names, REMOTE_*, SO_COOKIE and per-source counting', () => {
+  it('IPv4-mapped IPv6 addresses print as IPv4 with every octet whole', () => {
+    assert.equal(
+      connectionInstance({
+        counter: 0,
+        local: { family: 'inet6', address: '::ffff:192.168.100.254', port: 443 },
+        remote: { family: 'inet6', address: '::FFFF:10.200.30.123', port: 61000 },
+      }),
+      '0-192.168.100.254:443-10.200.30.123:61000',
+    );
+    assert.deepEqual(remoteEnvironment({ family: 'inet', address: '10.0.0.9', port: 51234 }), {
+      REMOTE_ADDR: '10.0.0.9',
+      REMOTE_PORT: '51234',
+    });
+  });
+
+  it('a family without an endpoint form names the instance N-unknown', () => {
+    const netlink: SockAddr = { family: 'netlink', pid: 0, groups: 0 };
+    assert.equal(
+      connectionInstance({ counter: 6, cookie: 3, local: netlink, remote: netlink }),
+      '6-3-unknown',
+    );
+  });
+
+  it('SO_COOKIE joins REMOTE_ADDR/REMOTE_PORT when the kernel gave one', () => {
+    const remote: SockAddr = { family: 'inet', address: '10.0.0.9', port: 7 };
+    assert.deepEqual(connectionEnvironment(remote, 4097n), {
+      REMOTE_ADDR: '10.0.0.9',
+      REMOTE_PORT: '7',
+      SO_COOKIE: '4097',
+    });
+    assert.deepEqual(connectionEnvironment(remote, undefined), { REMOTE_ADDR: '10.0.0.9', REMOTE_PORT: '7' });
+  });
+
+  it('MaxConnectionsPerSource= counts per IP address (mapped IPv4 as IPv4) and per vsock CID', () => {
+    assert.equal(sourceKey({ family: 'inet', address: '10.0.0.9', port: 1 }), '10.0.0.9');
+    assert.equal(sourceKey({ family: 'inet6', address: '::ffff:10.0.0.9', port: 2 }), '10.0.0.9');
+    assert.equal(sourceKey({ family: 'inet6', address: '2001:db8::ffff:1', port: 3 }), '2001:db8::ffff:1');
+    assert.equal(sourceKey({ family: 'vsock', cid: 3, port: 4 }), 'vsock:3');
   });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, describe, it, test } from 'node:test';
 import { promisify } from 'node:util';
 import { FdStore, isValidFdName } from '../src/manager/service/fd-store.js';
 import {
@@ -161,4 +161,47 @@ test('FDSTORE=1 fds arrive and the fd store keeps, names, de-duplicates, limits 
   assert.equal(new FdStore(0).add(socket(AF_UNIX, SOCK_DGRAM, 0)), 'disabled');
   assert.equal(isValidFdName('a'.repeat(256)), false);
   assert.equal(isValidFdName('http'), true);
+});
+
+describe('mutation-tested: the socket file and the size limit', () => {
+  it('a line that starts with = has no name and is ignored', () => {
+    assert.deepEqual([...parseNotifyText('=1\nREADY=1')], [['READY', '1']]);
+  });
+
+  it('a path socket creates its directory, replaces a stale file, and removes its file on close', async () => {
+    const path = join(dir, 'new-subdir', 'notify');
+    const first = collector(path);
+    assert.ok(existsSync(path), 'open creates the directory and binds the file');
+    first.sock.close();
+    assert.equal(existsSync(path), false, 'close removes the socket file');
+    writeFileSync(path, 'stale');
+    const c = collector(path);
+    const fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    try {
+      sendMessage(fd, Buffer.from('READY=1'), { to: { family: 'unix', path } });
+      await c.until(() => c.messages.length >= 1);
+      assert.equal(c.messages[0]!.fields.get('READY'), '1');
+    } finally {
+      closeQuietly(fd);
+      c.sock.close();
+    }
+    assert.equal(existsSync(path), false);
+  });
+
+  it('a datagram of 4097 bytes, one over the limit, is rejected', async (t) => {
+    const path = `@sockunit-test-notify-limit-${process.pid}`;
+    const c = collector(path);
+    t.after(() => c.sock.close());
+    const fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    t.after(() => closeQuietly(fd));
+    sendMessage(fd, Buffer.from(`STATUS=${'x'.repeat(4097 - 7)}`), { to: { family: 'unix', path } });
+    await c.until(() => c.rejections.length >= 1);
+    assert.deepEqual(c.rejections, [{ reason: 'too-large', pid: process.pid }]);
+  });
+
+  it('closing a socket that was never opened does nothing', () => {
+    const sock = new NotifySocket(join(dir, 'never-opened'), { message: () => {}, rejected: () => {} });
+    sock.close();
+    sock.drain();
+  });
 });

@@ -8,6 +8,7 @@ import {
   type ConditionFacts,
   compareVersions,
   evaluateConditions,
+  formatCondition,
   globMatches,
   parseCondition,
 } from '../src/unit/conditions.js';
@@ -196,5 +197,88 @@ describe('condition grammar', () => {
     assert.ok(compareVersions('5.10a', '5.10') > 0);
     assert.equal(globMatches('6.*-fc-*', '6.18.44-fc-v1300'), true);
     assert.equal(globMatches('[0-9]*', 'x1'), false);
+  });
+});
+
+describe('mutation-tested: each condition kind both ways, as systemd.unit(5) defines it', () => {
+  const dirWith = (entries: number) => ({
+    isSymbolicLink: false,
+    target: { type: 'directory' as const, size: 0, executable: true, entries },
+  });
+  const file = (size: number, executable: boolean, isSymbolicLink = false) => ({
+    isSymbolicLink,
+    target: { type: 'file' as const, size, executable },
+  });
+  const paths: Record<string, ReturnType<ConditionFacts['path']>> = {
+    '/etc': dirWith(3),
+    '/empty-dir': dirWith(0),
+    '/etc/hostname': file(5, false),
+    '/empty-file': file(0, false),
+    '/bin/tool': file(100, true),
+    '/link': file(5, false, true),
+  };
+  const factsIn = (virtualization: ConditionFacts['virtualization']): ConditionFacts => ({
+    ...facts,
+    path: (p) => paths[p],
+    kernelCommandLine: '  quiet   root=/dev/sda1 debug ',
+    virtualization,
+  });
+  const vm = factsIn({ id: 'kvm', class: 'vm' });
+  const container = factsIn({ id: 'docker', class: 'container' });
+  const holds = (f: ConditionFacts, kind: Condition['kind'], value: string) =>
+    evaluateConditions([{ kind, value, negate: false, triggering: false }], f).ok;
+
+  const table: [Condition['kind'], string, boolean][] = [
+    ['PathIsDirectory', '/etc', true],
+    ['PathIsDirectory', '/etc/hostname', false],
+    ['PathIsDirectory', '/nope', false],
+    ['PathIsSymbolicLink', '/link', true],
+    ['PathIsSymbolicLink', '/etc', false],
+    ['PathIsSymbolicLink', '/nope', false],
+    ['FileNotEmpty', '/etc/hostname', true],
+    ['FileNotEmpty', '/empty-file', false],
+    ['FileNotEmpty', '/etc', false],
+    ['FileNotEmpty', '/nope', false],
+    ['DirectoryNotEmpty', '/etc', true],
+    ['DirectoryNotEmpty', '/empty-dir', false],
+    ['DirectoryNotEmpty', '/etc/hostname', false],
+    ['DirectoryNotEmpty', '/nope', false],
+    ['FileIsExecutable', '/bin/tool', true],
+    ['FileIsExecutable', '/etc/hostname', false],
+    ['FileIsExecutable', '/etc', false],
+    ['FileIsExecutable', '/nope', false],
+    ['Environment', 'MODE=dev', false],
+    ['Environment', 'OTHER', false],
+    ['Host', 'other', false],
+    ['Host', '0123456789ABCDEF0123456789ABCDEF', true],
+    ['KernelCommandLine', 'debug', true],
+    ['KernelCommandLine', 'quie', false],
+    ['KernelCommandLine', 'root=/dev/sda2', false],
+    ['Virtualization', 'container', false],
+    ['Virtualization', 'no', false],
+    ['Virtualization', 'docker', false],
+  ];
+  for (const [kind, value, expected] of table)
+    it(`${kind}=${value} ${expected ? 'holds' : 'fails'} in a kvm VM`, () =>
+      assert.equal(holds(vm, kind, value), expected));
+
+  it('in a container: container and its id hold, vm does not, a boolean says whether there is any', () => {
+    assert.equal(holds(container, 'Virtualization', 'container'), true);
+    assert.equal(holds(container, 'Virtualization', 'docker'), true);
+    assert.equal(holds(container, 'Virtualization', 'vm'), false);
+    assert.equal(holds(container, 'Virtualization', 'yes'), true);
+    assert.equal(holds(factsIn({ id: 'none', class: 'none' }), 'Virtualization', 'no'), true);
+  });
+
+  it('the | and ! prefixes may be followed by blanks; one of them alone has no argument', () => {
+    assert.deepEqual(parseCondition('PathExists', '|  !  /etc'), {
+      kind: 'PathExists',
+      triggering: true,
+      negate: true,
+      value: '/etc',
+    });
+    assert.equal(formatCondition(parseCondition('PathExists', '|!/etc')), '|!/etc');
+    assert.equal(formatCondition(parseCondition('Host', 'box')), 'box');
+    for (const v of ['|', '!', '| !']) assert.throws(() => parseCondition('Host', v), /has no argument/, v);
   });
 });

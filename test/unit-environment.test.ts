@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   applyEnvironment,
+  isValidEnvironmentName,
   parseEnvironmentAssignments,
   parseEnvironmentFile,
 } from '../src/unit/environment.js';
@@ -109,5 +110,71 @@ describe('parseEnvironmentFile', () => {
   });
   it('skips a byte-order mark and handles a missing final newline', () => {
     assert.deepEqual(parseEnvironmentFile('\uFEFFA=1').assignments, [['A', '1']]);
+  });
+});
+
+describe('mutation-tested: EnvironmentFile= and Environment= as systemd reads them, rule by rule', () => {
+  it('reads one file that uses every rule, and counts lines across continuations and quotes', () => {
+    const text = [
+      '\uFEFF\t \rA=1',
+      'export\tB=2',
+      'export  C=3',
+      "D='multi",
+      "line'",
+      'F="x\\',
+      'y"',
+      'G=a b  \t',
+      'H="a\\$b\\`c\\\\d\\"e"',
+      'I="a\\nb"',
+      'K=a\\',
+      'b',
+      '#c',
+      ';c2',
+      '  nv  ',
+      "S='a",
+      "b'",
+      '1bad=x',
+      'L=\\ x',
+      '',
+    ].join('\n');
+    assert.deepEqual(parseEnvironmentFile(text), {
+      assignments: [
+        ['A', '1'],
+        ['B', '2'],
+        ['C', '3'],
+        ['D', 'multi\nline'],
+        ['F', 'xy'],
+        ['G', 'a b'],
+        ['H', 'a$b`c\\d"e'],
+        ['I', 'a\\nb'],
+        ['K', 'ab'],
+        ['S', 'a\nb'],
+        ['L', ' x'],
+      ],
+      warnings: [
+        { line: 15, message: "'nv' has no '='; expected NAME=value" },
+        {
+          line: 18,
+          message:
+            "'1bad' is not a valid variable name; expected letters, digits and '_', not starting with a digit",
+        },
+      ],
+    });
+  });
+
+  it('Environment= unquotes and unescapes its items, and drops the invalid ones with a warning each', () => {
+    assert.deepEqual(parseEnvironmentAssignments('A=1 "B=two words" =x noeq C=\\x41'), {
+      assignments: [
+        ['A', '1'],
+        ['B', 'two words'],
+        ['C', 'A'],
+      ],
+      warnings: [
+        "'' is not a valid variable name; expected letters, digits and '_', not starting with a digit",
+        "'noeq' has no '='; expected NAME=value",
+      ],
+    });
+    assert.equal(isValidEnvironmentName('_a1'), true);
+    assert.equal(isValidEnvironmentName('1a'), false);
   });
 });

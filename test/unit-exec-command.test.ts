@@ -154,3 +154,41 @@ describe('formatExecCommand', () => {
     assert.equal(formatExecCommand(parseExecLine('/bin/echo x').commands[0]!), '/bin/echo x');
   });
 });
+
+describe('mutation-tested: ; only as a word of its own, prefixes, and executable paths', () => {
+  const argvs = (value: string) => parseExecLine(value).commands.map((c) => c.argv);
+
+  it('a ; separates commands only standing alone, unquoted and unescaped', () => {
+    assert.deepEqual(argvs('/bin/a ";" ; /bin/b'), [['/bin/a', ';'], ['/bin/b']]);
+    assert.deepEqual(argvs('/bin/echo \\; ; /bin/b'), [['/bin/echo', ';'], ['/bin/b']]);
+    assert.deepEqual(argvs("/bin/a 'x ; y' ; /bin/b"), [['/bin/a', 'x ; y'], ['/bin/b']]);
+    assert.deepEqual(argvs('/bin/a "q\\" ; still" ; /bin/b'), [['/bin/a', 'q" ; still'], ['/bin/b']]);
+    assert.deepEqual(argvs('/bin/a\t;\t/bin/b'), [['/bin/a'], ['/bin/b']]);
+    assert.deepEqual(argvs('/bin/a x; /bin/b'), [['/bin/a', 'x;', '/bin/b']]);
+    assert.deepEqual(argvs('/bin/a ;x'), [['/bin/a', ';x']]);
+    assert.deepEqual(argvs('/bin/a \\"; /bin/b'), [['/bin/a', '";', '/bin/b']]);
+  });
+
+  it("'!' skips credentials; '!!' (gone in systemd 258) is ignored with a notice", () => {
+    const one = parseExecLine('!/bin/x');
+    assert.equal(one.commands[0]?.noSetCredentials, true);
+    assert.deepEqual(one.notices, []);
+    const two = parseExecLine('!!/bin/x');
+    assert.equal(two.commands[0]?.noSetCredentials, false);
+    assert.equal(two.notices.length, 1);
+  });
+
+  it("a leading '-' anywhere in the prefix makes errors of the line warnings", () => {
+    for (const v of ['-/bin/x', '@-/bin/x x', '  -/bin/x', '+-x'])
+      assert.equal(execLineIgnoresErrors(v), true, v);
+    for (const v of ['/bin/-x', '/bin/x -y', '', '@/bin/x x'])
+      assert.equal(execLineIgnoresErrors(v), false, v);
+  });
+
+  it("an absolute executable must be normalized: no '.', '..', '//' or trailing '/'", () => {
+    for (const p of ['/usr/./x', '/usr/../x', '/usr//x', '/usr/bin/', '/usr/bin/.', '/usr/bin/..'])
+      assert.throws(() => parseExecLine(p), ValueError, p);
+    for (const p of ['/usr/bin/x.', '/usr/.hidden/x', '/a..b/x'])
+      assert.equal(parseExecLine(p).commands[0]?.path, p);
+  });
+});

@@ -3,6 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatDiagnostic } from '../src/unit/diagnostic.js';
+import { SERVICE_TABLE, SOCKET_TABLE } from '../src/unit/key-table.js';
+import { typeUnit } from '../src/unit/load-unit.js';
 import {
   escapeUnitNamePart,
   isValidUnitName,
@@ -281,5 +284,88 @@ describe('fuzz', { timeout: 30_000 }, () => {
       524_289,
       'the error names the line where the joined line passes 1 MiB',
     );
+  });
+});
+
+describe('typeUnit under random input', () => {
+  // Deterministic, so a failure can be replayed: mulberry32.
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const sections = ['Unit', 'Socket', 'Service', 'Install', 'X-Extra', 'Bogus'];
+  const keys = [...SOCKET_TABLE.keys, ...SERVICE_TABLE.keys].map((k) => k.name);
+  const values = [
+    '',
+    '1',
+    '0',
+    'yes',
+    '8080',
+    '[::1]:80%%lo',
+    '/run/x.sock',
+    '@abs',
+    '-/bin/true a "b c"',
+    '%n %i %Z %',
+    'A=1 "B=2 3"',
+    '5min 3s',
+    'infinity',
+    '\\x41\\',
+    '"unbalanced',
+    'mptcp',
+    'kobject-uevent 1',
+  ];
+
+  it('never throws and every diagnostic points at a real line (400 units)', (t) => {
+    const next = random(20261125);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
+    for (let units = 0; units < 400; units++) {
+      const lines: string[] = [];
+      const count = Math.floor(next() * 20);
+      for (let i = 0; i < count; i++) {
+        const r = next();
+        if (r < 0.15) lines.push(`[${pick(sections)}]`);
+        else if (r < 0.2)
+          lines.push(
+            pick([
+              '# c',
+              '',
+              '  ',
+              '[Bad]x',
+              'novalue',
+              '=x',
+              'K=a\\',
+              String.fromCharCode(Math.floor(next() * 128)),
+            ]),
+          );
+        else {
+          let v = pick(values);
+          if (next() < 0.3)
+            v = v.slice(0, Math.floor(next() * v.length)) + String.fromCharCode(32 + Math.floor(next() * 95));
+          lines.push(`${pick(keys)}=${v}`);
+        }
+      }
+      const name = next() < 0.5 ? 'f@x.socket' : 'f.service';
+      const file = `/fuzz/${name}`;
+      const text = lines.join('\n');
+      // \r and NUL end lines too (systemd's read_line), so count as the parser does.
+      const lineCount = countLines(text);
+      const parsed = parseUnitText(text, file);
+      const typed = typeUnit(name, [{ path: file, entries: parsed.entries }], {
+        sections: parsed.sections.map((s) => ({ file, name: s.name, line: s.line })),
+      });
+      for (const d of [...parsed.diagnostics, ...typed.diagnostics]) {
+        assert.equal(d.file, file);
+        assert.ok(
+          d.line >= 0 && d.line <= lineCount,
+          `line ${d.line} of ${lineCount}: ${formatDiagnostic(d)}`,
+        );
+      }
+    }
+    t.diagnostic('400 random units');
   });
 });

@@ -171,3 +171,52 @@ describe('formatListen', () => {
     assert.equal(formatListen({ kind: 'stream', address: { family: 'vsock', port: 5 } }), 'vsock::5');
   });
 });
+
+describe('mutation-tested: the edges of each address form', () => {
+  const accepts = (key: ListenKey, value: string) =>
+    assert.doesNotThrow(() => parseListen(key, value), value);
+  const refuses = (key: ListenKey, value: string) =>
+    assert.throws(() => parseListen(key, value), ValueError, `${key}=${value}`);
+
+  it('interface scopes: a name of 1-15 characters without / : or blanks, not . or ..; an index above 0', () => {
+    for (const scope of ['eth0', 'abcdefghijklmno', '12', '2a', 'br-lan.1'])
+      accepts('ListenStream', `[fe80::1]:80%${scope}`);
+    for (const scope of ['', 'abcdefghijklmnop', '0', '00', '.', '..', 'a/b', 'a:b', 'a b'])
+      refuses('ListenStream', `[fe80::1]:80%${scope}`);
+  });
+
+  it('vsock: CID and port are 32-bit numbers; the prefix must start the value', () => {
+    accepts('ListenStream', 'vsock:2:4294967295');
+    accepts('ListenStream', 'vsock-stream::1024');
+    for (const v of ['vsock:2:4294967296', 'vsock:2:12a', 'vsock:2:a12', 'vsock:x2:1', 'xvsock:2:1'])
+      refuses('ListenStream', v);
+  });
+
+  it('unix names: a path or an abstract name of at most 107 bytes, no NUL', () => {
+    accepts('ListenStream', `/${'p'.repeat(106)}`);
+    accepts('ListenStream', `@${'a'.repeat(107)}`);
+    refuses('ListenStream', `/${'p'.repeat(107)}`);
+    refuses('ListenStream', `@${'a'.repeat(108)}`);
+    refuses('ListenStream', `@${'é'.repeat(54)}`);
+    refuses('ListenStream', '/run/a\0b');
+    refuses('ListenFIFO', '/run/a\0b');
+    refuses('ListenStream', '[::1:80');
+  });
+
+  it('netlink: a family name or a number below 32, an optional group, blanks between', () => {
+    assert.deepEqual(parseListen('ListenNetlink', '  route   5 ').directive, {
+      kind: 'netlink',
+      family: 'route',
+      protocol: 0,
+      group: 5,
+    });
+    accepts('ListenNetlink', '31');
+    for (const v of ['', '   ', '32', '3x', 'x3']) refuses('ListenNetlink', v);
+  });
+
+  it('message queues: / and a name of 1-255 characters', () => {
+    accepts('ListenMessageQueue', '/q');
+    accepts('ListenMessageQueue', `/${'q'.repeat(255)}`);
+    for (const v of ['/', `/${'q'.repeat(256)}`, 'q/']) refuses('ListenMessageQueue', v);
+  });
+});

@@ -5,13 +5,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
-import { SERVICE_TABLE, SOCKET_TABLE } from '../src/unit/key-table.js';
 import { formatListen } from '../src/unit/listen.js';
-import { type LoadedUnit, loadUnit, loadUnitFromPaths, typeUnit } from '../src/unit/load-unit.js';
+import { type LoadedUnit, loadUnit, loadUnitFromPaths } from '../src/unit/load-unit.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
 import type { SocketUnitConfig } from '../src/unit/socket-config.js';
-import { parseUnitText } from '../src/unit/syntax.js';
-import { countLines } from './helpers/unit-lines.js';
 
 // Compiled to .test-build/test/, the fixtures stay in the source tree.
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/units', import.meta.url));
@@ -180,87 +177,149 @@ describe('loadUnit states and cross-unit checks', () => {
   });
 });
 
-describe('typeUnit under random input', () => {
-  // Deterministic, so a failure can be replayed: mulberry32.
-  function random(seed: number): () => number {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-  const sections = ['Unit', 'Socket', 'Service', 'Install', 'X-Extra', 'Bogus'];
-  const keys = [...SOCKET_TABLE.keys, ...SERVICE_TABLE.keys].map((k) => k.name);
-  const values = [
-    '',
-    '1',
-    '0',
-    'yes',
-    '8080',
-    '[::1]:80%%lo',
-    '/run/x.sock',
-    '@abs',
-    '-/bin/true a "b c"',
-    '%n %i %Z %',
-    'A=1 "B=2 3"',
-    '5min 3s',
-    'infinity',
-    '\\x41\\',
-    '"unbalanced',
-    'mptcp',
-    'kobject-uevent 1',
-  ];
+describe('mutation-tested: unit types, dependency directories, the service a socket starts, hints', () => {
+  it('only .socket, .service and .target are read; a .timer is bad-setting, with why', () => {
+    const dir = unitDir('types', { 'x.timer': '[Timer]\nOnCalendar=daily\n' });
+    const u = loadUnit('x.timer', { searchPath: [dir] });
+    assert.equal(u.loadState, 'bad-setting');
+    assert.equal(u.config, undefined);
+    assert.deepEqual(problems(u), [
+      `error ${dir}/x.timer: sockunit reads only .socket, .service and .target units, not .timer; expected one of those`,
+    ]);
+  });
 
-  it('never throws and every diagnostic points at a real line (bounded: 2 s or 4000 units)', () => {
-    const next = random(20261125);
-    const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
-    const deadline = Date.now() + 2000;
-    let units = 0;
-    for (; units < 4000 && Date.now() < deadline; units++) {
-      const lines: string[] = [];
-      const count = Math.floor(next() * 20);
-      for (let i = 0; i < count; i++) {
-        const r = next();
-        if (r < 0.15) lines.push(`[${pick(sections)}]`);
-        else if (r < 0.2)
-          lines.push(
-            pick([
-              '# c',
-              '',
-              '  ',
-              '[Bad]x',
-              'novalue',
-              '=x',
-              'K=a\\',
-              String.fromCharCode(Math.floor(next() * 128)),
-            ]),
-          );
-        else {
-          let v = pick(values);
-          if (next() < 0.3)
-            v = v.slice(0, Math.floor(next() * v.length)) + String.fromCharCode(32 + Math.floor(next() * 95));
-          lines.push(`${pick(keys)}=${v}`);
-        }
-      }
-      const name = next() < 0.5 ? 'f@x.socket' : 'f.service';
-      const file = `/fuzz/${name}`;
-      const text = lines.join('\n');
-      // \r and NUL end lines too (systemd's read_line), so count as the parser does.
-      const lineCount = countLines(text);
-      const parsed = parseUnitText(text, file);
-      const typed = typeUnit(name, [{ path: file, entries: parsed.entries }], {
-        sections: parsed.sections.map((s) => ({ file, name: s.name, line: s.line })),
-      });
-      for (const d of [...parsed.diagnostics, ...typed.diagnostics]) {
-        assert.equal(d.file, file);
-        assert.ok(
-          d.line >= 0 && d.line <= lineCount,
-          `line ${d.line} of ${lineCount}: ${formatDiagnostic(d)}`,
-        );
-      }
+  it('a .target has only [Unit] and [Install]', () => {
+    const dir = unitDir('target', {
+      'multi-user.target':
+        '[Unit]\nDescription=Multi\nWants=web.service\n[Install]\nAlias=default.target\n[Service]\nExecStart=/bin/true\n',
+    });
+    const u = loadUnit('multi-user.target', { searchPath: [dir] });
+    assert.equal(u.loadState, 'loaded');
+    assert.deepEqual(problems(u), [
+      `warning ${dir}/multi-user.target:6: Unknown section [Service], ignoring its lines; expected [Unit], [Install]`,
+    ]);
+    assert.equal(u.config?.type, 'target');
+    assert.equal(u.config?.name, 'multi-user.target');
+    assert.equal(u.config?.unit.description, 'Multi');
+    assert.deepEqual(u.config?.install.alias, ['default.target']);
+    assert.deepEqual(u.config?.notEnforced, []);
+  });
+
+  it("NAME.wants/, .requires/, .upholds/ on every search directory, an alias's and a template's, add their units once each", () => {
+    const dir = unitDir('depdirs', {
+      'web.service': '[Unit]\nWants=b.service\n[Service]\nExecStart=/bin/true\n',
+      'getty@.service': '[Service]\nExecStart=/bin/true\n',
+      'web.service.wants/b.service': '',
+      'web.service.wants/a.service': '',
+      'web.service.wants/README': '',
+      'web.service.requires/r.service': '',
+      'web.service.upholds/u.service': '',
+      'www.service.wants/c.service': '',
+      'getty@.service.wants/t.service': '',
+      'getty@tty1.service.wants/i.service': '',
+    });
+    const second = unitDir('depdirs2', {
+      'web.service.wants/z.service': '',
+      'web.service.wants/a.service': '',
+    });
+    symlinkSync('web.service', join(dir, 'www.service'));
+    const deps = (name: string) => {
+      const u = loadUnit(name, { searchPath: [dir, second] });
+      assert.equal(u.loadState, 'loaded', name);
+      const { wants, requires, upholds } = (u.config as ServiceUnitConfig).unit;
+      return { wants, requires, upholds };
+    };
+    assert.deepEqual(deps('web.service'), {
+      wants: ['b.service', 'a.service', 'z.service'],
+      requires: ['r.service'],
+      upholds: ['u.service'],
+    });
+    assert.deepEqual(deps('www.service').wants, ['b.service', 'a.service', 'c.service', 'z.service']);
+    assert.deepEqual(deps('getty@tty1.service'), {
+      wants: ['i.service', 't.service'],
+      requires: [],
+      upholds: [],
+    });
+  });
+
+  it('the service a socket starts, masked: a warning for Accept=no, an error for Accept=yes', () => {
+    const dir = unitDir('masked-service', {
+      's.socket': '[Socket]\nListenStream=1\nService=gone.service\n',
+      'm.socket': '[Socket]\nListenStream=1\nAccept=yes\n',
+      'real.service': '[Service]\nExecStart=/bin/true\n',
+      'linked.socket': '[Socket]\nListenStream=1\nService=alias.service\n',
+    });
+    symlinkSync('/dev/null', join(dir, 'gone.service'));
+    symlinkSync('/dev/null', join(dir, 'm@.service'));
+    symlinkSync('real.service', join(dir, 'alias.service'));
+    const s = loadUnit('s.socket', { searchPath: [dir] });
+    assert.equal(s.loadState, 'loaded');
+    assert.deepEqual(problems(s), [
+      `warning ${dir}/s.socket:3: Service=gone.service: the service this socket starts, gone.service, is masked; expected gone.service next to the socket or on the unit path`,
+    ]);
+    const m = loadUnit('m.socket', { searchPath: [dir] });
+    assert.equal(m.loadState, 'bad-setting');
+    assert.deepEqual(problems(m), [
+      `error ${dir}/m.socket:3: Accept=yes: Accept=yes starts an instance of m@.service per connection, but it is masked; expected a file m@.service next to the socket or on the unit path`,
+    ]);
+    assert.deepEqual(
+      problems(loadUnit('linked.socket', { searchPath: [dir] })),
+      [],
+      'an alias link is found',
+    );
+  });
+
+  it('an unknown section or key says what was meant: a near name, the section a key belongs in, or the sections there are', () => {
+    const dir = unitDir('hints', {
+      'hints.socket':
+        '[Sockett]\nListenStream=1\n[Foo]\nA=1\n[Foo]\nB=2\n[Unit]\nListenStream=2\n[Socket]\nListenStream=3\nAcept=yes\nDescription=x\nZzzzzz=1\n',
+      'hints.service': '[Service]\nExecStart=/bin/true\n',
+    });
+    assert.deepEqual(problems(loadUnit('hints.socket', { searchPath: [dir] })), [
+      `warning ${dir}/hints.socket:1: Unknown section [Sockett], ignoring its lines; did you mean [Socket]?`,
+      `warning ${dir}/hints.socket:3: Unknown section [Foo], ignoring its lines; expected [Unit], [Socket], [Install]`,
+      `warning ${dir}/hints.socket:8: Unknown key name 'ListenStream' in section [Unit], ignoring; ListenStream= belongs in [Socket]`,
+      `warning ${dir}/hints.socket:11: Unknown key name 'Acept' in section [Socket], ignoring; did you mean Accept=?`,
+      `warning ${dir}/hints.socket:12: Unknown key name 'Description' in section [Socket], ignoring; Description= belongs in [Unit]`,
+      `warning ${dir}/hints.socket:13: Unknown key name 'Zzzzzz' in section [Socket], ignoring`,
+    ]);
+  });
+
+  it("specifiers follow the manager: %t is /run for the system's, $XDG_RUNTIME_DIR for a user's", () => {
+    const dir = unitDir('manager-kind', { 'spec.socket': '[Socket]\nListenStream=%t/x.sock\n' });
+    const saved = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = '/run/user/4242';
+    try {
+      const path = (u: LoadedUnit) => formatListen(socket(u).socket.listen[0] as never);
+      assert.equal(path(loadUnit('spec.socket', { searchPath: [dir] })), '/run/x.sock');
+      assert.equal(
+        path(loadUnit('spec.socket', { searchPath: [dir], manager: 'user' })),
+        '/run/user/4242/x.sock',
+      );
+      assert.equal(path(loadUnitFromPaths([join(dir, 'spec.socket')])[0] as LoadedUnit), '/run/x.sock');
+      assert.equal(
+        path(loadUnitFromPaths([join(dir, 'spec.socket')], { manager: 'user' })[0] as LoadedUnit),
+        '/run/user/4242/x.sock',
+      );
+    } finally {
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved;
     }
-    assert.ok(units >= 100, `only ${units} units typed in 2 s`);
+  });
+
+  it('an invalid unit name: loadState error with one error diagnostic and nothing else', () => {
+    const u = loadUnit('no-suffix', { searchPath: [scratch] });
+    assert.deepEqual(
+      { ...u, diagnostics: u.diagnostics.map((d) => `${d.severity} ${formatDiagnostic(d)}`) },
+      {
+        name: 'no-suffix',
+        loadState: 'error',
+        dropIns: [],
+        unknownXKeys: [],
+        diagnostics: [
+          "error no-suffix: 'no-suffix' is not a valid unit name; expected NAME.socket, NAME.service or NAME.target",
+        ],
+      },
+    );
   });
 });

@@ -418,3 +418,132 @@ describe("this machine's units", () => {
     assert.deepEqual(broken, []);
   });
 });
+
+describe('mutation-tested: masks, aliases, drop-in masks, listing order, the XDG variables', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'sockunit-load-more-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+  const first = join(scratch, 'first');
+  const second = join(scratch, 'second');
+  const away = join(scratch, 'away');
+  build(first, {
+    'to-empty.service': `-> ${join(away, 'empty.service')}`,
+    'to-zero.service': '-> /dev/zero',
+    'relative-null.service': '-> ../../../../../../../../../../dev/null',
+    'other-type.service': '-> real.socket',
+    'real.socket': unit('Socket', 'ListenStream=1'),
+    'not-a-name.service': '-> real.txt',
+    'real.txt': unit('Service', 'ExecStart=/bin/true'),
+    'z.service': unit('Service', 'ExecStart=/bin/true'),
+    'web.service': unit('Service', 'ExecStart=/bin/true'),
+    'web.service.d/10-null.conf': '-> /dev/null',
+    'web.service.d/20-empty.conf': '',
+    'web.service.d/30-zero.conf': '-> /dev/zero',
+    'web.service.d/40-dangling.conf': `-> ${join(away, 'nothing.conf')}`,
+    'web.service.d/90-kept.conf': unit('Service', 'Environment=A=1'),
+  });
+  build(second, {
+    'to-empty.service': unit('Service', 'ExecStart=/bin/true'),
+    'a.service': unit('Service', 'ExecStart=/bin/true'),
+    'web.service.d/10-null.conf': unit('Service', 'Environment=B=1'),
+    'web.service.d/20-empty.conf': unit('Service', 'Environment=C=1'),
+    'web.service.d/30-zero.conf': unit('Service', 'Environment=D=1'),
+    'web.service.d/40-dangling.conf': unit('Service', 'Environment=E=1'),
+  });
+  build(away, { 'empty.service': '' });
+  const both = [first, second];
+
+  it('a link to an empty file, to another character device, or to /dev/null by a relative path masks', () => {
+    for (const name of ['to-empty.service', 'to-zero.service', 'relative-null.service']) {
+      const u = findUnit(name, both);
+      assert.equal(u.masked, true, name);
+      assert.equal(readUnitFiles(name, both).loadState, 'masked', name);
+    }
+  });
+
+  it('a link to a unit of another type, or to a file whose name is no unit name, is no alias', () => {
+    const u = findUnit('other-type.service', both);
+    assert.equal(u.id, 'other-type.service');
+    assert.deepEqual(u.aliases, []);
+    assert.equal(u.fragmentPath, join(first, 'other-type.service'));
+    const v = findUnit('not-a-name.service', both);
+    assert.equal(v.id, 'not-a-name.service');
+    assert.deepEqual(v.aliases, []);
+  });
+
+  it('a drop-in linked to /dev/null or another character device, empty, or dangling, hides the lower one of its name', () => {
+    assert.deepEqual(
+      findUnit('web.service', both).dropIns.map((p) => p.slice(scratch.length + 1)),
+      ['first/web.service.d/90-kept.conf'],
+    );
+  });
+
+  it('unit files are listed by name, whichever directory holds them', () => {
+    assert.deepEqual(
+      listUnitFiles(both, ['service']).map((f) => f.path.slice(scratch.length + 1)),
+      [
+        'second/a.service',
+        'first/not-a-name.service',
+        'first/other-type.service',
+        'first/relative-null.service',
+        'first/to-empty.service',
+        'first/to-zero.service',
+        'first/web.service',
+        'first/z.service',
+      ],
+    );
+  });
+
+  it('the XDG variables count only as absolute paths (the XDG Base Directory rules); HOME defaults to /root', () => {
+    const env = {
+      XDG_CONFIG_HOME: 'relative/config',
+      XDG_DATA_HOME: 'relative/data',
+      XDG_RUNTIME_DIR: 'relative/run',
+      XDG_CONFIG_DIRS: 'relative:/opt/xdg',
+      XDG_DATA_DIRS: 'relative',
+    };
+    assert.deepEqual(defaultSearchPath('user', env), [
+      '/root/.config/systemd/user.control',
+      '/root/.config/systemd/user',
+      '/opt/xdg/systemd/user',
+      '/etc/systemd/user',
+      '/run/systemd/user',
+      '/root/.local/share/systemd/user',
+      '/usr/local/share/systemd/user',
+      '/usr/share/systemd/user',
+      '/usr/local/lib/systemd/user',
+      '/usr/lib/systemd/user',
+    ]);
+    assert.deepEqual(
+      defaultSearchPath('user', {
+        HOME: '/h',
+        XDG_CONFIG_HOME: '/c',
+        XDG_DATA_HOME: '/d',
+        XDG_DATA_DIRS: '/s',
+      }),
+      [
+        '/c/systemd/user.control',
+        '/c/systemd/user',
+        '/etc/xdg/systemd/user',
+        '/etc/systemd/user',
+        '/run/systemd/user',
+        '/d/systemd/user',
+        '/s/systemd/user',
+        '/usr/local/lib/systemd/user',
+        '/usr/lib/systemd/user',
+      ],
+    );
+  });
+
+  it('an empty $SYSTEMD_UNIT_PATH is the default path; relative directories are made absolute', () => {
+    assert.deepEqual(resolveSearchPath({ env: { SYSTEMD_UNIT_PATH: '' } }), defaultSearchPath('system'));
+    assert.deepEqual(
+      resolveSearchPath({ override: '', env: { SYSTEMD_UNIT_PATH: '/x' } }),
+      defaultSearchPath('system'),
+    );
+    assert.deepEqual(resolveSearchPath({ override: 'rel::/b', env: {} }), [join(process.cwd(), 'rel'), '/b']);
+    assert.deepEqual(resolveSearchPath({ manager: 'user', override: '/u:', env: { HOME: '/h' } }), [
+      '/u',
+      ...defaultSearchPath('user', { HOME: '/h' }),
+    ]);
+  });
+});

@@ -182,3 +182,27 @@ describe('systemd-escape', () => {
   ];
   for (const [fn, message] of bad) it(`refuses: ${message}`, () => throwsValueError(fn, message));
 });
+
+describe('mutation-tested: instances, systemd-escape bytes and path unescaping', () => {
+  it('an instance must be made of the allowed characters, and the name at most 255 long', () => {
+    assert.throws(() => instanceName('foo@.service', 'a/b'), ValueError);
+    const longest = 'i'.repeat(255 - 'foo@.service'.length);
+    assert.equal(instanceName('foo@.service', longest).length, 255);
+    assert.throws(() => instanceName('foo@.service', `${longest}i`), ValueError);
+  });
+
+  it('systemd-escape writes every UTF-8 byte of other characters as \\xHH', () => {
+    assert.equal(escapeUnitNamePart('é/€'), '\\xc3\\xa9-\\xe2\\x82\\xac');
+    assert.equal(unescapeUnitNamePart('\\xc3\\xa9-\\xe2\\x82\\xac'), 'é/€');
+  });
+
+  it('an escaped byte-order mark unescapes to the character, not to nothing', () => {
+    assert.equal(unescapeUnitNamePart('\\xef\\xbb\\xbfa'), '\uFEFFa');
+  });
+
+  it('a path must come out normalized: no empty, . or .. parts', () => {
+    for (const s of ['run--foo', 'run-', 'a-\\x2e\\x2e-b', 'a-\\x2e-b'])
+      assert.throws(() => unescapePath(s), ValueError, s);
+    assert.equal(unescapePath('run-\\x2efoo'), '/run/.foo');
+  });
+});

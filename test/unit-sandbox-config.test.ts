@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
 import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
-import { isSandboxed, mountsApiVfs, needsMountNamespace, serviceRoot } from '../src/unit/sandbox-config.js';
+import {
+  defaultSandboxContext,
+  isSandboxed,
+  mountsApiVfs,
+  needsMountNamespace,
+  type SandboxContext,
+  serviceRoot,
+} from '../src/unit/sandbox-config.js';
 import type { ServiceUnitConfig } from '../src/unit/service-config.js';
 import { specifierContext } from '../src/unit/specifiers.js';
 import { parseUnitText } from '../src/unit/syntax.js';
@@ -158,4 +165,84 @@ describe('sandboxing keys', () => {
       "warning /fixture/s.service:10: SystemCallLog=@nonsense: unknown system call group '@nonsense'; see systemd-analyze syscall-filter; the line is ignored",
     ]);
   });
+});
+
+describe('mutation-tested: each sandboxing key sets its own field and nothing else, as systemd.exec(5) reads it', () => {
+  const path = (p: string, missingOk = false) => ({ path: p, missingOk });
+  const cases: [string, Partial<SandboxContext>][] = [
+    ['PrivateDevices=yes', { privateDevices: true }],
+    ['PrivateNetwork=yes', { privateNetwork: true }],
+    ['PrivateTmp=yes', { privateTmp: 'yes' }],
+    ['PrivateTmp=disconnected', { privateTmp: 'disconnected' }],
+    ['PrivateTmp=no', {}],
+    ['ProtectSystem=strict', { protectSystem: 'strict' }],
+    ['ProtectSystem=full', { protectSystem: 'full' }],
+    ['ProtectSystem=true', { protectSystem: 'yes' }],
+    ['ProtectSystem=false', {}],
+    ['ProtectHome=read-only', { protectHome: 'read-only' }],
+    ['ProtectHome=tmpfs', { protectHome: 'tmpfs' }],
+    ['ProtectHome=on', { protectHome: 'yes' }],
+    ['ProtectHome=off', {}],
+    ['ReadWritePaths=/a -/b', { readWritePaths: [path('/a'), path('/b', true)] }],
+    ['ReadOnlyPaths=/a', { readOnlyPaths: [path('/a')] }],
+    ['InaccessiblePaths=/a', { inaccessiblePaths: [path('/a')] }],
+    ['ExecPaths=/a', { execPaths: [path('/a')] }],
+    ['NoExecPaths=/a', { noExecPaths: [path('/a')] }],
+    ['ReadWriteDirectories=/a', { readWritePaths: [path('/a')] }],
+    ['ReadOnlyDirectories=/a', { readOnlyPaths: [path('/a')] }],
+    ['InaccessibleDirectories=/a', { inaccessiblePaths: [path('/a')] }],
+    [
+      'BindPaths=/a:/b',
+      { bindPaths: [{ source: '/a', destination: '/b', missingOk: false, recursive: true }] },
+    ],
+    [
+      'BindReadOnlyPaths=/a',
+      { bindReadOnlyPaths: [{ source: '/a', destination: '/a', missingOk: false, recursive: true }] },
+    ],
+    ['TemporaryFileSystem=/t:ro', { temporaryFileSystem: [{ path: '/t', options: 'ro' }] }],
+    ['ProtectKernelTunables=yes', { protectKernelTunables: true }],
+    ['ProtectKernelModules=yes', { protectKernelModules: true }],
+    ['ProtectKernelLogs=yes', { protectKernelLogs: true }],
+    ['ProtectControlGroups=yes', { protectControlGroups: true }],
+    ['ProtectProc=invisible', { protectProc: 'invisible' }],
+    ['ProcSubset=pid', { procSubset: 'pid' }],
+    ['PrivateMounts=yes', { privateMounts: true }],
+    ['PrivateIPC=yes', { privateIPC: true }],
+    ['ProtectHostname=yes', { protectHostname: true }],
+    ['ProtectClock=yes', { protectClock: true }],
+    ['NetworkNamespacePath=/run/netns/x', { networkNamespacePath: '/run/netns/x' }],
+    ['IPCNamespacePath=/run/ipc', { ipcNamespacePath: '/run/ipc' }],
+    [
+      'SystemCallFilter=@clock',
+      {
+        systemCallFilter: {
+          allowList: true,
+          entries: new Map(
+            [
+              'adjtimex',
+              'clock_adjtime',
+              'clock_adjtime64',
+              'clock_settime',
+              'clock_settime64',
+              'settimeofday',
+            ].map((c) => [c, undefined]),
+          ),
+        },
+      },
+    ],
+    ['SystemCallErrorNumber=EPERM', { systemCallErrorNumber: 1 }],
+    ['SystemCallArchitectures=native', { systemCallArchitectures: ['native'] }],
+    ['RestrictAddressFamilies=AF_UNIX', { restrictAddressFamilies: { allowList: true, names: ['AF_UNIX'] } }],
+    ['RestrictNamespaces=net', { restrictNamespaces: { allowList: true, names: ['net'] } }],
+    ['RestrictRealtime=yes', { restrictRealtime: true }],
+    ['RestrictSUIDSGID=yes', { restrictSUIDSGID: true }],
+    ['LockPersonality=yes', { lockPersonality: true }],
+    ['MemoryDenyWriteExecute=yes', { memoryDenyWriteExecute: true }],
+  ];
+  for (const [line, changed] of cases)
+    it(line, () => {
+      const t = typeText(`${line}\n`);
+      assert.deepEqual(printed(t), []);
+      assert.deepEqual(sandboxOf(t), { ...defaultSandboxContext(), ...changed });
+    });
 });

@@ -2,9 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../src/unit/diagnostic.js';
 import { type TypedUnit, typeUnit } from '../src/unit/load-unit.js';
-import type { SocketUnitConfig } from '../src/unit/socket-config.js';
+import {
+  parseBindIPv6Only,
+  parseFileDescriptorName,
+  parseIpTos,
+  parseTimestamping,
+  type SocketUnitConfig,
+} from '../src/unit/socket-config.js';
 import { specifierContext } from '../src/unit/specifiers.js';
 import { parseUnitText } from '../src/unit/syntax.js';
+import { ValueError } from '../src/unit/values.js';
 
 const DIR = '/fixture';
 
@@ -327,4 +334,193 @@ describe('bad-setting refusals', () => {
       assert.deepEqual(printed(t), expected);
     });
   }
+});
+
+describe('mutation-tested: every default of a socket, as systemd.socket(5) gives it', () => {
+  it('a ListenStream= alone gets every other [Socket] setting at its default', () => {
+    const { listen, ...socket } = socketOf(typeText('d.socket', '[Socket]\nListenStream=8080\n')).socket;
+    assert.equal(listen.length, 1);
+    assert.deepEqual(socket, {
+      bindIPv6Only: 'default',
+      backlog: 2147483647,
+      socketMode: 0o666,
+      directoryMode: 0o755,
+      accept: false,
+      writable: false,
+      maxConnections: 64,
+      maxConnectionsPerSource: 0,
+      keepAlive: false,
+      noDelay: false,
+      freeBind: false,
+      transparent: false,
+      broadcast: false,
+      passCredentials: false,
+      passPIDFD: false,
+      passSecurity: false,
+      passPacketInfo: false,
+      acceptFileDescriptors: true,
+      timestamping: 'off',
+      reusePort: false,
+      removeOnStop: false,
+      symlinks: [],
+      fileDescriptorName: 'd.socket',
+      triggerLimitIntervalUsec: 2_000_000,
+      triggerLimitBurst: 20,
+      pollLimitIntervalUsec: 2_000_000,
+      pollLimitBurst: 15,
+      mptcpFallback: false,
+      serviceSocketOptions: [],
+    });
+  });
+});
+
+describe('mutation-tested: the [Socket] value grammars, word by word', () => {
+  const TRUE = ['1', 'yes', 'y', 'true', 't', 'on', 'YES', 'On'];
+  const FALSE = ['0', 'no', 'n', 'false', 'f', 'off', 'NO', 'Off'];
+
+  it('BindIPv6Only=: its three names, or a boolean (yes = ipv6-only, no = both)', () => {
+    for (const v of ['default', 'both', 'ipv6-only'] as const) assert.equal(parseBindIPv6Only(v), v);
+    for (const v of TRUE) assert.equal(parseBindIPv6Only(v), 'ipv6-only', v);
+    for (const v of FALSE) assert.equal(parseBindIPv6Only(v), 'both', v);
+    assert.throws(() => parseBindIPv6Only('maybe'), ValueError);
+  });
+
+  it('Timestamping=: off, us (usec, µs), ns (nsec), or a boolean (yes = ns)', () => {
+    for (const v of FALSE) assert.equal(parseTimestamping(v), 'off', v);
+    for (const v of ['us', 'usec', '\u00b5s', '\u03bcs']) assert.equal(parseTimestamping(v), 'us', v);
+    for (const v of ['ns', 'nsec', ...TRUE]) assert.equal(parseTimestamping(v), 'ns', v);
+    for (const v of ['ms', 'maybe']) assert.throws(() => parseTimestamping(v), ValueError, v);
+  });
+
+  it('IPTOS=: the four names, or 0 to 255', () => {
+    assert.deepEqual(
+      ['low-delay', 'throughput', 'reliability', 'low-cost', '0', '12', '255'].map(parseIpTos),
+      [0x10, 0x08, 0x04, 0x02, 0, 12, 255],
+    );
+    for (const v of ['256', '1a', 'a1', '-1', '']) assert.throws(() => parseIpTos(v), ValueError, v);
+  });
+
+  it('FileDescriptorName=: 1 to 255 printable ASCII characters (blanks too), no colon', () => {
+    for (const v of ['web', 'a b', 'x'.repeat(255)]) assert.equal(parseFileDescriptorName(v), v);
+    for (const v of ['x'.repeat(256), 'a:b', 'tab\there', 'caf\u00e9', '\u00e9x'])
+      assert.throws(() => parseFileDescriptorName(v), ValueError, v);
+  });
+
+  it('FileDescriptorName= left empty falls back to the default name', () => {
+    const c = socketOf(typeText('x.socket', '[Socket]\nListenStream=80\nFileDescriptorName=\nAccept=yes\n'));
+    assert.equal(c.socket.fileDescriptorName, 'connection');
+  });
+
+  it('SocketProtocol= applies to the ports its protocol has, and warns for the others', () => {
+    const warnings = (text: string) =>
+      typeText('x.socket', `[Socket]\n${text}\n`).diagnostics.map((d) => `${d.severity} ${d.message}`);
+    assert.deepEqual(warnings('ListenDatagram=53\nSocketProtocol=udplite'), []);
+    assert.deepEqual(warnings('ListenStream=80\nSocketProtocol=sctp'), []);
+    assert.deepEqual(warnings('ListenStream=80\nSocketProtocol=mptcp'), []);
+    assert.deepEqual(warnings('ListenStream=80\nSocketProtocol=udplite'), [
+      'warning SocketProtocol=udplite does not apply to stream ports and is ignored for them; expected ListenDatagram= ports',
+    ]);
+    assert.deepEqual(warnings('ListenStream=80\nListenFIFO=/run/f\nSocketProtocol=mptcp'), [
+      'warning SocketProtocol=mptcp does not apply to fifo ports and is ignored for them; expected ListenStream= ports',
+    ]);
+    assert.deepEqual(warnings('ListenSequentialPacket=/run/x\nSocketProtocol=sctp'), [
+      'warning SocketProtocol=sctp on a unix socket fails when the port opens (EPROTONOSUPPORT); expected an IP address or port',
+    ]);
+    assert.deepEqual(warnings('ListenStream=vsock:2:80\nSocketProtocol=mptcp'), [
+      'warning SocketProtocol=mptcp on a vsock socket fails when the port opens (EPROTONOSUPPORT); expected an IP address or port',
+    ]);
+  });
+});
+
+describe('mutation-tested: X-Sockunit-ServiceSocketOptions=, where SocketProtocol= applies, Symlinks=, the default fd name', () => {
+  const typed = (...lines: string[]) => typeText('s.socket', `${lines.join('\n')}\n`);
+  const said = (t: TypedUnit) => t.diagnostics.map((d) => `${d.severity} ${formatDiagnostic(d)}`);
+
+  it('X-Sockunit-ServiceSocketOptions= takes the option names in any case; an empty one resets; another name drops the line', () => {
+    assert.deepEqual(
+      socketOf(
+        typed('[Socket]', 'ListenStream=1', 'X-Sockunit-ServiceSocketOptions=tcp_md5sig KTLS SO_ZEROCOPY'),
+      ).socket.serviceSocketOptions,
+      ['TCP_MD5SIG', 'kTLS', 'SO_ZEROCOPY'],
+    );
+    assert.deepEqual(
+      socketOf(
+        typed(
+          '[Socket]',
+          'ListenStream=1',
+          'X-Sockunit-ServiceSocketOptions=kTLS',
+          'X-Sockunit-ServiceSocketOptions=',
+          'X-Sockunit-ServiceSocketOptions=IP_TTL',
+        ),
+      ).socket.serviceSocketOptions,
+      ['IP_TTL'],
+    );
+    const t = typed('[Socket]', 'ListenStream=1', 'X-Sockunit-ServiceSocketOptions=TCP_NODELAY');
+    assert.deepEqual(socketOf(t).socket.serviceSocketOptions, []);
+    assert.deepEqual(said(t), [
+      "warning /fixture/s.socket:3: X-Sockunit-ServiceSocketOptions=TCP_NODELAY: 'TCP_NODELAY' is not a socket option sockunit can check; expected any of TCP_MD5SIG, kTLS, TCP_USER_TIMEOUT, TCP_QUICKACK, TCP_WINDOW_CLAMP, IP_TTL, IP_MINTTL, SO_ZEROCOPY; the line is ignored",
+    ]);
+  });
+
+  it('SocketProtocol=sctp applies to stream and seqpacket ports, mptcp to stream, udplite to datagram; a unix port it applies to fails', () => {
+    assert.deepEqual(
+      said(
+        typed(
+          '[Socket]',
+          'ListenStream=8080',
+          'ListenSequentialPacket=/run/q.sock',
+          'ListenDatagram=53',
+          'SocketProtocol=sctp',
+        ),
+      ),
+      [
+        'warning /fixture/s.socket:5: SocketProtocol=sctp: SocketProtocol=sctp does not apply to datagram ports and is ignored for them; expected ListenStream= ports',
+        'warning /fixture/s.socket:5: SocketProtocol=sctp: SocketProtocol=sctp on a unix socket fails when the port opens (EPROTONOSUPPORT); expected an IP address or port',
+      ],
+    );
+    assert.deepEqual(
+      said(typed('[Socket]', 'ListenStream=8080', 'ListenDatagram=/run/d.sock', 'SocketProtocol=mptcp')),
+      [
+        'warning /fixture/s.socket:4: SocketProtocol=mptcp: SocketProtocol=mptcp does not apply to datagram ports and is ignored for them; expected ListenStream= ports',
+      ],
+    );
+    assert.deepEqual(
+      said(
+        typed('[Socket]', 'ListenStream=8080', 'ListenSequentialPacket=/run/q.sock', 'SocketProtocol=mptcp'),
+      ),
+      [
+        'warning /fixture/s.socket:4: SocketProtocol=mptcp: SocketProtocol=mptcp does not apply to seqpacket ports and is ignored for them; expected ListenStream= ports',
+      ],
+    );
+    assert.deepEqual(
+      said(typed('[Socket]', 'ListenStream=8080', 'ListenDatagram=53', 'SocketProtocol=udplite')),
+      [
+        'warning /fixture/s.socket:4: SocketProtocol=udplite: SocketProtocol=udplite does not apply to stream ports and is ignored for them; expected ListenDatagram= ports',
+      ],
+    );
+  });
+
+  it('Symlinks= counts only file-system ports: one unix socket beside an IP port is one', () => {
+    const one = typed('[Socket]', 'ListenStream=/run/a.sock', 'ListenStream=8080', 'Symlinks=/run/b');
+    assert.equal(one.loadState, 'loaded');
+    assert.deepEqual(said(one), []);
+    const two = typed('[Socket]', 'ListenStream=/run/a.sock', 'ListenFIFO=/run/f', 'Symlinks=/run/b');
+    assert.equal(two.loadState, 'bad-setting');
+    assert.deepEqual(said(two), [
+      'error /fixture/s.socket:4: Symlinks=/run/b: Symlinks= needs exactly one file-system socket or FIFO to point at, but the unit has 2; expected one ListenStream=/ListenDatagram=/ListenSequentialPacket=/path or ListenFIFO=',
+    ]);
+  });
+
+  it('an empty FileDescriptorName= is the default: "connection" with Accept=yes, the unit name without', () => {
+    assert.equal(
+      socketOf(typed('[Socket]', 'ListenStream=1', 'Accept=yes', 'FileDescriptorName=')).socket
+        .fileDescriptorName,
+      'connection',
+    );
+    assert.equal(
+      socketOf(typed('[Socket]', 'ListenStream=1', 'FileDescriptorName=x', 'FileDescriptorName=')).socket
+        .fileDescriptorName,
+      's.socket',
+    );
+  });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { hostname, release } from 'node:os';
+import { hostname, release, userInfo } from 'node:os';
 import { describe, it } from 'node:test';
 import {
   ALL_SPECIFIERS,
@@ -235,5 +235,75 @@ describe('parseOsRelease', () => {
         VERSION_ID: '12',
       },
     );
+  });
+});
+
+describe('mutation-tested: the manager facts systemd.unit(5) lists, and os-release quoting', () => {
+  it('the system manager: root, /root, /bin/sh and the FHS directories', () => {
+    const c = specifierContext('web.socket', '/etc/systemd/system/web.socket');
+    const temp = ['TMPDIR', 'TEMP', 'TMP'].map((k) => process.env[k]).find((v) => v?.startsWith('/'));
+    assert.equal(
+      expandSpecifiers('%u %U %g %G %h %s %t %S %C %L %E', c),
+      'root 0 root 0 /root /bin/sh /run /var/lib /var/cache /var/log /etc',
+    );
+    assert.equal(expandSpecifiers('%T', c), temp ?? '/tmp');
+    assert.equal(expandSpecifiers('%V', c), temp ?? '/var/tmp');
+    assert.equal(c.managerFacts.dataDir, '/usr/share');
+    assert.equal(expandSpecifiers('%y', c), '/etc/systemd/system/web.socket');
+    assert.equal(expandSpecifiers('%Y', c), '/etc/systemd/system');
+  });
+
+  it('a user manager: its user, $HOME and the XDG directories or their defaults under it', () => {
+    const env = process.env;
+    const abs = (k: string) => (env[k]?.startsWith('/') ? env[k] : undefined);
+    const c = specifierContext('web.socket', undefined, 'user');
+    const me = userInfo();
+    const home = abs('HOME') ?? me.homedir;
+    const state = abs('XDG_STATE_HOME') ?? `${home}/.local/state`;
+    const temp = abs('TMPDIR') ?? abs('TEMP') ?? abs('TMP');
+    const group = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((f) => Number(f[2]) === me.gid)?.[0];
+    const expected: ManagerFacts = {
+      userName: me.username,
+      uid: me.uid,
+      groupName: group ?? String(me.gid),
+      gid: me.gid,
+      home,
+      shell: abs('SHELL') ?? me.shell ?? '/bin/sh',
+      stateDir: state,
+      cacheDir: abs('XDG_CACHE_HOME') ?? `${home}/.cache`,
+      logsDir: `${state}/log`,
+      configDir: abs('XDG_CONFIG_HOME') ?? `${home}/.config`,
+      dataDir: abs('XDG_DATA_HOME') ?? `${home}/.local/share`,
+      tempDir: temp ?? '/tmp',
+      varTempDir: temp ?? '/var/tmp',
+    };
+    const runtime = abs('XDG_RUNTIME_DIR');
+    if (runtime !== undefined) expected.runtimeDir = runtime;
+    assert.deepEqual(c.managerFacts, expected);
+    assert.equal('fragmentPath' in c, false);
+  });
+
+  it('os-release: blank and comment lines, a value with =, quotes only around the whole value', () => {
+    assert.deepEqual(
+      parseOsRelease('  \n  # ID=commented\n=nokey\nA="x=y"\nC=\'single \\" kept\'\nE=plain "q"\nG=x"\n'),
+      { A: 'x=y', C: 'single \\" kept', E: 'plain "q"', G: 'x"' },
+    );
+  });
+
+  it('a % before something that is no letter or digit stays as it is', () => {
+    assert.equal(expandSpecifiers('100%! and 5%', ctx('a.service')), '100%! and 5%');
+  });
+});
+
+describe('mutation-tested: %j after a leading dash, empty quoted os-release values', () => {
+  it('%j of a prefix whose only dash leads is what follows the dash; %p keeps it', () => {
+    assert.equal(expandSpecifiers('%p|%j', ctx('-lead.service')), '-lead|lead');
+  });
+
+  it('os-release: "" and \'\' are empty values; a lone quote is kept', () => {
+    assert.deepEqual(parseOsRelease('A=""\nB=\'\'\nC="\n'), { A: '', B: '', C: '"' });
   });
 });

@@ -225,3 +225,41 @@ describe('countLines (the test oracle)', () => {
     assert.equal(countLines(Buffer.from([0x61, 0x0a, 0xff, 0x0a])), 2);
   });
 });
+
+describe('mutation-tested: line breaks and UTF-8 in bytes and in strings', () => {
+  const NOT_UTF8 =
+    'error test.socket:2: line is not valid UTF-8; expected UTF-8 text (convert the file, e.g. with iconv)';
+
+  it('bytes with a non-UTF-8 comment: CRLF, CR and NUL still end lines, with or without a last line break', () => {
+    for (const end of ['', '\n']) {
+      const bytes = Buffer.concat([
+        Buffer.from('[Socket]\r\n#'),
+        Buffer.from([0xff]),
+        Buffer.from(` comment\r\nA=1\rB=2\0C=3${end}`),
+      ]);
+      assert.deepEqual(entriesOf(bytes), ['Socket/A=1@3', 'Socket/B=2@4', 'Socket/C=3@5']);
+      assert.deepEqual(diagnosticsOf(bytes), []);
+    }
+  });
+
+  it('a byte-order mark in bytes is skipped like one in text', () => {
+    assert.deepEqual(entriesOf(Buffer.from('\ufeff[Socket]\nA=1\n')), ['Socket/A=1@2']);
+  });
+
+  it('in a string, a lone surrogate is invalid UTF-8 in an assignment, harmless in a comment; a pair is a character', () => {
+    assert.deepEqual(entriesOf('[Socket]\n# \uD800\nA=1\nB=\uD83D\uDE00\n'), [
+      'Socket/A=1@3',
+      'Socket/B=\u{1F600}@4',
+    ]);
+    assert.deepEqual(diagnosticsOf('[Socket]\n# \uD800\nA=1\n'), []);
+    for (const text of ['[Socket]\nA=\uDC00x\n', '[Socket]\nA=x\uD800\n', '[Socket]\nA=\uDC00\uD800\n']) {
+      assert.deepEqual(diagnosticsOf(text), [NOT_UTF8], JSON.stringify(text));
+      assert.equal(parseUnitText(text, F).fatal, true);
+    }
+  });
+
+  it('an even number of trailing backslashes does not continue the line; an odd one does', () => {
+    assert.deepEqual(entriesOf('[Socket]\nA=1\\\\\nB=2\n'), ['Socket/A=1\\\\@2', 'Socket/B=2@3']);
+    assert.deepEqual(entriesOf('[Socket]\nA=1\\\\\\\nB=2\n').length, 1);
+  });
+});

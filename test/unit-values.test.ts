@@ -263,3 +263,114 @@ describe('user and group names', () => {
       ));
   }
 });
+
+describe('mutation-tested: every time unit systemd spells, and the edges of each range', () => {
+  const SEC = 1_000_000;
+  const units: [string, number][] = [
+    ['seconds', SEC],
+    ['second', SEC],
+    ['sec', SEC],
+    ['s', SEC],
+    ['minutes', 60 * SEC],
+    ['minute', 60 * SEC],
+    ['min', 60 * SEC],
+    ['m', 60 * SEC],
+    ['months', 2_629_800 * SEC],
+    ['month', 2_629_800 * SEC],
+    ['M', 2_629_800 * SEC],
+    ['msec', 1000],
+    ['ms', 1000],
+    ['hours', 3600 * SEC],
+    ['hour', 3600 * SEC],
+    ['hr', 3600 * SEC],
+    ['h', 3600 * SEC],
+    ['days', 86_400 * SEC],
+    ['day', 86_400 * SEC],
+    ['d', 86_400 * SEC],
+    ['weeks', 604_800 * SEC],
+    ['week', 604_800 * SEC],
+    ['w', 604_800 * SEC],
+    ['years', 31_557_600 * SEC],
+    ['year', 31_557_600 * SEC],
+    ['y', 31_557_600 * SEC],
+    ['usec', 1],
+    ['us', 1],
+    ['\u03bcs', 1],
+    ['\u00b5s', 1],
+  ];
+  for (const [unit, usec] of units)
+    it(`2${unit} is ${2 * usec}us`, () => assert.equal(parseTimespan(`2${unit}`), 2 * usec));
+
+  it('formatTimespan names months and weeks as systemctl show does', () => {
+    assert.equal(formatTimespan(2_629_800 * SEC), '1month');
+    assert.equal(formatTimespan(604_800 * SEC + SEC), '1w 1s');
+    assert.equal(formatTimespan(90 * SEC), '1min 30s');
+  });
+
+  it('parseSize takes trailing blanks, and each unit once, largest first', () => {
+    assert.equal(parseSize('64K '), 65_536);
+    throwsValueError(
+      () => parseSize('1K 1K'),
+      "'1K 1K' is not a size; expected a number of bytes with an optional K, M, G, T, P or E suffix",
+    );
+    throwsValueError(
+      () => parseSize('1-'),
+      "'1-' is not a size; expected a number of bytes with an optional K, M, G, T, P or E suffix",
+    );
+    throwsValueError(() => parseSize(' -1'), "' -1' is a negative size; expected 0 or more bytes, e.g. 64K");
+  });
+
+  it('parseInteger keeps both ends of its range', () => {
+    assert.equal(parseInteger('2147483647'), 2_147_483_647);
+    assert.equal(parseInteger('-2147483648'), -2_147_483_648);
+    assert.equal(parseInteger('10', { min: 10, max: 20 }), 10);
+    assert.equal(parseInteger('20', { min: 10, max: 20 }), 20);
+    for (const s of ['2147483648', '-2147483649'])
+      throwsValueError(
+        () => parseInteger(s),
+        `'${s}' is out of range; expected a number between -2147483648 and 2147483647`,
+      );
+    throwsValueError(
+      () => parseInteger('21', { min: 10, max: 20 }),
+      "'21' is out of range; expected a number between 10 and 20",
+    );
+  });
+
+  it('signal numbers 1 to 64: unnamed ones (32, 33) print as numbers, 64 is SIGRTMIN+30', () => {
+    assert.deepEqual(parseSignal('1'), { name: 'SIGHUP', number: 1 });
+    assert.deepEqual(parseSignal('32'), { name: '32', number: 32 });
+    assert.deepEqual(parseSignal('64'), { name: 'SIGRTMIN+30', number: 64 });
+    assert.deepEqual(parseSignal('RTMAX'), { name: 'SIGRTMIN+30', number: 64 });
+    assert.deepEqual(parseSignal('RTMIN+30'), { name: 'SIGRTMIN+30', number: 64 });
+    assert.deepEqual(parseSignal('RTMIN+12'), { name: 'SIGRTMIN+12', number: 46 });
+    for (const s of ['15x', 'RTMAX-31', 'RTMIN+3 ', 'xRTMIN', 'RTMIN+123'])
+      throwsValueError(
+        () => parseSignal(s),
+        `'${s}' is not a signal; expected a name such as SIGTERM, TERM or RTMIN+1, or a number 1-64`,
+      );
+  });
+
+  it('a ValueError says it is one', () => {
+    assert.equal(new ValueError('x').name, 'ValueError');
+  });
+});
+
+describe('mutation-tested: user and group names at their edges', () => {
+  it('strict names are at most 31 characters; relaxed ones at most 255', () => {
+    assert.equal(isValidUserOrGroupName('x'.repeat(31), { strict: true }), true);
+    assert.equal(isValidUserOrGroupName('x'.repeat(255)), true);
+    assert.equal(isValidUserOrGroupName('x'.repeat(256)), false);
+  });
+
+  it('only a name of digits alone is a number, not one that starts or ends with digits', () => {
+    for (const s of ['123abc', 'abc123', '1a2']) assert.equal(isValidUserOrGroupName(s), true, s);
+    for (const s of ['12', '7']) assert.equal(isValidUserOrGroupName(s), false, s);
+  });
+
+  it('a lone UTF-16 surrogate is not a name; a pair (one character) is', () => {
+    assert.equal(isValidUserOrGroupName('a\uD800b'), false);
+    assert.equal(isValidUserOrGroupName('a\uDC00'), false);
+    assert.equal(isValidUserOrGroupName('\uDC00\uD800'), false);
+    assert.equal(isValidUserOrGroupName('smile\u{1F600}'), true);
+  });
+});

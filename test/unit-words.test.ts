@@ -108,3 +108,58 @@ describe('quoteWord', () => {
     });
   }
 });
+
+describe('mutation-tested: escapes as systemd cunescape() decodes them', () => {
+  it('text after an escape, and bytes before text, keep their order', () => {
+    assert.equal(unescapeC(String.raw`a\tb`), 'a\tb');
+    assert.equal(unescapeC(String.raw`\xc3\xa9b`), 'éb');
+    assert.equal(unescapeC(String.raw`\xc3\xa9-\xe2\x82\xac`), 'é-€');
+    assert.equal(unescapeC(String.raw`\303\251\x41`), 'éA');
+  });
+
+  it('a UTF-8 byte-order mark made of escapes is kept, as the bytes it is', () => {
+    assert.equal(unescapeC(String.raw`\xef\xbb\xbfx`), '\uFEFFx');
+  });
+
+  it('\\u and \\U give characters only: not NUL, surrogates, U+FDD0..U+FDEF or U+xFFFE/U+xFFFF', () => {
+    const invalid = (seq: string, s: string): string =>
+      `invalid escape sequence '${seq}' in '${s}'; expected one of ${EXPECTED_ESCAPES}`;
+    for (const s of [
+      String.raw`\u0000`,
+      String.raw`\udfff`,
+      String.raw`\ufdd0`,
+      String.raw`\ufdef`,
+      String.raw`\ufffe`,
+      String.raw`\uffff`,
+      String.raw`\U0001fffe`,
+      String.raw`\U0010ffff`,
+    ])
+      throwsValueError(() => unescapeC(s), invalid(s.slice(0, 2), s));
+    assert.equal(
+      unescapeC(String.raw`\ud7ff\ufdcf\ufdf0\U0001fffd\ue000`),
+      '\ud7ff\ufdcf\ufdf0\u{1fffd}\ue000',
+    );
+  });
+
+  it('\\u and \\U take exactly 4 and 8 hex digits, with no other character among them', () => {
+    for (const s of [String.raw`\uz123`, String.raw`\u12z3`, String.raw`\U0001F60z`])
+      throwsValueError(
+        () => unescapeC(s),
+        `invalid escape sequence '${s.slice(0, 2)}' in '${s}'; expected one of ${EXPECTED_ESCAPES}`,
+      );
+    assert.equal(unescapeC(String.raw`\u00e9f`), 'éf');
+  });
+});
+
+describe('mutation-tested: quoteWord writes every control character as an escape', () => {
+  for (const [word, quoted] of [
+    ['a\rb', String.raw`"a\rb"`],
+    ['a\x01b', String.raw`"a\x01b"`],
+    ['a\x7fb', String.raw`"a\x7fb"`],
+    ['a\x1fb', String.raw`"a\x1fb"`],
+  ] as const)
+    it(`${JSON.stringify(word)} -> ${quoted}`, () => {
+      assert.equal(quoteWord(word), quoted);
+      assert.deepEqual(splitWords(quoted, C), [word]);
+    });
+});

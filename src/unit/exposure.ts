@@ -643,29 +643,43 @@ function yes(v: string | undefined): boolean {
   return v !== undefined && /^(1|yes|y|true|t|on)$/i.test(v.trim());
 }
 
-function capabilityMask(values: readonly string[]): bigint {
-  let mask = ALL_CAPS;
-  let first = true;
-  for (const v of values) {
-    if (v.trim() === '') {
-      mask = ALL_CAPS;
-      first = true;
-      continue;
-    }
-    const invert = v.startsWith('~');
-    const names = (invert ? v.slice(1) : v).split(/\s+/).filter((n) => n !== '');
-    const m = cap(...names.filter((n) => CAPABILITY_NAMES.includes(n)));
-    if (invert) mask = (first ? ALL_CAPS : mask) & ~m;
-    else mask = first ? m : mask | m;
-    first = false;
-  }
-  return mask;
+/** A set of capability numbers (as the exec room parsed them: systemd's OR of lists, `~`, resets,
+ * unknown names left out) as a mask. */
+function capabilitySet(numbers: readonly number[]): bigint {
+  return numbers.reduce((m, n) => m | (1n << BigInt(n)), 0n) & ALL_CAPS;
 }
 
-/** The facts the checks read, as systemd would run the unit. */
-function systemdInfo(config: ServiceUnitConfig): SecurityInfo {
+/** The values after the last empty assignment (which resets a list). */
+function sinceReset(values: readonly string[]): string[] {
+  const n = values.findLastIndex((v) => v.trim() === '');
+  return values.slice(n + 1);
+}
+
+/** The facts the checks read, as systemd would run the unit: with what systemd's
+ * unit_patch_contexts() derives from other keys (PrivateDevices=, ProtectKernelModules=,
+ * ProtectKernelLogs= and ProtectClock= drop capabilities; ProtectClock= allows the RTC device;
+ * PrivateDevices= closes the device policy; DynamicUser= implies PrivateTmp=, ProtectSystem=strict,
+ * ProtectHome=read-only, NoNewPrivileges=, RestrictSUIDSGID= and RemoveIPC=), the last only when
+ * `dynamicUserApplies`. */
+function systemdInfo(config: ServiceUnitConfig, dynamicUserApplies = true): SecurityInfo {
   const e = config.exec;
   const dynamicUser = yes(rawValue(config, 'DynamicUser'));
+  const implied = dynamicUser && dynamicUserApplies;
+  const s = config.sandbox;
+  const sandbox: SandboxContext = implied
+    ? {
+        ...s,
+        privateTmp: s.privateTmp === 'no' ? 'yes' : s.privateTmp,
+        protectSystem: 'strict',
+        protectHome: s.protectHome === 'no' ? 'read-only' : s.protectHome,
+        restrictSUIDSGID: true,
+      }
+    : s;
+  let dropped = 0n;
+  if (s.privateDevices) dropped |= cap('CAP_MKNOD', 'CAP_SYS_RAWIO');
+  if (s.protectKernelModules) dropped |= cap('CAP_SYS_MODULE');
+  if (s.protectKernelLogs) dropped |= cap('CAP_SYSLOG');
+  if (s.protectClock) dropped |= cap('CAP_SYS_TIME', 'CAP_WAKE_ALARM');
   const user = e.user;
   const runsAsRoot = user === undefined ? !dynamicUser : user === 'root' || user === '0';
   const ipDeny = rawValues(config, 'IPAddressDeny').join(' ');
@@ -681,31 +695,30 @@ function systemdInfo(config: ServiceUnitConfig): SecurityInfo {
     user,
     dynamicUser,
     supplementaryGroups: e.supplementaryGroups.length > 0,
-    sandbox: config.sandbox,
+    sandbox,
     privateUsers: yes(rawValue(config, 'PrivateUsers')),
-    noNewPrivileges: yes(rawValue(config, 'NoNewPrivileges')),
+    noNewPrivileges: yes(rawValue(config, 'NoNewPrivileges')) || implied,
     rootDirectory: ['RootDirectory', 'RootImage'].some((k) => {
       const v = rawValue(config, k);
       return v !== undefined && v !== '' && v !== '/';
     }),
-    capabilities: capabilityMask(rawValues(config, 'CapabilityBoundingSet')),
-    ambientCapabilities: rawValues(config, 'AmbientCapabilities').some(
-      (v) => v.trim() !== '' && !v.startsWith('~'),
-    ),
+    // The parsed sets: every assignment counts (the file's last line alone would not).
+    capabilities:
+      (e.privileges.capabilityBoundingSet ? capabilitySet(e.privileges.capabilityBoundingSet) : ALL_CAPS) &
+      ~dropped,
+    ambientCapabilities: e.privileges.ambientCapabilities.length > 0,
     umask: e.umask,
     // System services get a private session keyring by default.
     keyringPrivate: (rawValue(config, 'KeyringMode') ?? 'private') === 'private',
     notifyAll: config.service.notifyAccess === 'all',
-    // DynamicUser= implies RemoveIPC=yes.
-    removeIPC: yes(rawValue(config, 'RemoveIPC')) || dynamicUser,
+    removeIPC: yes(rawValue(config, 'RemoveIPC')) || implied,
     delegate: yes(rawValue(config, 'Delegate')),
     ipDenyAll: /\b(any|0\.0\.0\.0\/0|::\/0)\b/.test(ipDeny),
     ipAllowLocalhostOnly: ipAllow.length > 0 && ipAllow.every(localhost),
     ipAllowOther: ipAllow.some((w) => !localhost(w)),
-    // PrivateDevices= implies DevicePolicy=closed with the basic nodes allowed.
-    deviceClosed: policy === 'strict' || policy === 'closed' || config.sandbox.privateDevices,
-    deviceAllow:
-      rawValues(config, 'DeviceAllow').some((v) => v.trim() !== '') || config.sandbox.privateDevices,
+    deviceClosed:
+      policy === 'strict' || policy === 'closed' || ((policy ?? 'auto') === 'auto' && s.privateDevices),
+    deviceAllow: sinceReset(rawValues(config, 'DeviceAllow')).length > 0 || s.protectClock,
     defaultDependencies: config.unit.defaultDependencies,
   };
 }
@@ -714,7 +727,7 @@ function systemdInfo(config: ServiceUnitConfig): SecurityInfo {
  * (and what it would have granted, such as ambient capabilities or a delegated cgroup, is not
  * granted either). */
 function sockunitInfo(config: ServiceUnitConfig, enforced: (key: string) => boolean): SecurityInfo {
-  const s = systemdInfo(config);
+  const s = systemdInfo(config, enforced('DynamicUser'));
   return {
     ...s,
     dynamicUser: enforced('DynamicUser') && s.dynamicUser,

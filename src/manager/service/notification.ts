@@ -66,7 +66,10 @@ export function parseMainPid(text: string): number | undefined {
 /** FDSTORE=1 and FDSTOREREMOVE=1 for `unit`: stores the message's fds (or closes them, with the
  * reason), removes named ones, and closes fds that came without FDSTORE=1. Takes every fd. */
 export function applyFdStore(n: Notification, fds: Fd[], store: FdStore, log: Logger, unit: string): void {
-  if (n.fdStore && fds.length > 0) storeFds(fds.splice(0), n.fdName ?? 'stored', store, log, unit);
+  if (n.fdStore) {
+    const name = fdStoreName(n.fdName, log, unit);
+    if (fds.length > 0) storeFds(fds.splice(0), name, store, log, unit);
+  }
   if (n.fdStoreRemove) {
     if (n.fdName === undefined)
       log.warning(`${unit}: FDSTOREREMOVE=1 without FDNAME=; nothing removed.`, unit);
@@ -78,15 +81,16 @@ export function applyFdStore(n: Notification, fds: Fd[], store: FdStore, log: Lo
   }
 }
 
+/** FDNAME= for FDSTORE=1: an invalid name is ignored with a warning and the fds are stored under
+ * the default name, as systemd does (FDNAME= is optional when storing). */
+function fdStoreName(requested: string | undefined, log: Logger, unit: string): string {
+  if (requested === undefined) return 'stored';
+  if (isValidFdName(requested)) return requested;
+  log.warning(`${unit}: FDNAME=${JSON.stringify(requested)} is not a valid fd name; using "stored".`, unit);
+  return 'stored';
+}
+
 function storeFds(fds: Fd[], name: string, store: FdStore, log: Logger, unit: string): void {
-  if (!isValidFdName(name)) {
-    for (const fd of fds) closeQuietly(fd);
-    log.warning(
-      `${unit}: FDNAME=${JSON.stringify(name)} is not a valid fd name; ${fds.length} fd(s) closed.`,
-      unit,
-    );
-    return;
-  }
   for (const fd of fds) {
     const outcome = store.add(fd, name);
     if (outcome === 'stored') log.debug(`${unit}: Stored fd ${fd} as ${name}.`, unit);

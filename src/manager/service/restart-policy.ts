@@ -56,8 +56,8 @@ export function shouldRestart(rules: RestartRules, facts: ExitFacts): boolean {
   return restartsAfterResult[rules.policy](facts.result);
 }
 
-/** Clean exits per systemd: status 0, or HUP/INT/TERM/PIPE (not for oneshot), or a
- * SuccessExitStatus= entry. */
+/** Clean exits per systemd's is_clean_exit(): status 0, or HUP/INT/TERM/PIPE (not for oneshot),
+ * or a SuccessExitStatus= entry. A core dump is never clean, whatever signal caused it. */
 export function classifyExit(
   exit: { status?: number; signal?: string; dumped?: boolean },
   options: { oneshot?: boolean; successExitStatus?: ReadonlySet<number | string> } = {},
@@ -65,10 +65,11 @@ export function classifyExit(
   if (exit.status !== undefined) {
     return exit.status === 0 || options.successExitStatus?.has(exit.status) ? 'success' : 'exit-code';
   }
+  if (exit.dumped) return 'core-dump';
   const sig = exit.signal ?? '';
   if (options.successExitStatus?.has(sig)) return 'success';
   if (!options.oneshot && ['HUP', 'INT', 'TERM', 'PIPE'].includes(sig)) return 'success';
-  return exit.dumped ? 'core-dump' : 'signal';
+  return 'signal';
 }
 
 /** An exit-status list as a set of numbers and signal names without SIG, built once per

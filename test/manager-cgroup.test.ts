@@ -424,8 +424,12 @@ describe('services in cgroups', () => {
       );
       assert.equal((await treeOf(m)).path, given);
       await suite.trigger(port);
-      await waitUntil('the service wrote its cgroup', () => (existsSync(out) ? true : undefined));
-      assert.equal(readFileSync(out, 'latin1'), `0::${given}/g.service\n`);
+      // The shell makes the file before grep writes the line: wait for the whole line.
+      const line = await waitUntil('the service wrote its cgroup', () => {
+        const text = existsSync(out) ? readFileSync(out, 'latin1') : '';
+        return text.endsWith('\n') ? text : undefined;
+      });
+      assert.equal(line, `0::${given}/g.service\n`);
       assert.equal(cgroupPathOf(m.pid), `${given}/manager.scope`);
       await suite.disposeAll();
     } finally {

@@ -10,8 +10,11 @@
 // Every server runs in its own process (client and server get a core each on 2 vCPUs). Each
 // measurement is bounded: throughput moves exactly BULK_BYTES; rate runs stop at RATE_SECONDS or
 // RATE_MAX_CONNECTIONS. Each variant checks TCP_IS_MPTCP on a real connection before it counts.
+// Each MPTCP bulk transfer also counts the kernel's MPTCP-level retransmissions (the stalls that
+// make single repetitions vary 2-3x), printed per peer after the table.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as mptcp from '../src/mptcp/index.js';
@@ -339,6 +342,23 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The kernel's count of MPTCP-level retransmissions (MPTcpExt MPTCPRetrans, /proc/net/netstat).
+ * On loopback nothing is lost: each one is the sender's MPTCP retransmit timer firing because the
+ * receiver's DATA_ACK came late, i.e. a stall of at least one MPTCP RTO (200 ms or more) in a
+ * transfer that otherwise takes about a second. Machine-wide: other MPTCP traffic meanwhile
+ * counts too (rare: it is short request/response). NaN when the kernel has no MPTCP counters. */
+function mptcpRetransmissions(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const at = lines.findIndex((line) => line.startsWith('MPTcpExt:'));
+  if (at < 0) return Number.NaN;
+  const names = (lines[at] as string).split(' ');
+  const values = (lines[at + 1] ?? '').split(' ');
+  return Number(values[names.indexOf('MPTCPRetrans')]);
+}
+
+/** MPTCP-level retransmissions during each MPTCP bulk measurement, per peer. */
+const bulkRetransmissions = new Map<Peer, number[]>();
+
 async function measure(peer: Peer, proto: Proto, metric: Metric): Promise<number> {
   const mode: Mode = metric === 'bulk' ? 'sink' : 'echo';
   const server = await (peer === 'node'
@@ -348,7 +368,13 @@ async function measure(peer: Peer, proto: Proto, metric: Metric): Promise<number
       : pythonServerFor(proto, mode, peer === 'python' ? LIBUV_READ_BYTES : 256 * 1024));
   try {
     if (metric === 'bulk') {
+      const before = mptcpRetransmissions();
       const r = peer.startsWith('node') ? await nodeBulk(proto, server.port) : pyBulk(proto, server.port);
+      if (proto === 'mptcp')
+        bulkRetransmissions.set(peer, [
+          ...(bulkRetransmissions.get(peer) ?? []),
+          mptcpRetransmissions() - before,
+        ]);
       if (r.multipath !== (proto === 'mptcp'))
         throw new Error(`${peer} ${proto} bulk: TCP_IS_MPTCP was ${r.multipath}`);
       return (BULK_BYTES * 8) / r.seconds / 1e9; // Gbit/s
@@ -439,6 +465,11 @@ async function main(): Promise<void> {
   console.log(
     `With a fixed SO_RCVBUF of 4 MiB instead of the kernel's autotuning (SOCKUNIT_MPTCP_RCVBUF=4194304): ` +
       `${median(series('nodeFixed', 'mptcp', 'bulk')).toFixed(2)} Gbit/s, ${fixed.toFixed(2)}x Node TCP, score ${(fixed / kernelBulk).toFixed(2)}.`,
+  );
+  const stalls = (peer: Peer) => (bulkRetransmissions.get(peer) ?? []).join(' ');
+  console.log(
+    `MPTCP-level retransmissions per 1 GiB MPTCP transfer (each a stall until the sender's MPTCP retransmit timer; per repetition): ` +
+      `sockunit ${stalls('node')}; fixed 4 MiB ${stalls('nodeFixed')}; python ${stalls('python')}; python 256 KiB reads ${stalls('python256')}.`,
   );
   console.log(`\nraw: ${JSON.stringify(Object.fromEntries(results))}`);
   if (!allMet) process.exitCode = 1;

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // The executable behind `sockunit`: run the command table with the real streams.
 import { main } from './main.js';
+import { holdYoungGeneration } from './young-generation.js';
 
+// Before the command's modules load: they are most of what a start allocates. `run` releases it
+// once its listeners are open; the other commands are short-lived.
+holdYoungGeneration();
 main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
   (code) => {
     process.exitCode = code;

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The executable behind `sockunit`: run the command table with the real streams.
 import { existsSync } from 'node:fs';
-import { holdYoungGeneration } from './young-generation.js';
+import { holdStartupSettings } from './v8-startup.js';
 
 // Before the command's modules load: they are most of what a start allocates. `run` releases it
 // once its listeners are open; the other commands are short-lived.
-holdYoungGeneration();
+holdStartupSettings();
 
 // The command table and each command's modules bundled (scripts/bundle.mjs, run by the build):
 // Node 20 loads `run`'s graph as a few chunks in about half the CPU of its ~150 separate modules.

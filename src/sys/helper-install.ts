@@ -3,7 +3,6 @@
 // allows exec, checked byte for byte and replaced atomically when it differs. Nothing of
 // another user can be exec'd as a service's first step, so the directory must be ours alone.
 
-import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -21,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { ListingLine } from './elf.js';
 import { helperElf } from './elf.js';
+import { crypto } from './lazy-builtins.js';
 
 /** Node's `process.arch` names of the architectures that have helper listings. */
 export type HelperArch = 'x64' | 'arm64';
@@ -50,7 +50,7 @@ export function helperImage(
 /** A helper's file name: `prefix-arch-digest`. The content hash keeps two sockunit versions (two
  * contracts) that share a directory from replacing each other's helper. */
 export function helperFileName(prefix: string, arch: string, image: Uint8Array): string {
-  const digest = createHash('sha256').update(image).digest('hex').slice(0, 12);
+  const digest = crypto().createHash('sha256').update(image).digest('hex').slice(0, 12);
   return `${prefix}-${arch}-${digest}`;
 }
 
@@ -95,7 +95,7 @@ export function installHelperImage(dir: string, fileName: string, image: Uint8Ar
   ensurePrivateDir(dir);
   const path = join(dir, fileName);
   if (!isInstalled(path, image)) {
-    const temporary = join(dir, `.helper.${process.pid}.${randomBytes(6).toString('hex')}`);
+    const temporary = join(dir, `.helper.${process.pid}.${crypto().randomBytes(6).toString('hex')}`);
     try {
       const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o700);
       try {

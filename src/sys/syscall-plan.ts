@@ -12,7 +12,6 @@
 //   a step is 88 bytes (see the listing's header); a number of all ones ends the plan; then
 //   execve(PATH, [ARGV0, ARG...], envp). Plans are at most PLAN_MAX bytes.
 
-import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -29,6 +28,7 @@ import {
 import { unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { helperElf } from './elf.js';
+import { crypto } from './lazy-builtins.js';
 import { SANDBOX_HELPER_AARCH64 } from './sandbox-helper-aarch64.js';
 import { SANDBOX_HELPER_X86_64 } from './sandbox-helper-x86_64.js';
 
@@ -210,7 +210,7 @@ function installFile(dir: string, name: string, bytes: Uint8Array, mode: number)
     )
       return path;
   } catch {}
-  const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const temporary = join(dir, `.${name}.${process.pid}.${crypto().randomBytes(6).toString('hex')}`);
   try {
     const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
@@ -241,7 +241,7 @@ export function sandboxHelperPath(): string {
     );
   const dir = sandboxDir();
   ensureSharedDir(dir);
-  const digest = createHash('sha256').update(image).digest('hex').slice(0, 12);
+  const digest = crypto().createHash('sha256').update(image).digest('hex').slice(0, 12);
   const path = installFile(dir, `sandbox-${process.arch}-${digest}`, image, 0o755);
   accessSync(path, constants.X_OK);
   helperPath = path;
@@ -253,7 +253,7 @@ const writtenPlans = new Set<string>();
 /** Writes a plan (named by its content, so equal plans share a file) and returns its path. */
 export function writePlan(plan: Buffer): string {
   const dir = sandboxDir();
-  const name = `plan-${createHash('sha256').update(plan).digest('hex').slice(0, 24)}`;
+  const name = `plan-${crypto().createHash('sha256').update(plan).digest('hex').slice(0, 24)}`;
   const path = join(dir, name);
   if (writtenPlans.has(path)) return path;
   ensureSharedDir(dir);

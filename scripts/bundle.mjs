@@ -1,20 +1,25 @@
-// Bundles the `sockunit` command (cli/main.js and, through its on-demand imports, each command's
-// module graph) into BUILD/bundle/, after tsc has compiled BUILD. Why: Node 20's ES module loader
-// pays per module (URL resolution, file open/stat/read on the thread pool, a compile and a link
-// each), and `sockunit run` loads ~150 of sockunit's modules: importing its graph took ~120 ms of
-// CPU as separate files and ~60 ms as one bundle (bench/README.md, start-up). Every command stays
-// a chunk of its own (esbuild's splitting keeps `import()` lazy), so `sockunit verify` still does
-// not load the manager. koffi (a native addon) and prom-client (loaded only with --metrics) stay
-// packages. The library entry points (index.js, mptcp/, activation/) and the worker threads'
-// files are not bundled: they keep tsc's output.
+// Bundles the `sockunit` command into BUILD/bundle/, after tsc has compiled BUILD: the command
+// table (cli/main.js) and each command's module graph (cli/run.js, cli/status.js, …), one file
+// each. Why: Node 20's ES module loader pays per module (URL resolution, file open/stat/read on
+// the thread pool, a compile and a link each), and `sockunit run` loads ~150 of sockunit's
+// modules: importing its graph took ~120 ms of CPU as separate files and ~60 ms bundled
+// (bench/README.md, start-up). Each command is built on its own, so that it is one file rather
+// than a share of chunks common to several commands (27 files for `run` in one build with
+// splitting); main.js still imports a command only when it is run, so `sockunit verify` does not
+// load the manager. A command's own lazy imports (`--metrics`' module) stay lazy chunks. koffi (a
+// native addon) and prom-client (loaded only with --metrics) stay packages. The library entry
+// points (index.js, mptcp/, activation/) and the worker threads' files are not bundled: they keep
+// tsc's output.
 //
 // Usage: node scripts/bundle.mjs BUILD   (BUILD: dist, or .test-build/src)
 
-import { relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = resolve(process.argv[2] ?? 'dist');
 const outdir = resolve(root, 'bundle');
+const cliDir = resolve(root, 'cli');
 
 /** Each module keeps its own `import.meta.url` (its file in BUILD, not the bundle's): the modules
  * find their neighbours by it — the worker threads' files, package.json. */
@@ -22,7 +27,6 @@ const ownImportMetaUrl = {
   name: 'own-import-meta-url',
   setup(b) {
     b.onLoad({ filter: /\.js$/ }, async (args) => {
-      const { readFile } = await import('node:fs/promises');
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('import.meta.url')) return { contents: source, loader: 'js' };
       const fromBundle = relative(outdir, args.path);
@@ -37,16 +41,32 @@ const ownImportMetaUrl = {
   },
 };
 
-await build({
-  entryPoints: [resolve(root, 'cli/main.js')],
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external: ['koffi', 'prom-client'],
-  sourcemap: true,
-  logLevel: 'warning',
-  plugins: [ownImportMetaUrl],
-});
+/** `import('./run.js')` in cli/ (main.js's command table; proxy.js's main.js) stays an import,
+ * of the bundle of that name beside this one. */
+const commandsApart = {
+  name: 'commands-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' && dirname(args.importer) === cliDir
+        ? { path: args.path, external: true }
+        : undefined,
+    );
+  },
+};
+
+const mainSource = await readFile(resolve(cliDir, 'main.js'), 'utf8');
+const commands = [...new Set([...mainSource.matchAll(/import\('\.\/([\w-]+)\.js'\)/g)].map((m) => m[1]))];
+for (const name of ['main', ...commands])
+  await build({
+    entryPoints: [resolve(cliDir, `${name}.js`)],
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['koffi', 'prom-client'],
+    sourcemap: true,
+    logLevel: 'warning',
+    plugins: [commandsApart, ownImportMetaUrl],
+  });

@@ -11,12 +11,9 @@
 // - TurboFan. A few functions run hot while units load (the FFI declarations, the key tables)
 //   and got optimized: the optimizing compiler's ~4 MiB of machine code in the node binary was
 //   paged in for a start that ends before the optimized code pays back (RSS 54 vs 58 MiB for one
-//   unit with --no-opt).
-// - Sparkplug, V8's baseline compiler, likewise: its code and the machine code it emits cost
-//   ~1 MiB for a start that runs most functions a few times each (runtime flag: 52.9 vs 53.5 MB for one unit);
-//   the interpreter runs them meanwhile.
+//   unit with --no-opt). Sparkplug, V8's baseline compiler, still runs.
 //
-// All are released once run's listeners are open: under load (a burst of Accept=yes
+// Both are released once run's listeners are open: under load (a burst of Accept=yes
 // connections) the heap grows and hot code is optimized exactly as before.
 
 import { setFlagsFromString } from 'node:v8';
@@ -25,16 +22,14 @@ import { setFlagsFromString } from 'node:v8';
 const V8_DEFAULT_GROWTH_FACTOR = 2;
 
 /** From here on, the semi-spaces keep their size (1 MiB each unless Node was told otherwise) and
- * nothing is compiled to machine code. */
+ * nothing is optimized by TurboFan. */
 export function holdStartupSettings(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
   setFlagsFromString('--no-opt');
-  setFlagsFromString('--no-sparkplug');
 }
 
 /** V8's own settings again. */
 export function releaseStartupSettings(): void {
   setFlagsFromString(`--semi-space-growth-factor=${V8_DEFAULT_GROWTH_FACTOR}`);
   setFlagsFromString('--opt');
-  setFlagsFromString('--sparkplug');
 }

@@ -23,21 +23,26 @@ const cliDir = resolve(root, 'cli');
 
 /** Each module keeps its own `import.meta.url` (its file in BUILD, not the bundle's): the modules
  * find their neighbours by it — the worker threads' files, package.json. */
-const ownImportMetaUrl = {
-  name: 'own-import-meta-url',
+function ownImportMetaUrl(source, path) {
+  const fromBundle = relative(outdir, path);
+  return source.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`);
+}
+
+/** Non-ASCII characters (in comments, messages, a regular expression) as `\u` escapes, which
+ * mean the same in strings, templates and regular expressions: one such character anywhere in a
+ * file makes V8 hold the whole file's text as a two-byte string, and V8 keeps a module's text for
+ * as long as its functions may be compiled (run's bundle: 1.3 MiB instead of 0.65). */
+function asciiOnly(source) {
+  return source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const moduleText = {
+  name: 'module-text',
   setup(b) {
-    b.onLoad({ filter: /\.js$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      if (!source.includes('import.meta.url')) return { contents: source, loader: 'js' };
-      const fromBundle = relative(outdir, args.path);
-      return {
-        contents: source.replaceAll(
-          'import.meta.url',
-          `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`,
-        ),
-        loader: 'js',
-      };
-    });
+    b.onLoad({ filter: /\.js$/ }, async (args) => ({
+      contents: asciiOnly(ownImportMetaUrl(await readFile(args.path, 'utf8'), args.path)),
+      loader: 'js',
+    }));
   },
 };
 
@@ -68,5 +73,5 @@ for (const name of ['main', ...commands])
     external: ['koffi', 'prom-client'],
     sourcemap: true,
     logLevel: 'warning',
-    plugins: [commandsApart, ownImportMetaUrl],
+    plugins: [commandsApart, moduleText],
   });

@@ -1,4 +1,4 @@
-// V8 settings of the sockunit process while it starts, and V8's own once it runs: start-up is
+// V8 settings of `sockunit run` while it starts, and V8's own once it listens: start-up is
 // work V8's defaults handle badly, and a manager that ran it with them kept the cost afterwards.
 //
 // - The young generation. Start-up is a burst of objects that live on (compiled modules, parsed

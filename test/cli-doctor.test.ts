@@ -192,6 +192,28 @@ describe('sockunit doctor', () => {
     }
   });
 
+  test('a TCP unit upgraded with --mptcp-upgrade counts as an MPTCP listener of the running manager', async (t) => {
+    if (why) return t.skip(why);
+    const ns = fresh('upgraded');
+    const manager = await ManagerProcess.start({
+      dir: tempDir('doctor'),
+      wrapper: ['ip', 'netns', 'exec', ns.name],
+      args: ['--mptcp-upgrade'],
+      units: {
+        'plain.socket': '[Socket]\nListenStream=127.0.0.1:8080\n',
+        'plain.service': `[Service]\nExecStart=${SYSTEM_PYTHON} -c "${HOLDING_SERVER_PY}"\n`,
+      },
+    });
+    try {
+      const report = parseReport(doctorIn(ns, '--json', '--control-socket', manager.controlSocket));
+      const c = check(report, 'manager-fallback');
+      assert.equal(c.status, 'ok', `${JSON.stringify(c)}\nmanager log:\n${manager.log}`);
+      assert.match(c.message, /has 1 MPTCP listener, all running MPTCP/);
+    } finally {
+      await manager.dispose();
+    }
+  });
+
   test("a running manager's MPTCP listener that runs MPTCP is ok, with its connections counted", async (t) => {
     if (why) return t.skip(why);
     const ns = fresh('mgr-ok');

@@ -318,7 +318,9 @@ describe('sockunit run: DynamicUser=', () => {
         '[Service]',
         'DynamicUser=yes',
         `StateDirectory=${unit}`,
-        `ExecStart=/bin/sh -c 'id -u >> "$$STATE_DIRECTORY/uids"; grep NoNewPrivs /proc/self/status > ${dir}/out/nnp; exec sleep 30'`,
+        // Reports go to its state directory: DynamicUser= implies a private /tmp (where the test's
+        // directory is) and a read-only system (systemd's unit_patch_contexts()).
+        `ExecStart=/bin/sh -c 'cd "$$STATE_DIRECTORY"; grep NoNewPrivs /proc/self/status > nnp; grep " / / " /proc/self/mountinfo > root; test -e ${dir}/out && echo visible > tmp || echo private > tmp; id -u >> uids; exec sleep 30'`,
         '',
       ].join('\n'),
     }));
@@ -332,10 +334,19 @@ describe('sockunit run: DynamicUser=', () => {
     assert.equal(priv.uid, 0);
     assert.equal(priv.mode & 0o7777, 0o700, 'nobody else can enter private/');
     assert.equal(statSync(`/var/lib/private/${unit}`).uid, uid);
+    const state = `/var/lib/private/${unit}`;
     assert.match(
-      await readWhenThere(join(m.dir, 'out', 'nnp')),
+      readFileSync(join(state, 'nnp'), 'utf8'),
       /NoNewPrivs:\s+1/,
       'DynamicUser= implies NoNewPrivileges=',
+    );
+    // The topmost mount on / (mountinfo's sixth field: its options).
+    const root = readFileSync(join(state, 'root'), 'utf8').trim().split('\n').pop()?.split(' ')[5] ?? '';
+    assert.match(root, /^ro\b/, 'and ProtectSystem=strict: / is read-only');
+    assert.equal(
+      readFileSync(join(state, 'tmp'), 'utf8'),
+      'private\n',
+      'and PrivateTmp=: the host /tmp is not there',
     );
     sockunit(m, 'restart', `${unit}.service`);
     const again = await waitUntil('second run', () => {

@@ -19,16 +19,17 @@ import {
 import { CONTEXT_HELPER_AARCH64 } from '../src/sys/context-helper-aarch64.js';
 import { CONTEXT_HELPER_X86_64 } from '../src/sys/context-helper-x86_64.js';
 import { ELF_CODE_OFFSET } from '../src/sys/elf.js';
+import type { HelperArch } from '../src/sys/helper-install.js';
 import { listenPidWrap } from '../src/sys/listen-pid-helper.js';
 import { onExit } from '../src/sys/process.js';
 import { spawnProcess } from '../src/sys/spawn.js';
-import { encodeScript, type ScriptArch, type ScriptStep } from '../src/sys/syscall-script.js';
+import { encodeScript, type ScriptStep } from '../src/sys/syscall-script.js';
 import { compareWithObjdump, skipOutsideCi, which } from './fixtures/sys/machine-code.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sockunit-context-helper-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const native: ScriptArch | undefined =
+const native: HelperArch | undefined =
   process.arch === 'x64' || process.arch === 'arm64' ? process.arch : undefined;
 const noHelper = native ? undefined : `no exec-context helper for ${process.arch}`;
 const RLIMIT_NOFILE = 7;
@@ -45,7 +46,7 @@ function rlimit(soft: number, hard: number): { data: Uint8Array } {
 /** Runs `helper` (through `runner`, e.g. qemu) with `steps`, then `/bin/sh -c script`. */
 function runSteps(
   helper: string,
-  arch: ScriptArch,
+  arch: HelperArch,
   steps: readonly ScriptStep[],
   script: string,
   runner: string[] = [],
@@ -56,7 +57,7 @@ function runSteps(
 }
 
 /** The helper behaviours both architectures must show; `runner` runs a foreign one. */
-function checkBehaviour(helper: string, arch: ScriptArch, runner: string[] = []): void {
+function checkBehaviour(helper: string, arch: HelperArch, runner: string[] = []): void {
   // Data in the script (an rlimit struct, a path, text), a result kept in a slot and used twice.
   const ok = runSteps(
     helper,

@@ -123,6 +123,10 @@ describe('conditions, one kind at a time', () => {
     c('ControlGroupController', 'memory pids'),
     c('ControlGroupController', 'v1'),
     c('ControlGroupController', 'v2', true),
+    // Names systemd does not know are ignored; a value with none it knows holds (systemd's test-condition).
+    c('ControlGroupController', 'thisisnotarealcontroller'),
+    c('ControlGroupController', 'memory thisisnotarealcontroller'),
+    c('ControlGroupController', 'io thisisnotarealcontroller', true),
     c('ACPower', 'yes'),
     c('FirstBoot', 'no'),
     c('CPUFeature', 'avx2'),

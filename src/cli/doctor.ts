@@ -91,7 +91,10 @@ export function managerSocketsOver(path: string): ManagerSocketsSource {
       if (err instanceof ControlClientError) return { unavailable: err.message };
       throw err;
     }
-    const mptcp = rows.filter((r) => r.protocol === 'mptcp' || r.protocol === 'mptcp->tcp');
+    // tcp->mptcp: a TCP unit's port that --mptcp-upgrade opened as MPTCP (it runs MPTCP).
+    const mptcp = rows.filter(
+      (r) => r.protocol === 'mptcp' || r.protocol === 'mptcp->tcp' || r.protocol === 'tcp->mptcp',
+    );
     const units = [...new Set(mptcp.map((r) => r.unit))];
     let connections: UnitConnections[] = [];
     if (units.length > 0) {

@@ -2,35 +2,23 @@
 // (context-helper-x86_64.ts; contract in context-helper.ts), instruction for instruction where
 // the two ISAs allow.
 //
-// Registers kept across the program: x19 = the initial stack pointer (argc, argv[], NULL,
-// envp[], NULL), x20 = end of the digit buffer (a '\n' sits at x20), x21 = envp, x22 = the
-// decoded script, x23 = the step being run, x24 = 16 result slots on the stack, x25 = errno and
-// x26 = the exit status on the way out. Syscalls: number in x8, arguments in x0..x5, `svc #0`,
-// result in x0 (-errno on failure). The subroutines are leaves, so bl/ret through x30 needs no
-// stack.
+// Registers kept across the program: x19, x20 and x21 as ENTRY_AARCH64 sets them
+// (helper-routines.ts), x22 = the decoded script, x23 = the step being run, x24 = 16 result
+// slots at the bottom of the frame, x25 = errno and x26 = the exit status on the way out.
+// Syscalls: number in x8, arguments in x0..x5, `svc #0`, result in x0 (-errno on failure). The
+// subroutines are leaves, so bl/ret through x30 needs no stack.
 
-import { a64, adr, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
-import { ROUTINES_AARCH64 } from './helper-routines.js';
-
-const MSG_EXEC = 'sockunit-exec: cannot execute ';
-const MSG_ERRNO = ': errno ';
-const MSG_USAGE = 'sockunit-exec: usage: helper SCRIPT PATH ARGV0 [ARG]...\n';
+import { CONTEXT_HELPER_MESSAGES as MSG } from './context-helper-x86_64.js';
+import { a64, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
+import { ENTRY_AARCH64, ROUTINE_DATA, ROUTINES_AARCH64 } from './helper-routines.js';
 
 // Each word is written with its label-relative offset field zero; assemble() fills it in.
 // `{name}` marks that operand in the text, which is objdump's syntax so the test can compare.
 export const CONTEXT_HELPER_AARCH64: readonly ListingLine[] = [
-  label('_start'),
-  a64(0x910003f3, 'mov x19, sp'),
-  a64(0xd10283ff, 'sub sp, sp, #0xa0'), // 16 result slots, then a digit buffer
+  ...ENTRY_AARCH64,
   a64(0x910003f8, 'mov x24, sp'), // x24 = the result slots
-  a64(0x910263f4, 'add x20, sp, #0x98'),
-  a64(0x52800140, 'mov w0, #0xa'),
-  a64(0x39000280, 'strb w0, [x20]'), // '\n' after the digits
-  a64(0xf9400269, 'ldr x9, [x19]'), // argc
   a64(0xf100113f, 'cmp x9, #0x4'), // helper, SCRIPT, PATH, ARGV0
   a64(0x54000003, 'b.cc {usage}', imm19('usage')), // b.lo
-  a64(0x8b090e75, 'add x21, x19, x9, lsl #3'),
-  a64(0x910042b5, 'add x21, x21, #0x10'), // envp = &argv[argc + 1]
   a64(0xf9400a61, 'ldr x1, [x19, #16]'), // argv[1] = SCRIPT, in hex
   a64(0xaa0103f6, 'mov x22, x1'), // decoded in place: x22 = the script's base
   a64(0xaa0103e2, 'mov x2, x1'),
@@ -97,46 +85,11 @@ export const CONTEXT_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xd360fc63, 'lsr x3, x3, #32'),
   a64(0x8b0302c1, 'add x1, x22, x3'), // the step's message
   a64(0x94000000, 'bl {write_string}', imm26('write_string')),
-  a64(0x14000000, 'b {report}', imm26('report')),
+  a64(0x14000000, 'b {fail_errno}', imm26('fail_errno')),
   label('exec'),
-  a64(0xf9400e60, 'ldr x0, [x19, #24]'), // argv[2] = PATH
-  a64(0x91008261, 'add x1, x19, #0x20'), // &argv[3] = ARGV0...
-  a64(0xaa1503e2, 'mov x2, x21'), // envp
-  a64(0xd2801ba8, 'mov x8, #0xdd'), // SYS_execve
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0x4b0003f9, 'neg w25, w0'), // errno
-  a64(0xd280197a, 'mov x26, #0xcb'), // 203/EXEC, as systemd
-  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
-  a64(0xd28003c2, 'mov x2, #0x1e'), // MSG_EXEC.length
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0xf9400e61, 'ldr x1, [x19, #24]'), // PATH
-  a64(0x94000000, 'bl {write_string}', imm26('write_string')),
-  label('report'),
-  a64(0x10000001, 'adr x1, {msg_errno}', adr('msg_errno')),
-  a64(0xd2800102, 'mov x2, #0x8'), // MSG_ERRNO.length
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0x2a1903e0, 'mov w0, w25'),
-  a64(0x94000000, 'bl {format}', imm26('format')),
-  a64(0x91000442, 'add x2, x2, #0x1'), // and the '\n'
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0xaa1a03e0, 'mov x0, x26'),
-  a64(0x14000000, 'b {exit}', imm26('exit')),
-  label('usage'),
-  a64(0x10000001, 'adr x1, {msg_usage}', adr('msg_usage')),
-  a64(0xd2800702, 'mov x2, #0x38'), // MSG_USAGE.length
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0xd2800fe0, 'mov x0, #0x7f'), // status 127
-  label('exit'),
-  a64(0xd2800bc8, 'mov x8, #0x5e'), // SYS_exit_group
-  a64(0xd4000001, 'svc #0x0'),
-  label('write_string'),
-  a64(0xaa0103e3, 'mov x3, x1'),
-  label('string_end'),
-  a64(0x38401464, 'ldrb w4, [x3], #1'),
-  a64(0x35000004, 'cbnz w4, {string_end}', imm19('string_end')),
-  a64(0xcb010062, 'sub x2, x3, x1'),
-  a64(0xd1000442, 'sub x2, x2, #0x1'), // strlen
-  ...ROUTINES_AARCH64,
+  a64(0x91006276, 'add x22, x19, #0x18'), // &argv[2]: PATH, ARGV0...
+  a64(0xd280197a, 'mov x26, #0xcb'), // 203/EXEC, as systemd, should execve fail
+  ...ROUTINES_AARCH64, // exec_path first
   label('nibble'),
   a64(0x5100c000, 'sub w0, w0, #0x30'), // '0'..'9' -> 0..9
   a64(0x7100241f, 'cmp w0, #0x9'),
@@ -144,10 +97,7 @@ export const CONTEXT_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0x51009c00, 'sub w0, w0, #0x27'), // 'a'..'f' -> 10..15
   label('nibble_done'),
   a64(0xd65f03c0, 'ret'),
-  str('msg_exec', MSG_EXEC),
-  str('msg_errno', MSG_ERRNO),
-  str('msg_usage', MSG_USAGE),
+  str('msg_exec', `${MSG.exec}\0`),
+  str('msg_usage', `${MSG.usage}\0`),
+  ...ROUTINE_DATA,
 ];
-
-if (MSG_EXEC.length !== 0x1e || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x38)
-  throw new Error('context-helper-aarch64: a message length no longer matches its mov x2 immediate');

@@ -8,31 +8,26 @@
 // non-zero exit status writes its message and ": errno N\n" to fd 2 and exits with that status. After the last step, execve(PATH, [ARGV0, ARG...], envp); if that
 // returns, "sockunit-exec: cannot execute PATH: errno N\n" and status 203 (systemd's EXEC).
 //
-// Registers kept across the program: rbx = the initial stack pointer (argc, argv[], NULL,
-// envp[], NULL), r12 = envp, r13 = end of the digit buffer (a '\n' sits at r13), r14 = the
-// decoded script, r15 = the step being run, rbp = 16 result slots on the stack. The kernel
-// starts us with the direction flag clear, as repnz scasb needs.
+// Registers kept across the program: rbx, r12 and r13 as ENTRY_X86_64 sets them
+// (helper-routines.ts), r14 = the decoded script, r15 = the step being run, rbp = 16 result
+// slots at the bottom of the frame. The kernel starts us with the direction flag clear, as
+// repnz scasb needs.
 
 import { type ListingLine, label, rel8, rel32, ascii as str, x86 } from './elf.js';
-import { ROUTINES_X86_64 } from './helper-routines.js';
+import { ENTRY_X86_64, ROUTINE_DATA, ROUTINES_X86_64 } from './helper-routines.js';
 
-const MSG_EXEC = 'sockunit-exec: cannot execute ';
-const MSG_ERRNO = ': errno ';
-const MSG_USAGE = 'sockunit-exec: usage: helper SCRIPT PATH ARGV0 [ARG]...\n';
+export const CONTEXT_HELPER_MESSAGES = {
+  exec: 'sockunit-exec: cannot execute ',
+  usage: 'sockunit-exec: usage: helper SCRIPT PATH ARGV0 [ARG]...\n',
+} as const;
 
 // Referenced displacements (rel8/rel32) are appended to the listed bytes by assemble(); `{name}`
 // marks them in the text, which is objdump's Intel syntax so the test can compare the two.
 export const CONTEXT_HELPER_X86_64: readonly ListingLine[] = [
-  label('_start'),
-  x86('48 89 e3', 'mov rbx,rsp'),
-  x86('48 81 ec a0 00 00 00', 'sub rsp,0xa0'), // 16 result slots, then a digit buffer
+  ...ENTRY_X86_64,
   x86('48 89 e5', 'mov rbp,rsp'), // rbp = the result slots
-  x86('4c 8d ac 24 98 00 00 00', 'lea r13,[rsp+0x98]'),
-  x86('41 c6 45 00 0a', 'mov BYTE PTR [r13+0x0],0xa'), // '\n' after the digits
-  x86('48 8b 0b', 'mov rcx,QWORD PTR [rbx]'), // argc
   x86('48 83 f9 04', 'cmp rcx,0x4'), // helper, SCRIPT, PATH, ARGV0
   x86('0f 82', 'jb {usage}', rel32('usage')),
-  x86('4c 8d 64 cb 10', 'lea r12,[rbx+rcx*8+0x10]'), // envp = &argv[argc + 1]
   x86('48 8b 73 10', 'mov rsi,QWORD PTR [rbx+0x10]'), // argv[1] = SCRIPT, in hex
   x86('49 89 f6', 'mov r14,rsi'), // decoded in place: r14 = the script's base
   x86('48 89 f7', 'mov rdi,rsi'),
@@ -110,47 +105,11 @@ export const CONTEXT_HELPER_X86_64: readonly ListingLine[] = [
   x86('48 c1 ea 20', 'shr rdx,0x20'),
   x86('49 8d 34 16', 'lea rsi,[r14+rdx*1]'), // the step's message
   x86('e8', 'call {write_string}', rel32('write_string')),
-  x86('eb', 'jmp {report}', rel8('report')),
+  x86('eb', 'jmp {fail_errno}', rel8('fail_errno')),
   label('exec'),
-  x86('48 8b 7b 18', 'mov rdi,QWORD PTR [rbx+0x18]'), // argv[2] = PATH
-  x86('48 8d 73 20', 'lea rsi,[rbx+0x20]'), // &argv[3] = ARGV0...
-  x86('4c 89 e2', 'mov rdx,r12'), // envp
-  x86('b8 3b 00 00 00', 'mov eax,0x3b'), // SYS_execve
-  x86('0f 05', 'syscall'),
-  x86('f7 d8', 'neg eax'),
-  x86('89 c5', 'mov ebp,eax'), // errno
-  x86('41 bf cb 00 00 00', 'mov r15d,0xcb'), // 203/EXEC, as systemd
-  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
-  x86('ba 1e 00 00 00', 'mov edx,0x1e'), // MSG_EXEC.length
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('48 8b 73 18', 'mov rsi,QWORD PTR [rbx+0x18]'), // PATH
-  x86('e8', 'call {write_string}', rel32('write_string')),
-  label('report'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_errno}]', rel32('msg_errno')),
-  x86('ba 08 00 00 00', 'mov edx,0x8'), // MSG_ERRNO.length
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('89 e8', 'mov eax,ebp'),
-  x86('e8', 'call {format}', rel32('format')),
-  x86('48 ff c2', 'inc rdx'), // and the '\n'
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('44 89 ff', 'mov edi,r15d'),
-  x86('eb', 'jmp {exit}', rel8('exit')),
-  label('usage'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_usage}]', rel32('msg_usage')),
-  x86('ba 38 00 00 00', 'mov edx,0x38'), // MSG_USAGE.length
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('bf 7f 00 00 00', 'mov edi,0x7f'), // status 127
-  label('exit'),
-  x86('b8 e7 00 00 00', 'mov eax,0xe7'), // SYS_exit_group
-  x86('0f 05', 'syscall'),
-  label('write_string'),
-  x86('48 89 f7', 'mov rdi,rsi'),
-  x86('31 c0', 'xor eax,eax'),
-  x86('48 c7 c1 ff ff ff ff', 'mov rcx,0xffffffffffffffff'),
-  x86('f2 ae', 'repnz scas al,BYTE PTR es:[rdi]'), // strlen: rcx = -(len + 2)
-  x86('48 f7 d1', 'not rcx'),
-  x86('48 8d 51 ff', 'lea rdx,[rcx-0x1]'),
-  ...ROUTINES_X86_64,
+  x86('4c 8d 73 18', 'lea r14,[rbx+0x18]'), // &argv[2]: PATH, ARGV0...
+  x86('41 bf cb 00 00 00', 'mov r15d,0xcb'), // 203/EXEC, as systemd, should execve fail
+  ...ROUTINES_X86_64, // exec_path first
   label('nibble'),
   x86('83 e8 30', 'sub eax,0x30'), // '0'..'9' -> 0..9
   x86('83 f8 09', 'cmp eax,0x9'),
@@ -158,11 +117,7 @@ export const CONTEXT_HELPER_X86_64: readonly ListingLine[] = [
   x86('83 e8 27', 'sub eax,0x27'), // 'a'..'f' -> 10..15
   label('nibble_done'),
   x86('c3', 'ret'),
-  str('msg_exec', MSG_EXEC),
-  str('msg_errno', MSG_ERRNO),
-  str('msg_usage', MSG_USAGE),
+  str('msg_exec', `${CONTEXT_HELPER_MESSAGES.exec}\0`),
+  str('msg_usage', `${CONTEXT_HELPER_MESSAGES.usage}\0`),
+  ...ROUTINE_DATA,
 ];
-
-// The lengths above are immediates in the listing; keep them honest if a message changes.
-if (MSG_EXEC.length !== 0x1e || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x38)
-  throw new Error('context-helper-x86_64: a message length no longer matches its mov edx immediate');

@@ -19,8 +19,14 @@
 
 import { CONTEXT_HELPER_AARCH64 } from './context-helper-aarch64.js';
 import { CONTEXT_HELPER_X86_64 } from './context-helper-x86_64.js';
-import { helperFileName, helperImage, installHelperImage, installHelperSomewhere } from './helper-install.js';
-import { encodeScript, type ScriptArch, type ScriptStep } from './syscall-script.js';
+import {
+  type HelperArch,
+  helperFileName,
+  helperImage,
+  installHelperImage,
+  installHelperSomewhere,
+} from './helper-install.js';
+import { encodeScript, type ScriptStep } from './syscall-script.js';
 
 /** The helper's ELF file for `arch` (Node's names), or undefined where there is no listing. */
 export function contextHelperImage(arch: string = process.arch): Uint8Array | undefined {
@@ -60,6 +66,6 @@ export function contextHelperWrap(
   if (!file.startsWith('/')) throw new TypeError(`exec-context helper: '${file}' is not an absolute path`);
   if (argv.length === 0) throw new RangeError(`exec-context helper: empty argv for '${file}'`);
   const helper = contextHelperPath();
-  const arch = process.arch as ScriptArch;
+  const arch = process.arch as HelperArch;
   return { file: helper, argv: [helper, encodeScript(steps, arch), file, ...argv] };
 }

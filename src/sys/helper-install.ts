@@ -1,7 +1,10 @@
 // Where sockunit's hand-assembled helper programs (the LISTEN_PID helper, the exec-context helper,
-// the cgroup-enter step) are built and written before their first use: a private directory of this user on a filesystem that
-// allows exec, checked byte for byte and replaced atomically when it differs. Nothing of
-// another user can be exec'd as a service's first step, so the directory must be ours alone.
+// the cgroup-enter step, the sandbox helper and its plans) are built and written before their
+// first use: a directory only this user can write, on a filesystem that allows exec, each file
+// checked byte for byte and replaced atomically when it differs. Nothing of another user can be
+// exec'd as a service's first step. Most helpers live in a private directory; the sandbox helper
+// and its plans in one everyone may read and search, because a service that drops to User= reads
+// its second plan after the switch.
 
 import {
   accessSync,
@@ -13,6 +16,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  type Stats,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -54,64 +58,94 @@ export function helperFileName(prefix: string, arch: string, image: Uint8Array):
   return `${prefix}-${arch}-${digest}`;
 }
 
-function effectiveUid(): number {
+/** The user installed files must belong to: this process's effective uid. */
+export function effectiveUid(): number {
   return process.geteuid?.() ?? 0;
 }
 
-/** Creates `dir` (mode 0700) unless it exists, then checks that nobody else can write to it:
- * a real directory, ours, not group- or world-writable. Throws saying what is wrong. */
-function ensurePrivateDir(dir: string): void {
+/** Who may read and search a directory of installed files. Only this user may ever write it:
+ * `private` (0700) for the helpers a service execs first, `shared` (0755) for the sandbox
+ * helper and its plans, which a service reads after it has dropped to User=. */
+export type InstallDirAccess = 'private' | 'shared';
+
+const DIR_MODE: Record<InstallDirAccess, number> = { private: 0o700, shared: 0o755 };
+
+function unsafeDirMessage(dir: string, access: InstallDirAccess, st: Stats): string {
+  const found = `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`;
+  const uid = effectiveUid();
+  return access === 'private'
+    ? `${dir} is not a private directory (${st.isDirectory() ? 'directory' : 'not a directory'}, ${found}); ` +
+        `expected a directory of uid ${uid} that only its owner can write`
+    : `${dir} is not a directory only uid ${uid} can write (${found}); remove it`;
+}
+
+/** Creates `dir` (mode 0700 or 0755) unless it exists, then checks that nobody else can write
+ * to it: a real directory, ours, not group- or world-writable. Throws saying what is wrong. */
+function ensureInstallDir(dir: string, access: InstallDirAccess): void {
   try {
-    mkdirSync(dir, { mode: 0o700 });
+    mkdirSync(dir, { mode: DIR_MODE[access] });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const st = lstatSync(dir);
-  const uid = effectiveUid();
-  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0)
-    throw new Error(
-      `${dir} is not a private directory (${st.isDirectory() ? 'directory' : 'not a directory'}, ` +
-        `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); expected a directory of uid ${uid} ` +
-        'that only its owner can write',
-    );
+  if (!st.isDirectory() || st.uid !== effectiveUid() || (st.mode & 0o022) !== 0)
+    throw new Error(unsafeDirMessage(dir, access, st));
 }
 
-function isInstalled(path: string, image: Uint8Array): boolean {
-  let st: ReturnType<typeof lstatSync>;
+function isInstalled(path: string, bytes: Uint8Array, mode: number): boolean {
+  let st: Stats;
   try {
     st = lstatSync(path);
   } catch {
     return false;
   }
-  if (!st.isFile() || st.uid !== effectiveUid() || (st.mode & 0o7777) !== 0o755 || st.size !== image.length)
+  if (!st.isFile() || st.uid !== effectiveUid() || (st.mode & 0o7777) !== mode || st.size !== bytes.length)
     return false;
-  return Buffer.compare(readFileSync(path), image) === 0;
+  return Buffer.compare(readFileSync(path), bytes) === 0;
 }
 
-/** Writes `image` as `dir/fileName` (`dir` created private if missing) unless an identical file
- * is there, replacing a different or tampered one atomically, and returns its path. Throws when
- * `dir` is not private, not writable, or on a filesystem mounted noexec. */
-export function installHelperImage(dir: string, fileName: string, image: Uint8Array): string {
-  ensurePrivateDir(dir);
-  const path = join(dir, fileName);
-  if (!isInstalled(path, image)) {
-    const temporary = join(dir, `.helper.${process.pid}.${crypto().randomBytes(6).toString('hex')}`);
+/** Writes `bytes` as `dir/name` with `mode` (`dir` created if missing, and checked: see
+ * `InstallDirAccess`) unless an identical file is there, replacing a different or tampered one
+ * atomically, and returns its path. */
+export function installFile(
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+  mode: number,
+  access: InstallDirAccess,
+): string {
+  ensureInstallDir(dir, access);
+  const path = join(dir, name);
+  if (isInstalled(path, bytes, mode)) return path;
+  const temporary = join(dir, `.${name}.${process.pid}.${crypto().randomBytes(6).toString('hex')}`);
+  try {
+    const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o700);
-      try {
-        writeSync(fd, image);
-        fchmodSync(fd, 0o755); // the umask may have taken bits away
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, path);
-    } catch (error) {
-      try {
-        unlinkSync(temporary);
-      } catch {}
-      throw error;
+      writeSync(fd, bytes);
+      fchmodSync(fd, mode); // the umask may have taken bits away
+    } finally {
+      closeSync(fd);
     }
+    renameSync(temporary, path);
+  } catch (error) {
+    try {
+      unlinkSync(temporary);
+    } catch {}
+    throw error;
   }
+  return path;
+}
+
+/** Writes `image` as the program `dir/fileName` (mode 0755; `dir` private unless `access` says
+ * shared) unless an identical file is there, and returns its path. Throws when `dir` is not
+ * ours alone to write, not writable, or on a filesystem mounted noexec. */
+export function installHelperImage(
+  dir: string,
+  fileName: string,
+  image: Uint8Array,
+  access: InstallDirAccess = 'private',
+): string {
+  const path = installFile(dir, fileName, image, 0o755, access);
   // access(X_OK) fails on a noexec mount even for root, where execve would fail too.
   accessSync(path, constants.X_OK);
   return path;

@@ -2,37 +2,26 @@
 // (listen-pid-helper-x86_64.ts; contract in listen-pid-helper.ts), instruction for instruction
 // where the two ISAs allow.
 //
-// Registers kept across the program: x19 = the initial stack pointer (argc, argv[], NULL,
-// envp[], NULL), moved up one slot past PPID so that [x19, #16] is PATH either way; x9 = argc
-// (less PPID); x21 = envp, x20 = the end of a scratch area on the stack where `format` writes
-// digits backwards (a '\n' sits at x20 for the error message), x22/x23 = the digits to write and
-// their count, x26 = the pid, x27 = the pidfd, x25 = errno after a failed execve. The frame:
+// Registers kept across the program: x19, x20 and x21 as ENTRY_AARCH64 sets them
+// (helper-routines.ts), x19 then moved up one slot past PPID so that [x19, #16] is PATH either
+// way; x9 = argc (less PPID); x22/x23 = the digits to write and their count, x26 = the pid,
+// x27 = the pidfd; after a failed execve, x25/x26 = errno and status as the routines take them. The frame:
 // [sp, sp+0x90) takes struct statfs (120 bytes) and then struct stat (128 bytes), [sp+0x9c,
 // sp+0xb0) the digits of a 64-bit value (at most 20); sp stays 16-byte aligned. Syscalls: number
 // in x8, arguments in x0..x2, `svc #0`, result in x0 (-errno on failure). `format`,
 // `fill_slots` and `write_stderr` are leaves, so bl/ret through x30 needs no stack.
 
 import { a64, adr, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
-import { ROUTINES_AARCH64 } from './helper-routines.js';
+import { ENTRY_AARCH64, ROUTINE_DATA, ROUTINES_AARCH64 } from './helper-routines.js';
+import { LISTEN_PID_HELPER_MESSAGES as MSG } from './listen-pid-helper-x86_64.js';
 
 export const OWN_PID_SUFFIX_AARCH64 = '_PID=0000000000';
 export const OWN_PIDFDID_SUFFIX_AARCH64 = `_PIDFDID=${'0'.repeat(20)}`;
-const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
-const MSG_ERRNO = ': errno ';
-const MSG_USAGE = 'sockunit-listen-pid: usage: helper [PPID] PATH ARGV0 [ARG]...\n';
 
 // Each word is written with its label-relative offset field zero; assemble() fills it in.
 // `{name}` marks that operand in the text, which is objdump's syntax so the test can compare.
 export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
-  label('_start'),
-  a64(0x910003f3, 'mov x19, sp'),
-  a64(0xd10303ff, 'sub sp, sp, #0xc0'),
-  a64(0x9102c3f4, 'add x20, sp, #0xb0'),
-  a64(0x52800140, 'mov w0, #0xa'),
-  a64(0x39000280, 'strb w0, [x20]'), // '\n' after the digits
-  a64(0xf9400269, 'ldr x9, [x19]'), // argc
-  a64(0x8b090e75, 'add x21, x19, x9, lsl #3'),
-  a64(0x910042b5, 'add x21, x21, #0x10'), // envp = &argv[argc + 1]
+  ...ENTRY_AARCH64,
   a64(0xf100093f, 'cmp x9, #0x2'),
   a64(0x54000003, 'b.cc {usage}', imm19('usage')), // b.lo
   // argv[1] all digits: the parent's pid, and the service dies with its parent.
@@ -58,7 +47,7 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xd28015a8, 'mov x8, #0xad'), // SYS_getppid
   a64(0xd4000001, 'svc #0x0'),
   a64(0x6b03001f, 'cmp w0, w3'),
-  a64(0x54000001, 'b.ne {fail}', imm19('fail')),
+  a64(0x54000001, 'b.ne {exit_127}', imm19('exit_127')),
   a64(0x91002273, 'add x19, x19, #0x8'), // skip argv[1]: PATH is at [x19, #16] again
   a64(0xd1000529, 'sub x9, x9, #0x1'),
   label('check_args'),
@@ -112,42 +101,9 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xd28000ac, 'mov x12, #0x5'), // the zeros after "_PID="
   a64(0x94000000, 'bl {fill_slots}', imm26('fill_slots')),
   label('exec'),
-  a64(0xf9400a60, 'ldr x0, [x19, #16]'), // argv[1] = PATH
-  a64(0x91006261, 'add x1, x19, #0x18'), // &argv[2] = ARGV0...
-  a64(0xaa1503e2, 'mov x2, x21'), // envp
-  a64(0xd2801ba8, 'mov x8, #0xdd'), // SYS_execve
-  a64(0xd4000001, 'svc #0x0'),
-  // execve returned: x0 = -errno.
-  a64(0x4b0003f9, 'neg w25, w0'),
-  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
-  a64(0xd2800482, 'mov x2, #0x24'), // MSG_EXEC.length
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0xf9400a61, 'ldr x1, [x19, #16]'), // PATH
-  a64(0xd2800002, 'mov x2, #0x0'),
-  label('strlen'),
-  a64(0x38626823, 'ldrb w3, [x1, x2]'),
-  a64(0x34000003, 'cbz w3, {strlen_done}', imm19('strlen_done')),
-  a64(0x91000442, 'add x2, x2, #0x1'),
-  a64(0x14000000, 'b {strlen}', imm26('strlen')),
-  label('strlen_done'),
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0x10000001, 'adr x1, {msg_errno}', adr('msg_errno')),
-  a64(0xd2800102, 'mov x2, #0x8'), // MSG_ERRNO.length
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0x2a1903e0, 'mov w0, w25'),
-  a64(0x94000000, 'bl {format}', imm26('format')),
-  a64(0x91000442, 'add x2, x2, #0x1'), // and the '\n'
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0x14000000, 'b {fail}', imm26('fail')),
-  label('usage'),
-  a64(0x10000001, 'adr x1, {msg_usage}', adr('msg_usage')),
-  a64(0xd28007c2, 'mov x2, #0x3e'), // MSG_USAGE.length
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  label('fail'),
-  a64(0xd2800fe0, 'mov x0, #0x7f'), // status 127
-  a64(0xd2800bc8, 'mov x8, #0x5e'), // SYS_exit_group
-  a64(0xd4000001, 'svc #0x0'),
-  ...ROUTINES_AARCH64,
+  a64(0x91004276, 'add x22, x19, #0x10'), // &argv[1]: PATH, ARGV0...
+  a64(0x52800ffa, 'mov w26, #0x7f'), // status 127 should execve fail
+  ...ROUTINES_AARCH64, // exec_path first
   // fill_slots(x10 = suffix and its NUL, x11 = their length, x12 = where the zeros start in it):
   // in every envp entry that ends in that suffix, write the x23 digits at x22 over the zeros,
   // then a NUL; with x23 = 0, take the entry out of envp instead. x24 walks envp.
@@ -199,11 +155,7 @@ export const LISTEN_PID_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xd65f03c0, 'ret'),
   str('suffix', `${OWN_PID_SUFFIX_AARCH64}\0`),
   str('pidfdid_suffix', `${OWN_PIDFDID_SUFFIX_AARCH64}\0`),
-  str('msg_exec', MSG_EXEC),
-  str('msg_errno', MSG_ERRNO),
-  str('msg_usage', MSG_USAGE),
+  str('msg_exec', `${MSG.exec}\0`),
+  str('msg_usage', `${MSG.usage}\0`),
+  ...ROUTINE_DATA,
 ];
-
-// The lengths above are immediates in the listing; keep them honest if a message changes.
-if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x3e)
-  throw new Error('listen-pid-helper-aarch64: a message length no longer matches its mov x2 immediate');

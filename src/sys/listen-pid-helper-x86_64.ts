@@ -14,35 +14,29 @@
 // zeros never reach the service. execve(PATH, [ARGV0, ARG...], envp). If execve returns, write
 // "sockunit-listen-pid: cannot execute PATH: errno N\n" to fd 2 and exit 127.
 //
-// Registers kept across the program: rbx = the initial stack pointer (argc, then argv[],
-// NULL, envp[], NULL: the System V process entry layout), moved up one slot past PPID, so that
-// [rbx+0x10] is PATH either way; r8 = argc (less PPID) until the arguments are checked; r12 =
-// envp, r13 = the end of a scratch area on the stack where `format` writes digits backwards (a
-// '\n' sits at r13 for the error message), r14/r15 = the digits to write and their count. The
-// frame: [rsp, rsp+0x90) takes struct statfs (120 bytes) and then struct stat (144 bytes),
-// [rsp+0x9c, rsp+0xb0) the digits of a 64-bit value (at most 20), [rsp+0xb8] the pid (every
-// other register is taken while the pidfd id is written). The kernel starts us with the
+// Registers kept across the program: rbx, r12 and r13 as ENTRY_X86_64 sets them
+// (helper-routines.ts), rbx then moved up one slot past PPID, so that [rbx+0x10] is PATH either
+// way; r8 = argc (less PPID) until the arguments are checked; r14/r15 = the digits to write and
+// their count. The frame: [rsp, rsp+0x90) takes struct statfs (120 bytes) and then struct stat
+// (144 bytes), [rsp+0x9c, rsp+0xb0) the digits of a 64-bit value (at most 20), [rsp+0xb8] the
+// pid (every other register is taken while the pidfd id is written). The kernel starts us with the
 // direction flag clear, as repz cmpsb / rep movsb / repnz scasb need.
 
 import { type ListingLine, label, rel8, rel32, ascii as str, x86 } from './elf.js';
-import { ROUTINES_X86_64 } from './helper-routines.js';
+import { ENTRY_X86_64, ROUTINE_DATA, ROUTINES_X86_64 } from './helper-routines.js';
 
 export const OWN_PID_SUFFIX_X86_64 = '_PID=0000000000';
 export const OWN_PIDFDID_SUFFIX_X86_64 = `_PIDFDID=${'0'.repeat(20)}`;
-const MSG_EXEC = 'sockunit-listen-pid: cannot execute ';
-const MSG_ERRNO = ': errno ';
-const MSG_USAGE = 'sockunit-listen-pid: usage: helper [PPID] PATH ARGV0 [ARG]...\n';
+export const LISTEN_PID_HELPER_MESSAGES = {
+  exec: 'sockunit-listen-pid: cannot execute ',
+  usage: 'sockunit-listen-pid: usage: helper [PPID] PATH ARGV0 [ARG]...\n',
+} as const;
 
 // Referenced displacements (rel8/rel32) are appended to the listed bytes by assemble(); `{name}`
 // marks them in the text, which is objdump's Intel syntax so the test can compare the two.
 export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
-  label('_start'),
-  x86('48 89 e3', 'mov rbx,rsp'),
-  x86('48 81 ec c0 00 00 00', 'sub rsp,0xc0'),
-  x86('4c 8d ac 24 b0 00 00 00', 'lea r13,[rsp+0xb0]'),
-  x86('41 c6 45 00 0a', 'mov BYTE PTR [r13+0x0],0xa'), // '\n' after the digits
-  x86('4c 8b 03', 'mov r8,QWORD PTR [rbx]'), // argc (r8: syscall clobbers rcx)
-  x86('4e 8d 64 c3 10', 'lea r12,[rbx+r8*8+0x10]'), // envp = &argv[argc + 1]
+  ...ENTRY_X86_64,
+  x86('49 89 c8', 'mov r8,rcx'), // argc (r8: syscall clobbers rcx)
   x86('49 83 f8 02', 'cmp r8,0x2'),
   x86('0f 82', 'jb {usage}', rel32('usage')),
   // argv[1] all digits: the parent's pid, and the service dies with its parent.
@@ -71,7 +65,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('b8 6e 00 00 00', 'mov eax,0x6e'), // SYS_getppid
   x86('0f 05', 'syscall'),
   x86('39 e8', 'cmp eax,ebp'),
-  x86('0f 85', 'jne {fail}', rel32('fail')),
+  x86('0f 85', 'jne {exit_127}', rel32('exit_127')),
   x86('48 83 c3 08', 'add rbx,0x8'), // skip argv[1]: PATH is at [rbx+0x10] again
   x86('49 ff c8', 'dec r8'),
   label('check_args'),
@@ -126,42 +120,9 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('41 b8 05 00 00 00', 'mov r8d,0x5'), // the zeros after "_PID="
   x86('e8', 'call {fill_slots}', rel32('fill_slots')),
   label('exec'),
-  x86('48 8b 7b 10', 'mov rdi,QWORD PTR [rbx+0x10]'), // argv[1] = PATH
-  x86('48 8d 73 18', 'lea rsi,[rbx+0x18]'), // &argv[2] = ARGV0...
-  x86('4c 89 e2', 'mov rdx,r12'), // envp
-  x86('b8 3b 00 00 00', 'mov eax,0x3b'), // SYS_execve
-  x86('0f 05', 'syscall'),
-  // execve returned: rax = -errno.
-  x86('f7 d8', 'neg eax'),
-  x86('89 c5', 'mov ebp,eax'), // errno
-  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
-  x86('ba 24 00 00 00', 'mov edx,0x24'), // MSG_EXEC.length
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('48 8b 73 10', 'mov rsi,QWORD PTR [rbx+0x10]'), // PATH
-  x86('48 89 f7', 'mov rdi,rsi'),
-  x86('31 c0', 'xor eax,eax'),
-  x86('48 c7 c1 ff ff ff ff', 'mov rcx,0xffffffffffffffff'),
-  x86('f2 ae', 'repnz scas al,BYTE PTR es:[rdi]'), // strlen: rcx = -(len + 2)
-  x86('48 f7 d1', 'not rcx'),
-  x86('48 8d 51 ff', 'lea rdx,[rcx-0x1]'),
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_errno}]', rel32('msg_errno')),
-  x86('ba 08 00 00 00', 'mov edx,0x8'), // MSG_ERRNO.length
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('89 e8', 'mov eax,ebp'),
-  x86('e8', 'call {format}', rel32('format')),
-  x86('48 ff c2', 'inc rdx'), // and the '\n'
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('eb', 'jmp {fail}', rel8('fail')),
-  label('usage'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_usage}]', rel32('msg_usage')),
-  x86('ba 3e 00 00 00', 'mov edx,0x3e'), // MSG_USAGE.length
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  label('fail'),
-  x86('bf 7f 00 00 00', 'mov edi,0x7f'), // status 127
-  x86('b8 e7 00 00 00', 'mov eax,0xe7'), // SYS_exit_group
-  x86('0f 05', 'syscall'),
-  ...ROUTINES_X86_64,
+  x86('4c 8d 73 10', 'lea r14,[rbx+0x10]'), // &argv[1]: PATH, ARGV0...
+  x86('41 bf 7f 00 00 00', 'mov r15d,0x7f'), // status 127 should execve fail
+  ...ROUTINES_X86_64, // exec_path first
   // fill_slots(r9 = suffix and its NUL, r10 = their length, r8 = where the zeros start in it):
   // in every envp entry that ends in that suffix, write the r15 digits at r14 over the zeros,
   // then a NUL; with r15 = 0, take the entry out of envp instead. rbp walks envp.
@@ -212,11 +173,7 @@ export const LISTEN_PID_HELPER_X86_64: readonly ListingLine[] = [
   x86('c3', 'ret'),
   str('suffix', `${OWN_PID_SUFFIX_X86_64}\0`),
   str('pidfdid_suffix', `${OWN_PIDFDID_SUFFIX_X86_64}\0`),
-  str('msg_exec', MSG_EXEC),
-  str('msg_errno', MSG_ERRNO),
-  str('msg_usage', MSG_USAGE),
+  str('msg_exec', `${LISTEN_PID_HELPER_MESSAGES.exec}\0`),
+  str('msg_usage', `${LISTEN_PID_HELPER_MESSAGES.usage}\0`),
+  ...ROUTINE_DATA,
 ];
-
-// The lengths above are immediates in the listing; keep them honest if a message changes.
-if (MSG_EXEC.length !== 0x24 || MSG_ERRNO.length !== 0x8 || MSG_USAGE.length !== 0x3e)
-  throw new Error('listen-pid-helper-x86_64: a message length no longer matches its mov edx immediate');

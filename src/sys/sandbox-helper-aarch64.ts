@@ -1,31 +1,20 @@
 // The sandbox helper for AArch64 Linux: the same program as the x86_64 listing
 // (sandbox-helper-x86_64.ts; contract in syscall-plan.ts), step for step.
 //
-// Registers kept across the program: x19 = the initial stack pointer, x21 = envp, x20 = end of
-// the 16-byte scratch buffer for `format`, x24 = the step being run, x23 = the plan's fd while
-// it is mapped, x25 = errno, x26 = the exit status. Syscalls: number in x8, arguments in x0..x5,
-// `svc #0`, result in x0 (-errno on failure). `write_string` falls through into `write_stderr`;
-// both and `format` are leaves, so bl/ret through x30 needs no stack.
+// Registers kept across the program: x19, x20 and x21 as ENTRY_AARCH64 sets them
+// (helper-routines.ts), x24 = the step being run, x23 = the plan's fd while it is mapped,
+// x25 = errno and x26 = the exit status on the way out. Syscalls: number in x8, arguments in
+// x0..x5, `svc #0`, result in x0 (-errno on failure).
 
-import { a64, type ListingLine, label, ascii as str } from './elf.js';
-
-const imm19 = (target: string) => ({ label: target, encoding: 'a64-imm19' as const });
-const imm26 = (target: string) => ({ label: target, encoding: 'a64-imm26' as const });
-const adr = (target: string) => ({ label: target, encoding: 'a64-adr' as const });
+import { a64, adr, imm19, imm26, type ListingLine, label, ascii as str } from './elf.js';
+import { ENTRY_AARCH64, ROUTINE_DATA, ROUTINES_AARCH64 } from './helper-routines.js';
+import { SANDBOX_HELPER_MESSAGES as MSG } from './sandbox-helper-x86_64.js';
 
 // Each word is written with its label-relative offset field zero; assemble() fills it in.
 export const SANDBOX_HELPER_AARCH64: readonly ListingLine[] = [
-  label('_start'),
-  a64(0x910003f3, 'mov x19, sp'),
-  a64(0xd10083ff, 'sub sp, sp, #0x20'),
-  a64(0x910043f4, 'add x20, sp, #0x10'),
-  a64(0x52800140, 'mov w0, #0xa'),
-  a64(0x39000280, 'strb w0, [x20]'),
-  a64(0xf9400269, 'ldr x9, [x19]'),
+  ...ENTRY_AARCH64,
   a64(0xf100113f, 'cmp x9, #0x4'),
   a64(0x54000003, 'b.cc {usage}', imm19('usage')),
-  a64(0x8b090e75, 'add x21, x19, x9, lsl #3'),
-  a64(0x910042b5, 'add x21, x21, #0x10'),
   a64(0x92800c60, 'mov x0, #0xffffffffffffff9c'),
   a64(0xf9400a61, 'ldr x1, [x19, #16]'),
   a64(0xd2a00102, 'mov x2, #0x80000'),
@@ -100,70 +89,20 @@ export const SANDBOX_HELPER_AARCH64: readonly ListingLine[] = [
   a64(0xf9402b01, 'ldr x1, [x24, #80]'),
   a64(0x94000000, 'bl {write_string}', imm26('write_string')),
   a64(0xb9404b1a, 'ldr w26, [x24, #72]'),
-  a64(0x14000000, 'b {report_errno}', imm26('report_errno')),
+  a64(0x14000000, 'b {fail_errno}', imm26('fail_errno')),
   label('plan_failed'),
   a64(0x4b0003f9, 'neg w25, w0'),
-  a64(0x10000001, 'adr x1, {msg_plan}', adr('msg_plan')),
-  a64(0x94000000, 'bl {write_string}', imm26('write_string')),
-  a64(0xf9400a61, 'ldr x1, [x19, #16]'),
-  a64(0x94000000, 'bl {write_string}', imm26('write_string')),
   a64(0x52801c5a, 'mov w26, #0xe2'),
-  a64(0x14000000, 'b {report_errno}', imm26('report_errno')),
+  a64(0x10000001, 'adr x1, {msg_plan}', adr('msg_plan')),
+  a64(0xf9400a76, 'ldr x22, [x19, #16]'),
+  a64(0x14000000, 'b {fail_path}', imm26('fail_path')),
   label('exec'),
-  a64(0xf9400e60, 'ldr x0, [x19, #24]'),
-  a64(0x91008261, 'add x1, x19, #0x20'),
-  a64(0xaa1503e2, 'mov x2, x21'),
-  a64(0xd2801ba8, 'mov x8, #0xdd'),
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0x4b0003f9, 'neg w25, w0'),
-  a64(0x10000001, 'adr x1, {msg_exec}', adr('msg_exec')),
-  a64(0x94000000, 'bl {write_string}', imm26('write_string')),
-  a64(0xf9400e61, 'ldr x1, [x19, #24]'),
-  a64(0x94000000, 'bl {write_string}', imm26('write_string')),
+  a64(0x91006276, 'add x22, x19, #0x18'),
   a64(0x52800ffa, 'mov w26, #0x7f'),
-  label('report_errno'),
-  a64(0x10000001, 'adr x1, {msg_errno}', adr('msg_errno')),
-  a64(0x94000000, 'bl {write_string}', imm26('write_string')),
-  a64(0x2a1903e0, 'mov w0, w25'),
-  a64(0x94000000, 'bl {format}', imm26('format')),
-  a64(0x91000442, 'add x2, x2, #0x1'),
-  a64(0x94000000, 'bl {write_stderr}', imm26('write_stderr')),
-  a64(0x2a1a03e0, 'mov w0, w26'),
-  a64(0x14000000, 'b {exit}', imm26('exit')),
-  label('usage'),
-  a64(0x10000001, 'adr x1, {msg_usage}', adr('msg_usage')),
-  a64(0x94000000, 'bl {write_string}', imm26('write_string')),
-  a64(0x52800fe0, 'mov w0, #0x7f'),
-  label('exit'),
-  a64(0xd2800bc8, 'mov x8, #0x5e'),
-  a64(0xd4000001, 'svc #0x0'),
-  label('write_string'),
-  a64(0xd2800002, 'mov x2, #0x0'),
-  label('string_end'),
-  a64(0x38626823, 'ldrb w3, [x1, x2]'),
-  a64(0x34000003, 'cbz w3, {write_stderr}', imm19('write_stderr')),
-  a64(0x91000442, 'add x2, x2, #0x1'),
-  a64(0x14000000, 'b {string_end}', imm26('string_end')),
-  label('write_stderr'),
-  a64(0xd2800040, 'mov x0, #0x2'),
-  a64(0xd2800808, 'mov x8, #0x40'),
-  a64(0xd4000001, 'svc #0x0'),
-  a64(0xd65f03c0, 'ret'),
-  label('format'),
-  a64(0xaa1403e1, 'mov x1, x20'),
-  a64(0x52800143, 'mov w3, #0xa'),
-  label('format_digit'),
-  a64(0x1ac30804, 'udiv w4, w0, w3'),
-  a64(0x1b038085, 'msub w5, w4, w3, w0'),
-  a64(0x1100c0a5, 'add w5, w5, #0x30'),
-  a64(0x381ffc25, 'strb w5, [x1, #-1]!'),
-  a64(0x2a0403e0, 'mov w0, w4'),
-  a64(0x35000000, 'cbnz w0, {format_digit}', imm19('format_digit')),
-  a64(0xcb010282, 'sub x2, x20, x1'),
-  a64(0xd65f03c0, 'ret'),
+  ...ROUTINES_AARCH64, // exec_path first
 
-  str('msg_plan', 'sockunit-sandbox: cannot read the plan \0'),
-  str('msg_exec', 'sockunit-sandbox: cannot execute \0'),
-  str('msg_errno', ': errno \0'),
-  str('msg_usage', 'sockunit-sandbox: usage: helper PLAN PATH ARGV0 [ARG]...\n\0'),
+  str('msg_plan', `${MSG.plan}\0`),
+  str('msg_exec', `${MSG.exec}\0`),
+  str('msg_usage', `${MSG.usage}\0`),
+  ...ROUTINE_DATA,
 ];

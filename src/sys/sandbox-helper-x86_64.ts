@@ -12,28 +12,26 @@
 // envp), on failure "sockunit-sandbox: cannot execute PATH: errno N" and status 127. A plan that
 // cannot be opened or mapped: "sockunit-sandbox: cannot read the plan PLAN: errno N", status 226.
 //
-// Registers kept across the program: rbx = the initial stack pointer (argc, argv[], NULL,
-// envp[], NULL), r12 = envp, r13 = end of a 16-byte scratch buffer where `format` writes digits
-// backwards (a '\n' sits at r13), rbp = the step being run, r14 = errno, r15 = the exit status.
+// Registers kept across the program: rbx, r12 and r13 as ENTRY_X86_64 sets them
+// (helper-routines.ts), rbp = the step being run; on the way out, ebp = errno and r15d = the
+// exit status, as the routines take them.
 // A step is 88 bytes: +0 number, +8..+48 arguments, +56 indirect mask (32 bits), +60 the errno
 // that counts as success, +64 where to save the result, +72 exit status, +80 message address.
 
-import { type ListingLine, label, ascii as str, x86 } from './elf.js';
+import { type ListingLine, label, rel8, rel32, ascii as str, x86 } from './elf.js';
+import { ENTRY_X86_64, ROUTINE_DATA, ROUTINES_X86_64 } from './helper-routines.js';
 
-const rel8 = (target: string) => ({ label: target, encoding: 'x86-rel8' as const });
-const rel32 = (target: string) => ({ label: target, encoding: 'x86-rel32' as const });
+export const SANDBOX_HELPER_MESSAGES = {
+  plan: 'sockunit-sandbox: cannot read the plan ',
+  exec: 'sockunit-sandbox: cannot execute ',
+  usage: 'sockunit-sandbox: usage: helper PLAN PATH ARGV0 [ARG]...\n',
+} as const;
 
 // `{name}` marks a label-relative operand, in objdump's Intel syntax so the test can compare.
 export const SANDBOX_HELPER_X86_64: readonly ListingLine[] = [
-  label('_start'),
-  x86('48 89 e3', 'mov rbx,rsp'),
-  x86('48 83 ec 20', 'sub rsp,0x20'),
-  x86('4c 8d 6c 24 10', 'lea r13,[rsp+0x10]'),
-  x86('41 c6 45 00 0a', 'mov BYTE PTR [r13+0x0],0xa'),
-  x86('48 8b 0b', 'mov rcx,QWORD PTR [rbx]'),
+  ...ENTRY_X86_64,
   x86('48 83 f9 04', 'cmp rcx,0x4'),
   x86('0f 82', 'jb {usage}', rel32('usage')),
-  x86('4c 8d 64 cb 10', 'lea r12,[rbx+rcx*8+0x10]'),
   x86('48 c7 c7 9c ff ff ff', 'mov rdi,0xffffffffffffff9c'),
   x86('48 8b 73 10', 'mov rsi,QWORD PTR [rbx+0x10]'),
   x86('ba 00 00 08 00', 'mov edx,0x80000'),
@@ -106,78 +104,25 @@ export const SANDBOX_HELPER_X86_64: readonly ListingLine[] = [
   x86('f7 d8', 'neg eax'),
   x86('3b 45 3c', 'cmp eax,DWORD PTR [rbp+0x3c]'),
   x86('74', 'je {step}', rel8('step')),
-  x86('41 89 c6', 'mov r14d,eax'),
-  x86('48 8b 75 50', 'mov rsi,QWORD PTR [rbp+0x50]'),
-  x86('e8', 'call {write_string}', rel32('write_string')),
   x86('44 8b 7d 48', 'mov r15d,DWORD PTR [rbp+0x48]'),
-  x86('eb', 'jmp {report_errno}', rel8('report_errno')),
+  x86('48 8b 75 50', 'mov rsi,QWORD PTR [rbp+0x50]'),
+  x86('89 c5', 'mov ebp,eax'),
+  x86('e8', 'call {write_string}', rel32('write_string')),
+  x86('eb', 'jmp {fail_errno}', rel8('fail_errno')),
   label('plan_failed'),
   x86('f7 d8', 'neg eax'),
-  x86('41 89 c6', 'mov r14d,eax'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_plan}]', rel32('msg_plan')),
-  x86('e8', 'call {write_string}', rel32('write_string')),
-  x86('48 8b 73 10', 'mov rsi,QWORD PTR [rbx+0x10]'),
-  x86('e8', 'call {write_string}', rel32('write_string')),
+  x86('89 c5', 'mov ebp,eax'),
   x86('41 bf e2 00 00 00', 'mov r15d,0xe2'),
-  x86('eb', 'jmp {report_errno}', rel8('report_errno')),
+  x86('48 8d 35', 'lea rsi,[rip+{msg_plan}]', rel32('msg_plan')),
+  x86('4c 8b 73 10', 'mov r14,QWORD PTR [rbx+0x10]'),
+  x86('eb', 'jmp {fail_path}', rel8('fail_path')),
   label('exec'),
-  x86('48 8b 7b 18', 'mov rdi,QWORD PTR [rbx+0x18]'),
-  x86('48 8d 73 20', 'lea rsi,[rbx+0x20]'),
-  x86('4c 89 e2', 'mov rdx,r12'),
-  x86('b8 3b 00 00 00', 'mov eax,0x3b'),
-  x86('0f 05', 'syscall'),
-  x86('f7 d8', 'neg eax'),
-  x86('41 89 c6', 'mov r14d,eax'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_exec}]', rel32('msg_exec')),
-  x86('e8', 'call {write_string}', rel32('write_string')),
-  x86('48 8b 73 18', 'mov rsi,QWORD PTR [rbx+0x18]'),
-  x86('e8', 'call {write_string}', rel32('write_string')),
+  x86('4c 8d 73 18', 'lea r14,[rbx+0x18]'),
   x86('41 bf 7f 00 00 00', 'mov r15d,0x7f'),
-  label('report_errno'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_errno}]', rel32('msg_errno')),
-  x86('e8', 'call {write_string}', rel32('write_string')),
-  x86('44 89 f0', 'mov eax,r14d'),
-  x86('e8', 'call {format}', rel32('format')),
-  x86('48 ff c2', 'inc rdx'),
-  x86('e8', 'call {write_stderr}', rel32('write_stderr')),
-  x86('44 89 ff', 'mov edi,r15d'),
-  x86('eb', 'jmp {exit}', rel8('exit')),
-  label('usage'),
-  x86('48 8d 35', 'lea rsi,[rip+{msg_usage}]', rel32('msg_usage')),
-  x86('e8', 'call {write_string}', rel32('write_string')),
-  x86('bf 7f 00 00 00', 'mov edi,0x7f'),
-  label('exit'),
-  x86('b8 e7 00 00 00', 'mov eax,0xe7'),
-  x86('0f 05', 'syscall'),
-  label('write_string'),
-  x86('48 89 f7', 'mov rdi,rsi'),
-  x86('31 c0', 'xor eax,eax'),
-  x86('48 c7 c1 ff ff ff ff', 'mov rcx,0xffffffffffffffff'),
-  x86('f2 ae', 'repnz scas al,BYTE PTR es:[rdi]'),
-  x86('48 f7 d1', 'not rcx'),
-  x86('48 8d 51 ff', 'lea rdx,[rcx-0x1]'),
-  label('write_stderr'),
-  x86('bf 02 00 00 00', 'mov edi,0x2'),
-  x86('b8 01 00 00 00', 'mov eax,0x1'),
-  x86('0f 05', 'syscall'),
-  x86('c3', 'ret'),
-  label('format'),
-  x86('4c 89 ee', 'mov rsi,r13'),
-  x86('b9 0a 00 00 00', 'mov ecx,0xa'),
-  label('format_digit'),
-  x86('31 d2', 'xor edx,edx'),
-  x86('f7 f1', 'div ecx'),
-  x86('80 c2 30', 'add dl,0x30'),
-  x86('48 ff ce', 'dec rsi'),
-  x86('88 16', 'mov BYTE PTR [rsi],dl'),
-  x86('85 c0', 'test eax,eax'),
-  x86('75', 'jne {format_digit}', rel8('format_digit')),
-  x86('4c 89 ea', 'mov rdx,r13'),
-  x86('48 29 f2', 'sub rdx,rsi'),
-  x86('c3', 'ret'),
+  ...ROUTINES_X86_64, // exec_path first
 
-  str('msg_plan', 'sockunit-sandbox: cannot read the plan \0'),
-  str('msg_exec', 'sockunit-sandbox: cannot execute \0'),
-  str('msg_errno', ': errno \0'),
-  str('msg_usage', 'sockunit-sandbox: usage: helper PLAN PATH ARGV0 [ARG]...\n\0'),
+  str('msg_plan', `${SANDBOX_HELPER_MESSAGES.plan}\0`),
+  str('msg_exec', `${SANDBOX_HELPER_MESSAGES.exec}\0`),
+  str('msg_usage', `${SANDBOX_HELPER_MESSAGES.usage}\0`),
+  ...ROUTINE_DATA,
 ];

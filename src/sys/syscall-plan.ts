@@ -12,60 +12,27 @@
 //   a step is 88 bytes (see the listing's header); a number of all ones ends the plan; then
 //   execve(PATH, [ARGV0, ARG...], envp). Plans are at most PLAN_MAX bytes.
 
-import {
-  accessSync,
-  closeSync,
-  constants,
-  fchmodSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { helperElf } from './elf.js';
+import {
+  effectiveUid,
+  type HelperArch,
+  helperFileName,
+  helperImage,
+  installFile,
+  installHelperImage,
+} from './helper-install.js';
 import { crypto } from './lazy-builtins.js';
 import { SANDBOX_HELPER_AARCH64 } from './sandbox-helper-aarch64.js';
 import { SANDBOX_HELPER_X86_64 } from './sandbox-helper-x86_64.js';
+import { type SyscallName, syscallNumber } from './syscall-numbers.js';
+
+export type { SyscallName } from './syscall-numbers.js';
 
 export const PLAN_ADDRESS = 0x10000000n;
 export const PLAN_MAX = 0x100000;
 const STEP_SIZE = 88;
 const END = 0xffffffffffffffffn;
-
-/** The system calls plans use, by their numbers on each architecture the helper exists for. */
-const SYSCALLS = {
-  write: [1, 64],
-  close: [3, 57],
-  ioctl: [16, 29],
-  socket: [41, 198],
-  chdir: [80, 49],
-  chroot: [161, 51],
-  mount: [165, 40],
-  prctl: [157, 167],
-  openat: [257, 56],
-  mkdirat: [258, 34],
-  symlinkat: [266, 36],
-  unshare: [272, 97],
-  setns: [308, 268],
-  seccomp: [317, 277],
-  open_tree: [428, 428],
-  move_mount: [429, 429],
-  mount_setattr: [442, 442],
-} as const;
-
-export type SyscallName = keyof typeof SYSCALLS;
-
-/** Node's `process.arch` names of the architectures that have a helper listing. */
-export type SandboxArch = 'x64' | 'arm64';
-
-export function sandboxArch(arch: string = process.arch): SandboxArch | undefined {
-  return arch === 'x64' || arch === 'arm64' ? arch : undefined;
-}
 
 /** An argument: a number, a string or bytes placed in the plan (passed by address), a seccomp
  * BPF program (passed as the address of its struct sock_fprog), or the value an earlier step
@@ -95,7 +62,7 @@ export interface PlanStep {
  * point at. */
 export function encodePlan(
   steps: readonly PlanStep[],
-  arch: SandboxArch | undefined = sandboxArch(),
+  arch: HelperArch = process.arch as HelperArch,
 ): Buffer {
   const data: Buffer[] = [];
   let dataLength = 0;
@@ -118,11 +85,10 @@ export function encodePlan(
     return at;
   };
   const head = Buffer.alloc(dataStart);
-  const column = arch === 'arm64' ? 1 : 0;
   steps.forEach((step, i) => {
     const at = i * STEP_SIZE;
     if (step.args.length > 6) throw new Error(`plan step ${step.call}: more than six arguments`);
-    head.writeBigUInt64LE(BigInt(SYSCALLS[step.call][column]), at);
+    head.writeBigUInt64LE(BigInt(syscallNumber(step.call, arch)), at);
     let indirect = 0;
     step.args.forEach((arg, n) => {
       let value: bigint;
@@ -155,22 +121,9 @@ export function encodePlan(
   return plan;
 }
 
-const images = new Map<SandboxArch, Uint8Array>();
-
-/** The helper's ELF file for `arch`, built from its listing; the same bytes on every machine. */
+/** The helper's ELF file for `arch` (Node's names), or undefined where there is no listing. */
 export function sandboxHelperImage(arch: string = process.arch): Uint8Array | undefined {
-  const a = sandboxArch(arch);
-  if (!a) return undefined;
-  let image = images.get(a);
-  if (!image) {
-    image = helperElf(a, a === 'x64' ? SANDBOX_HELPER_X86_64 : SANDBOX_HELPER_AARCH64);
-    images.set(a, image);
-  }
-  return image;
-}
-
-function effectiveUid(): number {
-  return process.geteuid?.() ?? 0;
+  return helperImage(arch, { x64: SANDBOX_HELPER_X86_64, arm64: SANDBOX_HELPER_AARCH64 });
 }
 
 /** The directory of the helper and the plans: readable and searchable by everyone (a service
@@ -183,52 +136,6 @@ export function sandboxDir(): string {
   return join('/tmp', `sockunit-sandbox-${effectiveUid()}`);
 }
 
-function ensureSharedDir(dir: string): void {
-  try {
-    mkdirSync(dir, { mode: 0o755 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  const st = lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== effectiveUid() || (st.mode & 0o022) !== 0)
-    throw new Error(
-      `${dir} is not a directory only uid ${effectiveUid()} can write (owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); remove it`,
-    );
-}
-
-/** Writes `bytes` as `dir/name` (mode `mode`) unless an identical file is there. */
-function installFile(dir: string, name: string, bytes: Uint8Array, mode: number): string {
-  const path = join(dir, name);
-  try {
-    const st = lstatSync(path);
-    if (
-      st.isFile() &&
-      st.uid === effectiveUid() &&
-      (st.mode & 0o7777) === mode &&
-      st.size === bytes.length &&
-      Buffer.compare(readFileSync(path), bytes) === 0
-    )
-      return path;
-  } catch {}
-  const temporary = join(dir, `.${name}.${process.pid}.${crypto().randomBytes(6).toString('hex')}`);
-  try {
-    const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      writeSync(fd, bytes);
-      fchmodSync(fd, mode);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-  } catch (error) {
-    try {
-      unlinkSync(temporary);
-    } catch {}
-    throw error;
-  }
-  return path;
-}
-
 let helperPath: string | undefined;
 
 /** The installed helper's path; throws saying why there is none. */
@@ -239,13 +146,13 @@ export function sandboxHelperPath(): string {
     throw new Error(
       `sockunit has no sandbox helper for the ${process.arch} architecture (x64 and arm64 only)`,
     );
-  const dir = sandboxDir();
-  ensureSharedDir(dir);
-  const digest = crypto().createHash('sha256').update(image).digest('hex').slice(0, 12);
-  const path = installFile(dir, `sandbox-${process.arch}-${digest}`, image, 0o755);
-  accessSync(path, constants.X_OK);
-  helperPath = path;
-  return path;
+  helperPath = installHelperImage(
+    sandboxDir(),
+    helperFileName('sandbox', process.arch, image),
+    image,
+    'shared',
+  );
+  return helperPath;
 }
 
 const writtenPlans = new Set<string>();
@@ -256,8 +163,7 @@ export function writePlan(plan: Buffer): string {
   const name = `plan-${crypto().createHash('sha256').update(plan).digest('hex').slice(0, 24)}`;
   const path = join(dir, name);
   if (writtenPlans.has(path)) return path;
-  ensureSharedDir(dir);
-  installFile(dir, name, plan, 0o644);
+  installFile(dir, name, plan, 0o644, 'shared');
   writtenPlans.add(path);
   return path;
 }

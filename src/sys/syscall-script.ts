@@ -12,36 +12,8 @@
 //           the call fails (0: a failure is ignored); bits 32-63: the offset of its message
 //   words 2-7: the six arguments
 
-/** Node's names of the architectures that have a helper listing. */
-export type ScriptArch = 'x64' | 'arm64';
-
-// x86_64's own table and the generic one AArch64 uses (asm/unistd_64.h, asm-generic/unistd.h).
-const SYSCALLS = {
-  write: [1, 64],
-  openat: [257, 56],
-  close: [3, 57],
-  mkdirat: [258, 34],
-  mount: [165, 40],
-  unshare: [272, 97],
-  open_tree: [428, 428],
-  move_mount: [429, 429],
-  setpriority: [141, 140],
-  sched_setattr: [314, 274],
-  sched_setaffinity: [203, 122],
-  set_mempolicy: [238, 237],
-  ioprio_set: [251, 30],
-  prctl: [157, 167],
-  personality: [135, 92],
-  prlimit64: [302, 261],
-  setgroups: [116, 159],
-  setresgid: [119, 149],
-  setresuid: [117, 147],
-  capset: [126, 91],
-  exit_group: [231, 94],
-  getppid: [110, 173],
-} as const satisfies Record<string, readonly [x64: number, arm64: number]>;
-
-export type SyscallName = keyof typeof SYSCALLS;
+import type { HelperArch } from './helper-install.js';
+import { type SyscallName, syscallNumber } from './syscall-numbers.js';
 
 /** A step's argument: a number, bytes placed in the script (the argument is their address; a
  * string gets a NUL after it), or the result of an earlier step kept in slot `result`. */
@@ -68,16 +40,12 @@ const STEP_BYTES = 64;
 const END = 0xffff_ffff_ffff_ffffn;
 const MAX_SLOT = 15;
 
-function syscallNumber(call: SyscallName, arch: ScriptArch): number {
-  return SYSCALLS[call][arch === 'x64' ? 0 : 1];
-}
-
 function dataBytes(value: Uint8Array | string): Uint8Array {
   return typeof value === 'string' ? Buffer.from(`${value}\0`, 'utf8') : value;
 }
 
 /** Encodes `steps` for the helper of `arch`, as the hex text it takes as its first argument. */
-export function encodeScript(steps: readonly ScriptStep[], arch: ScriptArch): string {
+export function encodeScript(steps: readonly ScriptStep[], arch: HelperArch): string {
   const data: Uint8Array[] = [];
   let dataLength = 0;
   const dataStart = (steps.length + 1) * STEP_BYTES;

@@ -435,12 +435,14 @@ function factHolds(c: Condition, facts: ConditionFacts): boolean {
       const { op, n } = comparison(v, parseCount);
       return compareWith(facts.cpus - n, op);
     }
-    case 'ControlGroupController':
-      return v.split(/\s+/).every((name) => {
-        if (name === 'v1') return facts.cgroup.version === 1;
-        if (name === 'v2') return facts.cgroup.version === 2;
-        return facts.cgroup.controllers.has(name);
-      });
+    case 'ControlGroupController': {
+      // As systemd's condition_test_control_group_controller(): `v1`/`v2` only as the whole
+      // value; controller names it does not know are ignored, and a list without a known one holds.
+      if (v === 'v1') return facts.cgroup.version === 1;
+      if (v === 'v2') return facts.cgroup.version === 2;
+      const known = v.split(/\s+/).filter((name) => CGROUP_CONTROLLER_NAMES.has(name));
+      return known.every((name) => facts.cgroup.controllers.has(name));
+    }
     case 'ACPower':
       return facts.acPower === parseBooleanLike(v);
     case 'FirstBoot':
@@ -463,6 +465,24 @@ function factHolds(c: Condition, facts: ConditionFacts): boolean {
       return pathFact(c, facts);
   }
 }
+
+/** The controller names systemd's cg_mask_from_string() knows (cgroup-util.c's table); the bpf-*
+ * ones are systemd's own pseudo-controllers, which sockunit's facts never list. */
+const CGROUP_CONTROLLER_NAMES: ReadonlySet<string> = new Set([
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'io',
+  'blkio',
+  'memory',
+  'devices',
+  'pids',
+  'bpf-firewall',
+  'bpf-devices',
+  'bpf-foreign',
+  'bpf-socket-bind',
+  'bpf-restrict-network-interfaces',
+]);
 
 /** Whether one condition holds, its `!` applied (its `|` is the caller's business). */
 export function conditionHolds(c: Condition, facts: ConditionFacts): boolean {

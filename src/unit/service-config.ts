@@ -278,5 +278,18 @@ export function finalizeService(
   if (s.type === 'dbus' && !config.notEnforced.some((n) => n.key === 'BusName')) {
     error('Type', 'Type=dbus needs BusName=; expected a BusName= line or another Type=');
   }
+  impliedByDynamicUser(config);
   return bad;
+}
+
+/** DynamicUser=yes: the sandbox systemd implies so that a transient uid leaves nothing behind in
+ * the file system (systemd's unit_patch_contexts()): a private /tmp, ProtectSystem=strict,
+ * ProtectHome=read-only unless set, RestrictSUIDSGID=; NoNewPrivileges= is the exec room's. */
+function impliedByDynamicUser(config: ServiceUnitConfig): void {
+  if (!config.exec.privileges.dynamicUser) return;
+  const b = config.sandbox;
+  if (b.privateTmp === 'no') b.privateTmp = 'yes';
+  b.protectSystem = 'strict';
+  if (b.protectHome === 'no') b.protectHome = 'read-only';
+  b.restrictSUIDSGID = true;
 }

@@ -7,6 +7,10 @@
 // NODE_EXTRA_CA_CERTS (set in some environments) adds ~85 ms to every Node start: it is removed
 // from every child's environment, and the header says whether it was set.
 //
+// With SOCKUNIT_BASELINE=/path/to/another/build/src/cli/bin.js (e.g. a build of main), that build's
+// `sockunit run` rows are measured too, interleaved with this one's: a change and the code before
+// it in the same run, so the machine's drift cancels out of their ratio.
+//
 // Run: npx tsc -p tsconfig.test.json && node .test-build/bench/startup.js [runs]
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const RUNS = Number(process.argv[2] ?? 15);
+const BASELINE = process.env.SOCKUNIT_BASELINE;
 /** How long after "listening" the RSS is read: start-up garbage is part of what a user pays. */
 const SETTLE_MS = 300;
 const env = { ...process.env };
@@ -117,6 +122,24 @@ async function main(): Promise<void> {
       writeFileSync(join(many, `u${i}.socket`), `[Socket]\nListenStream=${many}/u${i}.sock\n`);
       writeFileSync(join(many, `u${i}.service`), '[Service]\nExecStart=/bin/true\n');
     }
+    const runCases = (label: string, bin: string): [string, () => Promise<Sample>][] => [
+      [
+        `${label} (1 MPTCP unit)`,
+        () =>
+          timeToLine(
+            [process.execPath, bin, 'run', one, '--control-socket', join(one, 'c.sock')],
+            /socket units listening\./,
+          ),
+      ],
+      [
+        `${label} (1,000 unix units)`,
+        () =>
+          timeToLine(
+            [process.execPath, bin, 'run', many, '--control-socket', join(many, 'c.sock')],
+            /socket units listening\./,
+          ),
+      ],
+    ];
     const cases: [string, () => Promise<Sample> | Sample][] = [
       ['node -e 0', nodeStart],
       [
@@ -127,22 +150,8 @@ async function main(): Promise<void> {
             /Listening on/,
           ),
       ],
-      [
-        'sockunit run (1 MPTCP unit)',
-        () =>
-          timeToLine(
-            [process.execPath, BIN, 'run', one, '--control-socket', join(one, 'c.sock')],
-            /socket units listening\./,
-          ),
-      ],
-      [
-        'sockunit run (1,000 unix units)',
-        () =>
-          timeToLine(
-            [process.execPath, BIN, 'run', many, '--control-socket', join(many, 'c.sock')],
-            /socket units listening\./,
-          ),
-      ],
+      ...runCases('sockunit run', BIN),
+      ...(BASELINE ? runCases('baseline run', BASELINE) : []),
     ];
     const results = new Map<string, Sample[]>(cases.map(([name]) => [name, []]));
     for (let r = 0; r < RUNS; r++) for (const [name, run] of cases) results.get(name)?.push(await run());
@@ -152,7 +161,7 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(
           ' ',
-        )}; ${RUNS} runs interleaved; NODE_EXTRA_CA_CERTS ${extraCerts ? 'was set (removed for the children)' : 'not set'}`,
+        )}; ${RUNS} runs interleaved${BASELINE ? `; baseline ${BASELINE}` : ''}; NODE_EXTRA_CA_CERTS ${extraCerts ? 'was set (removed for the children)' : 'not set'}`,
     );
     const nodeSamples = results.get('node -e 0') ?? [];
     const floor = median(nodeSamples.map((s) => s.ms));

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   BIN,
@@ -21,6 +21,35 @@ import {
 
 describe('sockunit run (command line)', () => {
   const { run: start } = managerSuite('run');
+
+  test("run's module graph leaves out what only some runs need: prom-client (--metrics), node:crypto (services), node:worker_threads (Accept=yes)", () => {
+    // Each costs every start: prom-client ~40 ms of CPU and a few MiB, node:crypto ~1.3 MiB of
+    // RSS, node:worker_threads ~0.4 (bench/README.md, start-up); a static import anywhere in
+    // run's module graph brings it back. CommonJS modules imported from ES modules land in require.cache, koffi's too: seen
+    // there, the check works; Node's own modules are in process.moduleLoadList.
+    const run = join(dirname(BIN), 'run.js');
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createRequire } from 'node:module';
+await import(${JSON.stringify(run)});
+const cache = Object.keys(createRequire(import.meta.url).cache);
+const builtins = process.moduleLoadList;
+console.log(JSON.stringify({ koffi: cache.some((k) => k.includes('/koffi')), promClient: cache.some((k) => k.includes('/prom-client/')), fs: builtins.includes('NativeModule fs'), crypto: builtins.includes('NativeModule crypto'), workerThreads: builtins.includes('NativeModule worker_threads') }));`,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.deepEqual(JSON.parse(probe.stdout), {
+      koffi: true,
+      promClient: false,
+      fs: true,
+      crypto: false,
+      workerThreads: false,
+    });
+  });
 
   test('--help, bad options and an empty unit directory', () => {
     const help = spawnSync(process.execPath, [BIN, 'run', '--help'], { encoding: 'utf8' });

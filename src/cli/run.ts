@@ -18,6 +18,7 @@ import type { ManagerKind } from '../unit/specifiers.js';
 import type { CommandIO } from './io.js';
 import { parseCommandLine, UNIT_FILE_OPTIONS, UsageError, usageError } from './options.js';
 import { directoryProblem, unitPathChoice } from './unit-target.js';
+import { releaseStartupSettings } from './v8-startup.js';
 
 const HELP = `Usage: sockunit run [OPTIONS] [DIR|UNIT]...
 
@@ -260,6 +261,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     // after this line killed the manager when it was logged first).
     log.info(`sockunit: ${listening} of ${manager.sockets.size} socket units listening.`);
     outer.ready(manager);
+    releaseStartupSettings();
   });
 }
 

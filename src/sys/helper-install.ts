@@ -6,7 +6,6 @@
 // and its plans in one everyone may read and search, because a service that drops to User= reads
 // its second plan after the switch.
 
-import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -25,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { ListingLine } from './elf.js';
 import { helperElf } from './elf.js';
+import { crypto } from './lazy-builtins.js';
 
 /** Node's `process.arch` names of the architectures that have helper listings. */
 export type HelperArch = 'x64' | 'arm64';
@@ -54,7 +54,7 @@ export function helperImage(
 /** A helper's file name: `prefix-arch-digest`. The content hash keeps two sockunit versions (two
  * contracts) that share a directory from replacing each other's helper. */
 export function helperFileName(prefix: string, arch: string, image: Uint8Array): string {
-  const digest = createHash('sha256').update(image).digest('hex').slice(0, 12);
+  const digest = crypto().createHash('sha256').update(image).digest('hex').slice(0, 12);
   return `${prefix}-${arch}-${digest}`;
 }
 
@@ -117,7 +117,7 @@ export function installFile(
   ensureInstallDir(dir, access);
   const path = join(dir, name);
   if (isInstalled(path, bytes, mode)) return path;
-  const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const temporary = join(dir, `.${name}.${process.pid}.${crypto().randomBytes(6).toString('hex')}`);
   try {
     const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {

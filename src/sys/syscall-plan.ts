@@ -12,7 +12,6 @@
 //   a step is 88 bytes (see the listing's header); a number of all ones ends the plan; then
 //   execve(PATH, [ARGV0, ARG...], envp). Plans are at most PLAN_MAX bytes.
 
-import { createHash } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import {
@@ -23,6 +22,7 @@ import {
   installFile,
   installHelperImage,
 } from './helper-install.js';
+import { crypto } from './lazy-builtins.js';
 import { SANDBOX_HELPER_AARCH64 } from './sandbox-helper-aarch64.js';
 import { SANDBOX_HELPER_X86_64 } from './sandbox-helper-x86_64.js';
 import { type SyscallName, syscallNumber } from './syscall-numbers.js';
@@ -160,7 +160,7 @@ const writtenPlans = new Set<string>();
 /** Writes a plan (named by its content, so equal plans share a file) and returns its path. */
 export function writePlan(plan: Buffer): string {
   const dir = sandboxDir();
-  const name = `plan-${createHash('sha256').update(plan).digest('hex').slice(0, 24)}`;
+  const name = `plan-${crypto().createHash('sha256').update(plan).digest('hex').slice(0, 24)}`;
   const path = join(dir, name);
   if (writtenPlans.has(path)) return path;
   installFile(dir, name, plan, 0o644, 'shared');

@@ -32,7 +32,7 @@
 // uv-poll (it is shared with children: set the flag a service needs right before spawning).
 
 import { fstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
@@ -54,6 +54,7 @@ import {
 } from './epoll.js';
 import { errnoName, type SystemError, systemError } from './errors.js';
 import { libcCalls as c, errno, uvPoll } from './ffi.js';
+import { workerThreads } from './lazy-builtins.js';
 import { close as closeFd, closeQuietly, type Fd } from './socket.js';
 
 export interface ReadyEvent {
@@ -295,11 +296,14 @@ const MAX_EVENTS = 64;
 /** A worker thread of its own (watch-worker.ts): a second V8 isolate, ~10 MiB and a few tens of
  * ms of CPU to start. */
 const workerWaiter: WaiterFactory = (epfd, wakeFd, onReady, onError) => {
-  let worker: Worker | undefined = new Worker(new URL('./watch-worker.js', import.meta.url), {
-    workerData: { epfd, eventSize: EPOLL_EVENT_SIZE, dataOffset: EPOLL_DATA_OFFSET },
-    stdout: false,
-    stderr: false,
-  });
+  let worker: Worker | undefined = new (workerThreads().Worker)(
+    new URL('./watch-worker.js', import.meta.url),
+    {
+      workerData: { epfd, eventSize: EPOLL_EVENT_SIZE, dataOffset: EPOLL_DATA_OFFSET },
+      stdout: false,
+      stderr: false,
+    },
+  );
   worker.on('message', (m: bigint[] | { error: number }) =>
     Array.isArray(m) ? onReady(m) : onError(systemError('epoll_wait', m.error)),
   );

@@ -14,10 +14,11 @@
 // The listener stays the SocketUnit's: this file only replaces its readiness watch, with the
 // same stop/rearm/release/close contract as sys/watch.ts.
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { SocketSpec } from '../../net/spec.js';
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, SHUT_RDWR } from '../../sys/constants.js';
 import { epollCreate, epollCtl, eventFd, eventFdSignal } from '../../sys/epoll.js';
+import { workerThreads } from '../../sys/lazy-builtins.js';
 import { onExit, waitPid } from '../../sys/process.js';
 import { closeQuietly, type Fd, shutdown } from '../../sys/socket.js';
 import type { Watch } from '../../sys/watch.js';
@@ -67,7 +68,7 @@ class AcceptThread {
       closeQuietly(epfd);
       throw err;
     }
-    const worker = new Worker(new URL('./worker.js', import.meta.url), {
+    const worker = new (workerThreads().Worker)(new URL('./worker.js', import.meta.url), {
       workerData: { epfd, wakeFd, pidRing: this.pidRing },
       stdout: false,
       stderr: false,

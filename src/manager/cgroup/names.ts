@@ -1,7 +1,7 @@
 // How the manager's cgroups are named: its subtree after its control socket, each service's
 // cgroup after the unit, escaped as systemd escapes cgroup names.
 
-import { createHash } from 'node:crypto';
+import { crypto } from '../../sys/lazy-builtins.js';
 import { escapeUnitNamePart } from '../../unit/names.js';
 
 /** `sockunit@run-sockunit-control.sock`: the control socket's path, escaped as systemd-escape
@@ -9,7 +9,7 @@ import { escapeUnitNamePart } from '../../unit/names.js';
 export function treeName(identity: string): string {
   const escaped = escapeUnitNamePart(identity.replace(/^\/+/, ''));
   if (escaped.length <= 200) return `sockunit@${escaped}`;
-  return `sockunit@${createHash('sha256').update(identity).digest('hex').slice(0, 16)}`;
+  return `sockunit@${crypto().createHash('sha256').update(identity).digest('hex').slice(0, 16)}`;
 }
 
 /** The cgroup name of a unit, escaped as systemd's cg_escape() does: a name that could be taken

@@ -12,7 +12,7 @@ import type { SocketUnit } from '../socket/socket-unit.js';
 import { registerCgroupMetrics } from './cgroup-metrics.js';
 import { type UnitConnections, unitConnections } from './connections.js';
 import { healthAnswer } from './health.js';
-import { registerUpstreamMetric } from './upstream.js';
+import { registerUpstreamMetric } from './upstream-metrics.js';
 
 export interface MetricsAddress {
   host: string;

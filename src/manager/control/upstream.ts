@@ -6,7 +6,6 @@
 // which connections.ts lists) are left out. Kept apart from connections.ts, which lists by port.
 
 import { readdirSync, readlinkSync } from 'node:fs';
-import { Gauge, type Registry } from 'prom-client';
 import { decodeMptcpInfo } from '../../mptcp/info.js';
 import { CONNECTION_STATES, type InetDiagSocket, inetDiagDump } from '../../sys/inet-diag.js';
 import type { Manager } from '../manager.js';
@@ -108,32 +107,4 @@ export function upstreamConnections(
       subflowCount: 1,
     });
   return result;
-}
-
-/** `sockunit_service_upstream_connections{unit,protocol}`: the connections each socket unit's
- * service opened itself, read at scrape time like the other connection gauges. */
-export function registerUpstreamMetric(registry: Registry, manager: Manager): void {
-  new Gauge({
-    name: 'sockunit_service_upstream_connections',
-    help: 'Connections a socket unit’s service opened itself now (a proxy’s connections to its target), by protocol, from sock_diag.',
-    labelNames: ['unit', 'protocol'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      let shared: ConnectedSockets | undefined;
-      const sockets = () => {
-        shared ??= connectedSockets();
-        return shared;
-      };
-      for (const socket of manager.sockets.values()) {
-        const up = upstreamConnections(manager, socket, sockets);
-        if (up.pid === undefined) continue;
-        for (const protocol of ['mptcp', 'mptcp->tcp', 'tcp'] as const)
-          this.set(
-            { unit: up.service, protocol },
-            up.connections.filter((c) => c.protocol === protocol).length,
-          );
-      }
-    },
-  });
 }

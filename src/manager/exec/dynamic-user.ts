@@ -6,9 +6,9 @@
 // machine never hand out the same id. The name is not known to NSS (sockunit has no
 // nss-systemd): inside the service `id -un` prints the number.
 
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crypto } from '../../sys/lazy-builtins.js';
 import { parseUnitName } from '../../unit/names.js';
 import { isValidUserOrGroupName } from '../../unit/values.js';
 import { idIsTaken } from './users.js';
@@ -30,7 +30,7 @@ export function dynamicUserName(unit: string, user: string | undefined): string 
   if (user !== undefined) return user;
   const prefix = parseUnitName(unit).prefix;
   if (isValidUserOrGroupName(prefix, { strict: true }) && prefix.length <= 31) return prefix;
-  return `_du${createHash('sha256').update(prefix).digest('hex').slice(0, 16)}`;
+  return `_du${crypto().createHash('sha256').update(prefix).digest('hex').slice(0, 16)}`;
 }
 
 function registryDir(runtimeDir: string): string {
@@ -57,7 +57,7 @@ function claim(dir: string, uid: number, name: string): boolean {
 export function acquireDynamicUser(name: string, runtimeDir: string): DynamicUser {
   const dir = registryDir(runtimeDir);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const start = createHash('sha256').update(name).digest().readUInt32LE(0) % RANGE;
+  const start = crypto().createHash('sha256').update(name).digest().readUInt32LE(0) % RANGE;
   for (let i = 0; i < RANGE; i++) {
     const uid = DYNAMIC_UID_MIN + ((start + i) % RANGE);
     if (idIsTaken(uid)) continue;

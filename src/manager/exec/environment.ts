@@ -6,8 +6,8 @@
 // PassEnvironment= names, then Environment=, then EnvironmentFile= (later wins), and
 // UnsetEnvironment= last (socket-units.md §5.5, §6.5).
 
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { crypto } from '../../sys/lazy-builtins.js';
 import { parseEnvironmentFile } from '../../unit/environment.js';
 import type { ExecContext } from '../../unit/exec-context.js';
 import type { UserRecord } from './users.js';
@@ -30,7 +30,7 @@ export interface EnvironmentInputs {
  * Accept=yes load). Six of the bits are the UUID version and variant, which a reader of the id
  * never interprets. */
 export function newInvocationId(): string {
-  return randomUUID().replaceAll('-', '');
+  return crypto().randomUUID().replaceAll('-', '');
 }
 
 /** Reads EnvironmentFile= entries: a missing file is an error unless its `-` prefix says not. */

@@ -89,3 +89,8 @@ export function parseCapabilityList(text: string): { invert: boolean; caps: numb
 
 /** Every capability number a 64-bit mask can hold, as systemd's "all" (CAP_MASK_ALL). */
 export const ALL_CAPABILITY_NUMBERS: readonly number[] = Array.from({ length: 63 }, (_, i) => i);
+
+/** Capability numbers as a bit mask (bit N for capability N), as capset() and /proc read them. */
+export function capabilityMask(numbers: readonly number[]): bigint {
+  return numbers.reduce((mask, n) => mask | (1n << BigInt(n)), 0n);
+}

@@ -6,7 +6,7 @@
 // Exposure: for each check that applies, badness (0 = good … range = bad) weighs
 // ceil(badness × weight / range); the figure is ceil(sum × 100 / sum of weights) tenths, 0.0–10.0.
 
-import { CAPABILITY_NAMES } from './capabilities.js';
+import { CAPABILITY_NAMES, capabilityMask } from './capabilities.js';
 import type { KeyTable } from './key-table.js';
 import { ADDRESS_FAMILIES, filterEntryCalls, type SandboxContext, serviceRoot } from './sandbox-config.js';
 import type { ServiceUnitConfig } from './service-config.js';
@@ -643,12 +643,6 @@ function yes(v: string | undefined): boolean {
   return v !== undefined && /^(1|yes|y|true|t|on)$/i.test(v.trim());
 }
 
-/** A set of capability numbers (as the exec room parsed them: systemd's OR of lists, `~`, resets,
- * unknown names left out) as a mask. */
-function capabilitySet(numbers: readonly number[]): bigint {
-  return numbers.reduce((m, n) => m | (1n << BigInt(n)), 0n) & ALL_CAPS;
-}
-
 /** The values after the last empty assignment (which resets a list). */
 function sinceReset(values: readonly string[]): string[] {
   const n = values.findLastIndex((v) => v.trim() === '');
@@ -704,8 +698,9 @@ function systemdInfo(config: ServiceUnitConfig, dynamicUserApplies = true): Secu
     }),
     // The parsed sets: every assignment counts (the file's last line alone would not).
     capabilities:
-      (e.privileges.capabilityBoundingSet ? capabilitySet(e.privileges.capabilityBoundingSet) : ALL_CAPS) &
-      ~dropped,
+      (e.privileges.capabilityBoundingSet
+        ? capabilityMask(e.privileges.capabilityBoundingSet) & ALL_CAPS
+        : ALL_CAPS) & ~dropped,
     ambientCapabilities: e.privileges.ambientCapabilities.length > 0,
     umask: e.umask,
     // System services get a private session keyring by default.

@@ -11,7 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { ScriptStep } from '../../sys/syscall-script.js';
-import { capabilityName } from '../../unit/capabilities.js';
+import { capabilityMask, capabilityName } from '../../unit/capabilities.js';
 import type { ExecCommand } from '../../unit/exec-command.js';
 import {
   type CpuSchedulingPolicy,
@@ -360,10 +360,6 @@ function capset(effective: bigint, permitted: bigint, inheritable: bigint, messa
   };
 }
 
-function maskOf(caps: readonly number[]): bigint {
-  return caps.reduce((m, n) => m | (1n << BigInt(n)), 0n);
-}
-
 /** Groups, capabilities, the user, securebits and no_new_privs (systemd's order). */
 /** A change of uid or gid clears PR_SET_PDEATHSIG, which the LISTEN_PID helper armed before this
  * helper ran: arm it again, then check the parent, as that helper does — a manager that died in
@@ -434,7 +430,7 @@ function privilegeSteps(inputs: StepInputs): ScriptStep[] {
       failStatus: EXIT.CAPABILITIES,
       message: `AmbientCapabilities=${capabilityName(n)}: cannot raise it ${when} (is it in the manager's bounding set?)`,
     }));
-  const inheritable = child.inheritable | maskOf(ambient);
+  const inheritable = child.inheritable | capabilityMask(ambient);
   if (ambient.length > 0) {
     steps.push(
       capset(

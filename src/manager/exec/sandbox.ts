@@ -49,6 +49,7 @@ import {
   sandboxWrap,
   writePlan,
 } from '../../sys/syscall-plan.js';
+import { capabilityMask } from '../../unit/capabilities.js';
 import {
   ADDRESS_FAMILIES,
   AF_MAX,
@@ -856,7 +857,7 @@ function boundingDrops(s: SandboxContext): [number, string][] {
 /** The bounding-set mask the early plan drops: the exec-context helper, which runs after it,
  * computes its capability sets without them (a capset() that kept them would fail). */
 export function sandboxBoundingMask(s: SandboxContext): bigint {
-  return boundingDrops(s).reduce((mask, [cap]) => mask | (1n << BigInt(cap)), 0n);
+  return capabilityMask(boundingDrops(s).map(([cap]) => cap));
 }
 
 function capabilityDrops(s: SandboxContext): PlanStep[] {
